@@ -1,0 +1,212 @@
+//! Typed errors and the reasons a session ends.
+
+use core::fmt;
+
+use crate::frame::FrameError;
+use crate::stream_id::StreamId;
+
+/// What the peer did wrong. Every protocol error closes the session with a
+/// GoAway(1) to the peer and a [`CloseReason::Protocol`] to the application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// A header could not be decoded.
+    Frame(FrameError),
+    /// The peer sent more Data on a stream than the window we granted.
+    FlowControlViolation {
+        /// The stream the data was for.
+        stream: StreamId,
+        /// The payload length of the offending frame.
+        length: u32,
+        /// The window that was left.
+        window: u32,
+    },
+    /// A WindowUpdate would have grown our send window past `u32::MAX`.
+    WindowOverflow {
+        /// The stream whose window overflowed.
+        stream: StreamId,
+    },
+    /// The peer opened a stream with an id of our parity (or 0).
+    InvalidStreamId {
+        /// The offending id.
+        stream: StreamId,
+    },
+    /// The peer opened a stream whose id is still in use.
+    DuplicateStream {
+        /// The reused id.
+        stream: StreamId,
+    },
+    /// A Ping or GoAway frame named a stream other than 0.
+    SessionFrameOnStream {
+        /// The stream named.
+        stream: StreamId,
+    },
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProtocolError::Frame(e) => write!(f, "malformed frame: {e}"),
+            ProtocolError::FlowControlViolation {
+                stream,
+                length,
+                window,
+            } => write!(
+                f,
+                "peer sent {length} bytes on stream {stream} with only {window} bytes of window"
+            ),
+            ProtocolError::WindowOverflow { stream } => {
+                write!(f, "window update overflowed the send window of stream {stream}")
+            }
+            ProtocolError::InvalidStreamId { stream } => {
+                write!(f, "peer opened stream {stream}, an id it may not use")
+            }
+            ProtocolError::DuplicateStream { stream } => {
+                write!(f, "peer opened stream {stream}, which is already open")
+            }
+            ProtocolError::SessionFrameOnStream { stream } => {
+                write!(f, "session frame sent on stream {stream} instead of 0")
+            }
+        }
+    }
+}
+
+impl core::error::Error for ProtocolError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            ProtocolError::Frame(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<FrameError> for ProtocolError {
+    fn from(e: FrameError) -> Self {
+        ProtocolError::Frame(e)
+    }
+}
+
+/// Why a session ended. Exactly one [`Event::Closed`](crate::Event::Closed)
+/// carries it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The application aborted the session with this GoAway code.
+    LocalAbort {
+        /// The code sent in our GoAway.
+        code: u32,
+    },
+    /// The peer sent a GoAway with this non-zero code.
+    PeerGoAway {
+        /// The peer's code: 1 protocol error, 2 internal error, or its own.
+        code: u32,
+    },
+    /// The transport reached end of file.
+    TransportClosed,
+    /// The peer broke the protocol; we sent GoAway(1).
+    Protocol(ProtocolError),
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::LocalAbort { code } => write!(f, "aborted locally with code {code}"),
+            CloseReason::PeerGoAway { code } => write!(f, "peer went away with code {code}"),
+            CloseReason::TransportClosed => f.write_str("transport closed"),
+            CloseReason::Protocol(e) => write!(f, "protocol error: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for CloseReason {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            CloseReason::Protocol(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Why a read, write, finish or reset on a stream did not happen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StreamError {
+    /// Nothing can be read or written now; an event says when to retry
+    /// ([`Event::Readable`](crate::Event::Readable) or
+    /// [`Event::Writable`](crate::Event::Writable)).
+    Blocked,
+    /// The stream was already finished for writing.
+    Finished,
+    /// The stream was reset.
+    Reset {
+        /// The code the reset carried (0 when none was given).
+        code: u32,
+        /// Whether the peer reset it (otherwise the application did).
+        by_peer: bool,
+    },
+    /// The session ended.
+    SessionClosed(CloseReason),
+}
+
+impl fmt::Display for StreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StreamError::Blocked => f.write_str("stream is blocked"),
+            StreamError::Finished => f.write_str("stream was already finished for writing"),
+            StreamError::Reset { code, by_peer: true } => {
+                write!(f, "stream reset by the peer with code {code}")
+            }
+            StreamError::Reset { code, by_peer: false } => {
+                write!(f, "stream reset locally with code {code}")
+            }
+            StreamError::SessionClosed(reason) => write!(f, "session closed: {reason}"),
+        }
+    }
+}
+
+impl core::error::Error for StreamError {}
+
+/// Why a stream could not be opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The peer sent GoAway(0): it takes no new streams on this session.
+    PeerGoingAway,
+    /// Every stream id of our parity has been used.
+    IdsExhausted,
+    /// The session ended.
+    SessionClosed(CloseReason),
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpenError::PeerGoingAway => f.write_str("peer is going away and takes no new streams"),
+            OpenError::IdsExhausted => f.write_str("stream ids exhausted"),
+            OpenError::SessionClosed(reason) => write!(f, "session closed: {reason}"),
+        }
+    }
+}
+
+impl core::error::Error for OpenError {}
+
+/// Why a ping could not be sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PingError {
+    /// As many pings as configured already await their pong.
+    TooManyOutstanding,
+    /// The session ended.
+    SessionClosed(CloseReason),
+}
+
+impl fmt::Display for PingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PingError::TooManyOutstanding => f.write_str("too many pings outstanding"),
+            PingError::SessionClosed(reason) => write!(f, "session closed: {reason}"),
+        }
+    }
+}
+
+impl core::error::Error for PingError {}

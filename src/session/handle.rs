@@ -1,0 +1,223 @@
+//! The borrowed handle through which the application uses one stream.
+
+use bytes::Bytes;
+
+use super::Session;
+use crate::error::StreamError;
+use crate::stream::{RecvState, SendState, StreamState};
+use crate::stream_id::StreamId;
+use crate::transmit::Control;
+
+/// One stream of a [`Session`], borrowed from
+/// [`Session::stream`](Session::stream).
+///
+/// Reads and writes never block: when nothing can be done they return
+/// [`StreamError::Blocked`], and an [`Event`](crate::Event) says when to
+/// try again. The stream's state is freed once the application has read to
+/// the end (a read returned `Ok(0)` or `read_chunk` returned `Ok(None)`)
+/// and our FIN has gone out, or once it is reset; the id then names nothing.
+#[derive(Debug)]
+pub struct Stream<'a> {
+    session: &'a mut Session,
+    id: StreamId,
+    /// Set once the application has seen the peer's reset: the state goes
+    /// when the handle does, so the handle itself stays usable till then.
+    release_on_drop: bool,
+}
+
+impl Drop for Stream<'_> {
+    fn drop(&mut self) {
+        if self.release_on_drop {
+            self.session.streams.remove(&self.id);
+        } else {
+            self.session.free_if_done(self.id);
+        }
+    }
+}
+
+impl<'a> Stream<'a> {
+    pub(super) fn new(session: &'a mut Session, id: StreamId) -> Self {
+        Stream {
+            session,
+            id,
+            release_on_drop: false,
+        }
+    }
+
+    /// The stream's id.
+    pub fn id(&self) -> StreamId {
+        self.id
+    }
+
+    /// Buffers data to send; returns how many bytes were taken. A stream may
+    /// buffer only what the peer's window allows: when that is less than
+    /// `data`, the rest must be written again after [`Event::Writable`]
+    /// (`crate::Event::Writable`), and when it is nothing the call returns
+    /// [`StreamError::Blocked`].
+    pub fn write(&mut self, data: &[u8]) -> Result<usize, StreamError> {
+        self.check_writable()?;
+        let max_buffer = self.session.config.effective_max_window();
+        let stream = self.state();
+        let taken = stream.write_capacity(max_buffer).min(data.len());
+        if taken < data.len() {
+            stream.writer_blocked = true;
+        }
+        if taken == 0 && !data.is_empty() {
+            return Err(StreamError::Blocked);
+        }
+        stream.send_buf.extend_from_slice(&data[..taken]);
+        self.session.wake_stream(self.id);
+        Ok(taken)
+    }
+
+    /// How many bytes a write would take now.
+    pub fn write_capacity(&self) -> usize {
+        let max_buffer = self.session.config.effective_max_window();
+        match self.session.streams.get(&self.id) {
+            Some(stream) if stream.send == SendState::Open && stream.peer_reset.is_none() => {
+                stream.write_capacity(max_buffer)
+            }
+            _ => 0,
+        }
+    }
+
+    /// Copies received data into `buf`. `Ok(0)` means the peer finished and
+    /// everything was read (for a non-empty `buf`).
+    pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, StreamError> {
+        self.check_readable()?;
+        let stream = self.state();
+        if stream.recv_buffered > 0 {
+            let copied = stream.read_into(buf);
+            self.after_read();
+            return Ok(copied);
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.read_end().map(|()| 0)
+    }
+
+    /// Takes up to `max` bytes of received data without copying; `Ok(None)`
+    /// means the peer finished and everything was read.
+    pub fn read_chunk(&mut self, max: usize) -> Result<Option<Bytes>, StreamError> {
+        self.check_readable()?;
+        let stream = self.state();
+        if max > 0
+            && let Some(chunk) = stream.read_chunk(max)
+        {
+            self.after_read();
+            return Ok(Some(chunk));
+        }
+        self.read_end().map(|()| None)
+    }
+
+    /// Half-closes our direction: FIN goes out after the buffered data.
+    /// Reading goes on until the peer finishes too.
+    pub fn finish(&mut self) -> Result<(), StreamError> {
+        self.check_writable()?;
+        let stream = self.state();
+        stream.send = SendState::FinQueued;
+        self.session.wake_stream(self.id);
+        Ok(())
+    }
+
+    /// Resets the stream in both directions with an error code (sent in the
+    /// length field, as go-yamux does; use 0 for none). Its state is freed
+    /// at once; buffered data in both directions is dropped.
+    pub fn reset(self, code: u32) {
+        let Some(stream) = self.session.streams.remove(&self.id) else {
+            return;
+        };
+        // Nothing to tell a peer that reset first, or that never heard of
+        // the stream because its SYN never left.
+        if stream.peer_reset.is_none() && !stream.syn_unsent && !self.session.is_closed() {
+            self.session
+                .control
+                .push_back(Control::Reset { id: self.id, code });
+        }
+    }
+
+    /// Sets the stream's priority: a higher one always sends first, equal
+    /// ones take turns. The default is 0.
+    pub fn set_priority(&mut self, priority: i32) {
+        if let Some(stream) = self.session.streams.get_mut(&self.id) {
+            stream.priority = priority;
+        }
+    }
+
+    /// Whether the peer acknowledged the stream (its application accepted).
+    pub fn is_acknowledged(&self) -> bool {
+        self.session
+            .streams
+            .get(&self.id)
+            .is_some_and(|stream| !stream.local || stream.acked)
+    }
+
+    /// The state behind the handle; it lives as long as the handle, since
+    /// only the handle's own drop or `reset` frees it.
+    fn state(&mut self) -> &mut StreamState {
+        self.session
+            .streams
+            .get_mut(&self.id)
+            .expect("a stream outlives its handle")
+    }
+
+    /// Errors that stop writing, in the order the application should learn
+    /// them: a reset, then the session's end, then our own FIN.
+    fn check_writable(&mut self) -> Result<(), StreamError> {
+        self.check_reset()?;
+        if let Some(reason) = self.session.close_reason() {
+            return Err(StreamError::SessionClosed(reason));
+        }
+        match self.state().send {
+            SendState::Open => Ok(()),
+            SendState::FinQueued | SendState::FinSent => Err(StreamError::Finished),
+        }
+    }
+
+    fn check_readable(&mut self) -> Result<(), StreamError> {
+        self.check_reset()
+    }
+
+    /// Reports a peer's reset; the stream is freed with the handle now
+    /// that the application knows.
+    fn check_reset(&mut self) -> Result<(), StreamError> {
+        match self.state().peer_reset {
+            Some(code) => {
+                self.release_on_drop = true;
+                Err(StreamError::Reset {
+                    code,
+                    by_peer: true,
+                })
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// After a read took data: return credit to the peer if due, and re-arm
+    /// `Readable` once the buffer is drained.
+    fn after_read(&mut self) {
+        let stream = self.state();
+        if stream.recv_buffered == 0 {
+            stream.readable_armed = true;
+        }
+        self.session.wake_stream(self.id);
+    }
+
+    /// Nothing buffered: the end of the stream, the session's end, or
+    /// nothing yet.
+    fn read_end(&mut self) -> Result<(), StreamError> {
+        let stream = self.state();
+        stream.readable_armed = true;
+        match stream.recv {
+            RecvState::FinReceived | RecvState::EofDelivered => {
+                stream.recv = RecvState::EofDelivered;
+                Ok(())
+            }
+            RecvState::Open => match self.session.close_reason() {
+                Some(reason) => Err(StreamError::SessionClosed(reason)),
+                None => Err(StreamError::Blocked),
+            },
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! Reading the peer's frames.
+//!
+//! A header is judged as soon as its 12 bytes are in, before any payload is
+//! buffered: a Data frame beyond the window is refused without allocating,
+//! and the payload of a frame for an unknown stream is skipped, not stored.
+
+use bytes::{Bytes, BytesMut};
+
+use super::{GOAWAY_PROTOCOL_ERROR, Session};
+use crate::config::Role;
+use crate::error::{CloseReason, ProtocolError};
+use crate::event::Event;
+use crate::frame::{Flags, FrameError, FrameType, Header, HeaderBuffer};
+use crate::stream::{RecvState, StreamState};
+use crate::stream_id::StreamId;
+use crate::time::Instant;
+use crate::transmit::Control;
+
+/// The payload of a Data frame being received.
+#[derive(Debug)]
+struct PayloadInProgress {
+    header: Header,
+    /// Bytes still to come.
+    remaining: usize,
+    /// Collected payload; `None` when it is being skipped.
+    buf: Option<BytesMut>,
+}
+
+/// Decoding state for the peer's byte stream.
+#[derive(Debug)]
+pub(super) struct Inbound {
+    header: HeaderBuffer,
+    payload: Option<PayloadInProgress>,
+    max_data_len: u32,
+}
+
+impl Inbound {
+    pub(super) fn new(max_data_len: u32) -> Self {
+        Inbound {
+            header: HeaderBuffer::default(),
+            payload: None,
+            max_data_len,
+        }
+    }
+}
+
+impl Session {
+    /// Feeds bytes read from the transport, split anywhere (one byte at a
+    /// time works). Never waits for output to drain. A protocol error closes
+    /// the session: GoAway(1) is queued and [`Event::Closed`] says why.
+    pub fn handle_input(&mut self, now: Instant, mut input: &[u8]) {
+        while !input.is_empty() && !self.is_closed() {
+            if let Some(payload) = self.inbound.payload.as_mut() {
+                let take = payload.remaining.min(input.len());
+                if let Some(buf) = payload.buf.as_mut() {
+                    buf.extend_from_slice(&input[..take]);
+                }
+                payload.remaining -= take;
+                input = &input[take..];
+                if payload.remaining == 0 {
+                    let done = self.inbound.payload.take().expect("checked above");
+                    let data = done.buf.map(BytesMut::freeze);
+                    self.on_data_payload(done.header, data);
+                }
+                continue;
+            }
+            match self.inbound.header.fill(&mut input) {
+                Ok(None) => {}
+                Ok(Some(header)) => self.on_header(now, header),
+                Err(e) => self.protocol_error(e.into()),
+            }
+        }
+    }
+
+    fn protocol_error(&mut self, error: ProtocolError) {
+        self.close(CloseReason::Protocol(error), Some(GOAWAY_PROTOCOL_ERROR));
+    }
+
+    fn on_header(&mut self, now: Instant, header: Header) {
+        match header.frame_type {
+            FrameType::Data | FrameType::WindowUpdate => self.on_stream_header(header),
+            FrameType::Ping => self.on_ping(now, header),
+            FrameType::GoAway => self.on_go_away(header.length),
+        }
+    }
+
+    fn on_ping(&mut self, now: Instant, header: Header) {
+        if header.flags.contains(Flags::SYN) {
+            // Beyond the limit a flood of pings goes unanswered rather than
+            // growing the queue; a well-behaved peer never gets near it.
+            if self.pending_pongs < self.config.max_pending_pongs {
+                self.pending_pongs += 1;
+                self.control.push_back(Control::Pong(header.length));
+            }
+        } else if header.flags.contains(Flags::ACK) {
+            let matching = self
+                .outstanding_pings
+                .iter()
+                .position(|&(value, _)| value == header.length);
+            // A pong we never asked for is ignored, as real peers do.
+            if let Some(index) = matching {
+                let (_, sent) = self.outstanding_pings.remove(index).expect("index found");
+                let rtt = now.saturating_duration_since(sent);
+                self.events.push_back(Event::Pong { rtt });
+            }
+        }
+    }
+
+    fn on_go_away(&mut self, code: u32) {
+        if code == super::GOAWAY_NORMAL {
+            if !self.peer_going_away {
+                self.peer_going_away = true;
+                self.events.push_back(Event::PeerGoingAway);
+            }
+        } else {
+            self.close(CloseReason::PeerGoAway { code }, None);
+        }
+    }
+
+    fn on_stream_header(&mut self, header: Header) {
+        let id = StreamId::new(header.stream_id);
+        let payload_len = header.payload_len();
+        if payload_len > self.inbound.max_data_len {
+            return self.protocol_error(ProtocolError::Frame(FrameError::FrameTooLarge {
+                stream_id: header.stream_id,
+                length: payload_len,
+                max: self.inbound.max_data_len,
+            }));
+        }
+        if header.flags.contains(Flags::SYN) && !self.open_inbound(id) {
+            return;
+        }
+        let Some(stream) = self.streams.get_mut(&id) else {
+            // Unknown or already freed: drop the frame, skip its payload.
+            return self.skip_payload(header);
+        };
+        if header.flags.contains(Flags::ACK) && stream.local {
+            stream.acked = true;
+        }
+        match header.frame_type {
+            FrameType::Data if payload_len > 0 => {
+                let receiving = stream.recv == RecvState::Open && stream.peer_reset.is_none();
+                if !receiving {
+                    // Data after FIN or reset is dropped, not fatal.
+                    return self.skip_payload(header);
+                }
+                if payload_len > stream.recv_window {
+                    let window = stream.recv_window;
+                    return self.protocol_error(ProtocolError::FlowControlViolation {
+                        stream: id,
+                        length: payload_len,
+                        window,
+                    });
+                }
+                stream.recv_window -= payload_len;
+                self.inbound.payload = Some(PayloadInProgress {
+                    header,
+                    remaining: payload_len as usize,
+                    buf: Some(BytesMut::with_capacity(payload_len as usize)),
+                });
+            }
+            FrameType::WindowUpdate if !header.flags.contains(Flags::RST) => {
+                let Some(window) = stream.send_window.checked_add(header.length) else {
+                    return self.protocol_error(ProtocolError::WindowOverflow { stream: id });
+                };
+                stream.send_window = window;
+                self.wake_stream(id);
+                self.notify_writable_if_unblocked(id);
+                self.on_stream_flags(id, header);
+            }
+            _ => self.on_stream_flags(id, header),
+        }
+    }
+
+    /// Registers a stream the peer opens; false if that was a protocol
+    /// error (the session is then closed).
+    fn open_inbound(&mut self, id: StreamId) -> bool {
+        let peer = match self.role {
+            Role::Client => Role::Server,
+            Role::Server => Role::Client,
+        };
+        if id.opener() != Some(peer) {
+            self.protocol_error(ProtocolError::InvalidStreamId { stream: id });
+            return false;
+        }
+        if self.streams.contains_key(&id) {
+            self.protocol_error(ProtocolError::DuplicateStream { stream: id });
+            return false;
+        }
+        self.streams.insert(id, StreamState::inbound());
+        self.accept_queue.push_back(id);
+        self.events.push_back(Event::IncomingStream(id));
+        true
+    }
+
+    fn skip_payload(&mut self, header: Header) {
+        let remaining = header.payload_len() as usize;
+        if remaining > 0 {
+            self.inbound.payload = Some(PayloadInProgress {
+                header,
+                remaining,
+                buf: None,
+            });
+        }
+    }
+
+    /// A Data payload is complete: queue it for the application, then
+    /// apply the frame's FIN or RST, which take effect after the data.
+    fn on_data_payload(&mut self, header: Header, data: Option<Bytes>) {
+        let id = StreamId::new(header.stream_id);
+        if let Some(data) = data {
+            // The stream may have been reset by the application while the
+            // payload was arriving; then the data has nowhere to go.
+            let Some(stream) = self.streams.get_mut(&id) else {
+                return;
+            };
+            if stream.peer_reset.is_none() && stream.recv == RecvState::Open {
+                stream.recv_buffered += data.len() as u32;
+                stream.recv_buf.push_back(data);
+                self.notify_readable_if_pending(id);
+            }
+        }
+        self.on_stream_flags(id, header);
+    }
+
+    /// Applies FIN and RST. On a WindowUpdate, the length of an RST frame
+    /// is the peer's error code (go-yamux sends one); elsewhere it is 0.
+    fn on_stream_flags(&mut self, id: StreamId, header: Header) {
+        let Some(stream) = self.streams.get_mut(&id) else {
+            return;
+        };
+        if header.flags.contains(Flags::RST) {
+            if stream.peer_reset.is_some() {
+                return;
+            }
+            let code = match header.frame_type {
+                FrameType::WindowUpdate => header.length,
+                _ => 0,
+            };
+            stream.peer_reset = Some(code);
+            stream.discard_buffers();
+            if stream.accepted {
+                self.events.push_back(Event::StreamReset { id, code });
+            }
+            return;
+        }
+        if header.flags.contains(Flags::FIN) && stream.recv == RecvState::Open {
+            stream.recv = RecvState::FinReceived;
+            self.notify_readable_if_pending(id);
+        }
+    }
+}

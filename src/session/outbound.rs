@@ -1,0 +1,145 @@
+//! Producing frames for the transport.
+//!
+//! Control frames drain first, so a pong, window grant or reset never waits
+//! behind data; then data goes out one frame per turn, by the scheduler.
+
+use bytes::Bytes;
+
+use super::Session;
+use crate::frame::{Flags, FrameType, Header};
+use crate::stream::SendState;
+use crate::stream_id::StreamId;
+use crate::transmit::{Control, Transmit};
+
+impl Session {
+    /// Copies the next bytes for the transport into `buf`; returns how
+    /// many. Frames may be split across calls. Call until it returns 0
+    /// after every input or command.
+    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
+        let mut written = 0;
+        while written < buf.len() {
+            let Some(frame) = self.in_flight.as_mut() else {
+                match self.next_frame() {
+                    Some(frame) => self.in_flight = Some(frame),
+                    None => break,
+                }
+                continue;
+            };
+            written += frame.copy_into(&mut buf[written..]);
+            if frame.is_empty() {
+                self.in_flight = None;
+            }
+        }
+        written
+    }
+
+    /// The next frame for the transport, or what is left of one that
+    /// [`poll_transmit`](Self::poll_transmit) split. The payload is shared
+    /// with the stream's buffer, not copied: use it for vectored writes.
+    pub fn poll_transmit_frame(&mut self) -> Option<Transmit> {
+        self.in_flight.take().or_else(|| self.next_frame())
+    }
+
+    fn next_frame(&mut self) -> Option<Transmit> {
+        while let Some(control) = self.control.pop_front() {
+            if let Some(frame) = self.control_frame(control) {
+                return Some(frame);
+            }
+        }
+        if self.is_closed() {
+            return None;
+        }
+        while let Some((id, priority)) = self.scheduler.pop() {
+            if let Some(frame) = self.data_frame(id, priority) {
+                return Some(frame);
+            }
+        }
+        None
+    }
+
+    fn control_frame(&mut self, control: Control) -> Option<Transmit> {
+        let header = match control {
+            Control::Pong(value) => {
+                self.pending_pongs = self.pending_pongs.saturating_sub(1);
+                Header::new(FrameType::Ping, Flags::ACK, 0, value)
+            }
+            Control::Ping(value) => Header::new(FrameType::Ping, Flags::SYN, 0, value),
+            Control::GoAway(code) => Header::new(FrameType::GoAway, Flags::NONE, 0, code),
+            Control::Reset { id, code } => {
+                Header::new(FrameType::WindowUpdate, Flags::RST, id.get(), code)
+            }
+            Control::Stream(id) => return self.stream_control_frame(id),
+        };
+        Some(Transmit::new(header, Bytes::new()))
+    }
+
+    /// A WindowUpdate carrying the stream's pending credit and whichever of
+    /// SYN, ACK and FIN no Data frame is about to carry.
+    fn stream_control_frame(&mut self, id: StreamId) -> Option<Transmit> {
+        let stream = self.streams.get_mut(&id)?;
+        stream.control_queued = false;
+        if !stream.needs_control_frame() {
+            return None;
+        }
+        let mut flags = self.take_open_flags(id);
+        let stream = self.streams.get_mut(&id)?;
+        let delta = if stream.recv == crate::stream::RecvState::Open {
+            core::mem::take(&mut stream.credit_to_return)
+        } else {
+            0
+        };
+        stream.recv_window += delta;
+        if stream.fin_due() {
+            flags |= Flags::FIN;
+            stream.send = SendState::FinSent;
+        }
+        let header = Header::new(FrameType::WindowUpdate, flags, id.get(), delta);
+        self.free_if_done(id);
+        Some(Transmit::new(header, Bytes::new()))
+    }
+
+    /// Takes the SYN and ACK the stream still owes the peer.
+    fn take_open_flags(&mut self, id: StreamId) -> Flags {
+        let Some(stream) = self.streams.get_mut(&id) else {
+            return Flags::NONE;
+        };
+        let mut flags = Flags::NONE;
+        if core::mem::take(&mut stream.syn_unsent) {
+            flags |= Flags::SYN;
+        }
+        if core::mem::take(&mut stream.ack_unsent) {
+            flags |= Flags::ACK;
+        }
+        flags
+    }
+
+    fn data_frame(&mut self, id: StreamId, priority: i32) -> Option<Transmit> {
+        let frame_size = self.config.effective_frame_size();
+        let stream = self.streams.get_mut(&id)?;
+        if stream.priority != priority {
+            // Re-prioritised while queued: requeue at its new level.
+            self.scheduler.push(id, stream.priority);
+            return None;
+        }
+        stream.scheduled = false;
+        if !stream.has_sendable_data() || stream.peer_reset.is_some() {
+            return None;
+        }
+        let len = (stream.send_buf.len() as u32)
+            .min(stream.send_window)
+            .min(frame_size);
+        let payload = stream.send_buf.split_to(len as usize).freeze();
+        stream.send_window -= len;
+        let mut flags = self.take_open_flags(id);
+        let stream = self.streams.get_mut(&id)?;
+        if stream.fin_due() {
+            flags |= Flags::FIN;
+            stream.send = SendState::FinSent;
+        }
+        let header = Header::new(FrameType::Data, flags, id.get(), len);
+        self.wake_stream(id);
+        self.notify_writable_if_unblocked(id);
+        self.free_if_done(id);
+        Some(Transmit::new(header, payload))
+    }
+}

@@ -1,0 +1,197 @@
+//! The state of one stream: its two directions, their windows and buffers.
+
+use alloc::collections::VecDeque;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::config::INITIAL_STREAM_WINDOW;
+
+/// Our sending direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SendState {
+    /// The application may write.
+    Open,
+    /// The application finished; FIN goes out after the buffered data.
+    FinQueued,
+    /// FIN has been handed to the transport.
+    FinSent,
+}
+
+/// The peer's sending direction, as we receive it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RecvState {
+    /// More data may come.
+    Open,
+    /// The peer's FIN arrived; buffered data may still be read.
+    FinReceived,
+    /// The application has read to the end.
+    EofDelivered,
+}
+
+/// Everything the session keeps for one stream.
+#[derive(Debug)]
+pub(crate) struct StreamState {
+    /// Bytes the peer still allows us to send.
+    pub(crate) send_window: u32,
+    /// Written by the application, not yet framed.
+    pub(crate) send_buf: BytesMut,
+    pub(crate) send: SendState,
+
+    /// Bytes we still allow the peer to send.
+    pub(crate) recv_window: u32,
+    /// The window we aim to keep open for the peer.
+    pub(crate) recv_window_target: u32,
+    /// Bytes the application consumed that we have not yet granted back.
+    pub(crate) credit_to_return: u32,
+    /// Received and not yet read, in order.
+    pub(crate) recv_buf: VecDeque<Bytes>,
+    pub(crate) recv_buffered: u32,
+    pub(crate) recv: RecvState,
+
+    /// The code of the peer's RST, once it has arrived.
+    pub(crate) peer_reset: Option<u32>,
+    /// Whether we opened the stream.
+    pub(crate) local: bool,
+    /// Whether the application owns it (always for local streams).
+    pub(crate) accepted: bool,
+    pub(crate) syn_unsent: bool,
+    pub(crate) ack_unsent: bool,
+    /// Whether the peer acknowledged our SYN.
+    pub(crate) acked: bool,
+
+    pub(crate) priority: i32,
+    /// Whether an entry for this stream waits in the scheduler.
+    pub(crate) scheduled: bool,
+    /// Whether an entry for this stream waits in the control queue.
+    pub(crate) control_queued: bool,
+    /// Whether a write came up short and awaits a `Writable` event.
+    pub(crate) writer_blocked: bool,
+    /// Whether the next arrival should raise a `Readable` event.
+    pub(crate) readable_armed: bool,
+}
+
+impl StreamState {
+    /// A stream we open: the SYN rides on its first frame.
+    pub(crate) fn outbound() -> Self {
+        let mut stream = Self::new(true);
+        stream.syn_unsent = true;
+        stream.accepted = true;
+        stream
+    }
+
+    /// A stream the peer opened, waiting for the application to accept it.
+    pub(crate) fn inbound() -> Self {
+        Self::new(false)
+    }
+
+    fn new(local: bool) -> Self {
+        StreamState {
+            send_window: INITIAL_STREAM_WINDOW,
+            send_buf: BytesMut::new(),
+            send: SendState::Open,
+            recv_window: INITIAL_STREAM_WINDOW,
+            recv_window_target: INITIAL_STREAM_WINDOW,
+            credit_to_return: 0,
+            recv_buf: VecDeque::new(),
+            recv_buffered: 0,
+            recv: RecvState::Open,
+            peer_reset: None,
+            local,
+            accepted: false,
+            syn_unsent: false,
+            ack_unsent: false,
+            acked: false,
+            priority: 0,
+            scheduled: false,
+            control_queued: false,
+            writer_blocked: false,
+            readable_armed: true,
+        }
+    }
+
+    /// How many more bytes a write may buffer: what the peer's window
+    /// allows beyond what is already buffered, capped at `max_buffer`.
+    pub(crate) fn write_capacity(&self, max_buffer: u32) -> usize {
+        let allowed = self.send_window.min(max_buffer) as usize;
+        allowed.saturating_sub(self.send_buf.len())
+    }
+
+    /// Whether a Data frame could go out now.
+    pub(crate) fn has_sendable_data(&self) -> bool {
+        !self.send_buf.is_empty() && self.send_window > 0
+    }
+
+    /// Whether FIN should ride on the next frame: finished, nothing left.
+    pub(crate) fn fin_due(&self) -> bool {
+        self.send == SendState::FinQueued && self.send_buf.is_empty()
+    }
+
+    /// Whether the stream needs a frame without data: a window grant, or
+    /// SYN, ACK or FIN that no Data frame will carry soon.
+    pub(crate) fn needs_control_frame(&self) -> bool {
+        if self.peer_reset.is_some() {
+            return false;
+        }
+        self.window_update_due()
+            || (!self.has_sendable_data() && (self.syn_unsent || self.ack_unsent || self.fin_due()))
+    }
+
+    /// Whether enough credit has been consumed to grant it back: half the
+    /// window, so the peer never stalls while a grant is in flight.
+    pub(crate) fn window_update_due(&self) -> bool {
+        self.recv == RecvState::Open
+            && self.credit_to_return > 0
+            && self.credit_to_return >= self.recv_window_target / 2
+    }
+
+    /// Copies buffered data into `buf`; returns how many bytes.
+    pub(crate) fn read_into(&mut self, buf: &mut [u8]) -> usize {
+        let mut copied = 0;
+        while copied < buf.len() {
+            let Some(front) = self.recv_buf.front_mut() else {
+                break;
+            };
+            let take = front.len().min(buf.len() - copied);
+            buf[copied..copied + take].copy_from_slice(&front[..take]);
+            front.advance(take);
+            if front.is_empty() {
+                self.recv_buf.pop_front();
+            }
+            copied += take;
+        }
+        self.consumed(copied);
+        copied
+    }
+
+    /// Takes up to `max` buffered bytes without copying.
+    pub(crate) fn read_chunk(&mut self, max: usize) -> Option<Bytes> {
+        let front = self.recv_buf.front_mut()?;
+        let chunk = if front.len() <= max {
+            self.recv_buf.pop_front()?
+        } else {
+            front.split_to(max)
+        };
+        self.consumed(chunk.len());
+        Some(chunk)
+    }
+
+    fn consumed(&mut self, bytes: usize) {
+        // `bytes` came out of `recv_buffered`, itself bounded by a u32 window.
+        let bytes = bytes as u32;
+        self.recv_buffered -= bytes;
+        self.credit_to_return = self.credit_to_return.saturating_add(bytes);
+    }
+
+    /// Drops all buffered data in both directions (after a reset).
+    pub(crate) fn discard_buffers(&mut self) {
+        self.send_buf = BytesMut::new();
+        self.recv_buf = VecDeque::new();
+        self.recv_buffered = 0;
+    }
+
+    /// Whether both directions are over as far as the application is
+    /// concerned, so the state can be freed.
+    pub(crate) fn is_done(&self) -> bool {
+        self.send == SendState::FinSent && self.recv == RecvState::EofDelivered
+    }
+}
