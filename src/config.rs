@@ -1,5 +1,7 @@
 //! Session configuration.
 
+use core::time::Duration;
+
 /// The window each stream starts with in each direction, fixed by the yamux
 /// protocol: both ends assume it without negotiation.
 pub const INITIAL_STREAM_WINDOW: u32 = 256 * 1024;
@@ -37,6 +39,40 @@ pub struct Config {
     pub max_pending_pongs: usize,
     /// How many of our own pings may be outstanding at once (default 16).
     pub max_outstanding_pings: usize,
+    /// Silence from the peer after which we ping it (default 30 s); `None`
+    /// disables keepalive.
+    pub keepalive_interval: Option<Duration>,
+    /// How long a keepalive ping may go unanswered before the session is
+    /// closed with [`CloseReason::KeepAliveTimeout`](crate::CloseReason)
+    /// (default 10 s).
+    pub keepalive_timeout: Duration,
+    /// How long a graceful [`close`](crate::Session::close) waits for open
+    /// streams to finish before resetting them (default 30 s).
+    pub close_timeout: Duration,
+    /// Whether a GoAway(0) from the peer ends the session at once instead of
+    /// letting existing streams drain (default false: drain).
+    pub terminate_on_peer_go_away: bool,
+    /// Outbound streams that may await the peer's ACK at once (default 256,
+    /// the ACK backlog of libp2p's yamux). Beyond it
+    /// [`open_stream`](crate::Session::open_stream) reports
+    /// [`OpenError::Blocked`](crate::OpenError::Blocked).
+    pub max_unacked_outbound: usize,
+    /// Inbound streams that may wait for the application to accept them
+    /// (default 256). A SYN beyond it is refused with an RST.
+    pub accept_backlog: usize,
+    /// Streams the session holds at once, both directions (default 16,384).
+    /// A SYN beyond it is refused with an RST.
+    pub max_streams: usize,
+    /// Resets an outbound stream the peer has not acknowledged within this
+    /// time (default `None`: wait as long as the session lives).
+    pub open_timeout: Option<Duration>,
+    /// Resets a stream we finished when the peer has not finished its side
+    /// within this time (default 5 min; `None` waits forever).
+    pub stream_close_timeout: Option<Duration>,
+    /// Received data the session buffers across all its streams before it
+    /// resets the stream that would exceed it (default 256 MiB). Stream
+    /// windows grow only while the sum of all windows fits in it.
+    pub max_session_buffer: usize,
 }
 
 impl Default for Config {
@@ -46,6 +82,16 @@ impl Default for Config {
             max_stream_window: 16 * 1024 * 1024,
             max_pending_pongs: 64,
             max_outstanding_pings: 16,
+            keepalive_interval: Some(Duration::from_secs(30)),
+            keepalive_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(30),
+            terminate_on_peer_go_away: false,
+            max_unacked_outbound: 256,
+            accept_backlog: 256,
+            max_streams: 16_384,
+            open_timeout: None,
+            stream_close_timeout: Some(Duration::from_secs(300)),
+            max_session_buffer: 256 * 1024 * 1024,
         }
     }
 }
@@ -73,6 +119,66 @@ impl Config {
     /// Sets how many of our own pings may be outstanding.
     pub fn with_max_outstanding_pings(mut self, count: usize) -> Self {
         self.max_outstanding_pings = count.max(1);
+        self
+    }
+
+    /// Sets the keepalive interval; `None` disables keepalive.
+    pub fn with_keepalive_interval(mut self, interval: Option<Duration>) -> Self {
+        self.keepalive_interval = interval.filter(|d| !d.is_zero());
+        self
+    }
+
+    /// Sets how long a keepalive ping may go unanswered.
+    pub fn with_keepalive_timeout(mut self, timeout: Duration) -> Self {
+        self.keepalive_timeout = timeout;
+        self
+    }
+
+    /// Sets how long a graceful close waits for streams to finish.
+    pub fn with_close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
+    /// Sets whether a GoAway(0) from the peer ends the session at once.
+    pub fn with_terminate_on_peer_go_away(mut self, terminate: bool) -> Self {
+        self.terminate_on_peer_go_away = terminate;
+        self
+    }
+
+    /// Sets how many outbound streams may await their ACK.
+    pub fn with_max_unacked_outbound(mut self, count: usize) -> Self {
+        self.max_unacked_outbound = count.max(1);
+        self
+    }
+
+    /// Sets how many inbound streams may wait to be accepted.
+    pub fn with_accept_backlog(mut self, count: usize) -> Self {
+        self.accept_backlog = count;
+        self
+    }
+
+    /// Sets how many streams the session holds at once.
+    pub fn with_max_streams(mut self, count: usize) -> Self {
+        self.max_streams = count;
+        self
+    }
+
+    /// Sets how long an outbound stream may wait for its ACK.
+    pub fn with_open_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.open_timeout = timeout;
+        self
+    }
+
+    /// Sets how long a stream we finished waits for the peer's FIN.
+    pub fn with_stream_close_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.stream_close_timeout = timeout;
+        self
+    }
+
+    /// Sets the session-wide budget for received, unread data.
+    pub fn with_max_session_buffer(mut self, bytes: usize) -> Self {
+        self.max_session_buffer = bytes;
         self
     }
 

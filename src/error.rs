@@ -56,7 +56,10 @@ impl fmt::Display for ProtocolError {
                 "peer sent {length} bytes on stream {stream} with only {window} bytes of window"
             ),
             ProtocolError::WindowOverflow { stream } => {
-                write!(f, "window update overflowed the send window of stream {stream}")
+                write!(
+                    f,
+                    "window update overflowed the send window of stream {stream}"
+                )
             }
             ProtocolError::InvalidStreamId { stream } => {
                 write!(f, "peer opened stream {stream}, an id it may not use")
@@ -86,11 +89,52 @@ impl From<FrameError> for ProtocolError {
     }
 }
 
+/// Whether the peer's application may have acted on an outbound stream that
+/// failed, so the application knows whether a retry is safe.
+///
+/// muxplex sends the ACK for an inbound stream only when the application
+/// accepts it, so an ACK means the peer's application has the stream. Peers
+/// that acknowledge lazily or early (the `yamux` crate acknowledges when it
+/// first reads or writes the stream, hashicorp/yamux when its accept call
+/// returns) shift these meanings: against such a peer `NotDelivered` still
+/// means the peer refused or never saw the stream, but `Delivered` only
+/// means its stack, not necessarily its application, took it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Delivery {
+    /// The peer never processed the stream: its SYN never left, or the peer
+    /// reset it (or refused it with GoAway) before acknowledging. Safe to
+    /// retry, on this session or another.
+    NotDelivered,
+    /// The SYN left but the session ended before any ACK: the peer may or
+    /// may not have acted. Retry only idempotent work.
+    MaybeDelivered,
+    /// The peer acknowledged the stream (or we accepted it from the peer):
+    /// its application has it, whatever became of the data afterwards.
+    Delivered,
+}
+
+impl fmt::Display for Delivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Delivery::NotDelivered => "not delivered",
+            Delivery::MaybeDelivered => "maybe delivered",
+            Delivery::Delivered => "delivered",
+        })
+    }
+}
+
 /// Why a session ended. Exactly one [`Event::Closed`](crate::Event::Closed)
 /// carries it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum CloseReason {
+    /// The application closed the session gracefully and every stream
+    /// finished before the close timeout.
+    LocalClose,
+    /// The application closed the session gracefully, and the streams still
+    /// open at the close timeout were reset.
+    LocalCloseTimedOut,
     /// The application aborted the session with this GoAway code.
     LocalAbort {
         /// The code sent in our GoAway.
@@ -103,6 +147,8 @@ pub enum CloseReason {
     },
     /// The transport reached end of file.
     TransportClosed,
+    /// A keepalive ping went unanswered for the keepalive timeout.
+    KeepAliveTimeout,
     /// The peer broke the protocol; we sent GoAway(1).
     Protocol(ProtocolError),
 }
@@ -110,6 +156,11 @@ pub enum CloseReason {
 impl fmt::Display for CloseReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            CloseReason::LocalClose => f.write_str("closed locally"),
+            CloseReason::LocalCloseTimedOut => {
+                f.write_str("closed locally; streams still open at the close timeout were reset")
+            }
+            CloseReason::KeepAliveTimeout => f.write_str("keepalive ping went unanswered"),
             CloseReason::LocalAbort { code } => write!(f, "aborted locally with code {code}"),
             CloseReason::PeerGoAway { code } => write!(f, "peer went away with code {code}"),
             CloseReason::TransportClosed => f.write_str("transport closed"),
@@ -141,11 +192,19 @@ pub enum StreamError {
     Reset {
         /// The code the reset carried (0 when none was given).
         code: u32,
-        /// Whether the peer reset it (otherwise the application did).
+        /// Whether the peer reset it (otherwise this session did, on a
+        /// timeout or a peer's GoAway).
         by_peer: bool,
+        /// Whether the peer's application may have the stream.
+        delivery: Delivery,
     },
     /// The session ended.
-    SessionClosed(CloseReason),
+    SessionClosed {
+        /// Why it ended.
+        reason: CloseReason,
+        /// Whether the peer's application may have the stream.
+        delivery: Delivery,
+    },
 }
 
 impl fmt::Display for StreamError {
@@ -153,13 +212,17 @@ impl fmt::Display for StreamError {
         match self {
             StreamError::Blocked => f.write_str("stream is blocked"),
             StreamError::Finished => f.write_str("stream was already finished for writing"),
-            StreamError::Reset { code, by_peer: true } => {
-                write!(f, "stream reset by the peer with code {code}")
+            StreamError::Reset {
+                code,
+                by_peer,
+                delivery,
+            } => {
+                let by = if *by_peer { "by the peer" } else { "locally" };
+                write!(f, "stream reset {by} with code {code} ({delivery})")
             }
-            StreamError::Reset { code, by_peer: false } => {
-                write!(f, "stream reset locally with code {code}")
+            StreamError::SessionClosed { reason, delivery } => {
+                write!(f, "session closed: {reason} ({delivery})")
             }
-            StreamError::SessionClosed(reason) => write!(f, "session closed: {reason}"),
         }
     }
 }
@@ -170,6 +233,12 @@ impl core::error::Error for StreamError {}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum OpenError {
+    /// As many outbound streams as configured await the peer's ACK; an
+    /// [`Event::OpenUnblocked`](crate::Event::OpenUnblocked) says when to
+    /// try again.
+    Blocked,
+    /// The application is closing the session gracefully.
+    Closing,
     /// The peer sent GoAway(0): it takes no new streams on this session.
     PeerGoingAway,
     /// Every stream id of our parity has been used.
@@ -181,6 +250,8 @@ pub enum OpenError {
 impl fmt::Display for OpenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            OpenError::Blocked => f.write_str("too many streams await the peer's ACK"),
+            OpenError::Closing => f.write_str("session is closing"),
             OpenError::PeerGoingAway => f.write_str("peer is going away and takes no new streams"),
             OpenError::IdsExhausted => f.write_str("stream ids exhausted"),
             OpenError::SessionClosed(reason) => write!(f, "session closed: {reason}"),

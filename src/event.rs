@@ -2,7 +2,7 @@
 
 use core::time::Duration;
 
-use crate::error::CloseReason;
+use crate::error::{CloseReason, Delivery};
 use crate::stream_id::StreamId;
 
 /// Something the application should know about, from
@@ -22,14 +22,22 @@ pub enum Event {
     Readable(StreamId),
     /// A write that was blocked (window or buffer full) can make progress.
     Writable(StreamId),
-    /// The peer reset the stream; reads and writes now fail with
-    /// [`StreamError::Reset`](crate::StreamError::Reset).
+    /// The stream was reset by the peer, or by the session (open timeout,
+    /// stream close timeout, refused after the peer's GoAway); reads and
+    /// writes now fail with [`StreamError::Reset`](crate::StreamError::Reset).
     StreamReset {
         /// The stream.
         id: StreamId,
-        /// The code the peer sent (0 when none).
+        /// The reset's code (0 when none).
         code: u32,
+        /// Whether the peer reset it.
+        by_peer: bool,
+        /// Whether the peer's application may have the stream.
+        delivery: Delivery,
     },
+    /// Opening streams is possible again after
+    /// [`OpenError::Blocked`](crate::OpenError::Blocked).
+    OpenUnblocked,
     /// The answer to one of our pings arrived.
     Pong {
         /// Time from [`Session::ping`](crate::Session::ping) to the answer.

@@ -75,6 +75,7 @@ mod config;
 mod error;
 mod event;
 pub mod frame;
+mod recv_buf;
 mod scheduler;
 mod session;
 mod stream;
@@ -86,9 +87,12 @@ mod transmit;
 pub mod testing;
 
 pub use config::{Config, INITIAL_STREAM_WINDOW, MAX_FRAME_SIZE_LIMIT, Role};
-pub use error::{CloseReason, OpenError, PingError, ProtocolError, StreamError};
+pub use error::{CloseReason, Delivery, OpenError, PingError, ProtocolError, StreamError};
 pub use event::Event;
-pub use session::{GOAWAY_INTERNAL_ERROR, GOAWAY_NORMAL, GOAWAY_PROTOCOL_ERROR, Session, Stream};
+pub use session::{
+    GOAWAY_INTERNAL_ERROR, GOAWAY_NORMAL, GOAWAY_PROTOCOL_ERROR, RESET_BUFFER_FULL, RESET_REFUSED,
+    RESET_TIMEOUT, Session, Stream,
+};
 pub use stream_id::StreamId;
 pub use time::Instant;
 pub use transmit::Transmit;

@@ -1,10 +1,29 @@
 //! The state of one stream: its two directions, their windows and buffers.
 
-use alloc::collections::VecDeque;
-
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use crate::config::INITIAL_STREAM_WINDOW;
+use crate::error::{Delivery, StreamError};
+use crate::recv_buf::RecvBuffer;
+use crate::time::Instant;
+
+/// How a stream was reset, kept until the application has seen it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ResetInfo {
+    pub(crate) code: u32,
+    pub(crate) by_peer: bool,
+    pub(crate) delivery: Delivery,
+}
+
+impl ResetInfo {
+    pub(crate) fn error(self) -> StreamError {
+        StreamError::Reset {
+            code: self.code,
+            by_peer: self.by_peer,
+            delivery: self.delivery,
+        }
+    }
+}
 
 /// Our sending direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,12 +63,14 @@ pub(crate) struct StreamState {
     /// Bytes the application consumed that we have not yet granted back.
     pub(crate) credit_to_return: u32,
     /// Received and not yet read, in order.
-    pub(crate) recv_buf: VecDeque<Bytes>,
-    pub(crate) recv_buffered: u32,
+    pub(crate) recv_buf: RecvBuffer,
+    /// When we last granted the peer credit, to tell whether the window
+    /// limits its sending (see `Session::grow_window`).
+    pub(crate) last_grant: Option<Instant>,
     pub(crate) recv: RecvState,
 
-    /// The code of the peer's RST, once it has arrived.
-    pub(crate) peer_reset: Option<u32>,
+    /// Set once the stream is reset but the application has not yet seen it.
+    pub(crate) reset: Option<ResetInfo>,
     /// Whether we opened the stream.
     pub(crate) local: bool,
     /// Whether the application owns it (always for local streams).
@@ -92,10 +113,10 @@ impl StreamState {
             recv_window: INITIAL_STREAM_WINDOW,
             recv_window_target: INITIAL_STREAM_WINDOW,
             credit_to_return: 0,
-            recv_buf: VecDeque::new(),
-            recv_buffered: 0,
+            recv_buf: RecvBuffer::default(),
+            last_grant: None,
             recv: RecvState::Open,
-            peer_reset: None,
+            reset: None,
             local,
             accepted: false,
             syn_unsent: false,
@@ -129,7 +150,7 @@ impl StreamState {
     /// Whether the stream needs a frame without data: a window grant, or
     /// SYN, ACK or FIN that no Data frame will carry soon.
     pub(crate) fn needs_control_frame(&self) -> bool {
-        if self.peer_reset.is_some() {
+        if self.reset.is_some() {
             return false;
         }
         self.window_update_due()
@@ -146,47 +167,48 @@ impl StreamState {
 
     /// Copies buffered data into `buf`; returns how many bytes.
     pub(crate) fn read_into(&mut self, buf: &mut [u8]) -> usize {
-        let mut copied = 0;
-        while copied < buf.len() {
-            let Some(front) = self.recv_buf.front_mut() else {
-                break;
-            };
-            let take = front.len().min(buf.len() - copied);
-            buf[copied..copied + take].copy_from_slice(&front[..take]);
-            front.advance(take);
-            if front.is_empty() {
-                self.recv_buf.pop_front();
-            }
-            copied += take;
-        }
+        let copied = self.recv_buf.read_into(buf);
         self.consumed(copied);
         copied
     }
 
-    /// Takes up to `max` buffered bytes without copying.
+    /// Takes up to `max` (non-zero) buffered bytes without copying.
     pub(crate) fn read_chunk(&mut self, max: usize) -> Option<Bytes> {
-        let front = self.recv_buf.front_mut()?;
-        let chunk = if front.len() <= max {
-            self.recv_buf.pop_front()?
-        } else {
-            front.split_to(max)
-        };
+        let chunk = self.recv_buf.read_chunk(max)?;
         self.consumed(chunk.len());
         Some(chunk)
     }
 
     fn consumed(&mut self, bytes: usize) {
-        // `bytes` came out of `recv_buffered`, itself bounded by a u32 window.
-        let bytes = bytes as u32;
-        self.recv_buffered -= bytes;
-        self.credit_to_return = self.credit_to_return.saturating_add(bytes);
+        // At most one window's worth, so within a u32.
+        self.credit_to_return = self.credit_to_return.saturating_add(bytes as u32);
     }
 
-    /// Drops all buffered data in both directions (after a reset).
-    pub(crate) fn discard_buffers(&mut self) {
+    /// Drops all buffered data in both directions (after a reset);
+    /// returns how many received bytes were dropped.
+    pub(crate) fn discard_buffers(&mut self) -> usize {
+        let dropped = self.recv_buf.len() as usize;
         self.send_buf = BytesMut::new();
-        self.recv_buf = VecDeque::new();
-        self.recv_buffered = 0;
+        self.recv_buf.clear();
+        dropped
+    }
+
+    /// Whether the peer's application may have the stream, judged from
+    /// what the peer has told us so far.
+    pub(crate) fn delivery(&self) -> Delivery {
+        if !self.local || self.acked {
+            Delivery::Delivered
+        } else if self.syn_unsent {
+            Delivery::NotDelivered
+        } else {
+            Delivery::MaybeDelivered
+        }
+    }
+
+    /// Whether we opened it and the peer has not acknowledged it yet, so it
+    /// counts against the unacknowledged-open limit.
+    pub(crate) fn awaits_ack(&self) -> bool {
+        self.local && !self.acked && self.reset.is_none()
     }
 
     /// Whether both directions are over as far as the application is

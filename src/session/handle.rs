@@ -3,10 +3,9 @@
 use bytes::Bytes;
 
 use super::Session;
-use crate::error::StreamError;
+use crate::error::{Delivery, StreamError};
 use crate::stream::{RecvState, SendState, StreamState};
 use crate::stream_id::StreamId;
-use crate::transmit::Control;
 
 /// One stream of a [`Session`], borrowed from
 /// [`Session::stream`](Session::stream).
@@ -28,7 +27,7 @@ pub struct Stream<'a> {
 impl Drop for Stream<'_> {
     fn drop(&mut self) {
         if self.release_on_drop {
-            self.session.streams.remove(&self.id);
+            self.session.remove_stream(self.id);
         } else {
             self.session.free_if_done(self.id);
         }
@@ -74,7 +73,7 @@ impl<'a> Stream<'a> {
     pub fn write_capacity(&self) -> usize {
         let max_buffer = self.session.config.effective_max_window();
         match self.session.streams.get(&self.id) {
-            Some(stream) if stream.send == SendState::Open && stream.peer_reset.is_none() => {
+            Some(stream) if stream.send == SendState::Open && stream.reset.is_none() => {
                 stream.write_capacity(max_buffer)
             }
             _ => 0,
@@ -86,9 +85,9 @@ impl<'a> Stream<'a> {
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, StreamError> {
         self.check_readable()?;
         let stream = self.state();
-        if stream.recv_buffered > 0 {
+        if !stream.recv_buf.is_empty() {
             let copied = stream.read_into(buf);
-            self.after_read();
+            self.after_read(copied);
             return Ok(copied);
         }
         if buf.is_empty() {
@@ -105,7 +104,7 @@ impl<'a> Stream<'a> {
         if max > 0
             && let Some(chunk) = stream.read_chunk(max)
         {
-            self.after_read();
+            self.after_read(chunk.len());
             return Ok(Some(chunk));
         }
         self.read_end().map(|()| None)
@@ -125,15 +124,13 @@ impl<'a> Stream<'a> {
     /// length field, as go-yamux does; use 0 for none). Its state is freed
     /// at once; buffered data in both directions is dropped.
     pub fn reset(self, code: u32) {
-        let Some(stream) = self.session.streams.remove(&self.id) else {
+        let Some(stream) = self.session.remove_stream(self.id) else {
             return;
         };
         // Nothing to tell a peer that reset first, or that never heard of
         // the stream because its SYN never left.
-        if stream.peer_reset.is_none() && !stream.syn_unsent && !self.session.is_closed() {
-            self.session
-                .control
-                .push_back(Control::Reset { id: self.id, code });
+        if stream.reset.is_none() && !stream.syn_unsent {
+            self.session.queue_reset(self.id, code);
         }
     }
 
@@ -145,12 +142,15 @@ impl<'a> Stream<'a> {
         }
     }
 
-    /// Whether the peer acknowledged the stream (its application accepted).
-    pub fn is_acknowledged(&self) -> bool {
+    /// Whether the peer's application has the stream, as far as we know:
+    /// [`Delivery::Delivered`] once the peer acknowledged it (always for a
+    /// stream the peer opened). See [`Delivery`] for peers that
+    /// acknowledge early or lazily.
+    pub fn delivery(&self) -> Delivery {
         self.session
             .streams
             .get(&self.id)
-            .is_some_and(|stream| !stream.local || stream.acked)
+            .map_or(Delivery::NotDelivered, StreamState::delivery)
     }
 
     /// The state behind the handle; it lives as long as the handle, since
@@ -167,7 +167,8 @@ impl<'a> Stream<'a> {
     fn check_writable(&mut self) -> Result<(), StreamError> {
         self.check_reset()?;
         if let Some(reason) = self.session.close_reason() {
-            return Err(StreamError::SessionClosed(reason));
+            let delivery = self.state().delivery();
+            return Err(StreamError::SessionClosed { reason, delivery });
         }
         match self.state().send {
             SendState::Open => Ok(()),
@@ -182,13 +183,10 @@ impl<'a> Stream<'a> {
     /// Reports a peer's reset; the stream is freed with the handle now
     /// that the application knows.
     fn check_reset(&mut self) -> Result<(), StreamError> {
-        match self.state().peer_reset {
-            Some(code) => {
+        match self.state().reset {
+            Some(reset) => {
                 self.release_on_drop = true;
-                Err(StreamError::Reset {
-                    code,
-                    by_peer: true,
-                })
+                Err(reset.error())
             }
             None => Ok(()),
         }
@@ -196,9 +194,10 @@ impl<'a> Stream<'a> {
 
     /// After a read took data: return credit to the peer if due, and re-arm
     /// `Readable` once the buffer is drained.
-    fn after_read(&mut self) {
+    fn after_read(&mut self, bytes: usize) {
+        self.session.buffered_total -= bytes;
         let stream = self.state();
-        if stream.recv_buffered == 0 {
+        if stream.recv_buf.is_empty() {
             stream.readable_armed = true;
         }
         self.session.wake_stream(self.id);
@@ -207,6 +206,7 @@ impl<'a> Stream<'a> {
     /// Nothing buffered: the end of the stream, the session's end, or
     /// nothing yet.
     fn read_end(&mut self) -> Result<(), StreamError> {
+        let close_reason = self.session.close_reason();
         let stream = self.state();
         stream.readable_armed = true;
         match stream.recv {
@@ -214,8 +214,11 @@ impl<'a> Stream<'a> {
                 stream.recv = RecvState::EofDelivered;
                 Ok(())
             }
-            RecvState::Open => match self.session.close_reason() {
-                Some(reason) => Err(StreamError::SessionClosed(reason)),
+            RecvState::Open => match close_reason {
+                Some(reason) => Err(StreamError::SessionClosed {
+                    reason,
+                    delivery: stream.delivery(),
+                }),
                 None => Err(StreamError::Blocked),
             },
         }

@@ -6,12 +6,14 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::{GOAWAY_PROTOCOL_ERROR, Session};
+use alloc::vec::Vec;
+
+use super::{GOAWAY_NORMAL, GOAWAY_PROTOCOL_ERROR, RESET_BUFFER_FULL, Session};
 use crate::config::Role;
-use crate::error::{CloseReason, ProtocolError};
+use crate::error::{CloseReason, Delivery, ProtocolError};
 use crate::event::Event;
 use crate::frame::{Flags, FrameError, FrameType, Header, HeaderBuffer};
-use crate::stream::{RecvState, StreamState};
+use crate::stream::{RecvState, ResetInfo, StreamState};
 use crate::stream_id::StreamId;
 use crate::time::Instant;
 use crate::transmit::Control;
@@ -49,6 +51,9 @@ impl Session {
     /// time works). Never waits for output to drain. A protocol error closes
     /// the session: GoAway(1) is queued and [`Event::Closed`] says why.
     pub fn handle_input(&mut self, now: Instant, mut input: &[u8]) {
+        if !input.is_empty() {
+            self.timers.inbound_traffic(now);
+        }
         while !input.is_empty() && !self.is_closed() {
             if let Some(payload) = self.inbound.payload.as_mut() {
                 let take = payload.remaining.min(input.len());
@@ -73,7 +78,7 @@ impl Session {
     }
 
     fn protocol_error(&mut self, error: ProtocolError) {
-        self.close(CloseReason::Protocol(error), Some(GOAWAY_PROTOCOL_ERROR));
+        self.end(CloseReason::Protocol(error), Some(GOAWAY_PROTOCOL_ERROR));
     }
 
     fn on_header(&mut self, now: Instant, header: Header) {
@@ -96,24 +101,35 @@ impl Session {
             let matching = self
                 .outstanding_pings
                 .iter()
-                .position(|&(value, _)| value == header.length);
+                .position(|&(value, _, _)| value == header.length);
             // A pong we never asked for is ignored, as real peers do.
             if let Some(index) = matching {
-                let (_, sent) = self.outstanding_pings.remove(index).expect("index found");
-                let rtt = now.saturating_duration_since(sent);
-                self.events.push_back(Event::Pong { rtt });
+                let (_, sent, purpose) = self.outstanding_pings.remove(index).expect("index found");
+                self.on_pong(now, sent, purpose);
             }
         }
     }
 
+    /// GoAway(0) drains by default: the peer takes no new streams, so the
+    /// ones whose SYN has not left yet fail as never delivered, and the
+    /// rest go on. Any other code, or the config switch, ends the session.
     fn on_go_away(&mut self, code: u32) {
-        if code == super::GOAWAY_NORMAL {
-            if !self.peer_going_away {
-                self.peer_going_away = true;
-                self.events.push_back(Event::PeerGoingAway);
-            }
-        } else {
-            self.close(CloseReason::PeerGoAway { code }, None);
+        if code != GOAWAY_NORMAL || self.config.terminate_on_peer_go_away {
+            return self.end(CloseReason::PeerGoAway { code }, None);
+        }
+        if self.peer_going_away {
+            return;
+        }
+        self.peer_going_away = true;
+        self.events.push_back(Event::PeerGoingAway);
+        let unsent: Vec<StreamId> = self
+            .streams
+            .iter()
+            .filter(|(_, stream)| stream.syn_unsent && stream.reset.is_none())
+            .map(|(&id, _)| id)
+            .collect();
+        for id in unsent {
+            self.reset_by_session(id, 0, Delivery::NotDelivered);
         }
     }
 
@@ -134,12 +150,19 @@ impl Session {
             // Unknown or already freed: drop the frame, skip its payload.
             return self.skip_payload(header);
         };
-        if header.flags.contains(Flags::ACK) && stream.local {
+        if header.flags.contains(Flags::ACK) && stream.local && !stream.acked {
+            let awaited = stream.awaits_ack();
             stream.acked = true;
+            if awaited {
+                self.ack_settled();
+            }
         }
+        let Some(stream) = self.streams.get_mut(&id) else {
+            return;
+        };
         match header.frame_type {
             FrameType::Data if payload_len > 0 => {
-                let receiving = stream.recv == RecvState::Open && stream.peer_reset.is_none();
+                let receiving = stream.recv == RecvState::Open && stream.reset.is_none();
                 if !receiving {
                     // Data after FIN or reset is dropped, not fatal.
                     return self.skip_payload(header);
@@ -152,7 +175,15 @@ impl Session {
                         window,
                     });
                 }
+                if self.buffered_total + payload_len as usize > self.config.max_session_buffer {
+                    // Within the stream's window but beyond what the whole
+                    // session may hold: this stream goes, the session stays.
+                    let delivery = stream.delivery();
+                    self.reset_by_session(id, RESET_BUFFER_FULL, delivery);
+                    return self.skip_payload(header);
+                }
                 stream.recv_window -= payload_len;
+                self.buffered_total += payload_len as usize;
                 self.inbound.payload = Some(PayloadInProgress {
                     header,
                     remaining: payload_len as usize,
@@ -172,8 +203,9 @@ impl Session {
         }
     }
 
-    /// Registers a stream the peer opens; false if that was a protocol
-    /// error (the session is then closed).
+    /// Registers a stream the peer opens, or refuses it with an RST when
+    /// closing or at a limit; false if the SYN was a protocol error (the
+    /// session is then closed).
     fn open_inbound(&mut self, id: StreamId) -> bool {
         let peer = match self.role {
             Role::Client => Role::Server,
@@ -187,7 +219,13 @@ impl Session {
             self.protocol_error(ProtocolError::DuplicateStream { stream: id });
             return false;
         }
-        self.streams.insert(id, StreamState::inbound());
+        let at_limit = self.accept_queue.len() >= self.config.accept_backlog
+            || self.streams.len() >= self.config.max_streams;
+        if self.is_closing() || at_limit {
+            self.refuse_stream(id);
+            return true;
+        }
+        self.insert_stream(id, StreamState::inbound());
         self.accept_queue.push_back(id);
         self.events.push_back(Event::IncomingStream(id));
         true
@@ -209,15 +247,14 @@ impl Session {
     fn on_data_payload(&mut self, header: Header, data: Option<Bytes>) {
         let id = StreamId::new(header.stream_id);
         if let Some(data) = data {
-            // The stream may have been reset by the application while the
-            // payload was arriving; then the data has nowhere to go.
-            let Some(stream) = self.streams.get_mut(&id) else {
-                return;
-            };
-            if stream.peer_reset.is_none() && stream.recv == RecvState::Open {
-                stream.recv_buffered += data.len() as u32;
-                stream.recv_buf.push_back(data);
-                self.notify_readable_if_pending(id);
+            // The stream may have been reset or freed while the payload was
+            // arriving; then the data has nowhere to go.
+            match self.streams.get_mut(&id) {
+                Some(stream) if stream.reset.is_none() && stream.recv == RecvState::Open => {
+                    stream.recv_buf.push(data);
+                    self.notify_readable_if_pending(id);
+                }
+                _ => self.buffered_total -= data.len(),
             }
         }
         self.on_stream_flags(id, header);
@@ -230,19 +267,33 @@ impl Session {
             return;
         };
         if header.flags.contains(Flags::RST) {
-            if stream.peer_reset.is_some() {
+            if stream.reset.is_some() {
                 return;
             }
             let code = match header.frame_type {
                 FrameType::WindowUpdate => header.length,
                 _ => 0,
             };
-            stream.peer_reset = Some(code);
-            stream.discard_buffers();
+            // Reset before its ACK, the peer's application never took it.
+            let awaited = stream.awaits_ack();
+            let delivery = match awaited {
+                true => Delivery::NotDelivered,
+                false => Delivery::Delivered,
+            };
+            let reset = ResetInfo {
+                code,
+                by_peer: true,
+                delivery,
+            };
+            stream.reset = Some(reset);
+            self.buffered_total -= stream.discard_buffers();
             if stream.accepted {
-                self.events.push_back(Event::StreamReset { id, code });
+                self.events.push_back(super::reset_event(id, reset));
             }
-            return;
+            if awaited {
+                self.ack_settled();
+            }
+            return self.finish_close_if_drained();
         }
         if header.flags.contains(Flags::FIN) && stream.recv == RecvState::Open {
             stream.recv = RecvState::FinReceived;

@@ -3,21 +3,23 @@
 mod handle;
 mod inbound;
 mod outbound;
+mod timers;
 
 use alloc::collections::{BTreeMap, VecDeque};
 
 pub use handle::Stream;
 
 use crate::config::{Config, Role};
-use crate::error::{CloseReason, OpenError, PingError};
+use crate::error::{CloseReason, Delivery, OpenError, PingError};
 use crate::event::Event;
 use crate::scheduler::Scheduler;
-use crate::stream::StreamState;
+use crate::stream::{RecvState, ResetInfo, StreamState};
 use crate::stream_id::StreamId;
 use crate::time::Instant;
 use crate::transmit::{Control, Transmit};
 
 use inbound::Inbound;
+use timers::{PingPurpose, Timers};
 
 /// GoAway code for a normal end.
 pub const GOAWAY_NORMAL: u32 = 0;
@@ -26,10 +28,24 @@ pub const GOAWAY_PROTOCOL_ERROR: u32 = 1;
 /// GoAway code for an internal error.
 pub const GOAWAY_INTERNAL_ERROR: u32 = 2;
 
+/// RST code for a SYN refused at a limit (accept backlog, `max_streams`)
+/// or during a graceful close.
+pub const RESET_REFUSED: u32 = 1;
+/// RST code for a stream reset by one of the session's timeouts (open,
+/// stream close, graceful close).
+pub const RESET_TIMEOUT: u32 = 2;
+/// RST code for a stream whose data would exceed
+/// [`Config::max_session_buffer`].
+pub const RESET_BUFFER_FULL: u32 = 3;
+
 /// Whether the session still carries traffic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     Open,
+    /// A graceful close waits for the streams to finish until `deadline`.
+    Closing {
+        deadline: Instant,
+    },
     Closed(CloseReason),
 }
 
@@ -56,6 +72,19 @@ pub struct Session {
     /// The id our next stream gets; `None` once ids are exhausted.
     next_outbound_id: Option<u32>,
     accept_queue: VecDeque<StreamId>,
+    /// Outbound streams awaiting the peer's ACK.
+    unacked_outbound: usize,
+    /// Whether `open_stream` refused for lack of ACKs and owes an
+    /// `OpenUnblocked` event.
+    open_blocked: bool,
+    /// RSTs queued for streams we refused or reset, which hold no state.
+    pending_resets: usize,
+    /// Received bytes held for the application across all streams,
+    /// including a payload being received.
+    buffered_total: usize,
+    /// The sum of all streams' receive windows, which auto-tuning keeps
+    /// within the session buffer budget.
+    window_total: usize,
 
     inbound: Inbound,
 
@@ -64,9 +93,10 @@ pub struct Session {
     /// A frame partly copied out by `poll_transmit`.
     in_flight: Option<Transmit>,
     pending_pongs: usize,
-    /// Our pings awaiting their answer: value and when it was sent.
-    outstanding_pings: VecDeque<(u32, Instant)>,
+    /// Our pings awaiting their answer: value, when it was sent, and why.
+    outstanding_pings: VecDeque<(u32, Instant, PingPurpose)>,
     next_ping_value: u32,
+    timers: Timers,
 
     events: VecDeque<Event>,
 }
@@ -86,6 +116,11 @@ impl Session {
                 Role::Server => 2,
             }),
             accept_queue: VecDeque::new(),
+            unacked_outbound: 0,
+            open_blocked: false,
+            pending_resets: 0,
+            buffered_total: 0,
+            window_total: 0,
             inbound,
             control: VecDeque::new(),
             scheduler: Scheduler::default(),
@@ -93,6 +128,7 @@ impl Session {
             pending_pongs: 0,
             outstanding_pings: VecDeque::new(),
             next_ping_value: 0,
+            timers: Timers::default(),
             events: VecDeque::new(),
         }
     }
@@ -120,7 +156,7 @@ impl Session {
     /// Why the session ended, once it has.
     pub fn close_reason(&self) -> Option<CloseReason> {
         match self.phase {
-            Phase::Open => None,
+            Phase::Open | Phase::Closing { .. } => None,
             Phase::Closed(reason) => Some(reason),
         }
     }
@@ -138,19 +174,36 @@ impl Session {
         self.streams.len()
     }
 
+    /// Whether a graceful close is under way.
+    pub fn is_closing(&self) -> bool {
+        matches!(self.phase, Phase::Closing { .. })
+    }
+
     /// Opens a stream. Nothing waits for the peer: the SYN rides on the
     /// stream's first frame, and data may be written at once.
+    ///
+    /// Refused with [`OpenError::Blocked`] while
+    /// [`Config::max_unacked_outbound`] streams await the peer's ACK; an
+    /// [`Event::OpenUnblocked`] follows when one more may open.
     pub fn open_stream(&mut self) -> Result<StreamId, OpenError> {
-        if let Some(reason) = self.close_reason() {
-            return Err(OpenError::SessionClosed(reason));
+        match self.phase {
+            Phase::Closed(reason) => return Err(OpenError::SessionClosed(reason)),
+            Phase::Closing { .. } => return Err(OpenError::Closing),
+            Phase::Open => {}
         }
         if self.peer_going_away {
             return Err(OpenError::PeerGoingAway);
         }
+        if self.unacked_outbound >= self.config.max_unacked_outbound {
+            self.open_blocked = true;
+            return Err(OpenError::Blocked);
+        }
         let value = self.next_outbound_id.ok_or(OpenError::IdsExhausted)?;
         self.next_outbound_id = value.checked_add(2);
         let id = StreamId::new(value);
-        self.streams.insert(id, StreamState::outbound());
+        self.insert_stream(id, StreamState::outbound());
+        self.unacked_outbound += 1;
+        self.timers.stream_opened(id, &self.config);
         self.wake_stream(id);
         Ok(id)
     }
@@ -164,8 +217,8 @@ impl Session {
             };
             stream.accepted = true;
             stream.ack_unsent = true;
-            if let Some(code) = stream.peer_reset {
-                self.events.push_back(Event::StreamReset { id, code });
+            if let Some(reset) = stream.reset {
+                self.events.push_back(reset_event(id, reset));
             } else {
                 self.wake_stream(id);
                 self.notify_readable_if_pending(id);
@@ -193,35 +246,52 @@ impl Session {
         if self.outstanding_pings.len() >= self.config.max_outstanding_pings {
             return Err(PingError::TooManyOutstanding);
         }
+        self.timers.observe(now);
+        self.send_ping(now, PingPurpose::Application);
+        Ok(())
+    }
+
+    fn send_ping(&mut self, now: Instant, purpose: PingPurpose) {
         let value = self.next_ping_value;
         self.next_ping_value = value.wrapping_add(1);
-        self.outstanding_pings.push_back((value, now));
+        self.outstanding_pings.push_back((value, now, purpose));
         self.control.push_back(Control::Ping(value));
-        Ok(())
+    }
+
+    /// Closes the session gracefully: no new streams either way (SYNs from
+    /// the peer are refused with RST), open streams may finish until
+    /// [`Config::close_timeout`], then the rest are reset, GoAway(0) goes
+    /// out and [`Event::Closed`] follows. The timeout counts from the last
+    /// time the host supplied.
+    pub fn close(&mut self) {
+        if self.phase != Phase::Open {
+            return;
+        }
+        let deadline = self.timers.now() + self.config.close_timeout;
+        self.phase = Phase::Closing { deadline };
+        while let Some(id) = self.accept_queue.pop_front() {
+            if self.take_stream(id).is_some() {
+                self.refuse_stream(id);
+            }
+        }
+        self.finish_close_if_drained();
     }
 
     /// Ends the session at once: sends GoAway(`code`) and fails every
     /// stream. Data already buffered for reading stays readable.
     pub fn abort(&mut self, code: u32) {
-        self.close(CloseReason::LocalAbort { code }, Some(code));
-    }
-
-    /// Feeds a timer expiry. No deadline exists yet in this version of the
-    /// core, so this only records that time passed.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        let _ = now;
-    }
-
-    /// When the session next needs [`handle_timeout`](Self::handle_timeout);
-    /// `None` while no deadline is pending.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        None
+        self.end(CloseReason::LocalAbort { code }, Some(code));
     }
 
     /// Feeds the end of the transport's input.
     pub fn handle_eof(&mut self, now: Instant) {
-        let _ = now;
-        self.close(CloseReason::TransportClosed, None);
+        self.timers.observe(now);
+        self.end(CloseReason::TransportClosed, None);
+    }
+
+    /// The smoothed round-trip time measured from pongs, once there is one.
+    pub fn rtt(&self) -> Option<core::time::Duration> {
+        self.timers.smoothed_rtt()
     }
 
     /// The next event for the application, oldest first.
@@ -232,7 +302,7 @@ impl Session {
     /// Ends the session (once): records the reason, drops queued output
     /// except a frame already partly written, queues the GoAway if any and
     /// tells the application.
-    fn close(&mut self, reason: CloseReason, goaway: Option<u32>) {
+    fn end(&mut self, reason: CloseReason, goaway: Option<u32>) {
         if self.is_closed() {
             return;
         }
@@ -241,7 +311,9 @@ impl Session {
         self.scheduler.clear();
         self.accept_queue.clear();
         self.pending_pongs = 0;
+        self.pending_resets = 0;
         self.outstanding_pings.clear();
+        self.timers.clear_stream_deadlines();
         if self.in_flight.as_ref().is_some_and(|t| !t.is_started()) {
             self.in_flight = None;
         }
@@ -278,7 +350,7 @@ impl Session {
         let Some(stream) = self.streams.get_mut(&id) else {
             return;
         };
-        let pending = stream.recv_buffered > 0 || stream.recv == crate::stream::RecvState::FinReceived;
+        let pending = !stream.recv_buf.is_empty() || stream.recv == RecvState::FinReceived;
         if stream.accepted && stream.readable_armed && pending {
             stream.readable_armed = false;
             self.events.push_back(Event::Readable(id));
@@ -300,7 +372,117 @@ impl Session {
     /// Frees the stream's state if both directions are over.
     fn free_if_done(&mut self, id: StreamId) {
         if self.streams.get(&id).is_some_and(StreamState::is_done) {
-            self.streams.remove(&id);
+            self.remove_stream(id);
         }
+    }
+
+    fn insert_stream(&mut self, id: StreamId, stream: StreamState) {
+        self.window_total += stream.recv_window_target as usize;
+        self.streams.insert(id, stream);
+    }
+
+    /// Forgets a stream, keeping the session's counters right.
+    fn take_stream(&mut self, id: StreamId) -> Option<StreamState> {
+        let stream = self.streams.remove(&id)?;
+        if stream.awaits_ack() {
+            self.ack_settled();
+        }
+        self.buffered_total -= stream.recv_buf.len() as usize;
+        self.window_total -= stream.recv_window_target as usize;
+        Some(stream)
+    }
+
+    /// Forgets a stream; a graceful close may then be complete.
+    fn remove_stream(&mut self, id: StreamId) -> Option<StreamState> {
+        let stream = self.take_stream(id)?;
+        self.finish_close_if_drained();
+        Some(stream)
+    }
+
+    /// One outbound stream stopped awaiting its ACK.
+    fn ack_settled(&mut self) {
+        self.unacked_outbound -= 1;
+        if self.open_blocked && self.unacked_outbound < self.config.max_unacked_outbound {
+            self.open_blocked = false;
+            self.events.push_back(Event::OpenUnblocked);
+        }
+    }
+
+    /// The session resets a stream itself (a timeout, a GoAway): the peer
+    /// gets an RST, the application an event, and the state stays until
+    /// the application has seen the error.
+    fn reset_by_session(&mut self, id: StreamId, code: u32, delivery: Delivery) {
+        if self.mark_reset(id, code, delivery) {
+            self.queue_reset(id, code);
+        }
+        self.finish_close_if_drained();
+    }
+
+    /// Records a reset by this session and tells the application; returns
+    /// whether the peer knows the stream and so needs an RST.
+    fn mark_reset(&mut self, id: StreamId, code: u32, delivery: Delivery) -> bool {
+        let Some(stream) = self.streams.get_mut(&id) else {
+            return false;
+        };
+        if stream.reset.is_some() {
+            return false;
+        }
+        let tell_peer = !stream.syn_unsent;
+        let awaited_ack = stream.awaits_ack();
+        let reset = ResetInfo {
+            code,
+            by_peer: false,
+            delivery,
+        };
+        stream.reset = Some(reset);
+        self.buffered_total -= stream.discard_buffers();
+        if stream.accepted {
+            self.events.push_back(reset_event(id, reset));
+        }
+        if awaited_ack {
+            self.ack_settled();
+        }
+        tell_peer
+    }
+
+    /// Queues an RST for a stream that holds no more state.
+    fn queue_reset(&mut self, id: StreamId, code: u32) {
+        if self.is_closed() {
+            return;
+        }
+        self.pending_resets += 1;
+        self.control.push_back(Control::Reset { id, code });
+    }
+
+    /// Refuses a SYN with an RST, within a bound on pending RSTs: past it
+    /// (only a peer flooding us with SYNs faster than we transmit gets
+    /// there) the RST is dropped and the peer's stream is left to its own
+    /// timeout, so the flood cannot grow our queue.
+    fn refuse_stream(&mut self, id: StreamId) {
+        let bound = self.config.accept_backlog.max(64);
+        if self.pending_resets < bound {
+            self.queue_reset(id, RESET_REFUSED);
+        }
+    }
+
+    /// Ends a graceful close once no stream is left running: every stream
+    /// is gone or reset (a reset one only waits for the application to
+    /// read the error).
+    fn finish_close_if_drained(&mut self) {
+        if !self.is_closing() {
+            return;
+        }
+        if self.streams.values().all(|stream| stream.reset.is_some()) {
+            self.end(CloseReason::LocalClose, Some(GOAWAY_NORMAL));
+        }
+    }
+}
+
+fn reset_event(id: StreamId, reset: ResetInfo) -> Event {
+    Event::StreamReset {
+        id,
+        code: reset.code,
+        by_peer: reset.by_peer,
+        delivery: reset.delivery,
     }
 }

@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::Session;
 use crate::frame::{Flags, FrameType, Header};
-use crate::stream::SendState;
+use crate::stream::{RecvState, SendState};
 use crate::stream_id::StreamId;
 use crate::transmit::{Control, Transmit};
 
@@ -66,6 +66,7 @@ impl Session {
             Control::Ping(value) => Header::new(FrameType::Ping, Flags::SYN, 0, value),
             Control::GoAway(code) => Header::new(FrameType::GoAway, Flags::NONE, 0, code),
             Control::Reset { id, code } => {
+                self.pending_resets = self.pending_resets.saturating_sub(1);
                 Header::new(FrameType::WindowUpdate, Flags::RST, id.get(), code)
             }
             Control::Stream(id) => return self.stream_control_frame(id),
@@ -82,9 +83,10 @@ impl Session {
             return None;
         }
         let mut flags = self.take_open_flags(id);
+        let growth = self.grow_window(id);
         let stream = self.streams.get_mut(&id)?;
-        let delta = if stream.recv == crate::stream::RecvState::Open {
-            core::mem::take(&mut stream.credit_to_return)
+        let delta = if stream.recv == RecvState::Open {
+            core::mem::take(&mut stream.credit_to_return) + growth
         } else {
             0
         };
@@ -92,10 +94,51 @@ impl Session {
         if stream.fin_due() {
             flags |= Flags::FIN;
             stream.send = SendState::FinSent;
+            self.timers.fin_sent(id, &self.config);
         }
         let header = Header::new(FrameType::WindowUpdate, flags, id.get(), delta);
         self.free_if_done(id);
         Some(Transmit::new(header, Bytes::new()))
+    }
+
+    /// Window auto-tuning, when a grant is about to go out: if the peer used
+    /// up half the window within two round trips of the last grant, the
+    /// window, not the link or our reader, limits it, so the window doubles
+    /// (up to `max_stream_window`, and only while the sum of all windows
+    /// fits the session buffer budget). Returns the extra credit.
+    fn grow_window(&mut self, id: StreamId) -> u32 {
+        let now = self.timers.now();
+        let rtt = self.timers.smoothed_rtt();
+        let max_window = self.config.effective_max_window();
+        let budget = self.config.max_session_buffer;
+        let Some(stream) = self.streams.get_mut(&id) else {
+            return 0;
+        };
+        let previous = stream.last_grant.replace(now);
+        if stream.credit_to_return == 0 || stream.recv_window_target >= max_window {
+            return 0;
+        }
+        let Some(rtt) = rtt else {
+            // Without a round-trip estimate there is nothing to judge by;
+            // one ping gives the first sample.
+            self.request_rtt_sample(now);
+            return 0;
+        };
+        let Some(previous) = previous else {
+            return 0;
+        };
+        if now.saturating_duration_since(previous) >= rtt * 2 {
+            return 0;
+        }
+        let target = stream.recv_window_target;
+        let grown = target.saturating_mul(2).min(max_window);
+        let extra = grown - target;
+        if self.window_total + extra as usize > budget {
+            return 0;
+        }
+        stream.recv_window_target = grown;
+        self.window_total += extra as usize;
+        extra
     }
 
     /// Takes the SYN and ACK the stream still owes the peer.
@@ -122,7 +165,7 @@ impl Session {
             return None;
         }
         stream.scheduled = false;
-        if !stream.has_sendable_data() || stream.peer_reset.is_some() {
+        if !stream.has_sendable_data() || stream.reset.is_some() {
             return None;
         }
         let len = (stream.send_buf.len() as u32)
@@ -135,6 +178,7 @@ impl Session {
         if stream.fin_due() {
             flags |= Flags::FIN;
             stream.send = SendState::FinSent;
+            self.timers.fin_sent(id, &self.config);
         }
         let header = Header::new(FrameType::Data, flags, id.get(), len);
         self.wake_stream(id);

@@ -1,0 +1,129 @@
+//! A stream's received, not yet read data.
+//!
+//! Large payloads are kept as the `Bytes` they arrived in, so reading them
+//! with `read_chunk` copies nothing. Small payloads are packed together into
+//! a tail buffer instead: a peer sending one-byte frames would otherwise
+//! cost us a chunk header and an allocation per byte.
+
+use alloc::collections::VecDeque;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+/// Payloads up to this size are packed into the tail.
+const SMALL_PAYLOAD: usize = 512;
+/// The tail becomes a chunk of its own once it holds this much.
+const TAIL_CAPACITY: usize = 4096;
+
+#[derive(Debug, Default)]
+pub(crate) struct RecvBuffer {
+    /// Whole chunks, oldest first; all older than the tail.
+    chunks: VecDeque<Bytes>,
+    /// Packed small payloads, newest data.
+    tail: BytesMut,
+    len: u32,
+}
+
+impl RecvBuffer {
+    /// Buffered bytes.
+    pub(crate) fn len(&self) -> u32 {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends a payload; the caller has checked it fits the window, so
+    /// the total stays within a u32.
+    pub(crate) fn push(&mut self, data: Bytes) {
+        self.len += data.len() as u32;
+        if data.len() <= SMALL_PAYLOAD {
+            if self.tail.is_empty() {
+                self.tail.reserve(TAIL_CAPACITY);
+            }
+            self.tail.extend_from_slice(&data);
+            if self.tail.len() >= TAIL_CAPACITY {
+                self.seal_tail();
+            }
+        } else {
+            self.seal_tail();
+            self.chunks.push_back(data);
+        }
+    }
+
+    /// Moves the tail into the chunk queue, keeping order.
+    fn seal_tail(&mut self) {
+        if !self.tail.is_empty() {
+            self.chunks.push_back(self.tail.split().freeze());
+        }
+    }
+
+    /// Copies buffered data into `buf`; returns how many bytes.
+    pub(crate) fn read_into(&mut self, buf: &mut [u8]) -> usize {
+        let mut copied = 0;
+        while copied < buf.len() {
+            if self.chunks.is_empty() {
+                self.seal_tail();
+            }
+            let Some(front) = self.chunks.front_mut() else {
+                break;
+            };
+            let take = front.len().min(buf.len() - copied);
+            buf[copied..copied + take].copy_from_slice(&front[..take]);
+            front.advance(take);
+            if front.is_empty() {
+                self.chunks.pop_front();
+            }
+            copied += take;
+        }
+        self.len -= copied as u32;
+        copied
+    }
+
+    /// Takes up to `max` (non-zero) bytes without copying.
+    pub(crate) fn read_chunk(&mut self, max: usize) -> Option<Bytes> {
+        if self.chunks.is_empty() {
+            self.seal_tail();
+        }
+        let front = self.chunks.front_mut()?;
+        let chunk = if front.len() <= max {
+            self.chunks.pop_front()?
+        } else {
+            front.split_to(max)
+        };
+        self.len -= chunk.len() as u32;
+        Some(chunk)
+    }
+
+    /// Drops everything and releases the memory.
+    pub(crate) fn clear(&mut self) {
+        *self = RecvBuffer::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_payloads_pack_and_keep_order() {
+        let mut buffer = RecvBuffer::default();
+        for byte in 0..=255u8 {
+            buffer.push(Bytes::copy_from_slice(&[byte]));
+        }
+        buffer.push(Bytes::from(alloc::vec![7u8; 1000]));
+        buffer.push(Bytes::from_static(b"end"));
+        assert_eq!(buffer.len(), 256 + 1000 + 3);
+        // The 256 one-byte payloads share one allocation.
+        assert_eq!(buffer.chunks.len(), 2);
+        let mut out = [0u8; 300];
+        assert_eq!(buffer.read_into(&mut out), 300);
+        assert!(out[..256].iter().enumerate().all(|(i, &b)| b == i as u8));
+        assert!(out[256..].iter().all(|&b| b == 7));
+        assert_eq!(buffer.read_chunk(usize::MAX).unwrap().len(), 956);
+        assert_eq!(&buffer.read_chunk(2).unwrap()[..], b"en");
+        assert_eq!(&buffer.read_chunk(9).unwrap()[..], b"d");
+        assert!(buffer.is_empty());
+        assert_eq!(buffer.read_chunk(9), None);
+    }
+}

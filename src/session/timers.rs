@@ -1,0 +1,248 @@
+//! Deadlines: keepalive, graceful close, open and stream close timeouts.
+//!
+//! The host supplies time with every input; the session remembers the
+//! latest, so commands that take no time (opening a stream, a FIN leaving)
+//! start their timeouts from it.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use super::{GOAWAY_NORMAL, Phase, RESET_TIMEOUT, Session};
+use crate::config::Config;
+use crate::error::{CloseReason, Delivery};
+use crate::event::Event;
+use crate::stream::{RecvState, SendState};
+use crate::stream_id::StreamId;
+use crate::time::Instant;
+use crate::transmit::Control;
+
+/// Why we sent a ping: only the application's are reported as events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum PingPurpose {
+    Application,
+    KeepAlive,
+    /// A round-trip sample for window auto-tuning.
+    Measure,
+}
+
+/// The session's clocks and deadline queues.
+#[derive(Debug, Default)]
+pub(super) struct Timers {
+    /// The latest time the host supplied; `None` until it supplies one.
+    now: Option<Instant>,
+    /// When the peer last sent us anything.
+    last_inbound: Instant,
+    /// When our unanswered keepalive ping left, if one is out.
+    keepalive_sent: Option<Instant>,
+    smoothed_rtt: Option<Duration>,
+    /// Outbound streams by the time their ACK is due, in order (time only
+    /// moves forward, so pushing at the back keeps the queue sorted).
+    open_deadlines: VecDeque<(Instant, StreamId)>,
+    /// Finished streams by the time the peer's FIN is due, in order.
+    close_deadlines: VecDeque<(Instant, StreamId)>,
+}
+
+impl Timers {
+    /// Records the host's time; the first time also starts the keepalive
+    /// clock.
+    pub(super) fn observe(&mut self, now: Instant) {
+        if self.now.is_none() {
+            self.last_inbound = now;
+        }
+        self.now = Some(self.now.map_or(now, |seen| seen.max(now)));
+    }
+
+    /// The latest time the host supplied.
+    pub(super) fn now(&self) -> Instant {
+        self.now.unwrap_or(Instant::ZERO)
+    }
+
+    pub(super) fn inbound_traffic(&mut self, now: Instant) {
+        self.observe(now);
+        self.last_inbound = self.last_inbound.max(now);
+    }
+
+    pub(super) fn smoothed_rtt(&self) -> Option<Duration> {
+        self.smoothed_rtt
+    }
+
+    /// Folds a round-trip sample into the estimate (weight 1/8, as TCP).
+    pub(super) fn rtt_sample(&mut self, sample: Duration) {
+        self.smoothed_rtt = Some(match self.smoothed_rtt {
+            None => sample,
+            Some(smoothed) => (smoothed * 7 + sample) / 8,
+        });
+    }
+
+    pub(super) fn stream_opened(&mut self, id: StreamId, config: &Config) {
+        if let Some(timeout) = config.open_timeout {
+            self.open_deadlines.push_back((self.now() + timeout, id));
+        }
+    }
+
+    pub(super) fn fin_sent(&mut self, id: StreamId, config: &Config) {
+        if let Some(timeout) = config.stream_close_timeout {
+            self.close_deadlines.push_back((self.now() + timeout, id));
+        }
+    }
+
+    pub(super) fn clear_stream_deadlines(&mut self) {
+        self.open_deadlines.clear();
+        self.close_deadlines.clear();
+    }
+}
+
+impl Session {
+    /// When the session next needs [`handle_timeout`](Self::handle_timeout):
+    /// the keepalive ping or its timeout, a graceful close's deadline, or a
+    /// stream's open or close timeout. `None` when nothing is pending.
+    ///
+    /// Before the host has supplied any time, and with keepalive on, this is
+    /// [`Instant::ZERO`]: call `handle_timeout(now)` at once so the session
+    /// learns the time and starts its keepalive clock.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.is_closed() {
+            return None;
+        }
+        let timers = &self.timers;
+        let keepalive = self.config.keepalive_interval.map(|interval| {
+            if timers.now.is_none() {
+                return Instant::ZERO;
+            }
+            match timers.keepalive_sent {
+                Some(sent) => sent + self.config.keepalive_timeout,
+                None => timers.last_inbound + interval,
+            }
+        });
+        let closing = match self.phase {
+            Phase::Closing { deadline } => Some(deadline),
+            _ => None,
+        };
+        [
+            keepalive,
+            closing,
+            timers.open_deadlines.front().map(|&(at, _)| at),
+            timers.close_deadlines.front().map(|&(at, _)| at),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Feeds the time when [`poll_timeout`](Self::poll_timeout) has passed
+    /// (calling it early or often is harmless).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.timers.observe(now);
+        if self.is_closed() {
+            return;
+        }
+        self.check_keepalive(now);
+        self.check_close_deadline(now);
+        self.check_open_deadlines(now);
+        self.check_close_deadlines(now);
+    }
+
+    /// Called for each answer to one of our pings.
+    pub(super) fn on_pong(&mut self, now: Instant, sent: Instant, purpose: PingPurpose) {
+        let rtt = now.saturating_duration_since(sent);
+        self.timers.rtt_sample(rtt);
+        match purpose {
+            PingPurpose::Application => self.events.push_back(Event::Pong { rtt }),
+            PingPurpose::KeepAlive => self.timers.keepalive_sent = None,
+            PingPurpose::Measure => {}
+        }
+    }
+
+    /// Sends a ping for a round-trip sample unless one is already out.
+    pub(super) fn request_rtt_sample(&mut self, now: Instant) {
+        let out = self
+            .outstanding_pings
+            .iter()
+            .any(|&(_, _, purpose)| purpose == PingPurpose::Measure);
+        if !out && self.outstanding_pings.len() < self.config.max_outstanding_pings {
+            self.send_ping(now, PingPurpose::Measure);
+        }
+    }
+
+    fn check_keepalive(&mut self, now: Instant) {
+        let Some(interval) = self.config.keepalive_interval else {
+            return;
+        };
+        match self.timers.keepalive_sent {
+            Some(sent) if now >= sent + self.config.keepalive_timeout => {
+                self.end(CloseReason::KeepAliveTimeout, None);
+            }
+            Some(_) => {}
+            None if now >= self.timers.last_inbound + interval => {
+                self.timers.keepalive_sent = Some(now);
+                self.send_ping(now, PingPurpose::KeepAlive);
+            }
+            None => {}
+        }
+    }
+
+    fn check_close_deadline(&mut self, now: Instant) {
+        let Phase::Closing { deadline } = self.phase else {
+            return;
+        };
+        if now < deadline {
+            return;
+        }
+        let running: Vec<StreamId> = self
+            .streams
+            .iter()
+            .filter(|(_, stream)| stream.reset.is_none())
+            .map(|(&id, _)| id)
+            .collect();
+        let mut tell_peer = Vec::new();
+        for id in running {
+            let delivery = self.streams[&id].delivery();
+            if self.mark_reset(id, RESET_TIMEOUT, delivery) {
+                tell_peer.push(id);
+            }
+        }
+        self.end(CloseReason::LocalCloseTimedOut, Some(GOAWAY_NORMAL));
+        // `end` queued only the GoAway; the RSTs go out ahead of it.
+        for &id in tell_peer.iter().rev() {
+            self.control.push_front(Control::Reset {
+                id,
+                code: RESET_TIMEOUT,
+            });
+        }
+    }
+
+    fn check_open_deadlines(&mut self, now: Instant) {
+        while let Some(&(at, id)) = self.timers.open_deadlines.front() {
+            if at > now {
+                break;
+            }
+            self.timers.open_deadlines.pop_front();
+            if self.streams.get(&id).is_some_and(|s| s.awaits_ack()) {
+                // The SYN may have reached the peer's stack, just not its
+                // application; we cannot know, so say so.
+                let delivery = match self.streams[&id].syn_unsent {
+                    true => Delivery::NotDelivered,
+                    false => Delivery::MaybeDelivered,
+                };
+                self.reset_by_session(id, RESET_TIMEOUT, delivery);
+            }
+        }
+    }
+
+    fn check_close_deadlines(&mut self, now: Instant) {
+        while let Some(&(at, id)) = self.timers.close_deadlines.front() {
+            if at > now {
+                break;
+            }
+            self.timers.close_deadlines.pop_front();
+            let half_open = self.streams.get(&id).is_some_and(|s| {
+                s.send == SendState::FinSent && s.recv == RecvState::Open && s.reset.is_none()
+            });
+            if half_open {
+                let delivery = self.streams[&id].delivery();
+                self.reset_by_session(id, RESET_TIMEOUT, delivery);
+            }
+        }
+    }
+}
