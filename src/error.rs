@@ -56,7 +56,10 @@ impl fmt::Display for ProtocolError {
                 "peer sent {length} bytes on stream {stream} with only {window} bytes of window"
             ),
             ProtocolError::WindowOverflow { stream } => {
-                write!(f, "window update overflowed the send window of stream {stream}")
+                write!(
+                    f,
+                    "window update overflowed the send window of stream {stream}"
+                )
             }
             ProtocolError::InvalidStreamId { stream } => {
                 write!(f, "peer opened stream {stream}, an id it may not use")
@@ -153,10 +156,16 @@ impl fmt::Display for StreamError {
         match self {
             StreamError::Blocked => f.write_str("stream is blocked"),
             StreamError::Finished => f.write_str("stream was already finished for writing"),
-            StreamError::Reset { code, by_peer: true } => {
+            StreamError::Reset {
+                code,
+                by_peer: true,
+            } => {
                 write!(f, "stream reset by the peer with code {code}")
             }
-            StreamError::Reset { code, by_peer: false } => {
+            StreamError::Reset {
+                code,
+                by_peer: false,
+            } => {
                 write!(f, "stream reset locally with code {code}")
             }
             StreamError::SessionClosed(reason) => write!(f, "session closed: {reason}"),

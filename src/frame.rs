@@ -355,8 +355,16 @@ mod tests {
     #[test]
     fn decodes_one_byte_at_a_time() {
         let mut wire = BytesMut::new();
-        encode_frame(&Header::new(FrameType::Data, Flags::SYN, 1, 3), b"abc", &mut wire);
-        encode_frame(&Header::new(FrameType::Ping, Flags::SYN, 0, 9), b"", &mut wire);
+        encode_frame(
+            &Header::new(FrameType::Data, Flags::SYN, 1, 3),
+            b"abc",
+            &mut wire,
+        );
+        encode_frame(
+            &Header::new(FrameType::Ping, Flags::SYN, 0, 9),
+            b"",
+            &mut wire,
+        );
         let mut decoder = FrameDecoder::new(16);
         let mut frames = Vec::new();
         for byte in wire.iter() {
@@ -401,7 +409,8 @@ mod tests {
     #[test]
     fn window_update_length_is_not_a_payload() {
         let mut decoder = FrameDecoder::new(0);
-        let mut input: &[u8] = &Header::new(FrameType::WindowUpdate, Flags::NONE, 3, 1 << 30).encode();
+        let mut input: &[u8] =
+            &Header::new(FrameType::WindowUpdate, Flags::NONE, 3, 1 << 30).encode();
         let frame = decoder.decode(&mut input).unwrap().unwrap();
         assert_eq!(frame.header.length, 1 << 30);
         assert!(frame.payload.is_empty());

@@ -273,7 +273,8 @@ impl Pair {
                 return moved;
             }
             moved = true;
-            link.in_transit.push_back((arrival, self.scratch[..n].to_vec()));
+            link.in_transit
+                .push_back((arrival, self.scratch[..n].to_vec()));
         }
     }
 

@@ -278,7 +278,8 @@ impl Session {
         let Some(stream) = self.streams.get_mut(&id) else {
             return;
         };
-        let pending = stream.recv_buffered > 0 || stream.recv == crate::stream::RecvState::FinReceived;
+        let pending =
+            stream.recv_buffered > 0 || stream.recv == crate::stream::RecvState::FinReceived;
         if stream.accepted && stream.readable_armed && pending {
             stream.readable_armed = false;
             self.events.push_back(Event::Readable(id));
