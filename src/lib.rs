@@ -96,3 +96,9 @@ pub use session::{
 pub use stream_id::StreamId;
 pub use time::Instant;
 pub use transmit::Transmit;
+
+/// The code blocks of `README.md`, compiled and run as doctests so the
+/// README cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -50,8 +50,8 @@ impl<'a> Stream<'a> {
 
     /// Buffers data to send; returns how many bytes were taken. A stream may
     /// buffer only what the peer's window allows: when that is less than
-    /// `data`, the rest must be written again after [`Event::Writable`]
-    /// (`crate::Event::Writable`), and when it is nothing the call returns
+    /// `data`, the rest must be written again after
+    /// [`Event::Writable`](crate::Event::Writable), and when it is nothing the call returns
     /// [`StreamError::Blocked`].
     pub fn write(&mut self, data: &[u8]) -> Result<usize, StreamError> {
         self.check_writable()?;
