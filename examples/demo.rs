@@ -21,7 +21,7 @@ use std::time::{Duration, Instant as WallClock};
 
 use bytes::Bytes;
 use muxplex::frame::{FrameType, HeaderBuffer};
-use muxplex::{Config, Event, Instant, Session, StreamError, StreamId};
+use muxplex::{Config, Event, Instant, OpenError, Session, StreamError, StreamId};
 
 /// How many streams the client opens.
 const STREAMS: usize = 1_000;
@@ -241,29 +241,16 @@ fn run() -> Result<Report, String> {
         ..Report::default()
     };
 
-    // Open every stream and write what fits at once. Nothing goes to the
-    // wire yet: the SYN rides on each stream's first frame.
-    let mut rng = SplitMix(0x6d75_7870_6c65_7821);
+    // Open streams and write what fits at once. Nothing goes to the wire
+    // yet: the SYN rides on each stream's first frame. At most 256 streams
+    // may await the server's ACK; the rest open after `OpenUnblocked`.
+    let mut opener = Opener {
+        rng: SplitMix(0x6d75_7870_6c65_7821),
+        next_index: 0,
+    };
     let mut outgoing: HashMap<StreamId, Outgoing> = HashMap::with_capacity(STREAMS);
     let mut scratch = vec![0u8; 64 * 1024];
-    for index in 0..STREAMS {
-        let size = payload_size(index, &mut rng);
-        report.smallest = report.smallest.min(size);
-        report.largest = report.largest.max(size);
-        let id = client
-            .open_stream()
-            .map_err(|e| format!("open_stream: {e}"))?;
-        let mut stream = Outgoing {
-            payload: payload(index as u64, size),
-            written: 0,
-            finished: false,
-            echoed: 0,
-            corrupt: false,
-            done: false,
-        };
-        client_step(&mut client, id, &mut stream, &mut report, &mut scratch)?;
-        outgoing.insert(id, stream);
-    }
+    opener.open_more(&mut client, &mut outgoing, &mut report, &mut scratch)?;
 
     let mut echoes: HashMap<StreamId, Echo> = HashMap::new();
     let mut transmit_buf = vec![0u8; TRANSMIT_BUF];
@@ -280,7 +267,7 @@ fn run() -> Result<Report, String> {
         report.to_server.observe(&to_server)?;
         report.to_client.observe(&to_client)?;
 
-        let all_done = outgoing.values().all(|s| s.done);
+        let all_done = opener.next_index == STREAMS && outgoing.values().all(|s| s.done);
         let link_idle = to_server.is_empty() && to_client.is_empty();
         if link_idle && client_drained && server_drained {
             if all_done {
@@ -306,8 +293,8 @@ fn run() -> Result<Report, String> {
             client.handle_input(now, &to_client);
             to_client.clear();
         }
-        // No timer is due in this version of the core, but a host asks
-        // anyway: the session decides when it needs the clock.
+        // A host asks for the session's deadline every round: the session
+        // decides when it needs the clock (keepalive, timeouts).
         for session in [&mut client, &mut server] {
             if session.poll_timeout().is_some_and(|at| at <= now) {
                 session.handle_timeout(now);
@@ -322,6 +309,10 @@ fn run() -> Result<Report, String> {
             server_event(&mut server, event, &mut echoes, &mut report)?;
         }
         while let Some(event) = client.poll_event() {
+            if event == Event::OpenUnblocked {
+                opener.open_more(&mut client, &mut outgoing, &mut report, &mut scratch)?;
+                continue;
+            }
             client_event(&mut client, event, &mut outgoing, &mut report, &mut scratch)?;
         }
     }
@@ -425,6 +416,46 @@ fn server_step(
             Err(StreamError::Blocked) => return Ok(()), // Readable follows
             Err(e) => return Err(fail(e)),
         }
+    }
+}
+
+/// Opens the client's streams in order, as many as the session allows.
+struct Opener {
+    rng: SplitMix,
+    next_index: usize,
+}
+
+impl Opener {
+    fn open_more(
+        &mut self,
+        client: &mut Session,
+        outgoing: &mut HashMap<StreamId, Outgoing>,
+        report: &mut Report,
+        scratch: &mut [u8],
+    ) -> Result<(), String> {
+        while self.next_index < STREAMS {
+            let id = match client.open_stream() {
+                Ok(id) => id,
+                Err(OpenError::Blocked) => return Ok(()), // OpenUnblocked follows
+                Err(e) => return Err(format!("open_stream: {e}")),
+            };
+            let index = self.next_index;
+            self.next_index += 1;
+            let size = payload_size(index, &mut self.rng);
+            report.smallest = report.smallest.min(size);
+            report.largest = report.largest.max(size);
+            let mut stream = Outgoing {
+                payload: payload(index as u64, size),
+                written: 0,
+                finished: false,
+                echoed: 0,
+                corrupt: false,
+                done: false,
+            };
+            client_step(client, id, &mut stream, report, scratch)?;
+            outgoing.insert(id, stream);
+        }
+        Ok(())
     }
 }
 
