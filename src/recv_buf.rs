@@ -12,7 +12,7 @@ use bytes::{Buf, Bytes, BytesMut};
 /// Payloads up to this size are packed into the tail.
 const SMALL_PAYLOAD: usize = 512;
 /// The tail becomes a chunk of its own once it holds this much.
-const TAIL_CAPACITY: usize = 4096;
+const TAIL_LIMIT: usize = 4096;
 
 #[derive(Debug, Default)]
 pub(crate) struct RecvBuffer {
@@ -38,11 +38,10 @@ impl RecvBuffer {
     pub(crate) fn push(&mut self, data: Bytes) {
         self.len += data.len() as u32;
         if data.len() <= SMALL_PAYLOAD {
-            if self.tail.is_empty() {
-                self.tail.reserve(TAIL_CAPACITY);
-            }
+            // Growth by doubling keeps the tail's capacity within twice its
+            // contents, so a trickle on many streams reserves little.
             self.tail.extend_from_slice(&data);
-            if self.tail.len() >= TAIL_CAPACITY {
+            if self.tail.len() >= TAIL_LIMIT {
                 self.seal_tail();
             }
         } else {

@@ -95,6 +95,9 @@ pub enum Side {
 #[derive(Debug, Default)]
 struct Link {
     in_transit: VecDeque<(Instant, Vec<u8>)>,
+    /// When the link finishes putting its queued bytes on the wire, under a
+    /// bandwidth limit.
+    busy_until: Instant,
     /// Whether the sender's side ended the transport (after what it sent).
     eof_sent: bool,
     eof_delivered: bool,
@@ -112,6 +115,8 @@ pub struct Pair {
     rng: Rng,
     chunking: Chunking,
     latency: Duration,
+    /// Bytes per second each way; `None` for unlimited.
+    bandwidth: Option<u64>,
     to_server: Link,
     to_client: Link,
     scratch: Vec<u8>,
@@ -132,6 +137,7 @@ impl Pair {
             rng: Rng::new(0),
             chunking: Chunking::Whole,
             latency: Duration::ZERO,
+            bandwidth: None,
             to_server: Link::default(),
             to_client: Link::default(),
             scratch: vec![0; 64 * 1024],
@@ -153,6 +159,13 @@ impl Pair {
     /// Sets the one-way delay of both links.
     pub fn with_latency(mut self, latency: Duration) -> Self {
         self.latency = latency;
+        self
+    }
+
+    /// Limits both links to this many bytes per second: bytes queue behind
+    /// each other as on a real link, then take the latency to arrive.
+    pub fn with_bandwidth(mut self, bytes_per_second: u64) -> Self {
+        self.bandwidth = Some(bytes_per_second.max(1));
         self
     }
 
@@ -256,7 +269,7 @@ impl Pair {
 
     /// Drains one session's output into its outgoing link, cut into pieces.
     fn transmit(&mut self, from: Side) -> bool {
-        let arrival = self.now + self.latency;
+        let (now, latency, bandwidth) = (self.now, self.latency, self.bandwidth);
         let (session, link) = match from {
             Side::Client => (&mut self.client, &mut self.to_server),
             Side::Server => (&mut self.server, &mut self.to_client),
@@ -273,8 +286,17 @@ impl Pair {
                 return moved;
             }
             moved = true;
+            let sent = match bandwidth {
+                None => now,
+                Some(rate) => {
+                    let start = link.busy_until.max(now);
+                    let micros = (n as u64).saturating_mul(1_000_000) / rate;
+                    link.busy_until = start + Duration::from_micros(micros);
+                    link.busy_until
+                }
+            };
             link.in_transit
-                .push_back((arrival, self.scratch[..n].to_vec()));
+                .push_back((sent + latency, self.scratch[..n].to_vec()));
         }
     }
 

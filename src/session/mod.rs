@@ -60,6 +60,26 @@ enum Phase {
 /// ([`poll_transmit`](Self::poll_transmit)), events for the application
 /// ([`poll_event`](Self::poll_event)), and its next deadline
 /// ([`poll_timeout`](Self::poll_timeout)).
+///
+/// # Memory
+///
+/// Every queue is bounded, so a peer cannot grow a session's heap beyond
+///
+/// ```text
+/// 16 KiB + 512 B × S + 2 × max_session_buffer + W
+/// ```
+///
+/// where `S` is the number of streams held (at most
+/// [`Config::max_streams`] of them opened by the peer; the rest are the
+/// application's), `max_session_buffer` bounds received data not yet read
+/// (the factor 2 covers buffer growth by doubling), and `W` is what the
+/// application wrote and has not been sent, which the peer's windows cap at
+/// `min(send window, max_stream_window)` per stream. The 512 B per stream
+/// covers its state, its map entry and its entries in the control,
+/// scheduling and event queues. Pings from the peer wait in a queue of at
+/// most [`Config::max_pending_pongs`], refused SYNs in one of at most
+/// `max(accept_backlog, 64)` RSTs; Window updates only change counters,
+/// and one past `u32::MAX` is a protocol error.
 #[derive(Debug)]
 pub struct Session {
     role: Role,
@@ -177,6 +197,17 @@ impl Session {
     /// Whether a graceful close is under way.
     pub fn is_closing(&self) -> bool {
         matches!(self.phase, Phase::Closing { .. })
+    }
+
+    /// Received bytes held for the application across all streams; never
+    /// above [`Config::max_session_buffer`].
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffered_total
+    }
+
+    /// Outbound streams awaiting the peer's ACK.
+    pub fn unacknowledged_streams(&self) -> usize {
+        self.unacked_outbound
     }
 
     /// Opens a stream. Nothing waits for the peer: the SYN rides on the
