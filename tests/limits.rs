@@ -1,0 +1,170 @@
+//! Open backpressure, inbound limits and stream timeouts: none is ever
+//! fatal to the session.
+
+mod wire;
+
+use std::time::Duration;
+
+use muxplex::frame::Flags;
+use muxplex::testing::Pair;
+use muxplex::{
+    Config, Delivery, Event, Instant, OpenError, RESET_REFUSED, RESET_TIMEOUT, Session,
+    StreamError, StreamId,
+};
+
+fn resets(events: &[Event]) -> Vec<(StreamId, u32, bool, Delivery)> {
+    events
+        .iter()
+        .filter_map(|e| match *e {
+            Event::StreamReset {
+                id,
+                code,
+                by_peer,
+                delivery,
+            } => Some((id, code, by_peer, delivery)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn unacknowledged_opens_are_bounded_and_unblock() {
+    let mut pair = Pair::new(
+        Config::default().with_max_unacked_outbound(4),
+        Config::default(),
+    );
+    let ids: Vec<StreamId> = (0..4).map(|_| pair.client.open_stream().unwrap()).collect();
+    assert_eq!(pair.client.open_stream(), Err(OpenError::Blocked));
+    pair.drive();
+    assert_eq!(pair.client.unacknowledged_streams(), 4);
+    assert!(wire::events(&mut pair.client).is_empty());
+
+    // The server application accepts one: its ACK frees a slot.
+    assert_eq!(pair.server.accept_stream(), Some(ids[0]));
+    pair.drive();
+    assert_eq!(wire::events(&mut pair.client), vec![Event::OpenUnblocked]);
+    assert_eq!(pair.client.unacknowledged_streams(), 3);
+    let fifth = pair.client.open_stream().unwrap();
+    assert_eq!(pair.client.open_stream(), Err(OpenError::Blocked));
+    // A reset stream frees its slot too.
+    pair.client.stream(fifth).unwrap().reset(0);
+    assert_eq!(wire::events(&mut pair.client), vec![Event::OpenUnblocked]);
+    assert!(pair.client.open_stream().is_ok());
+}
+
+#[test]
+fn syn_beyond_the_accept_backlog_is_refused_alone() {
+    let server_config = Config::default().with_accept_backlog(3);
+    let mut pair = Pair::new(Config::default(), server_config);
+    let ids: Vec<StreamId> = (0..5).map(|_| pair.client.open_stream().unwrap()).collect();
+    for &id in &ids {
+        pair.client.stream(id).unwrap().write(b"hi").unwrap();
+    }
+    pair.drive();
+    let refused = resets(&wire::events(&mut pair.client));
+    assert_eq!(
+        refused,
+        vec![
+            (ids[3], RESET_REFUSED, true, Delivery::NotDelivered),
+            (ids[4], RESET_REFUSED, true, Delivery::NotDelivered),
+        ]
+    );
+    assert!(!pair.server.is_closed() && !pair.client.is_closed());
+    // The backlog drains and the session takes new streams again.
+    for _ in 0..3 {
+        assert!(pair.server.accept_stream().is_some());
+    }
+    let again = pair.client.open_stream().unwrap();
+    pair.client.stream(again).unwrap().write(b"hi").unwrap();
+    pair.drive();
+    assert_eq!(pair.server.accept_stream(), Some(again));
+}
+
+#[test]
+fn syn_beyond_max_streams_is_refused_alone() {
+    let mut server = Session::server(Config::default().with_max_streams(2));
+    let now = Instant::ZERO;
+    for id in [1, 3, 5] {
+        server.handle_input(now, &wire::data(Flags::SYN, id, b"x"));
+    }
+    let frames = wire::drain(&mut server);
+    assert_eq!(wire::reset_code(&frames, 5), Some(RESET_REFUSED));
+    assert_eq!(wire::reset_code(&frames, 1), None);
+    assert_eq!(server.stream_count(), 2);
+    assert!(!server.is_closed());
+    // Data for the refused stream is dropped, not fatal.
+    server.handle_input(now, &wire::data(Flags::NONE, 5, b"more"));
+    assert!(!server.is_closed());
+}
+
+#[test]
+fn open_timeout_resets_an_unacknowledged_stream_only() {
+    let config = Config::default().with_open_timeout(Some(Duration::from_secs(5)));
+    let mut pair = Pair::new(config, Config::default());
+    let ignored = pair.client.open_stream().unwrap();
+    pair.client
+        .stream(ignored)
+        .unwrap()
+        .write(b"anyone?")
+        .unwrap();
+    pair.drive();
+    pair.advance(Duration::from_secs(5));
+
+    assert_eq!(
+        resets(&wire::events(&mut pair.client)),
+        vec![(ignored, RESET_TIMEOUT, false, Delivery::MaybeDelivered)]
+    );
+    assert_eq!(
+        pair.client.stream(ignored).unwrap().write(b"x"),
+        Err(StreamError::Reset {
+            code: RESET_TIMEOUT,
+            by_peer: false,
+            delivery: Delivery::MaybeDelivered,
+        })
+    );
+    assert_eq!(
+        pair.client.stream_count(),
+        0,
+        "seen by the application, freed"
+    );
+    assert!(!pair.client.is_closed());
+
+    // A stream acknowledged in time is left alone.
+    let answered = pair.client.open_stream().unwrap();
+    pair.client
+        .stream(answered)
+        .unwrap()
+        .write(b"hello")
+        .unwrap();
+    pair.drive();
+    let on_server = std::iter::from_fn(|| pair.server.accept_stream())
+        .find(|&id| id == answered)
+        .expect("the server saw it");
+    assert_eq!(on_server, answered);
+    pair.advance(Duration::from_secs(10));
+    assert!(resets(&wire::events(&mut pair.client)).is_empty());
+    assert!(pair.client.stream(answered).is_some());
+}
+
+#[test]
+fn stream_close_timeout_resets_a_half_open_stream() {
+    let config = Config::default().with_stream_close_timeout(Some(Duration::from_secs(3)));
+    let mut pair = Pair::new(config, Config::default());
+    let id = pair.client.open_stream().unwrap();
+    pair.client.stream(id).unwrap().finish().unwrap();
+    pair.drive();
+    let accepted = pair.server.accept_stream().unwrap();
+    pair.drive();
+    // The server never finishes its side.
+    pair.advance(Duration::from_secs(3));
+    assert_eq!(
+        resets(&wire::events(&mut pair.client)),
+        vec![(id, RESET_TIMEOUT, false, Delivery::Delivered)]
+    );
+    assert!(
+        resets(&wire::events(&mut pair.server))
+            .iter()
+            .any(|&(sid, code, by_peer, _)| sid == accepted && code == RESET_TIMEOUT && by_peer)
+    );
+    assert!(!pair.client.is_closed());
+}

@@ -1,0 +1,114 @@
+//! Retry-safety: every failed outbound stream says whether the peer's
+//! application may have it, in the event and in the read/write error.
+
+mod wire;
+
+use muxplex::frame::{Flags, FrameType};
+use muxplex::testing::Pair;
+use muxplex::{CloseReason, Config, Delivery, Event, Instant, Session, StreamError};
+
+#[test]
+fn reset_before_ack_is_not_delivered() {
+    let mut client = Session::client(Config::default());
+    let id = client.open_stream().unwrap();
+    client.stream(id).unwrap().write(b"request").unwrap();
+    wire::drain(&mut client);
+    let rst = wire::frame(FrameType::WindowUpdate, Flags::RST, id.get(), 0);
+    client.handle_input(Instant::ZERO, &rst);
+    let expected = StreamError::Reset {
+        code: 0,
+        by_peer: true,
+        delivery: Delivery::NotDelivered,
+    };
+    assert_eq!(
+        wire::events(&mut client),
+        vec![Event::StreamReset {
+            id,
+            code: 0,
+            by_peer: true,
+            delivery: Delivery::NotDelivered
+        }]
+    );
+    assert_eq!(client.stream(id).unwrap().read(&mut [0; 8]), Err(expected));
+}
+
+#[test]
+fn reset_after_ack_is_delivered() {
+    let mut pair = Pair::new(Config::default(), Config::default());
+    let id = pair.client.open_stream().unwrap();
+    pair.client.stream(id).unwrap().write(b"request").unwrap();
+    pair.drive();
+    let accepted = pair.server.accept_stream().unwrap();
+    pair.drive();
+    assert_eq!(
+        pair.client.stream(id).unwrap().delivery(),
+        Delivery::Delivered
+    );
+    pair.server.stream(accepted).unwrap().reset(42);
+    pair.drive();
+    assert_eq!(
+        pair.client.stream(id).unwrap().write(b"more"),
+        Err(StreamError::Reset {
+            code: 42,
+            by_peer: true,
+            delivery: Delivery::Delivered,
+        })
+    );
+}
+
+#[test]
+fn session_lost_before_ack_is_maybe_delivered() {
+    let mut pair = Pair::new(Config::default(), Config::default());
+    let sent = pair.client.open_stream().unwrap();
+    pair.client.stream(sent).unwrap().write(b"request").unwrap();
+    pair.drive();
+    // Opened after the last transmit: its SYN never leaves, because the
+    // transport ends before the client transmits again.
+    let unsent = pair.client.open_stream().unwrap();
+    let now = pair.now();
+    pair.client.handle_eof(now);
+
+    let lost = CloseReason::TransportClosed;
+    assert_eq!(
+        pair.client.stream(sent).unwrap().write(b"x"),
+        Err(StreamError::SessionClosed {
+            reason: lost,
+            delivery: Delivery::MaybeDelivered,
+        })
+    );
+    assert_eq!(
+        pair.client.stream(unsent).unwrap().read(&mut [0; 4]),
+        Err(StreamError::SessionClosed {
+            reason: lost,
+            delivery: Delivery::NotDelivered,
+        })
+    );
+}
+
+#[test]
+fn streams_not_yet_sent_fail_as_not_delivered_after_go_away() {
+    let mut client = Session::client(Config::default());
+    let sent = client.open_stream().unwrap();
+    wire::drain(&mut client);
+    let unsent = client.open_stream().unwrap();
+    let go_away = wire::frame(FrameType::GoAway, Flags::NONE, 0, 0);
+    client.handle_input(Instant::ZERO, &go_away);
+    let events = wire::events(&mut client);
+    assert_eq!(
+        events,
+        vec![
+            Event::PeerGoingAway,
+            Event::StreamReset {
+                id: unsent,
+                code: 0,
+                by_peer: false,
+                delivery: Delivery::NotDelivered,
+            }
+        ]
+    );
+    // The stream whose SYN left goes on: the peer decides.
+    assert_eq!(client.stream(sent).unwrap().write(b"x"), Ok(1));
+    // Nothing goes on the wire for the stream the peer never heard of.
+    let frames = wire::drain(&mut client);
+    assert!(frames.iter().all(|f| f.header.stream_id != unsent.get()));
+}
