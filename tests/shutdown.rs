@@ -203,9 +203,12 @@ fn peer_go_away_can_be_made_terminal() {
     );
 }
 
+/// A way to end a session, by name.
+type Ending = (&'static str, fn(&mut Pair));
+
 #[test]
 fn every_end_is_reported_once() {
-    let ends: [(&str, fn(&mut Pair)); 4] = [
+    let ends: [Ending; 4] = [
         ("eof", |pair| pair.close_transport(Side::Server)),
         ("abort", |pair| pair.client.abort(2)),
         ("close", |pair| pair.client.close()),
