@@ -114,8 +114,11 @@ impl Session {
         let Some(stream) = self.streams.get_mut(&id) else {
             return 0;
         };
+        if stream.credit_to_return == 0 {
+            return 0;
+        }
         let previous = stream.last_grant.replace(now);
-        if stream.credit_to_return == 0 || stream.recv_window_target >= max_window {
+        if stream.recv_window_target >= max_window {
             return 0;
         }
         let Some(rtt) = rtt else {
