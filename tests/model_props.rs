@@ -68,12 +68,12 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => end().prop_map(Op::Open),
         4 => end().prop_map(Op::Accept),
-        8 => (end(), pick.clone(), prop_oneof![0..2_000usize, 0..300_000usize])
+        8 => (end(), pick, prop_oneof![0..2_000usize, 0..300_000usize])
             .prop_map(|(end, pick, len)| Op::Write { end, pick, len }),
-        8 => (end(), pick.clone(), 0..100_000usize, any::<bool>())
+        8 => (end(), pick, 0..100_000usize, any::<bool>())
             .prop_map(|(end, pick, len, chunk)| Op::Read { end, pick, len, chunk }),
-        3 => (end(), pick.clone()).prop_map(|(end, pick)| Op::Finish { end, pick }),
-        1 => (end(), pick.clone(), 0..4u32).prop_map(|(end, pick, code)| Op::Reset { end, pick, code }),
+        3 => (end(), pick).prop_map(|(end, pick)| Op::Finish { end, pick }),
+        1 => (end(), pick, 0..4u32).prop_map(|(end, pick, code)| Op::Reset { end, pick, code }),
         1 => (end(), pick, -2..3i32)
             .prop_map(|(end, pick, priority)| Op::Priority { end, pick, priority }),
         1 => end().prop_map(Op::Ping),
