@@ -9,6 +9,8 @@
 
 use std::collections::BTreeMap;
 
+pub mod harness;
+
 /// One end of the session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum End {
