@@ -102,6 +102,10 @@ impl<'a> Stream<'a> {
     pub fn read_chunk(&mut self, max: usize) -> Result<Option<Bytes>, StreamError> {
         self.check_readable()?;
         let stream = self.state();
+        if max == 0 && stream.recv_buffered > 0 {
+            // Nothing asked for; not the end while data is buffered.
+            return Ok(Some(Bytes::new()));
+        }
         if max > 0
             && let Some(chunk) = stream.read_chunk(max)
         {
