@@ -145,6 +145,12 @@ impl<'a> Stream<'a> {
     /// ones take turns. The default is 0.
     pub fn set_priority(&mut self, priority: i32) {
         if let Some(stream) = self.session.streams.get_mut(&self.id) {
+            if stream.scheduled && stream.priority != priority {
+                // Move the queued turn now: left at the old level it would
+                // wait behind streams the new priority should go before.
+                self.session.scheduler.remove(self.id, stream.priority);
+                self.session.scheduler.push(self.id, priority);
+            }
             stream.priority = priority;
         }
     }
