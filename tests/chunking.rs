@@ -190,3 +190,40 @@ fn one_byte_at_a_time_behaves_like_whole_delivery() {
         );
     }
 }
+
+/// A client with several kinds of frames queued: SYN with data, a second
+/// stream's data and FIN, and a ping.
+fn loaded_client() -> Session {
+    let mut client = Session::client(Config::default().with_max_frame_size(1000));
+    let a = client.open_stream().unwrap();
+    let b = client.open_stream().unwrap();
+    client.stream(a).unwrap().write(&pattern(5, 4321)).unwrap();
+    client.stream(b).unwrap().write(&pattern(6, 2500)).unwrap();
+    client.stream(b).unwrap().finish().unwrap();
+    client.ping(Instant::ZERO).unwrap();
+    client
+}
+
+#[test]
+fn output_is_the_same_however_it_is_drained() {
+    let whole = take_bytes(&mut loaded_client());
+    assert_eq!(common::decode_all(&whole).len(), 5 + 3 + 1);
+
+    let mut client = loaded_client();
+    let mut tiny = Vec::new();
+    let mut byte = [0u8; 1];
+    while client.poll_transmit(&mut byte) == 1 {
+        tiny.push(byte[0]);
+    }
+    assert!(tiny == whole, "one byte at a time");
+
+    // Vectored form, starting mid-frame after a partial copy.
+    let mut client = loaded_client();
+    let mut mixed = vec![0u8; 7];
+    assert_eq!(client.poll_transmit(&mut mixed), 7);
+    while let Some(transmit) = client.poll_transmit_frame() {
+        mixed.extend_from_slice(transmit.header());
+        mixed.extend_from_slice(transmit.payload());
+    }
+    assert!(mixed == whole, "poll_transmit_frame");
+}
