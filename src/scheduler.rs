@@ -38,6 +38,16 @@ impl Scheduler {
         Some((id, priority))
     }
 
+    /// Takes `id` out of the queue of `priority`, so a stream whose
+    /// priority changes while it waits can be queued at its new level.
+    pub(crate) fn remove(&mut self, id: StreamId, priority: i32) {
+        if let Some(queue) = self.levels.get_mut(&priority)
+            && let Some(index) = queue.iter().position(|&queued| queued == id)
+        {
+            queue.remove(index);
+        }
+    }
+
     /// Forgets every queued stream.
     pub(crate) fn clear(&mut self) {
         self.levels.clear();

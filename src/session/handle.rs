@@ -101,6 +101,10 @@ impl<'a> Stream<'a> {
     pub fn read_chunk(&mut self, max: usize) -> Result<Option<Bytes>, StreamError> {
         self.check_readable()?;
         let stream = self.state();
+        if max == 0 && stream.recv_buffered > 0 {
+            // Nothing asked for; not the end while data is buffered.
+            return Ok(Some(Bytes::new()));
+        }
         if max > 0
             && let Some(chunk) = stream.read_chunk(max)
         {
@@ -138,6 +142,12 @@ impl<'a> Stream<'a> {
     /// ones take turns. The default is 0.
     pub fn set_priority(&mut self, priority: i32) {
         if let Some(stream) = self.session.streams.get_mut(&self.id) {
+            if stream.scheduled && stream.priority != priority {
+                // Move the queued turn now: left at the old level it would
+                // wait behind streams the new priority should go before.
+                self.session.scheduler.remove(self.id, stream.priority);
+                self.session.scheduler.push(self.id, priority);
+            }
             stream.priority = priority;
         }
     }

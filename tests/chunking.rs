@@ -1,0 +1,229 @@
+//! How the transport splits the byte stream makes no difference: the same
+//! exchange delivered one byte at a time, in odd pieces or whole gives the
+//! same frames on the wire, the same events and the same data.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{pattern, take_bytes};
+use muxplex::{Config, Event, Instant, Session, StreamError, StreamId};
+
+/// Everything observable about one run, per side (client, server).
+#[derive(Debug, Default, PartialEq)]
+struct Transcript {
+    wire: [Vec<u8>; 2],
+    events: [Vec<Event>; 2],
+    received: [BTreeMap<StreamId, Vec<u8>>; 2],
+}
+
+/// Data one side still has to write on a stream, and whether it finishes
+/// after it.
+struct Outgoing {
+    data: Vec<u8>,
+    written: usize,
+    finish: bool,
+}
+
+/// One side's application: accepts every stream, reads everything, writes
+/// what it owes. The server answers each client stream with a reply and
+/// resets the stream on which it reads "reset me"; a reset stream is
+/// released by reading its error. Returns whether it did
+/// anything.
+fn act(
+    session: &mut Session,
+    side: usize,
+    out: &mut BTreeMap<StreamId, Outgoing>,
+    t: &mut Transcript,
+) -> bool {
+    let mut acted = false;
+    let mut writable = Vec::new();
+    while let Some(event) = session.poll_event() {
+        acted = true;
+        t.events[side].push(event);
+        match event {
+            Event::IncomingStream(_) => {
+                let id = session.accept_stream().unwrap();
+                out.insert(
+                    id,
+                    Outgoing {
+                        data: pattern(u64::from(id.get()) + 100, 70_000),
+                        written: 0,
+                        finish: true,
+                    },
+                );
+                writable.push(id);
+            }
+            Event::Readable(id) => {
+                let (got, end) = common::read_all(session, id);
+                if got == b"reset me" {
+                    session.stream(id).unwrap().reset(9);
+                    out.remove(&id);
+                } else {
+                    assert!(matches!(end, Ok(()) | Err(StreamError::Blocked)), "{end:?}");
+                }
+                t.received[side].entry(id).or_default().extend(got);
+            }
+            Event::Writable(id) => writable.push(id),
+            Event::StreamReset { id, code } => {
+                let end = common::read_all(session, id).1;
+                assert_eq!(
+                    end,
+                    Err(StreamError::Reset {
+                        code,
+                        by_peer: true
+                    })
+                );
+                out.remove(&id);
+            }
+            _ => {}
+        }
+    }
+    for id in writable {
+        let Some(o) = out.get_mut(&id) else { continue };
+        let mut stream = session.stream(id).unwrap();
+        if o.written < o.data.len() {
+            match stream.write(&o.data[o.written..]) {
+                Ok(n) => o.written += n,
+                Err(StreamError::Blocked) => {}
+                Err(e) => panic!("write failed: {e}"),
+            }
+        }
+        if o.written == o.data.len() {
+            if o.finish {
+                stream.finish().unwrap();
+            }
+            out.remove(&id);
+        }
+        acted = true;
+    }
+    acted
+}
+
+/// Runs the scripted exchange, cutting each transmission into pieces of
+/// `chunk` bytes (or not at all).
+fn run(chunk: Option<usize>) -> Transcript {
+    let mut t = Transcript::default();
+    let mut sessions = [
+        Session::client(Config::default()),
+        Session::server(Config::default()),
+    ];
+    let mut outs: [BTreeMap<StreamId, Outgoing>; 2] = Default::default();
+    let big = sessions[0].open_stream().unwrap();
+    let small = sessions[0].open_stream().unwrap();
+    let pushed = sessions[1].open_stream().unwrap();
+    for (side, id, data, finish) in [
+        (0, big, pattern(1, 300_000), true),
+        (0, small, b"reset me".to_vec(), false),
+        (1, pushed, pattern(2, 50_000), true),
+    ] {
+        let mut stream = sessions[side].stream(id).unwrap();
+        let written = stream.write(&data).unwrap();
+        if written == data.len() && finish {
+            stream.finish().unwrap();
+        }
+        if written < data.len() {
+            let rest = Outgoing {
+                data,
+                written,
+                finish,
+            };
+            outs[side].insert(id, rest);
+        }
+    }
+    sessions[0].ping(Instant::ZERO).unwrap();
+
+    loop {
+        let mut busy = false;
+        for side in 0..2 {
+            busy |= act(&mut sessions[side], side, &mut outs[side], &mut t);
+        }
+        for side in 0..2 {
+            let bytes = take_bytes(&mut sessions[side]);
+            busy |= !bytes.is_empty();
+            for piece in bytes.chunks(chunk.unwrap_or(bytes.len()).max(1)) {
+                sessions[1 - side].handle_input(Instant::ZERO, piece);
+            }
+            t.wire[side].extend(bytes);
+        }
+        if !busy {
+            break;
+        }
+    }
+    let [client, server] = sessions;
+    assert!(!client.is_closed() && !server.is_closed());
+    assert_eq!(client.stream_count(), 0);
+    assert_eq!(server.stream_count(), 0);
+    t
+}
+
+#[test]
+fn one_byte_at_a_time_behaves_like_whole_delivery() {
+    let whole = run(None);
+    // The exchange did what the script says, so the comparison means something.
+    let big = StreamId::new(1);
+    let small = StreamId::new(3);
+    let pushed = StreamId::new(2);
+    assert!(whole.received[1][&big] == pattern(1, 300_000));
+    assert!(whole.received[0][&pushed] == pattern(2, 50_000));
+    assert!(whole.received[0][&big] == pattern(101, 70_000));
+    assert!(
+        !whole.received[0].contains_key(&small),
+        "reset before any reply"
+    );
+    assert!(whole.events[0].contains(&Event::StreamReset { id: small, code: 9 }));
+    assert!(
+        whole.events[0]
+            .iter()
+            .any(|e| matches!(e, Event::Pong { .. }))
+    );
+    assert!(
+        whole.events[0].contains(&Event::Writable(big)),
+        "window was exercised"
+    );
+
+    for chunk in [1, 5, 4099] {
+        let split = run(Some(chunk));
+        assert!(
+            split == whole,
+            "pieces of {chunk} bytes changed the outcome"
+        );
+    }
+}
+
+/// A client with several kinds of frames queued: SYN with data, a second
+/// stream's data and FIN, and a ping.
+fn loaded_client() -> Session {
+    let mut client = Session::client(Config::default().with_max_frame_size(1000));
+    let a = client.open_stream().unwrap();
+    let b = client.open_stream().unwrap();
+    client.stream(a).unwrap().write(&pattern(5, 4321)).unwrap();
+    client.stream(b).unwrap().write(&pattern(6, 2500)).unwrap();
+    client.stream(b).unwrap().finish().unwrap();
+    client.ping(Instant::ZERO).unwrap();
+    client
+}
+
+#[test]
+fn output_is_the_same_however_it_is_drained() {
+    let whole = take_bytes(&mut loaded_client());
+    assert_eq!(common::decode_all(&whole).len(), 5 + 3 + 1);
+
+    let mut client = loaded_client();
+    let mut tiny = Vec::new();
+    let mut byte = [0u8; 1];
+    while client.poll_transmit(&mut byte) == 1 {
+        tiny.push(byte[0]);
+    }
+    assert!(tiny == whole, "one byte at a time");
+
+    // Vectored form, starting mid-frame after a partial copy.
+    let mut client = loaded_client();
+    let mut mixed = vec![0u8; 7];
+    assert_eq!(client.poll_transmit(&mut mixed), 7);
+    while let Some(transmit) = client.poll_transmit_frame() {
+        mixed.extend_from_slice(transmit.header());
+        mixed.extend_from_slice(transmit.payload());
+    }
+    assert!(mixed == whole, "poll_transmit_frame");
+}

@@ -1,0 +1,164 @@
+//! What goes on the wire in which order: frames no larger than
+//! `max_frame_size`, round-robin between streams, priorities, and control
+//! frames ahead of queued data.
+
+mod common;
+
+use common::{decode_all, header, pattern, server_with_stream, take_bytes, take_frames};
+use muxplex::frame::{Flags, FrameType};
+use muxplex::testing::{Chunking, Pair};
+use muxplex::{Config, Instant, Session, StreamId};
+
+#[test]
+fn data_frames_never_exceed_max_frame_size() {
+    for max in [1u32, 700, 16 * 1024] {
+        let config = Config::default().with_max_frame_size(max);
+        let mut client = Session::client(config);
+        let id = client.open_stream().unwrap();
+        let payload = pattern(u64::from(max), 100_003);
+        let mut written = 0;
+        for size in [1, 999, 40_000, 59_003] {
+            let n = client
+                .stream(id)
+                .unwrap()
+                .write(&payload[written..written + size]);
+            assert_eq!(n, Ok(size));
+            written += size;
+        }
+        let frames = take_frames(&mut client);
+        let mut sent = Vec::new();
+        for frame in &frames {
+            assert_eq!(frame.header.frame_type, FrameType::Data);
+            assert!(
+                frame.payload.len() as u32 <= max,
+                "{} > {max}",
+                frame.payload.len()
+            );
+            sent.extend_from_slice(&frame.payload);
+        }
+        assert_eq!(
+            frames.len(),
+            payload.len().div_ceil(max as usize),
+            "frames are full"
+        );
+        assert!(sent == payload);
+    }
+}
+
+#[test]
+fn small_frames_arrive_intact_through_a_pair() {
+    let config = Config::default().with_max_frame_size(333);
+    let mut pair = Pair::new(config.clone(), config)
+        .with_seed(3)
+        .with_chunking(Chunking::Random { max: 100 });
+    let id = pair.client.open_stream().unwrap();
+    let payload = pattern(9, 50_000);
+    pair.client.stream(id).unwrap().write(&payload).unwrap();
+    pair.client.stream(id).unwrap().finish().unwrap();
+    pair.drive();
+    assert_eq!(pair.server.accept_stream(), Some(id));
+    let (got, end) = common::read_all(&mut pair.server, id);
+    assert_eq!(end, Ok(()));
+    assert!(got == payload);
+}
+
+#[test]
+fn streams_take_turns_frame_by_frame() {
+    let mut client = Session::client(Config::default().with_max_frame_size(1024));
+    let a = client.open_stream().unwrap();
+    let b = client.open_stream().unwrap();
+    client.stream(a).unwrap().write(&[b'a'; 20 * 1024]).unwrap();
+    client.stream(b).unwrap().write(&[b'b'; 20 * 1024]).unwrap();
+    let order: Vec<u32> = take_frames(&mut client)
+        .iter()
+        .map(|f| {
+            assert_eq!(f.header.frame_type, FrameType::Data);
+            f.header.stream_id
+        })
+        .collect();
+    assert_eq!(order.len(), 40);
+    let alternating: Vec<u32> = (0..40).map(|i| [a, b][i % 2].get()).collect();
+    assert_eq!(order, alternating);
+}
+
+#[test]
+fn higher_priority_goes_first() {
+    let mut client = Session::client(Config::default().with_max_frame_size(1000));
+    let low = client.open_stream().unwrap();
+    let high = client.open_stream().unwrap();
+    client.stream(low).unwrap().write(&[0; 5000]).unwrap();
+    client.stream(high).unwrap().write(&[1; 5000]).unwrap();
+    // Set after the writes: the queued entry must move to the new level.
+    client.stream(high).unwrap().set_priority(5);
+    let order: Vec<u32> = take_frames(&mut client)
+        .iter()
+        .map(|f| f.header.stream_id)
+        .collect();
+    let expected: Vec<u32> = [high.get(); 5].into_iter().chain([low.get(); 5]).collect();
+    assert_eq!(order, expected);
+}
+
+/// A client with a lot of data queued and nothing sent yet.
+fn client_with_queued_data() -> Session {
+    let mut client = Session::client(Config::default());
+    let id = client.open_stream().unwrap();
+    assert_eq!(client.stream(id).unwrap().write(&[5; 200_000]), Ok(200_000));
+    client
+}
+
+#[test]
+fn pong_goes_before_queued_data() {
+    let mut client = client_with_queued_data();
+    client.handle_input(Instant::ZERO, &header(FrameType::Ping, Flags::SYN, 0, 77));
+    let frames = take_frames(&mut client);
+    assert_eq!(frames[0].header.frame_type, FrameType::Ping);
+    assert_eq!(frames[0].header.flags, Flags::ACK);
+    assert_eq!(frames[0].header.length, 77);
+    let data: usize = frames[1..]
+        .iter()
+        .inspect(|f| assert_eq!(f.header.frame_type, FrameType::Data))
+        .map(|f| f.payload.len())
+        .sum();
+    assert_eq!(data, 200_000);
+}
+
+#[test]
+fn pong_waits_for_a_frame_already_half_written() {
+    let mut client = client_with_queued_data();
+    let mut wire = vec![0u8; 5];
+    assert_eq!(client.poll_transmit(&mut wire), 5);
+    client.handle_input(Instant::ZERO, &header(FrameType::Ping, Flags::SYN, 0, 78));
+    wire.extend(take_bytes(&mut client));
+    let frames = decode_all(&wire);
+    assert_eq!(
+        frames[0].header.frame_type,
+        FrameType::Data,
+        "finished first"
+    );
+    assert_eq!(frames[0].payload.len(), 16 * 1024);
+    assert_eq!(frames[1].header.frame_type, FrameType::Ping);
+    assert_eq!(frames[1].header.length, 78);
+    assert!(
+        frames[2..]
+            .iter()
+            .all(|f| f.header.frame_type == FrameType::Data)
+    );
+}
+
+#[test]
+fn window_update_goes_before_queued_data() {
+    let mut server = server_with_stream(&[3; 200_000]);
+    let id = StreamId::new(1);
+    assert_eq!(server.stream(id).unwrap().write(&[4; 100_000]), Ok(100_000));
+    let mut buf = vec![0u8; 128 * 1024];
+    assert_eq!(server.stream(id).unwrap().read(&mut buf), Ok(buf.len()));
+    let frames = take_frames(&mut server);
+    assert_eq!(frames[0].header.frame_type, FrameType::WindowUpdate);
+    assert_eq!(frames[0].header.length, 128 * 1024);
+    assert_eq!(frames.len(), 1 + 100_000usize.div_ceil(16 * 1024));
+    assert!(
+        frames[1..]
+            .iter()
+            .all(|f| f.header.frame_type == FrameType::Data)
+    );
+}
