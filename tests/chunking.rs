@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{pattern, take_bytes};
-use muxplex::{Config, Event, Instant, Session, StreamError, StreamId};
+use muxplex::{Config, Delivery, Event, Instant, Session, StreamError, StreamId};
 
 /// Everything observable about one run, per side (client, server).
 #[derive(Debug, Default, PartialEq)]
@@ -65,13 +65,19 @@ fn act(
                 t.received[side].entry(id).or_default().extend(got);
             }
             Event::Writable(id) => writable.push(id),
-            Event::StreamReset { id, code } => {
+            Event::StreamReset {
+                id,
+                code,
+                by_peer,
+                delivery,
+            } => {
                 let end = common::read_all(session, id).1;
                 assert_eq!(
                     end,
                     Err(StreamError::Reset {
                         code,
-                        by_peer: true
+                        by_peer,
+                        delivery,
                     })
                 );
                 out.remove(&id);
@@ -171,7 +177,12 @@ fn one_byte_at_a_time_behaves_like_whole_delivery() {
         !whole.received[0].contains_key(&small),
         "reset before any reply"
     );
-    assert!(whole.events[0].contains(&Event::StreamReset { id: small, code: 9 }));
+    assert!(whole.events[0].contains(&Event::StreamReset {
+        id: small,
+        code: 9,
+        by_peer: true,
+        delivery: Delivery::Delivered
+    }));
     assert!(
         whole.events[0]
             .iter()

@@ -5,7 +5,7 @@ mod common;
 
 use common::{data, events, feed, header, read_all, server_with_stream, take_frames};
 use muxplex::frame::{Flags, FrameType};
-use muxplex::{Config, Event, Instant, Session, StreamError, StreamId};
+use muxplex::{Config, Delivery, Event, Instant, Session, StreamError, StreamId};
 
 const ONE: StreamId = StreamId::new(1);
 
@@ -31,7 +31,7 @@ fn fin_with_a_grant_applies_both() {
         &header(FrameType::WindowUpdate, Flags::ACK | Flags::FIN, 1, 500),
     );
     assert_eq!(client.stream(id).unwrap().write_capacity(), 500);
-    assert!(client.stream(id).unwrap().is_acknowledged());
+    assert!(client.stream(id).unwrap().delivery() == Delivery::Delivered);
     assert_eq!(read_all(&mut client, id), (Vec::new(), Ok(())));
 }
 
@@ -47,12 +47,15 @@ fn rst_on_a_window_update_surfaces_its_code() {
         events(&mut server),
         [Event::StreamReset {
             id: ONE,
-            code: 0xC0DE
+            code: 0xC0DE,
+            by_peer: true,
+            delivery: Delivery::Delivered,
         }]
     );
     let reset = StreamError::Reset {
         code: 0xC0DE,
         by_peer: true,
+        delivery: Delivery::Delivered,
     };
     assert_eq!(read_all(&mut server, ONE), (Vec::new(), Err(reset)));
     assert!(!server.is_closed());

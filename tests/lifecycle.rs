@@ -9,7 +9,9 @@ use common::{
 };
 use muxplex::frame::{Flags, FrameType};
 use muxplex::testing::{Pair, Side};
-use muxplex::{CloseReason, Config, Event, Instant, OpenError, Session, StreamError, StreamId};
+use muxplex::{
+    CloseReason, Config, Delivery, Event, Instant, OpenError, Session, StreamError, StreamId,
+};
 
 fn pair() -> Pair {
     Pair::new(Config::default(), Config::default())
@@ -54,7 +56,7 @@ fn data_flows_before_the_ack_and_ack_waits_for_accept() {
     let more = take_frames(&mut client);
     assert_eq!(more.len(), 1);
     assert_eq!(more[0].header.flags, Flags::NONE, "SYN is sent only once");
-    assert!(!client.stream(id).unwrap().is_acknowledged());
+    assert_eq!(client.stream(id).unwrap().delivery(), Delivery::MaybeDelivered);
 
     server.handle_input(Instant::ZERO, &syn);
     server.handle_input(Instant::ZERO, &data(Flags::NONE, 1, b"second"));
@@ -78,7 +80,7 @@ fn data_flows_before_the_ack_and_ack_waits_for_accept() {
     );
 
     client.handle_input(Instant::ZERO, &ack);
-    assert!(client.stream(id).unwrap().is_acknowledged());
+    assert!(client.stream(id).unwrap().delivery() == Delivery::Delivered);
 }
 
 #[test]
@@ -174,10 +176,19 @@ fn local_reset_sends_rst_with_code_and_peer_sees_it() {
     assert_eq!(frames[0].header.length, 42);
 
     server.handle_input(Instant::ZERO, &rst);
-    assert_eq!(events(&mut server), [Event::StreamReset { id, code: 42 }]);
+    assert_eq!(
+        events(&mut server),
+        [Event::StreamReset {
+            id,
+            code: 42,
+            by_peer: true,
+            delivery: Delivery::Delivered
+        }]
+    );
     let peer_reset = StreamError::Reset {
         code: 42,
         by_peer: true,
+        delivery: Delivery::Delivered,
     };
     let mut stream = server.stream(id).unwrap();
     let mut buf = [0u8; 8];
@@ -214,14 +225,23 @@ fn rst_on_a_data_frame_resets_the_stream() {
     let id = StreamId::new(1);
     assert_eq!(events(&mut server), [Event::Readable(id)]);
     server.handle_input(Instant::ZERO, &data(Flags::RST, 1, b"ignored"));
-    assert_eq!(events(&mut server), [Event::StreamReset { id, code: 0 }]);
+    assert_eq!(
+        events(&mut server),
+        [Event::StreamReset {
+            id,
+            code: 0,
+            by_peer: true,
+            delivery: Delivery::Delivered
+        }]
+    );
     let (got, end) = read_all(&mut server, id);
     assert!(got.is_empty(), "a reset drops buffered data");
     assert_eq!(
         end,
         Err(StreamError::Reset {
             code: 0,
-            by_peer: true
+            by_peer: true,
+            delivery: Delivery::Delivered
         })
     );
     assert!(!server.is_closed());
@@ -238,12 +258,21 @@ fn peer_reset_before_accept_is_reported_at_accept() {
     let id = StreamId::new(1);
     assert_eq!(events(&mut server), [Event::IncomingStream(id)]);
     assert_eq!(server.accept_stream(), Some(id));
-    assert_eq!(events(&mut server), [Event::StreamReset { id, code: 5 }]);
+    assert_eq!(
+        events(&mut server),
+        [Event::StreamReset {
+            id,
+            code: 5,
+            by_peer: true,
+            delivery: Delivery::Delivered
+        }]
+    );
     assert_eq!(
         read_all(&mut server, id).1,
         Err(StreamError::Reset {
             code: 5,
-            by_peer: true
+            by_peer: true,
+            delivery: Delivery::Delivered
         })
     );
     assert_eq!(server.stream_count(), 0);
@@ -345,7 +374,10 @@ fn eof_closes_once_and_keeps_buffered_data_readable() {
         Some(CloseReason::TransportClosed)
     );
 
-    let closed = StreamError::SessionClosed(CloseReason::TransportClosed);
+    let closed = StreamError::SessionClosed {
+        reason: CloseReason::TransportClosed,
+        delivery: Delivery::Delivered,
+    };
     let mut stream = pair.server.stream(id).unwrap();
     assert_eq!(stream.write(b"reply"), Err(closed));
     assert_eq!(stream.finish(), Err(closed));
@@ -435,7 +467,10 @@ fn abort_sends_goaway_and_fails_streams() {
     assert_eq!(frames.len(), 1, "queued data is dropped: {frames:?}");
     assert_eq!(frames[0].header.frame_type, FrameType::GoAway);
     assert_eq!(frames[0].header.length, 7);
-    let closed = StreamError::SessionClosed(reason);
+    let closed = StreamError::SessionClosed {
+        reason: reason,
+        delivery: Delivery::Delivered,
+    };
     assert_eq!(
         read_all(&mut pair.client, id),
         (b"reply".to_vec(), Err(closed))
@@ -447,7 +482,13 @@ fn abort_sends_goaway_and_fails_streams() {
     assert!(events(&mut pair.server).contains(&Event::Closed(peer)));
     assert_eq!(
         read_all(&mut pair.server, id),
-        (b"request".to_vec(), Err(StreamError::SessionClosed(peer)))
+        (
+            b"request".to_vec(),
+            Err(StreamError::SessionClosed {
+                reason: peer,
+                delivery: Delivery::Delivered
+            })
+        )
     );
 }
 

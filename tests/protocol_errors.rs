@@ -9,7 +9,7 @@ use muxplex::frame::Flags;
 use muxplex::frame::{FrameError, FrameType};
 use muxplex::testing::Pair;
 use muxplex::{
-    CloseReason, Config, Event, GOAWAY_PROTOCOL_ERROR, INITIAL_STREAM_WINDOW, Instant,
+    CloseReason, Config, Delivery, Event, GOAWAY_PROTOCOL_ERROR, INITIAL_STREAM_WINDOW, Instant,
     ProtocolError, StreamError, StreamId,
 };
 
@@ -35,7 +35,13 @@ fn assert_rejected(bad: &[u8], expected: ProtocolError) {
 
         assert_eq!(
             read_all(&mut server, StreamId::new(1)),
-            (KEPT.to_vec(), Err(StreamError::SessionClosed(reason))),
+            (
+                KEPT.to_vec(),
+                Err(StreamError::SessionClosed {
+                    reason: reason,
+                    delivery: Delivery::Delivered
+                })
+            ),
             "buffered data survives the error"
         );
 

@@ -101,7 +101,7 @@ impl<'a> Stream<'a> {
     pub fn read_chunk(&mut self, max: usize) -> Result<Option<Bytes>, StreamError> {
         self.check_readable()?;
         let stream = self.state();
-        if max == 0 && stream.recv_buffered > 0 {
+        if max == 0 && !stream.recv_buf.is_empty() {
             // Nothing asked for; not the end while data is buffered.
             return Ok(Some(Bytes::new()));
         }
