@@ -64,7 +64,7 @@ impl<'a> Stream<'a> {
         if taken == 0 && !data.is_empty() {
             return Err(StreamError::Blocked);
         }
-        stream.send_buf.extend_from_slice(&data[..taken]);
+        stream.buffer_write(&data[..taken], max_buffer);
         self.session.wake_stream(self.id);
         Ok(taken)
     }

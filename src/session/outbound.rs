@@ -171,7 +171,7 @@ impl Session {
         let len = (stream.send_buf.len() as u32)
             .min(stream.send_window)
             .min(frame_size);
-        let payload = stream.send_buf.split_to(len as usize).freeze();
+        let payload = stream.take_send_payload(len as usize);
         stream.send_window -= len;
         let mut flags = self.take_open_flags(id);
         let stream = self.streams.get_mut(&id)?;
