@@ -38,6 +38,20 @@ impl Scheduler {
         Some((id, priority))
     }
 
+    /// How many entries are queued, stale ones included.
+    pub(crate) fn len(&self) -> usize {
+        self.levels.values().map(VecDeque::len).sum()
+    }
+
+    /// Keeps only the entries for which `keep` holds, in order, and drops
+    /// the levels left empty.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(StreamId) -> bool) {
+        self.levels.retain(|_, queue| {
+            queue.retain(|&id| keep(id));
+            !queue.is_empty()
+        });
+    }
+
     /// Forgets every queued stream.
     pub(crate) fn clear(&mut self) {
         self.levels.clear();

@@ -420,8 +420,35 @@ impl Session {
         }
         self.buffered_total -= stream.recv_buf.len() as usize;
         self.window_total -= stream.recv_window_target as usize;
+        self.sweep_freed();
         Some(stream)
     }
+
+    /// A freed stream's entries in the control queue, the scheduler and
+    /// the deadline queues stay until they come up and are skipped. A peer
+    /// that churns streams faster than those drain (it does not read what
+    /// we send, or it finishes streams well within `stream_close_timeout`)
+    /// would pile them up without bound, so a queue holding twice what its
+    /// live entries can be (one per stream, plus the bounded session-level
+    /// ones) is swept. Each sweep at least halves the queue: O(1) per entry.
+    fn sweep_freed(&mut self) {
+        let streams = &self.streams;
+        let live = streams.len() + 32;
+        let session_level =
+            self.pending_pongs + self.pending_resets + self.outstanding_pings.len() + 1;
+        if self.control.len() > 2 * (live + session_level) {
+            self.control.retain(|control| match control {
+                Control::Stream(id) => streams.get(id).is_some_and(|s| s.control_queued),
+                _ => true,
+            });
+        }
+        if self.scheduler.len() > 2 * live {
+            self.scheduler
+                .retain(|id| streams.get(&id).is_some_and(|s| s.scheduled));
+        }
+        self.timers.sweep_freed(streams);
+    }
+
 
     /// Forgets a stream; a graceful close may then be complete.
     fn remove_stream(&mut self, id: StreamId) -> Option<StreamState> {
