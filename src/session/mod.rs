@@ -471,7 +471,7 @@ impl Session {
     /// the application has seen the error.
     fn reset_by_session(&mut self, id: StreamId, code: u32, delivery: Delivery) {
         if self.mark_reset(id, code, delivery) {
-            self.queue_reset(id, code);
+            self.queue_reset_bounded(id, code);
         }
         self.finish_close_if_drained();
     }
@@ -512,14 +512,21 @@ impl Session {
         self.control.push_back(Control::Reset { id, code });
     }
 
-    /// Refuses a SYN with an RST, within a bound on pending RSTs: past it
-    /// (only a peer flooding us with SYNs faster than we transmit gets
-    /// there) the RST is dropped and the peer's stream is left to its own
-    /// timeout, so the flood cannot grow our queue.
+    /// Refuses a SYN with an RST.
     fn refuse_stream(&mut self, id: StreamId) {
+        self.queue_reset_bounded(id, RESET_REFUSED);
+    }
+
+    /// Queues an RST the session sends on its own (a refused SYN, a stream
+    /// over the buffer budget, a timeout), within a bound on pending RSTs:
+    /// past it (only a peer flooding us faster than we transmit, or not
+    /// reading what we send, gets there) the RST is dropped and the peer's
+    /// stream is left to its own timeout, so the flood cannot grow our
+    /// queue.
+    fn queue_reset_bounded(&mut self, id: StreamId, code: u32) {
         let bound = self.config.accept_backlog.max(64);
         if self.pending_resets < bound {
-            self.queue_reset(id, RESET_REFUSED);
+            self.queue_reset(id, code);
         }
     }
 
