@@ -72,13 +72,19 @@ enum Phase {
 /// where `S` is the number of streams held (at most
 /// [`Config::max_streams`] of them opened by the peer; the rest are the
 /// application's), `max_session_buffer` bounds received data not yet read
-/// (the factor 2 covers buffer growth by doubling), and `W` is what the
-/// application wrote and has not been sent, which the peer's windows cap at
-/// `min(send window, max_stream_window)` per stream. The 512 B per stream
-/// covers its state, its map entry and its entries in the control,
-/// scheduling and event queues. Pings from the peer wait in a queue of at
-/// most [`Config::max_pending_pongs`], refused SYNs in one of at most
-/// `max(accept_backlog, 64)` RSTs; Window updates only change counters,
+/// (the factor 2 covers buffer growth by doubling), and `W` is the send
+/// buffers: what the application wrote and has not been sent, each
+/// stream's in a buffer no larger than the peer's window allowed when it
+/// was written, `min(send window, max_stream_window)`, and freed once all
+/// of it is sent. A write that grows a send buffer holds the old one too
+/// until it is copied over (at most half the new one). The 512 B per
+/// stream covers its state (an idle stream measures about 310 B), its map
+/// entry and its entries in the control, scheduling, deadline and event
+/// queues; entries left behind by freed streams are swept once they could
+/// outnumber the live ones. Pings from the peer wait in a queue of at most
+/// [`Config::max_pending_pongs`]; RSTs the session sends on its own
+/// (refused SYNs, streams over the buffer budget, timeouts) in one of at
+/// most `max(accept_backlog, 64)`. Window updates only change counters,
 /// and one past `u32::MAX` is a protocol error.
 #[derive(Debug)]
 pub struct Session {
@@ -448,7 +454,6 @@ impl Session {
         }
         self.timers.sweep_freed(streams);
     }
-
 
     /// Forgets a stream; a graceful close may then be complete.
     fn remove_stream(&mut self, id: StreamId) -> Option<StreamState> {
