@@ -2,8 +2,9 @@
 //!
 //! Streams with data and window wait in a queue per priority. The highest
 //! non-empty priority always goes first; within it, streams take turns one
-//! frame at a time. Entries may go stale (the stream was reset or freed, or
-//! its priority changed); the session checks each entry it pops.
+//! frame at a time. Entries may go stale (the stream was reset or freed);
+//! the session checks each entry it pops. A stream whose priority changes
+//! is moved at once.
 
 use alloc::collections::{BTreeMap, VecDeque};
 
@@ -36,6 +37,15 @@ impl Scheduler {
             self.levels.retain(|_, queue| !queue.is_empty());
         }
         Some((id, priority))
+    }
+
+    /// Takes `id` out of its queue at `priority`, if it is there.
+    pub(crate) fn remove(&mut self, id: StreamId, priority: i32) {
+        if let Some(queue) = self.levels.get_mut(&priority)
+            && let Some(index) = queue.iter().position(|&queued| queued == id)
+        {
+            queue.remove(index);
+        }
     }
 
     /// How many entries are queued, stale ones included.
