@@ -2,8 +2,9 @@
 //!
 //! Streams with data and window wait in a queue per priority. The highest
 //! non-empty priority always goes first; within it, streams take turns one
-//! frame at a time. Entries may go stale (the stream was reset or freed, or
-//! its priority changed); the session checks each entry it pops.
+//! frame at a time. Entries may go stale (the stream was reset or freed);
+//! the session checks each entry it pops. A stream whose priority changes
+//! is moved at once.
 
 use alloc::collections::{BTreeMap, VecDeque};
 
@@ -46,6 +47,20 @@ impl Scheduler {
         {
             queue.remove(index);
         }
+    }
+
+    /// How many entries are queued, stale ones included.
+    pub(crate) fn len(&self) -> usize {
+        self.levels.values().map(VecDeque::len).sum()
+    }
+
+    /// Keeps only the entries for which `keep` holds, in order, and drops
+    /// the levels left empty.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(StreamId) -> bool) {
+        self.levels.retain(|_, queue| {
+            queue.retain(|&id| keep(id));
+            !queue.is_empty()
+        });
     }
 
     /// Forgets every queued stream.

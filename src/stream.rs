@@ -137,6 +137,36 @@ impl StreamState {
         allowed.saturating_sub(self.send_buf.len())
     }
 
+    /// Buffers written data; the caller has checked it fits
+    /// [`write_capacity`](Self::write_capacity). The buffer grows by
+    /// doubling but never past what the peer's window lets it hold:
+    /// `BytesMut` left to itself may reserve twice that (a 256 KiB window
+    /// written in 1,000-byte pieces grew to 512,000 bytes), beyond the
+    /// session's documented memory bound.
+    pub(crate) fn buffer_write(&mut self, data: &[u8], max_buffer: u32) {
+        let needed = self.send_buf.len() + data.len();
+        if self.send_buf.capacity() < needed {
+            let limit = (self.send_window.min(max_buffer) as usize).max(needed);
+            let size = needed.checked_next_power_of_two().unwrap_or(limit);
+            let mut grown = BytesMut::with_capacity(size.min(limit));
+            grown.extend_from_slice(&self.send_buf);
+            self.send_buf = grown;
+        }
+        self.send_buf.extend_from_slice(data);
+    }
+
+    /// Takes the next `len` buffered bytes to send. A buffer sent empty is
+    /// dropped rather than kept for reuse: it is as large as the most the
+    /// stream ever wrote ahead, and a stream with nothing to send should not
+    /// hold that.
+    pub(crate) fn take_send_payload(&mut self, len: usize) -> Bytes {
+        let payload = self.send_buf.split_to(len).freeze();
+        if self.send_buf.is_empty() {
+            self.send_buf = BytesMut::new();
+        }
+        payload
+    }
+
     /// Whether a Data frame could go out now.
     pub(crate) fn has_sendable_data(&self) -> bool {
         !self.send_buf.is_empty() && self.send_window > 0

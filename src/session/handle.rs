@@ -64,7 +64,7 @@ impl<'a> Stream<'a> {
         if taken == 0 && !data.is_empty() {
             return Err(StreamError::Blocked);
         }
-        stream.send_buf.extend_from_slice(&data[..taken]);
+        stream.buffer_write(&data[..taken], max_buffer);
         self.session.wake_stream(self.id);
         Ok(taken)
     }
@@ -141,15 +141,16 @@ impl<'a> Stream<'a> {
     /// Sets the stream's priority: a higher one always sends first, equal
     /// ones take turns. The default is 0.
     pub fn set_priority(&mut self, priority: i32) {
-        if let Some(stream) = self.session.streams.get_mut(&self.id) {
-            if stream.scheduled && stream.priority != priority {
-                // Move the queued turn now: left at the old level it would
-                // wait behind streams the new priority should go before.
-                self.session.scheduler.remove(self.id, stream.priority);
-                self.session.scheduler.push(self.id, priority);
-            }
-            stream.priority = priority;
+        let Some(stream) = self.session.streams.get_mut(&self.id) else {
+            return;
+        };
+        if stream.scheduled && stream.priority != priority {
+            // Move a queued stream now: left at its old level, a raised
+            // stream would wait behind that level's turn.
+            self.session.scheduler.remove(self.id, stream.priority);
+            self.session.scheduler.push(self.id, priority);
         }
+        stream.priority = priority;
     }
 
     /// Whether the peer's application has the stream, as far as we know:

@@ -72,13 +72,19 @@ enum Phase {
 /// where `S` is the number of streams held (at most
 /// [`Config::max_streams`] of them opened by the peer; the rest are the
 /// application's), `max_session_buffer` bounds received data not yet read
-/// (the factor 2 covers buffer growth by doubling), and `W` is what the
-/// application wrote and has not been sent, which the peer's windows cap at
-/// `min(send window, max_stream_window)` per stream. The 512 B per stream
-/// covers its state, its map entry and its entries in the control,
-/// scheduling and event queues. Pings from the peer wait in a queue of at
-/// most [`Config::max_pending_pongs`], refused SYNs in one of at most
-/// `max(accept_backlog, 64)` RSTs; Window updates only change counters,
+/// (the factor 2 covers buffer growth by doubling), and `W` is the send
+/// buffers: what the application wrote and has not been sent, each
+/// stream's in a buffer no larger than the peer's window allowed when it
+/// was written, `min(send window, max_stream_window)`, and freed once all
+/// of it is sent. A write that grows a send buffer holds the old one too
+/// until it is copied over (at most half the new one). The 512 B per
+/// stream covers its state (an idle stream measures about 310 B), its map
+/// entry and its entries in the control, scheduling, deadline and event
+/// queues; entries left behind by freed streams are swept once they could
+/// outnumber the live ones. Pings from the peer wait in a queue of at most
+/// [`Config::max_pending_pongs`]; RSTs the session sends on its own
+/// (refused SYNs, streams over the buffer budget, timeouts) in one of at
+/// most `max(accept_backlog, 64)`. Window updates only change counters,
 /// and one past `u32::MAX` is a protocol error.
 #[derive(Debug)]
 pub struct Session {
@@ -420,7 +426,33 @@ impl Session {
         }
         self.buffered_total -= stream.recv_buf.len() as usize;
         self.window_total -= stream.recv_window_target as usize;
+        self.sweep_freed();
         Some(stream)
+    }
+
+    /// A freed stream's entries in the control queue, the scheduler and
+    /// the deadline queues stay until they come up and are skipped. A peer
+    /// that churns streams faster than those drain (it does not read what
+    /// we send, or it finishes streams well within `stream_close_timeout`)
+    /// would pile them up without bound, so a queue holding twice what its
+    /// live entries can be (one per stream, plus the bounded session-level
+    /// ones) is swept. Each sweep at least halves the queue: O(1) per entry.
+    fn sweep_freed(&mut self) {
+        let streams = &self.streams;
+        let live = streams.len() + 32;
+        let session_level =
+            self.pending_pongs + self.pending_resets + self.outstanding_pings.len() + 1;
+        if self.control.len() > 2 * (live + session_level) {
+            self.control.retain(|control| match control {
+                Control::Stream(id) => streams.get(id).is_some_and(|s| s.control_queued),
+                _ => true,
+            });
+        }
+        if self.scheduler.len() > 2 * live {
+            self.scheduler
+                .retain(|id| streams.get(&id).is_some_and(|s| s.scheduled));
+        }
+        self.timers.sweep_freed(streams);
     }
 
     /// Forgets a stream; a graceful close may then be complete.
@@ -444,7 +476,7 @@ impl Session {
     /// the application has seen the error.
     fn reset_by_session(&mut self, id: StreamId, code: u32, delivery: Delivery) {
         if self.mark_reset(id, code, delivery) {
-            self.queue_reset(id, code);
+            self.queue_reset_bounded(id, code);
         }
         self.finish_close_if_drained();
     }
@@ -485,14 +517,21 @@ impl Session {
         self.control.push_back(Control::Reset { id, code });
     }
 
-    /// Refuses a SYN with an RST, within a bound on pending RSTs: past it
-    /// (only a peer flooding us with SYNs faster than we transmit gets
-    /// there) the RST is dropped and the peer's stream is left to its own
-    /// timeout, so the flood cannot grow our queue.
+    /// Refuses a SYN with an RST.
     fn refuse_stream(&mut self, id: StreamId) {
+        self.queue_reset_bounded(id, RESET_REFUSED);
+    }
+
+    /// Queues an RST the session sends on its own (a refused SYN, a stream
+    /// over the buffer budget, a timeout), within a bound on pending RSTs:
+    /// past it (only a peer flooding us faster than we transmit, or not
+    /// reading what we send, gets there) the RST is dropped and the peer's
+    /// stream is left to its own timeout, so the flood cannot grow our
+    /// queue.
+    fn queue_reset_bounded(&mut self, id: StreamId, code: u32) {
         let bound = self.config.accept_backlog.max(64);
         if self.pending_resets < bound {
-            self.queue_reset(id, RESET_REFUSED);
+            self.queue_reset(id, code);
         }
     }
 

@@ -49,8 +49,8 @@ impl Session {
         if self.is_closed() {
             return None;
         }
-        while let Some((id, priority)) = self.scheduler.pop() {
-            if let Some(frame) = self.data_frame(id, priority) {
+        while let Some((id, _)) = self.scheduler.pop() {
+            if let Some(frame) = self.data_frame(id) {
                 return Some(frame);
             }
         }
@@ -159,14 +159,9 @@ impl Session {
         flags
     }
 
-    fn data_frame(&mut self, id: StreamId, priority: i32) -> Option<Transmit> {
+    fn data_frame(&mut self, id: StreamId) -> Option<Transmit> {
         let frame_size = self.config.effective_frame_size();
         let stream = self.streams.get_mut(&id)?;
-        if stream.priority != priority {
-            // Re-prioritised while queued: requeue at its new level.
-            self.scheduler.push(id, stream.priority);
-            return None;
-        }
         stream.scheduled = false;
         if !stream.has_sendable_data() || stream.reset.is_some() {
             return None;
@@ -174,7 +169,7 @@ impl Session {
         let len = (stream.send_buf.len() as u32)
             .min(stream.send_window)
             .min(frame_size);
-        let payload = stream.send_buf.split_to(len as usize).freeze();
+        let payload = stream.take_send_payload(len as usize);
         stream.send_window -= len;
         let mut flags = self.take_open_flags(id);
         let stream = self.streams.get_mut(&id)?;

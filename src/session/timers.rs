@@ -4,7 +4,7 @@
 //! latest, so commands that take no time (opening a stream, a FIN leaving)
 //! start their timeouts from it.
 
-use alloc::collections::VecDeque;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use core::time::Duration;
 
@@ -12,7 +12,7 @@ use super::{GOAWAY_NORMAL, Phase, RESET_TIMEOUT, Session};
 use crate::config::Config;
 use crate::error::{CloseReason, Delivery};
 use crate::event::Event;
-use crate::stream::{RecvState, SendState};
+use crate::stream::{RecvState, SendState, StreamState};
 use crate::stream_id::StreamId;
 use crate::time::Instant;
 use crate::transmit::Control;
@@ -85,6 +85,23 @@ impl Timers {
         if let Some(timeout) = config.stream_close_timeout {
             self.close_deadlines.push_back((self.now() + timeout, id));
         }
+    }
+
+    /// Drops the deadlines of freed streams once they may outnumber the
+    /// live streams' (at most two each) twice over; each sweep at least
+    /// halves the queues, so it costs O(1) per entry. Otherwise a freed
+    /// stream's deadline stays until it expires, and a peer that opens and
+    /// finishes streams fast would pile up a whole `stream_close_timeout`'s
+    /// worth of them.
+    pub(super) fn sweep_freed(&mut self, streams: &BTreeMap<StreamId, StreamState>) {
+        let queued = self.open_deadlines.len() + self.close_deadlines.len();
+        if queued <= 4 * streams.len() + 64 {
+            return;
+        }
+        self.open_deadlines
+            .retain(|(_, id)| streams.contains_key(id));
+        self.close_deadlines
+            .retain(|(_, id)| streams.contains_key(id));
     }
 
     pub(super) fn clear_stream_deadlines(&mut self) {
