@@ -235,6 +235,13 @@ impl StreamState {
         }
     }
 
+    /// Whether resetting the stream must tell the peer, and if so whether
+    /// the RST carries the ACK still owed: `None` when the peer never heard
+    /// of the stream (its SYN never left) or reset it first.
+    pub(crate) fn reset_needs_frame(&self) -> Option<bool> {
+        (!self.syn_unsent && self.reset.is_none()).then_some(self.ack_unsent)
+    }
+
     /// Whether we opened it and the peer has not acknowledged it yet, so it
     /// counts against the unacknowledged-open limit.
     pub(crate) fn awaits_ack(&self) -> bool {

@@ -75,8 +75,9 @@ pub(crate) enum Control {
     Ping(u32),
     /// End the session with this code.
     GoAway(u32),
-    /// Reset a stream whose state is already gone.
-    Reset { id: StreamId, code: u32 },
+    /// Reset a stream whose state is already gone, with the ACK it still
+    /// owed the peer if `ack`.
+    Reset { id: StreamId, code: u32, ack: bool },
     /// A stream needs a frame without data (window grant, SYN, ACK, FIN);
     /// built from the stream's state when it is sent.
     Stream(StreamId),

@@ -56,7 +56,10 @@ fn data_flows_before_the_ack_and_ack_waits_for_accept() {
     let more = take_frames(&mut client);
     assert_eq!(more.len(), 1);
     assert_eq!(more[0].header.flags, Flags::NONE, "SYN is sent only once");
-    assert_eq!(client.stream(id).unwrap().delivery(), Delivery::MaybeDelivered);
+    assert_eq!(
+        client.stream(id).unwrap().delivery(),
+        Delivery::MaybeDelivered
+    );
 
     server.handle_input(Instant::ZERO, &syn);
     server.handle_input(Instant::ZERO, &data(Flags::NONE, 1, b"second"));

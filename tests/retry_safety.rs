@@ -112,3 +112,30 @@ fn streams_not_yet_sent_fail_as_not_delivered_after_go_away() {
     let frames = wire::drain(&mut client);
     assert!(frames.iter().all(|f| f.header.stream_id != unsent.get()));
 }
+
+#[test]
+fn reset_right_after_accept_still_reports_delivered() {
+    let mut pair = Pair::new(Config::default(), Config::default());
+    let id = pair.client.open_stream().unwrap();
+    pair.client.stream(id).unwrap().write(b"request").unwrap();
+    pair.drive();
+    // The server application takes the stream and drops it before any
+    // frame carried its ACK: the RST carries the ACK instead.
+    let accepted = pair.server.accept_stream().unwrap();
+    pair.server.stream(accepted).unwrap().reset(5);
+    let frames = wire::drain(&mut pair.server);
+    assert_eq!(frames.len(), 1);
+    assert!(frames[0].header.flags.contains(Flags::RST | Flags::ACK));
+    let mut bytes = frames[0].header.encode().to_vec();
+    bytes.extend_from_slice(&frames[0].payload);
+    pair.client.handle_input(pair.now(), &bytes);
+    assert_eq!(
+        wire::events(&mut pair.client),
+        vec![Event::StreamReset {
+            id,
+            code: 5,
+            by_peer: true,
+            delivery: Delivery::Delivered,
+        }]
+    );
+}

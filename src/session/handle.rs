@@ -131,10 +131,8 @@ impl<'a> Stream<'a> {
         let Some(stream) = self.session.remove_stream(self.id) else {
             return;
         };
-        // Nothing to tell a peer that reset first, or that never heard of
-        // the stream because its SYN never left.
-        if stream.reset.is_none() && !stream.syn_unsent {
-            self.session.queue_reset(self.id, code);
+        if let Some(ack) = stream.reset_needs_frame() {
+            self.session.queue_reset(self.id, code, ack);
         }
     }
 

@@ -475,22 +475,21 @@ impl Session {
     /// gets an RST, the application an event, and the state stays until
     /// the application has seen the error.
     fn reset_by_session(&mut self, id: StreamId, code: u32, delivery: Delivery) {
-        if self.mark_reset(id, code, delivery) {
-            self.queue_reset_bounded(id, code);
+        if let Some(ack) = self.mark_reset(id, code, delivery) {
+            self.queue_reset_bounded(id, code, ack);
         }
         self.finish_close_if_drained();
     }
 
-    /// Records a reset by this session and tells the application; returns
-    /// whether the peer knows the stream and so needs an RST.
-    fn mark_reset(&mut self, id: StreamId, code: u32, delivery: Delivery) -> bool {
-        let Some(stream) = self.streams.get_mut(&id) else {
-            return false;
-        };
+    /// Records a reset by this session and tells the application. Returns
+    /// `Some(ack)` when the peer knows the stream and so needs an RST, with
+    /// whether that RST must carry the ACK we still owe.
+    fn mark_reset(&mut self, id: StreamId, code: u32, delivery: Delivery) -> Option<bool> {
+        let stream = self.streams.get_mut(&id)?;
         if stream.reset.is_some() {
-            return false;
+            return None;
         }
-        let tell_peer = !stream.syn_unsent;
+        let tell_peer = stream.reset_needs_frame();
         let awaited_ack = stream.awaits_ack();
         let reset = ResetInfo {
             code,
@@ -508,18 +507,20 @@ impl Session {
         tell_peer
     }
 
-    /// Queues an RST for a stream that holds no more state.
-    fn queue_reset(&mut self, id: StreamId, code: u32) {
+    /// Queues an RST for a stream that holds no more state. `ack` adds the
+    /// ACK our application owes: it accepted the stream, so the peer must
+    /// learn the stream was delivered even though it is now reset.
+    fn queue_reset(&mut self, id: StreamId, code: u32, ack: bool) {
         if self.is_closed() {
             return;
         }
         self.pending_resets += 1;
-        self.control.push_back(Control::Reset { id, code });
+        self.control.push_back(Control::Reset { id, code, ack });
     }
 
     /// Refuses a SYN with an RST.
     fn refuse_stream(&mut self, id: StreamId) {
-        self.queue_reset_bounded(id, RESET_REFUSED);
+        self.queue_reset_bounded(id, RESET_REFUSED, false);
     }
 
     /// Queues an RST the session sends on its own (a refused SYN, a stream
@@ -528,10 +529,10 @@ impl Session {
     /// reading what we send, gets there) the RST is dropped and the peer's
     /// stream is left to its own timeout, so the flood cannot grow our
     /// queue.
-    fn queue_reset_bounded(&mut self, id: StreamId, code: u32) {
+    fn queue_reset_bounded(&mut self, id: StreamId, code: u32, ack: bool) {
         let bound = self.config.accept_backlog.max(64);
         if self.pending_resets < bound {
-            self.queue_reset(id, code);
+            self.queue_reset(id, code, ack);
         }
     }
 

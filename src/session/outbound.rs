@@ -65,9 +65,14 @@ impl Session {
             }
             Control::Ping(value) => Header::new(FrameType::Ping, Flags::SYN, 0, value),
             Control::GoAway(code) => Header::new(FrameType::GoAway, Flags::NONE, 0, code),
-            Control::Reset { id, code } => {
+            Control::Reset { id, code, ack } => {
                 self.pending_resets = self.pending_resets.saturating_sub(1);
-                Header::new(FrameType::WindowUpdate, Flags::RST, id.get(), code)
+                let flags = if ack {
+                    Flags::RST | Flags::ACK
+                } else {
+                    Flags::RST
+                };
+                Header::new(FrameType::WindowUpdate, flags, id.get(), code)
             }
             Control::Stream(id) => return self.stream_control_frame(id),
         };
@@ -114,7 +119,9 @@ impl Session {
         let Some(stream) = self.streams.get_mut(&id) else {
             return 0;
         };
-        if stream.credit_to_return == 0 {
+        // Only grants at half the window say anything about the peer's
+        // pace; credit that merely rides along with SYN, ACK or FIN does not.
+        if !stream.window_update_due() {
             return 0;
         }
         let previous = stream.last_grant.replace(now);

@@ -215,16 +215,17 @@ impl Session {
         let mut tell_peer = Vec::new();
         for id in running {
             let delivery = self.streams[&id].delivery();
-            if self.mark_reset(id, RESET_TIMEOUT, delivery) {
-                tell_peer.push(id);
+            if let Some(ack) = self.mark_reset(id, RESET_TIMEOUT, delivery) {
+                tell_peer.push((id, ack));
             }
         }
         self.end(CloseReason::LocalCloseTimedOut, Some(GOAWAY_NORMAL));
         // `end` queued only the GoAway; the RSTs go out ahead of it.
-        for &id in tell_peer.iter().rev() {
+        for &(id, ack) in tell_peer.iter().rev() {
             self.control.push_front(Control::Reset {
                 id,
                 code: RESET_TIMEOUT,
+                ack,
             });
         }
     }
