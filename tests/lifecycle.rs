@@ -471,7 +471,7 @@ fn abort_sends_goaway_and_fails_streams() {
     assert_eq!(frames[0].header.frame_type, FrameType::GoAway);
     assert_eq!(frames[0].header.length, 7);
     let closed = StreamError::SessionClosed {
-        reason: reason,
+        reason,
         delivery: Delivery::Delivered,
     };
     assert_eq!(

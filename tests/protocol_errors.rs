@@ -38,7 +38,7 @@ fn assert_rejected(bad: &[u8], expected: ProtocolError) {
             (
                 KEPT.to_vec(),
                 Err(StreamError::SessionClosed {
-                    reason: reason,
+                    reason,
                     delivery: Delivery::Delivered
                 })
             ),
