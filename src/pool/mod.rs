@@ -101,6 +101,8 @@ mod maintain;
 mod select;
 mod slot;
 mod stats;
+#[cfg(test)]
+mod tests;
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
