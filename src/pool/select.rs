@@ -4,7 +4,7 @@ use core::time::Duration;
 
 use super::Pool;
 use super::backoff::mix;
-use super::config::{Policy, Weights};
+use super::config::{Policy, PoolConfig, Weights};
 use super::slot::{Entry, Slot};
 
 /// The weight an RTT-weighted session gets per microsecond of RTT it does
@@ -27,7 +27,9 @@ impl Pool {
         let chosen = match (&self.config.policy, key) {
             (Policy::RoundRobin, _) => self.round_robin(fastest),
             (Policy::Sticky, Some(key)) => self.rendezvous(key, fastest),
-            (Policy::Weighted(_), _) => self.weighted(fastest),
+            (Policy::Weighted(weights), _) => {
+                weighted(weights, &self.config, &mut self.entries, fastest)
+            }
             _ => self.least_loaded(fastest),
         };
         if chosen.is_none() && self.active() == 0 {
@@ -45,19 +47,9 @@ impl Pool {
             .min()
     }
 
-    /// Whether a session's RTT is far above the fastest one's. A session
-    /// without a sample is not slow: there is nothing against it yet.
-    fn is_slow(&self, entry: &Entry, fastest: Option<Duration>) -> bool {
-        match (self.config.slow_rtt_factor, entry.srtt, fastest) {
-            (Some(factor), Some(rtt), Some(fastest)) => rtt > fastest * factor.max(1),
-            _ => false,
-        }
-    }
-
-    /// Live, not draining, not slow. The fastest session is never slow, so
-    /// some live session is always pickable.
+    /// Live, not draining, not slow.
     pub(super) fn is_pickable(&self, entry: &Entry, fastest: Option<Duration>) -> bool {
-        entry.is_live() && !self.is_slow(entry, fastest)
+        pickable(&self.config, entry, fastest)
     }
 
     /// Candidate places in index order.
@@ -95,60 +87,66 @@ impl Pool {
             (score, core::cmp::Reverse(index))
         })
     }
+}
 
-    /// Smooth weighted round robin (as nginx): every candidate's score
-    /// grows by its weight, the highest score wins and pays the total back.
-    /// Shares match the weights over any window, without bursts.
-    fn weighted(&mut self, fastest: Option<Duration>) -> Option<usize> {
-        let mut total: i64 = 0;
-        let mut best: Option<(i64, usize)> = None;
-        for index in 0..self.entries.len() {
-            if !self.is_pickable(&self.entries[index], fastest) {
-                continue;
-            }
-            let weight = i64::from(self.weight(index, fastest));
-            if weight == 0 {
-                continue;
-            }
-            let entry = &mut self.entries[index];
-            entry.wrr_score = entry.wrr_score.saturating_add(weight);
-            total += weight;
-            if best.is_none_or(|(score, _)| entry.wrr_score > score) {
-                best = Some((entry.wrr_score, index));
-            }
+/// Live, not draining, and not slow: its RTT is not far above the fastest
+/// one's. A session without a sample is not slow, there being nothing
+/// against it yet, and the fastest session never is, so some live session
+/// is always pickable.
+fn pickable(config: &PoolConfig, entry: &Entry, fastest: Option<Duration>) -> bool {
+    let slow = match (config.slow_rtt_factor, entry.srtt, fastest) {
+        (Some(factor), Some(rtt), Some(fastest)) => rtt > fastest * factor.max(1),
+        _ => false,
+    };
+    entry.is_live() && !slow
+}
+
+/// Smooth weighted round robin (as nginx): every candidate's score grows by
+/// its weight, the highest score wins and pays the total back. Shares match
+/// the weights over any window, without bursts. A free function so the
+/// weights can stay borrowed from the configuration while scores change.
+fn weighted(
+    weights: &Weights,
+    config: &PoolConfig,
+    entries: &mut [Entry],
+    fastest: Option<Duration>,
+) -> Option<usize> {
+    // An unmeasured session gets the average of the measured ones, so it
+    // gets neither the most nor the least; all equal when none is measured.
+    let (sum, count) = entries
+        .iter()
+        .filter(|e| pickable(config, e, fastest))
+        .filter_map(|e| e.srtt)
+        .fold((0u64, 0u64), |(sum, n), rtt| {
+            (sum + u64::from(rtt_weight(rtt)), n + 1)
+        });
+    let unmeasured = match count {
+        0 => 1,
+        n => u32::try_from(sum / n).unwrap_or(u32::MAX),
+    };
+    let mut total: i64 = 0;
+    let mut best: Option<(i64, usize)> = None;
+    for (index, entry) in entries.iter_mut().enumerate() {
+        if !pickable(config, entry, fastest) {
+            continue;
         }
-        let (_, chosen) = best?;
-        let entry = &mut self.entries[chosen];
-        entry.wrr_score = entry.wrr_score.saturating_sub(total);
-        Some(chosen)
-    }
-
-    /// A candidate's weight under [`Policy::Weighted`].
-    fn weight(&self, index: usize, fastest: Option<Duration>) -> u32 {
-        let Policy::Weighted(weights) = &self.config.policy else {
-            return 1;
-        };
-        match weights {
+        let weight = match weights {
             Weights::PerSlot(table) => table.get(index).copied().unwrap_or(1),
-            Weights::Rtt => match self.entries[index].srtt {
-                Some(rtt) => rtt_weight(rtt),
-                None => {
-                    // The average of the measured ones, so an unmeasured
-                    // session gets neither the most nor the least.
-                    let (sum, count) = self
-                        .candidates(fastest)
-                        .filter_map(|i| self.entries[i].srtt)
-                        .fold((0u64, 0u64), |(sum, n), rtt| {
-                            (sum + u64::from(rtt_weight(rtt)), n + 1)
-                        });
-                    match count {
-                        0 => 1,
-                        n => u32::try_from(sum / n).unwrap_or(u32::MAX),
-                    }
-                }
-            },
+            Weights::Rtt => entry.srtt.map_or(unmeasured, rtt_weight),
+        };
+        if weight == 0 {
+            continue;
+        }
+        entry.wrr_score = entry.wrr_score.saturating_add(i64::from(weight));
+        total += i64::from(weight);
+        if best.is_none_or(|(score, _)| entry.wrr_score > score) {
+            best = Some((entry.wrr_score, index));
         }
     }
+    let (_, chosen) = best?;
+    let entry = &mut entries[chosen];
+    entry.wrr_score = entry.wrr_score.saturating_sub(total);
+    Some(chosen)
 }
 
 /// Inversely proportional to the RTT, at least 1 and at most 10^9.

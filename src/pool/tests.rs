@@ -417,3 +417,16 @@ fn slow_sessions_are_never_picked_by_any_policy() {
         }
     }
 }
+
+#[test]
+fn unmeasured_sessions_weigh_the_average() {
+    let (mut pool, s) = live_pool(3, Policy::Weighted(Weights::Rtt));
+    pool.pong(Instant::ZERO, s[0], Duration::from_millis(10));
+    pool.pong(Instant::ZERO, s[1], Duration::from_millis(20));
+    // Weights 100k, 50k and (unmeasured) their average 75k: 4:2:3.
+    let mut counts = [0usize; 3];
+    for _ in 0..90 {
+        counts[pool.pick(None).unwrap().index()] += 1;
+    }
+    assert_eq!(counts, [40, 20, 30]);
+}
