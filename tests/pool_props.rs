@@ -4,7 +4,8 @@
 //!
 //! - at most `max_sessions` sessions are live, dialing or backing off, and
 //!   at most `max_sessions` drain;
-//! - a slot index never has two dials (or a dial and a session) at once;
+//! - a slot index never has two dials (or a dial and a session) at once,
+//!   and stays below `2 * max_sessions`;
 //! - the pool's view of dials and sessions matches the host's;
 //! - every redial comes exactly when its backoff ends, and that backoff lies
 //!   within `initial * multiplier^(n-1)` capped, +/- jitter;
@@ -369,6 +370,8 @@ impl Host {
         assert_eq!(pool_dialing, dialing);
         assert_eq!(pool_sessions, open);
         for info in &sessions {
+            // Active plus draining places: indices stay small.
+            assert!(info.slot.index() < 2 * max, "{info:?}");
             if info.proven_healthy {
                 assert_eq!(info.consecutive_failures, 0, "{info:?}");
             }

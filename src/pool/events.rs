@@ -121,6 +121,10 @@ impl Pool {
                     pool.close(index);
                 } else {
                     pool.entries[index].phase = Phase::Draining { since: pool.now };
+                    // Make room among the draining before the replacement
+                    // takes a place, so the table stays below twice
+                    // `max_sessions`.
+                    pool.limit_draining();
                 }
                 pool.dial_if_room();
                 true

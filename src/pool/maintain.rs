@@ -163,7 +163,7 @@ impl Pool {
     /// Closes the oldest draining sessions while more drain than
     /// `max_sessions`, so a peer that keeps sending GoAway to sessions whose
     /// streams never end cannot grow the pool without bound.
-    fn limit_draining(&mut self) {
+    pub(super) fn limit_draining(&mut self) {
         loop {
             let mut draining = 0;
             let mut oldest: Option<(Instant, usize)> = None;
