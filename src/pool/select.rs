@@ -1,0 +1,158 @@
+//! Choosing a session for a new stream.
+
+use core::time::Duration;
+
+use super::Pool;
+use super::backoff::mix;
+use super::config::{Policy, PoolConfig, Weights};
+use super::slot::{Entry, Slot};
+
+/// The weight an RTT-weighted session gets per microsecond of RTT it does
+/// not have: weight = this / RTT in microseconds, so 1 ms weighs 10^6.
+const RTT_WEIGHT_SCALE: u64 = 1_000_000_000;
+
+impl Pool {
+    /// The session a new stream should go to, by the configured
+    /// [`Policy`]; `key` matters only to [`Policy::Sticky`]. Only live
+    /// sessions that are neither draining nor slow are candidates.
+    ///
+    /// `None` when there is no candidate. If the pool then has no session
+    /// at all, not even one being dialed (as with `min_sessions` 0), it asks
+    /// for a dial, so the host can retry once the dial succeeds.
+    ///
+    /// Picking opens nothing: report the stream with
+    /// [`load_changed`](Self::load_changed) once it is open.
+    pub fn pick(&mut self, key: Option<u64>) -> Option<Slot> {
+        let fastest = self.fastest_rtt();
+        let chosen = match (&self.config.policy, key) {
+            (Policy::RoundRobin, _) => self.round_robin(fastest),
+            (Policy::Sticky, Some(key)) => self.rendezvous(key, fastest),
+            (Policy::Weighted(weights), _) => {
+                weighted(weights, &self.config, &mut self.entries, fastest)
+            }
+            _ => self.least_loaded(fastest),
+        };
+        if chosen.is_none() && self.active() == 0 {
+            self.dial_if_room();
+        }
+        chosen.map(|index| self.entries[index].slot(index))
+    }
+
+    /// The lowest smoothed RTT among live sessions: the yardstick for slow.
+    pub(super) fn fastest_rtt(&self) -> Option<Duration> {
+        self.entries
+            .iter()
+            .filter(|e| e.is_live())
+            .filter_map(|e| e.srtt)
+            .min()
+    }
+
+    /// Live, not draining, not slow.
+    pub(super) fn is_pickable(&self, entry: &Entry, fastest: Option<Duration>) -> bool {
+        pickable(&self.config, entry, fastest)
+    }
+
+    /// Candidate places in index order.
+    fn candidates(&self, fastest: Option<Duration>) -> impl Iterator<Item = usize> + '_ {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(move |(_, e)| self.is_pickable(e, fastest))
+            .map(|(index, _)| index)
+    }
+
+    fn least_loaded(&self, fastest: Option<Duration>) -> Option<usize> {
+        self.candidates(fastest)
+            .min_by_key(|&index| (self.entries[index].streams, index))
+    }
+
+    fn round_robin(&mut self, fastest: Option<Duration>) -> Option<usize> {
+        let start = self.round_robin_next;
+        let chosen = self
+            .candidates(fastest)
+            .find(|&index| index >= start)
+            .or_else(|| self.candidates(fastest).next())?;
+        self.round_robin_next = chosen + 1;
+        Some(chosen)
+    }
+
+    /// Highest random weight: every candidate scores `hash(key, index)` and
+    /// the best wins. Hashing the place rather than the attempt lets a key
+    /// return to its place when that place's session is replaced.
+    fn rendezvous(&self, key: u64, fastest: Option<Duration>) -> Option<usize> {
+        let hashed = mix(key);
+        self.candidates(fastest).max_by_key(|&index| {
+            let score = mix(hashed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            // Ties (astronomically rare) go to the lower index.
+            (score, core::cmp::Reverse(index))
+        })
+    }
+}
+
+/// Live, not draining, and not slow: its RTT is not far above the fastest
+/// one's. A session without a sample is not slow, there being nothing
+/// against it yet, and the fastest session never is, so some live session
+/// is always pickable.
+fn pickable(config: &PoolConfig, entry: &Entry, fastest: Option<Duration>) -> bool {
+    let slow = match (config.slow_rtt_factor, entry.srtt, fastest) {
+        (Some(factor), Some(rtt), Some(fastest)) => rtt > fastest * factor.max(1),
+        _ => false,
+    };
+    entry.is_live() && !slow
+}
+
+/// Smooth weighted round robin (as nginx): every candidate's score grows by
+/// its weight, the highest score wins and pays the total back. Shares match
+/// the weights over any window, without bursts. A free function so the
+/// weights can stay borrowed from the configuration while scores change.
+fn weighted(
+    weights: &Weights,
+    config: &PoolConfig,
+    entries: &mut [Entry],
+    fastest: Option<Duration>,
+) -> Option<usize> {
+    // An unmeasured session gets the average of the measured ones, so it
+    // gets neither the most nor the least; all equal when none is measured.
+    let (sum, count) = entries
+        .iter()
+        .filter(|e| pickable(config, e, fastest))
+        .filter_map(|e| e.srtt)
+        .fold((0u64, 0u64), |(sum, n), rtt| {
+            (sum + u64::from(rtt_weight(rtt)), n + 1)
+        });
+    let unmeasured = match count {
+        0 => 1,
+        n => u32::try_from(sum / n).unwrap_or(u32::MAX),
+    };
+    let mut total: i64 = 0;
+    let mut best: Option<(i64, usize)> = None;
+    for (index, entry) in entries.iter_mut().enumerate() {
+        if !pickable(config, entry, fastest) {
+            continue;
+        }
+        let weight = match weights {
+            Weights::PerSlot(table) => table.get(index).copied().unwrap_or(1),
+            Weights::Rtt => entry.srtt.map_or(unmeasured, rtt_weight),
+        };
+        if weight == 0 {
+            continue;
+        }
+        entry.wrr_score = entry.wrr_score.saturating_add(i64::from(weight));
+        total += i64::from(weight);
+        if best.is_none_or(|(score, _)| entry.wrr_score > score) {
+            best = Some((entry.wrr_score, index));
+        }
+    }
+    let (_, chosen) = best?;
+    let entry = &mut entries[chosen];
+    entry.wrr_score = entry.wrr_score.saturating_sub(total);
+    Some(chosen)
+}
+
+/// Inversely proportional to the RTT, at least 1 and at most 10^9.
+fn rtt_weight(rtt: Duration) -> u32 {
+    let micros = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX).max(1);
+    u32::try_from(RTT_WEIGHT_SCALE / micros)
+        .unwrap_or(u32::MAX)
+        .max(1)
+}
