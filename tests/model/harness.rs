@@ -240,9 +240,11 @@ impl Harness {
             return false;
         };
         match result {
+            // A zero-length read says nothing, even after the end.
+            Ok(Some(bytes)) if bytes.is_empty() => false,
             Ok(Some(bytes)) => {
                 self.model.read(id, end, &bytes);
-                !bytes.is_empty()
+                true
             }
             Ok(None) => {
                 if len > 0 || chunk {
@@ -376,4 +378,107 @@ impl Harness {
             None => false,
         }
     }
+}
+
+/// Turns arbitrary bytes into a setup and operations, a few bytes each, so
+/// a fuzzer's inputs (and the crashes it finds) replay as harness runs.
+pub struct ByteScript<'a>(&'a [u8]);
+
+impl<'a> ByteScript<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        ByteScript(bytes)
+    }
+
+    fn byte(&mut self) -> Option<u8> {
+        let (&first, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(first)
+    }
+
+    fn word(&mut self) -> Option<usize> {
+        Some(usize::from(self.byte()?) << 8 | usize::from(self.byte()?))
+    }
+
+    fn end(&mut self) -> Option<End> {
+        Some(if self.byte()? & 1 == 0 {
+            End::Client
+        } else {
+            End::Server
+        })
+    }
+
+    /// The setup, from the first four bytes.
+    pub fn setup(&mut self) -> Option<Setup> {
+        let (a, b, c, d) = (self.byte()?, self.byte()?, self.byte()?, self.byte()?);
+        Some(Setup {
+            seed: u64::from(a),
+            chunk_max: usize::from(b).max(1) * 64,
+            latency_ms: u64::from(c % 20),
+            max_frame_size: if d & 1 == 0 {
+                16 * 1024
+            } else {
+                u32::from(d) * 8 + 1
+            },
+            max_unacked: if d & 2 == 0 {
+                256
+            } else {
+                usize::from(d % 5) + 1
+            },
+            accept_backlog: if d & 4 == 0 { 256 } else { usize::from(d % 4) },
+        })
+    }
+
+    /// The next operation, while bytes last.
+    pub fn op(&mut self) -> Option<Op> {
+        Some(match self.byte()? % 12 {
+            0 => Op::Open(self.end()?),
+            1 => Op::Accept(self.end()?),
+            2 => Op::Write {
+                end: self.end()?,
+                pick: self.word()?,
+                len: self.word()? * 5,
+            },
+            3 => Op::Read {
+                end: self.end()?,
+                pick: self.word()?,
+                len: self.word()?,
+                chunk: self.byte()? & 1 == 1,
+            },
+            4 => Op::Finish {
+                end: self.end()?,
+                pick: self.word()?,
+            },
+            5 => Op::Reset {
+                end: self.end()?,
+                pick: self.word()?,
+                code: u32::from(self.byte()?),
+            },
+            6 => Op::Priority {
+                end: self.end()?,
+                pick: self.word()?,
+                priority: i32::from(self.byte()? % 5) - 2,
+            },
+            7 => Op::Ping(self.end()?),
+            8 => Op::Close(self.end()?),
+            9 => Op::Step,
+            10 => Op::Drive,
+            _ => Op::Advance(Duration::from_millis(u64::from(self.byte()?))),
+        })
+    }
+}
+
+/// Runs a whole byte script: at most 200 operations, then the finale.
+pub fn run_script(bytes: &[u8]) {
+    let mut script = ByteScript::new(bytes);
+    let Some(setup) = script.setup() else {
+        return;
+    };
+    let mut harness = Harness::new(&setup);
+    for _ in 0..200 {
+        let Some(op) = script.op() else {
+            break;
+        };
+        harness.apply(&op);
+    }
+    harness.finale();
 }
