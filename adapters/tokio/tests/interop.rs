@@ -6,21 +6,22 @@
 //! test. Its streams speak futures-io; `tokio_util::compat` turns them into
 //! tokio I/O so both ends are used through the same code.
 //!
-//! Every byte muxplex writes passes through [`Audit`], which parses the
+//! Every byte muxplex writes passes through `common::Audit`, which parses the
 //! frames and records the largest Data payload, so the tests also prove we
 //! never send a frame the peer could reject.
+
+mod common;
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::Ordering;
+use std::task::Poll;
 
-use muxplex::frame::{FrameType, HeaderBuffer};
+use common::{Audit, AuditLog};
 use muxplex_tokio::{CloseReason, Config, Connection, Error, Role};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
@@ -28,95 +29,6 @@ use tokio_util::compat::{Compat, FuturesAsyncReadCompatExt, TokioAsyncReadCompat
 
 /// The yamux crate refuses Data frames above this.
 const PEER_FRAME_LIMIT: u32 = 1024 * 1024;
-
-// ---------------------------------------------------------------------------
-// Our end, with a frame audit on everything it writes.
-
-/// What muxplex wrote to the transport, frame by frame.
-#[derive(Default)]
-struct AuditLog {
-    max_data_len: AtomicU32,
-    data_frames: AtomicU64,
-    frames: AtomicU64,
-    rst_frames: AtomicU64,
-    goaway_frames: AtomicU64,
-    writes: AtomicU64,
-}
-
-/// A transport wrapper that parses the frames written through it.
-struct Audit<T> {
-    io: T,
-    log: Arc<AuditLog>,
-    header: HeaderBuffer,
-    /// Payload bytes of the current Data frame still to skip.
-    skip: usize,
-}
-
-impl<T> Audit<T> {
-    fn observe(&mut self, mut bytes: &[u8]) {
-        while !bytes.is_empty() {
-            if self.skip > 0 {
-                let n = self.skip.min(bytes.len());
-                self.skip -= n;
-                bytes = &bytes[n..];
-                continue;
-            }
-            let header = self
-                .header
-                .fill(&mut bytes)
-                .expect("muxplex wrote a malformed header");
-            let Some(header) = header else { continue };
-            self.log.frames.fetch_add(1, Ordering::Relaxed);
-            if header.flags.contains(muxplex::frame::Flags::RST) {
-                self.log.rst_frames.fetch_add(1, Ordering::Relaxed);
-            }
-            match header.frame_type {
-                FrameType::Data => {
-                    self.log.data_frames.fetch_add(1, Ordering::Relaxed);
-                    self.log
-                        .max_data_len
-                        .fetch_max(header.length, Ordering::Relaxed);
-                    self.skip = header.length as usize;
-                }
-                FrameType::GoAway => {
-                    self.log.goaway_frames.fetch_add(1, Ordering::Relaxed);
-                }
-                _ => {}
-            }
-        }
-    }
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for Audit<T> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for Audit<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let n = std::task::ready!(Pin::new(&mut self.io).poll_write(cx, buf))?;
-        self.log.writes.fetch_add(1, Ordering::Relaxed);
-        self.observe(&buf[..n]);
-        Poll::Ready(Ok(n))
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Their end: a yamux connection in a task.
@@ -258,13 +170,7 @@ async fn setup(our_role: Role, config: Config) -> Setup {
     };
     our_socket.set_nodelay(true).expect("nodelay");
     their_socket.set_nodelay(true).expect("nodelay");
-    let log = Arc::new(AuditLog::default());
-    let audited = Audit {
-        io: our_socket,
-        log: Arc::clone(&log),
-        header: HeaderBuffer::default(),
-        skip: 0,
-    };
+    let (audited, log) = Audit::new(our_socket);
     let (ours, driver) = Connection::new(audited, our_role, config);
     Setup {
         ours,
