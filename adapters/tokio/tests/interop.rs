@@ -346,7 +346,23 @@ async fn large_transfer_our_client_their_server() {
 async fn large_transfer_their_client_our_server_with_largest_frames() {
     // The largest frame size muxplex allows is the largest the peer takes.
     let config = Config::default().with_max_frame_size(muxplex::MAX_FRAME_SIZE_LIMIT);
-    let setup = setup(Role::Server, config.clone()).await;
+    let mut setup = setup(Role::Server, config.clone()).await;
+
+    // One write of a whole initial window lands in the session at once, so
+    // its first frame is a full 256 KiB: far beyond the default 16 KiB, and
+    // accepted by the peer.
+    let mut ours = setup.ours.open_stream().await.expect("open");
+    let window = vec![9u8; muxplex::INITIAL_STREAM_WINDOW as usize];
+    ours.write_all(&window).await.expect("write a window");
+    ours.shutdown().await.expect("finish");
+    let mut theirs = setup.theirs.accept().await;
+    let mut received = Vec::new();
+    theirs.read_to_end(&mut received).await.expect("peer reads");
+    assert!(received == window, "the peer received other bytes");
+    let largest = setup.log.max_data_len.load(Ordering::Relaxed);
+    assert_eq!(largest, muxplex::INITIAL_STREAM_WINDOW);
+    drop((ours, theirs));
+
     let server = our_echo_server(setup.ours.clone());
     let stream = setup.theirs.open().await;
     assert_eq!(round_trip(stream, 2, LARGE).await, LARGE);
