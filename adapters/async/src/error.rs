@@ -19,10 +19,11 @@ pub enum Error {
     },
     /// The stream was already finished for writing.
     Finished,
-    /// The peer sent GoAway(0): it takes no new streams on this connection.
-    PeerGoingAway,
-    /// Every stream id of our parity has been used.
-    IdsExhausted,
+    /// A stream could not be opened (the peer is going away, ids are
+    /// exhausted, ...), as the core reported it.
+    Open(OpenError),
+    /// Any other stream error of the core, passed through unchanged.
+    Stream(StreamError),
     /// The session ended for this reason.
     Closed(CloseReason),
     /// The transport failed with this kind of I/O error; the session is
@@ -39,7 +40,8 @@ impl Error {
         match self {
             Error::Reset { .. } => io::ErrorKind::ConnectionReset,
             Error::Finished => io::ErrorKind::BrokenPipe,
-            Error::PeerGoingAway | Error::IdsExhausted => io::ErrorKind::ConnectionRefused,
+            Error::Open(_) => io::ErrorKind::ConnectionRefused,
+            Error::Stream(_) => io::ErrorKind::Other,
             Error::Closed(_) | Error::DriverGone => io::ErrorKind::ConnectionAborted,
             Error::Transport(kind) => *kind,
         }
@@ -55,22 +57,17 @@ impl Error {
             StreamError::Reset { code, by_peer } => Error::Reset { code, by_peer },
             StreamError::Finished => Error::Finished,
             StreamError::SessionClosed(reason) => closed(reason),
-            // `Blocked` is handled by the callers; any future variant means
-            // the stream cannot go on, which a reset describes best.
-            _ => Error::Reset {
-                code: 0,
-                by_peer: false,
-            },
+            // `Blocked` is handled by the callers; anything newer is passed
+            // through rather than guessed at.
+            other => Error::Stream(other),
         }
     }
 
     /// Maps a core open error, as [`from_stream`](Self::from_stream).
     pub(crate) fn from_open(error: OpenError, closed: impl FnOnce(CloseReason) -> Error) -> Self {
         match error {
-            OpenError::PeerGoingAway => Error::PeerGoingAway,
-            OpenError::IdsExhausted => Error::IdsExhausted,
             OpenError::SessionClosed(reason) => closed(reason),
-            _ => Error::IdsExhausted,
+            other => Error::Open(other),
         }
     }
 }
@@ -87,8 +84,8 @@ impl fmt::Display for Error {
                 by_peer: false,
             } => write!(f, "stream reset locally with code {code}"),
             Error::Finished => f.write_str("stream was already finished for writing"),
-            Error::PeerGoingAway => f.write_str("peer is going away and takes no new streams"),
-            Error::IdsExhausted => f.write_str("stream ids exhausted"),
+            Error::Open(e) => write!(f, "cannot open a stream: {e}"),
+            Error::Stream(e) => write!(f, "stream error: {e}"),
             Error::Closed(reason) => write!(f, "connection closed: {reason}"),
             Error::Transport(kind) => write!(f, "transport failed: {kind}"),
             Error::DriverGone => f.write_str("connection driver was dropped"),
@@ -100,6 +97,8 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Closed(reason) => Some(reason),
+            Error::Open(e) => Some(e),
+            Error::Stream(e) => Some(e),
             _ => None,
         }
     }
