@@ -1,0 +1,232 @@
+//! The future that moves bytes between the session and the transport.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use crate::io::{Timer, TransportRead, TransportWrite};
+use crate::shared::{Lost, Shared, register};
+
+/// How many bytes the driver reads, and collects for one transport write,
+/// at a time. Many small frames (window updates, small writes on many
+/// streams) then cost one system call instead of one each.
+pub const IO_BUFFER_SIZE: usize = 64 * 1024;
+
+/// Rounds of reading and writing in one poll before the driver yields, so
+/// a busy connection cannot starve the other tasks of its executor.
+const ROUNDS_PER_POLL: usize = 64;
+
+/// Drives one connection: reads the transport into the session, writes the
+/// session's frames to the transport, and feeds the session its deadlines.
+///
+/// Spawn it (or poll it alongside the application). It resolves once the
+/// session has ended and its last frames are out: `Ok(())` after a clean
+/// end (either side closed, or the peer's transport reached EOF), the
+/// transport's error otherwise. Dropping it early ends the connection:
+/// every waiting stream operation then fails instead of hanging.
+pub struct Driver<T, Tm> {
+    shared: Arc<Shared>,
+    transport: T,
+    timer: Tm,
+    read_buf: Box<[u8]>,
+    /// Bytes taken from the session and not yet written:
+    /// `write_buf[write_pos..write_end]`.
+    write_buf: Box<[u8]>,
+    write_pos: usize,
+    write_end: usize,
+    /// Bytes were written since the last flush.
+    needs_flush: bool,
+    /// The transport's input ended (or failed); it is not read again.
+    read_closed: bool,
+    done: bool,
+}
+
+impl<T, Tm> fmt::Debug for Driver<T, Tm> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Driver")
+            .field("unwritten", &(self.write_end - self.write_pos))
+            .field("read_closed", &self.read_closed)
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+impl<T, Tm> Driver<T, Tm>
+where
+    T: TransportRead + TransportWrite + Unpin,
+    Tm: Timer + Unpin,
+{
+    pub(crate) fn new(shared: Arc<Shared>, transport: T, timer: Tm) -> Self {
+        Driver {
+            shared,
+            transport,
+            timer,
+            read_buf: vec![0; IO_BUFFER_SIZE].into_boxed_slice(),
+            write_buf: vec![0; IO_BUFFER_SIZE].into_boxed_slice(),
+            write_pos: 0,
+            write_end: 0,
+            needs_flush: false,
+            read_closed: false,
+            done: false,
+        }
+    }
+
+    /// One round: read what is there, fire a due deadline, write what the
+    /// session has. Returns whether anything happened.
+    fn round(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
+        let mut progress = false;
+
+        if !self.read_closed {
+            // The transport is read without the lock held: handles stay
+            // usable while the driver waits on I/O.
+            match self.transport.poll_read(cx, &mut self.read_buf) {
+                Poll::Ready(Ok(0)) => {
+                    self.read_closed = true;
+                    let mut inner = self.shared.lock();
+                    let now = inner.clock.now();
+                    inner.session.handle_eof(now);
+                    inner.dispatch_events();
+                    progress = true;
+                }
+                Poll::Ready(Ok(n)) => {
+                    let mut inner = self.shared.lock();
+                    let now = inner.clock.now();
+                    inner.session.handle_input(now, &self.read_buf[..n]);
+                    inner.dispatch_events();
+                    progress = true;
+                }
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => {}
+            }
+        }
+
+        {
+            let mut inner = self.shared.lock();
+            let clock = inner.clock;
+            if let Some(deadline) = inner.session.poll_timeout() {
+                let now = clock.now();
+                // The timer is only consulted for a future deadline, so it
+                // is armed exactly when there is something to wait for.
+                if deadline <= now
+                    || self
+                        .timer
+                        .poll_sleep_until(cx, clock.to_host(deadline))
+                        .is_ready()
+                {
+                    inner.session.handle_timeout(clock.now());
+                    inner.dispatch_events();
+                    progress = true;
+                }
+            }
+        }
+
+        loop {
+            if self.write_pos == self.write_end {
+                // Batch: everything the session has, up to a full buffer,
+                // goes out in one write.
+                let mut inner = self.shared.lock();
+                let n = inner.session.poll_transmit(&mut self.write_buf);
+                // Sending can unblock writers (their data left the buffer).
+                inner.dispatch_events();
+                drop(inner);
+                if n == 0 {
+                    break;
+                }
+                self.write_pos = 0;
+                self.write_end = n;
+            }
+            match self
+                .transport
+                .poll_write(cx, &self.write_buf[self.write_pos..self.write_end])
+            {
+                Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+                Poll::Ready(Ok(n)) => {
+                    self.write_pos += n;
+                    self.needs_flush = true;
+                    progress = true;
+                }
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => break,
+            }
+        }
+
+        if self.needs_flush && self.write_pos == self.write_end {
+            match self.transport.poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.needs_flush = false,
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => {}
+            }
+        }
+        Ok(progress)
+    }
+
+    /// Whether the session is over and every byte it produced is out.
+    fn finished_sending(&self) -> bool {
+        self.write_pos == self.write_end
+            && !self.needs_flush
+            && self.shared.lock().session.is_closed()
+    }
+
+    /// Marks the connection as over and wakes everyone, so no handle waits
+    /// for a driver that will not run again.
+    fn finish(&mut self, lost: Option<Lost>) {
+        self.done = true;
+        self.shared.lock().driver_ended(lost);
+    }
+}
+
+impl<T, Tm> Future for Driver<T, Tm>
+where
+    T: TransportRead + TransportWrite + Unpin,
+    Tm: Timer + Unpin,
+{
+    type Output = io::Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(Ok(()));
+        }
+        // Registered before looking at the session, so a command issued
+        // after that look still wakes us.
+        register(&mut this.shared.lock().driver_waker, cx.waker());
+
+        for _ in 0..ROUNDS_PER_POLL {
+            match this.round(cx) {
+                Ok(true) => {}
+                Ok(false) => {
+                    if this.finished_sending() {
+                        // The session is over and flushed: end our output so
+                        // the peer sees EOF. A failure here changes nothing
+                        // for the session, which has already ended.
+                        if this.transport.poll_close(cx).is_pending() {
+                            return Poll::Pending;
+                        }
+                        this.finish(None);
+                        return Poll::Ready(Ok(()));
+                    }
+                    return Poll::Pending;
+                }
+                Err(e) => {
+                    this.finish(Some(Lost::Transport(e.kind())));
+                    return Poll::Ready(Err(e));
+                }
+            }
+        }
+        // Still busy: let other tasks run, then continue.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+impl<T, Tm> Drop for Driver<T, Tm> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        self.shared.lock().driver_ended(Some(Lost::DriverGone));
+    }
+}

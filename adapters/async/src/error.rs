@@ -1,0 +1,112 @@
+//! The one error type of the async adapters.
+
+use std::fmt;
+use std::io;
+
+use muxplex::{CloseReason, OpenError, StreamError};
+
+/// Why an operation on a [`Connection`](crate::Connection) or
+/// [`Stream`](crate::Stream) failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The stream was reset.
+    Reset {
+        /// The code the reset carried (0 when none was given).
+        code: u32,
+        /// Whether the peer reset it (otherwise this end did).
+        by_peer: bool,
+    },
+    /// The stream was already finished for writing.
+    Finished,
+    /// A stream could not be opened (the peer is going away, ids are
+    /// exhausted, ...), as the core reported it.
+    Open(OpenError),
+    /// Any other stream error of the core, passed through unchanged.
+    Stream(StreamError),
+    /// The session ended for this reason.
+    Closed(CloseReason),
+    /// The transport failed with this kind of I/O error; the session is
+    /// over.
+    Transport(io::ErrorKind),
+    /// The driver future was dropped before the session ended, so nothing
+    /// moves any more.
+    DriverGone,
+}
+
+impl Error {
+    /// The [`io::ErrorKind`] this error is reported as through I/O traits.
+    pub fn io_kind(&self) -> io::ErrorKind {
+        match self {
+            Error::Reset { .. } => io::ErrorKind::ConnectionReset,
+            Error::Finished => io::ErrorKind::BrokenPipe,
+            Error::Open(_) => io::ErrorKind::ConnectionRefused,
+            Error::Stream(_) => io::ErrorKind::Other,
+            Error::Closed(_) | Error::DriverGone => io::ErrorKind::ConnectionAborted,
+            Error::Transport(kind) => *kind,
+        }
+    }
+
+    /// Maps a core stream error; `closed` says how to report the session's
+    /// end (it may have been a transport failure the core only saw as EOF).
+    pub(crate) fn from_stream(
+        error: StreamError,
+        closed: impl FnOnce(CloseReason) -> Error,
+    ) -> Self {
+        match error {
+            StreamError::Reset { code, by_peer } => Error::Reset { code, by_peer },
+            StreamError::Finished => Error::Finished,
+            StreamError::SessionClosed(reason) => closed(reason),
+            // `Blocked` is handled by the callers; anything newer is passed
+            // through rather than guessed at.
+            other => Error::Stream(other),
+        }
+    }
+
+    /// Maps a core open error, as [`from_stream`](Self::from_stream).
+    pub(crate) fn from_open(error: OpenError, closed: impl FnOnce(CloseReason) -> Error) -> Self {
+        match error {
+            OpenError::SessionClosed(reason) => closed(reason),
+            other => Error::Open(other),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Reset {
+                code,
+                by_peer: true,
+            } => write!(f, "stream reset by the peer with code {code}"),
+            Error::Reset {
+                code,
+                by_peer: false,
+            } => write!(f, "stream reset locally with code {code}"),
+            Error::Finished => f.write_str("stream was already finished for writing"),
+            Error::Open(e) => write!(f, "cannot open a stream: {e}"),
+            Error::Stream(e) => write!(f, "stream error: {e}"),
+            Error::Closed(reason) => write!(f, "connection closed: {reason}"),
+            Error::Transport(kind) => write!(f, "transport failed: {kind}"),
+            Error::DriverGone => f.write_str("connection driver was dropped"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Closed(reason) => Some(reason),
+            Error::Open(e) => Some(e),
+            Error::Stream(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    /// Keeps the [`Error`] inside, so callers can downcast to it.
+    fn from(error: Error) -> Self {
+        io::Error::new(error.io_kind(), error)
+    }
+}

@@ -1,0 +1,42 @@
+//! The two small traits a runtime implements to host a [`Driver`]: a byte
+//! transport and a timer.
+//!
+//! They are deliberately minimal, poll-based and `&mut self`, so a runtime
+//! adapter is a few lines of forwarding and the driver needs no pinning of
+//! its own.
+//!
+//! [`Driver`]: crate::Driver
+
+use std::io;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+/// The reading half of a transport: bytes from the peer.
+pub trait TransportRead {
+    /// Reads into `buf`; `Ok(0)` (for a non-empty `buf`) is the end of the
+    /// peer's output. On `Pending` the task is woken when bytes arrive.
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
+}
+
+/// The writing half of a transport: bytes to the peer.
+pub trait TransportWrite {
+    /// Writes some of `buf`; returns how many bytes were taken.
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
+
+    /// Pushes buffered bytes (for example in a TLS layer) to the peer.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+
+    /// Ends our output (a TCP half-close), once the session has nothing
+    /// more to send.
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+}
+
+/// A timer the driver uses to wake up at the session's next deadline.
+///
+/// The driver asks about one deadline at a time and may move it between
+/// calls; an implementation keeps a single sleep and re-arms it.
+pub trait Timer {
+    /// Ready once `deadline` has passed; otherwise arranges for the task to
+    /// be woken then.
+    fn poll_sleep_until(&mut self, cx: &mut Context<'_>, deadline: Instant) -> Poll<()>;
+}

@@ -1,0 +1,98 @@
+//! The runtime-agnostic async driver of [muxplex]: one [`muxplex::Session`]
+//! shared by a [`Connection`] handle, any number of [`Stream`]s and one
+//! [`Driver`] future.
+//!
+//! A runtime adapter (tokio, smol, ...) only supplies a transport
+//! ([`TransportRead`] + [`TransportWrite`]) and a [`Timer`], and wraps
+//! [`Stream`]'s poll methods in its own I/O traits. Every protocol decision
+//! stays in the core; this crate only locks, wakes and copies bytes.
+//!
+//! - The session lives behind one `std::sync::Mutex`, with the wakers of
+//!   every task waiting on a stream, on `accept`, or on the driver.
+//! - The [`Driver`] reads the transport into the session, collects up to
+//!   [`IO_BUFFER_SIZE`] bytes of frames per transport write, and sleeps
+//!   until the session's next deadline.
+//! - Host time is `std::time::Instant`, mapped onto the core's microsecond
+//!   clock from the moment the connection was created.
+//! - When the transport fails or the driver is dropped, every pending and
+//!   later stream operation fails at once instead of hanging.
+//!
+//! # Example
+//!
+//! A transport that records what is written and never delivers input,
+//! polled by hand; a runtime adapter spawns the driver instead.
+//!
+//! ```
+//! use std::future::Future;
+//! use std::io;
+//! use std::pin::pin;
+//! use std::sync::{Arc, Mutex};
+//! use std::task::{Context, Poll, Waker};
+//!
+//! use muxplex::{Config, Role};
+//! use muxplex_async::{Connection, Timer, TransportRead, TransportWrite};
+//!
+//! struct Recorder(Arc<Mutex<Vec<u8>>>);
+//!
+//! impl TransportRead for Recorder {
+//!     fn poll_read(&mut self, _: &mut Context<'_>, _: &mut [u8]) -> Poll<io::Result<usize>> {
+//!         Poll::Pending // the peer is silent
+//!     }
+//! }
+//!
+//! impl TransportWrite for Recorder {
+//!     fn poll_write(&mut self, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+//!         self.0.lock().unwrap().extend_from_slice(buf);
+//!         Poll::Ready(Ok(buf.len()))
+//!     }
+//!     fn poll_flush(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+//!         Poll::Ready(Ok(()))
+//!     }
+//!     fn poll_close(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+//!         Poll::Ready(Ok(()))
+//!     }
+//! }
+//!
+//! struct Never;
+//!
+//! impl Timer for Never {
+//!     fn poll_sleep_until(&mut self, _: &mut Context<'_>, _: std::time::Instant) -> Poll<()> {
+//!         Poll::Pending
+//!     }
+//! }
+//!
+//! let wire = Arc::new(Mutex::new(Vec::new()));
+//! let transport = Recorder(Arc::clone(&wire));
+//! let (connection, driver) = Connection::new(transport, Never, Role::Client, Config::default());
+//! let mut cx = Context::from_waker(Waker::noop());
+//!
+//! let Poll::Ready(Ok(stream)) = connection.poll_open_stream(&mut cx) else {
+//!     unreachable!("opening never waits for the peer");
+//! };
+//! assert!(matches!(stream.poll_write(&mut cx, b"hello"), Poll::Ready(Ok(5))));
+//!
+//! let mut driver = pin!(driver);
+//! assert!(driver.as_mut().poll(&mut cx).is_pending());
+//! // One Data frame went out: a 12-byte header (Data, SYN, stream 1,
+//! // length 5), then the payload.
+//! let header = [0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 5];
+//! assert_eq!(*wire.lock().unwrap(), [&header[..], b"hello"].concat());
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod connection;
+mod driver;
+mod error;
+mod io;
+mod shared;
+mod stream;
+
+pub use connection::Connection;
+pub use driver::{Driver, IO_BUFFER_SIZE};
+pub use error::Error;
+pub use io::{Timer, TransportRead, TransportWrite};
+pub use stream::Stream;
+
+/// Re-exported so adapters and applications name one version of the core.
+pub use muxplex;

@@ -1,0 +1,239 @@
+//! [muxplex] under tokio: many yamux streams over one transport, each a
+//! [`tokio::io::AsyncRead`] + [`tokio::io::AsyncWrite`].
+//!
+//! ```
+//! use muxplex_tokio::{Config, Connection, Role};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Any AsyncRead + AsyncWrite works; a TcpStream is the usual choice.
+//! let (a, b) = tokio::io::duplex(64 * 1024);
+//! let client = Connection::spawn(a, Role::Client, Config::default());
+//! let server = Connection::spawn(b, Role::Server, Config::default());
+//!
+//! // The server echoes every stream it accepts.
+//! tokio::spawn(async move {
+//!     while let Ok(stream) = server.accept_stream().await {
+//!         tokio::spawn(async move {
+//!             let (mut reader, mut writer) = tokio::io::split(stream);
+//!             tokio::io::copy(&mut reader, &mut writer).await?;
+//!             writer.shutdown().await // finish: FIN after the echoed bytes
+//!         });
+//!     }
+//! });
+//!
+//! let mut stream = client.open_stream().await?;
+//! stream.write_all(b"hello").await?;
+//! stream.shutdown().await?; // half-close: we send no more
+//! let mut echoed = Vec::new();
+//! stream.read_to_end(&mut echoed).await?;
+//! assert_eq!(echoed, b"hello");
+//!
+//! client.close().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`Connection::new`] returns the connection and its [`Driver`], a future
+//! that moves the bytes; [`Connection::spawn`] spawns it on the current
+//! runtime. The runtime needs tokio's timer enabled (`enable_time`, or
+//! `enable_all`) for the session's deadlines. Stream semantics, including
+//! what dropping a stream does, are those of [`muxplex_async::Stream`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::future::Future as _;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+pub use muxplex::{CloseReason, Config, Role, StreamId};
+pub use muxplex_async::Error;
+
+/// The future that drives a connection over transport `T`; see
+/// [`muxplex_async::Driver`]. Spawn it, or let [`Connection::spawn`] do so.
+pub type Driver<T> = muxplex_async::Driver<TokioIo<T>, TokioTimer>;
+
+/// A multiplexed connection; clones share it. See
+/// [`muxplex_async::Connection`] for the semantics.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    inner: muxplex_async::Connection,
+}
+
+impl Connection {
+    /// A connection over `io` as the given end, and the [`Driver`] that
+    /// must run (be spawned) for it to make progress.
+    pub fn new<T>(io: T, role: Role, config: Config) -> (Connection, Driver<T>)
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (inner, driver) =
+            muxplex_async::Connection::new(TokioIo(io), TokioTimer::default(), role, config);
+        (Connection { inner }, driver)
+    }
+
+    /// Like [`new`](Self::new), spawning the driver on the current tokio
+    /// runtime. Panics outside a runtime, as `tokio::spawn` does.
+    ///
+    /// The driver's result is dropped; a failed transport shows up as
+    /// [`Error::Transport`] on the connection's streams.
+    pub fn spawn<T>(io: T, role: Role, config: Config) -> Connection
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (connection, driver) = Self::new(io, role, config);
+        tokio::spawn(driver);
+        connection
+    }
+
+    /// Opens a stream; see [`muxplex_async::Connection::open_stream`].
+    pub async fn open_stream(&self) -> Result<Stream, Error> {
+        self.inner.open_stream().await.map(Stream::from)
+    }
+
+    /// Waits for the next stream the peer opens; fails once the
+    /// connection has ended.
+    pub async fn accept_stream(&self) -> Result<Stream, Error> {
+        self.inner.accept_stream().await.map(Stream::from)
+    }
+
+    /// Closes the connection and waits until the driver is done; see
+    /// [`muxplex_async::Connection::close`].
+    pub async fn close(&self) -> Result<(), Error> {
+        self.inner.close().await
+    }
+
+    /// Why the session ended, once it has.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.inner.close_reason()
+    }
+
+    /// Whether the session has ended.
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    /// The runtime-agnostic handle underneath.
+    pub fn as_async(&self) -> &muxplex_async::Connection {
+        &self.inner
+    }
+}
+
+/// One stream of a [`Connection`], as tokio I/O. `shutdown` finishes our
+/// direction (FIN); split it with [`tokio::io::split`] to read and write
+/// from different tasks. Dropping a stream that is not over in both
+/// directions resets it (see [`muxplex_async::Stream`]).
+#[derive(Debug)]
+pub struct Stream {
+    inner: muxplex_async::Stream,
+}
+
+impl From<muxplex_async::Stream> for Stream {
+    fn from(inner: muxplex_async::Stream) -> Self {
+        Stream { inner }
+    }
+}
+
+impl Stream {
+    /// The stream's id.
+    pub fn id(&self) -> StreamId {
+        self.inner.id()
+    }
+
+    /// Resets the stream with `code` (0 for none); later reads and writes
+    /// fail.
+    pub fn reset(&self, code: u32) {
+        self.inner.reset(code);
+    }
+
+    /// The runtime-agnostic stream underneath.
+    pub fn as_async(&self) -> &muxplex_async::Stream {
+        &self.inner
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let n = std::task::ready!(self.inner.poll_read(cx, buf.initialize_unfilled()))?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.inner.poll_write(cx, data).map_err(io::Error::from)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner.poll_flush(cx).map_err(io::Error::from)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner.poll_finish(cx).map_err(io::Error::from)
+    }
+}
+
+/// A tokio `AsyncRead + AsyncWrite` seen as a muxplex transport.
+#[derive(Debug)]
+pub struct TokioIo<T>(pub T);
+
+impl<T: AsyncRead + Unpin> muxplex_async::TransportRead for TokioIo<T> {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let mut buf = ReadBuf::new(buf);
+        std::task::ready!(Pin::new(&mut self.0).poll_read(cx, &mut buf))?;
+        Poll::Ready(Ok(buf.filled().len()))
+    }
+}
+
+impl<T: AsyncWrite + Unpin> muxplex_async::TransportWrite for TokioIo<T> {
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+/// The session's deadlines as one re-armed tokio sleep.
+#[derive(Debug, Default)]
+pub struct TokioTimer {
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl muxplex_async::Timer for TokioTimer {
+    fn poll_sleep_until(&mut self, cx: &mut Context<'_>, deadline: std::time::Instant) -> Poll<()> {
+        let deadline = tokio::time::Instant::from_std(deadline);
+        let sleep = match &mut self.sleep {
+            Some(sleep) => {
+                // Re-arming only on a change keeps the timer wheel quiet
+                // while the deadline stays put.
+                if sleep.deadline() != deadline {
+                    sleep.as_mut().reset(deadline);
+                }
+                sleep
+            }
+            None => self
+                .sleep
+                .insert(Box::pin(tokio::time::sleep_until(deadline))),
+        };
+        sleep.as_mut().poll(cx)
+    }
+}
