@@ -82,9 +82,10 @@ impl Drop for TcpWriter {
 impl Connection {
     /// The end of a TCP connection that dialed it (opens odd stream ids).
     ///
-    /// Socket options stay as given; consider `set_nodelay(true)` for
-    /// request-response traffic, since the writer already gathers small
-    /// frames into one write.
+    /// The socket must be in blocking mode without a read timeout: a read
+    /// that fails, timed out or not, ends the session. Other options stay
+    /// as given; consider `set_nodelay(true)` for request-response traffic,
+    /// since the writer already gathers small frames into one write.
     pub fn client(tcp: TcpStream, config: Config) -> io::Result<Self> {
         Self::tcp(Role::Client, tcp, config)
     }

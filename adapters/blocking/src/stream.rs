@@ -79,20 +79,32 @@ impl Stream {
     /// Resets the stream in both directions with an error `code` (0 for
     /// none), which the peer's reads and writes report. Buffered data
     /// either way is dropped. Later calls on this handle fail with
-    /// `ConnectionReset`; a stream already reset or over stays as it is.
+    /// `ConnectionReset`. A stream already over stays as it is, and one the
+    /// peer reset first keeps reporting the peer's reset.
     pub fn reset(&self, code: u32) {
         let mut state = self.shared.lock();
         let state = &mut *state;
-        let Some(stream) = state.session.stream(self.id) else {
+        let Some(mut stream) = state.session.stream(self.id) else {
             return;
         };
-        let delivery = stream.delivery();
-        stream.reset(code);
-        self.entry(state).reset = Some(StreamError::Reset {
-            code,
-            by_peer: false,
-            delivery,
-        });
+        // An empty read moves nothing and reports a reset the peer already
+        // sent, which then stays the stream's story rather than ours.
+        let reset = match stream.read(&mut []) {
+            Err(peer_reset @ StreamError::Reset { .. }) => {
+                drop(stream);
+                peer_reset
+            }
+            _ => {
+                let delivery = stream.delivery();
+                stream.reset(code);
+                StreamError::Reset {
+                    code,
+                    by_peer: false,
+                    delivery,
+                }
+            }
+        };
+        self.entry(state).reset = Some(reset);
         // Other threads blocked on this stream must see the reset.
         self.cv.notify_all();
         self.shared.written_cv.notify_all();

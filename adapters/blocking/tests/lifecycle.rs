@@ -216,3 +216,35 @@ fn a_dropped_stream_discards_what_the_peer_sends_and_is_freed_at_its_end() {
         }
     });
 }
+
+#[test]
+fn resetting_a_stream_the_peer_reset_first_keeps_the_peers_reset() {
+    hang_guard(|| {
+        let ends = connect();
+        let opened = ends.client.open_stream().unwrap();
+        (&opened).write_all(b"x").unwrap();
+        let accepted = ends.server.accept_stream().unwrap();
+        accepted.reset(5);
+        // Frames arrive in order: once a later stream's data is here, so
+        // is the RST.
+        let mut later = ends.server.open_stream().unwrap();
+        later.write_all(b"after").unwrap();
+        let mut buf = [0; 5];
+        ends.client
+            .accept_stream()
+            .unwrap()
+            .read_exact(&mut buf)
+            .unwrap();
+
+        opened.reset(9);
+        let error = (&opened).read(&mut buf).unwrap_err();
+        assert!(matches!(
+            inner(&error),
+            StreamError::Reset {
+                code: 5,
+                by_peer: true,
+                ..
+            }
+        ));
+    });
+}
