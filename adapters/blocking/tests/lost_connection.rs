@@ -79,8 +79,9 @@ fn calls_on_a_lost_connection_fail_at_once_even_those_already_waiting() {
         );
         assert_eq!(client.close(), CloseReason::TransportClosed);
 
-        // The server sees the transport's end as well.
-        let error = (&accepted).read(&mut buf).unwrap_err();
+        // The server sees the transport's end as well, after whatever of
+        // the big write reached it.
+        let error = (&accepted).read_to_end(&mut Vec::new()).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::ConnectionAborted);
         assert_eq!(
             server.accept_stream().unwrap_err().kind(),
@@ -94,20 +95,32 @@ fn data_received_before_the_loss_is_still_read_first() {
     hang_guard(|| {
         let ends = connect();
         let mut opened = ends.client.open_stream().unwrap();
-        // A whole window: it takes a while to write, yet never waits for credit.
-        let payload = pattern(5, muxplex_blocking::muxplex::INITIAL_STREAM_WINDOW as usize);
-        opened.write_all(&payload).unwrap();
-        // Flushed: handed to the transport, so the kernel delivers it even
-        // though the socket is shut down right after.
-        opened.flush().unwrap();
-        // (Streams not yet accepted vanish with the session, so accept
-        // first; the SYN came first, the data may still be on its way.)
+        // Streams not yet accepted vanish with the session: accept first.
+        opened.write_all(b"!").unwrap();
         let mut accepted = ends.server.accept_stream().unwrap();
-        ends.client_tcp.shutdown(Shutdown::Both).unwrap();
+        accepted.read_exact(&mut [0]).unwrap();
+
+        // The rest of the window: it takes a while to write, yet never
+        // waits for credit.
+        let window = muxplex_blocking::muxplex::INITIAL_STREAM_WINDOW as usize;
+        let payload = pattern(5, window - 1);
+        opened.write_all(&payload).unwrap();
+        // Flushed means handed to the transport, so the kernel delivers it
+        // even though the socket is shut down right after.
+        opened.flush().unwrap();
+        // Only our direction: after a shutdown for reading too, the
+        // server's window updates would make the kernel answer with an
+        // RST, which discards data at the server before it is read.
+        ends.client_tcp.shutdown(Shutdown::Write).unwrap();
 
         let mut received = Vec::new();
         let error = accepted.read_to_end(&mut received).unwrap_err();
-        assert!(received == payload, "lost data that was flushed");
+        assert!(
+            received == payload,
+            "got {} of {} flushed bytes, then {error}",
+            received.len(),
+            payload.len()
+        );
         assert_eq!(error.kind(), ErrorKind::ConnectionAborted);
     });
 }
