@@ -248,3 +248,39 @@ fn resetting_a_stream_the_peer_reset_first_keeps_the_peers_reset() {
         ));
     });
 }
+
+#[test]
+fn dropping_the_last_connection_handle_closes_gracefully() {
+    hang_guard(|| {
+        let ends = connect();
+        let clone = ends.client.clone();
+        let mut opened = ends.client.open_stream().unwrap();
+        let mut accepted = ends.server.accept_stream().unwrap();
+        drop(ends.client);
+        // One clone left: nothing changes yet.
+        let mut extra = clone.open_stream().unwrap();
+        extra.finish().unwrap();
+        drop(clone);
+
+        // The streams still held keep working.
+        opened.write_all(b"after the drop").unwrap();
+        opened.finish().unwrap();
+        assert_eq!(read_all(&mut accepted).unwrap(), b"after the drop");
+        accepted.finish().unwrap();
+        assert_eq!(read_all(&mut opened).unwrap(), b"");
+        // A stream the server accepts after the close began is just as good.
+        let mut late = ends.server.accept_stream().unwrap();
+        assert_eq!(read_all(&mut late).unwrap(), b"");
+        drop(late);
+        assert_eq!(read_all(&mut extra).unwrap(), b"");
+        drop((opened, accepted, extra));
+
+        // Then the session ends, and the server's accept loop with it.
+        let error = loop {
+            if let Err(error) = ends.server.accept_stream() {
+                break error;
+            }
+        };
+        assert_eq!(error.kind(), ErrorKind::ConnectionAborted);
+    });
+}
