@@ -168,3 +168,23 @@ fn receiver_grants_more_only_as_it_reads() {
         "everything read is granted back"
     );
 }
+
+#[test]
+fn unsent_counts_written_bytes_until_a_frame_takes_them() {
+    let config = Config::default().with_max_frame_size(1_000);
+    let mut client = Session::client(config);
+    let id = client.open_stream().unwrap();
+    assert_eq!(
+        client.stream(id).unwrap().write(&[7; 2_500]).unwrap(),
+        2_500
+    );
+    assert_eq!(client.stream(id).unwrap().unsent(), 2_500);
+
+    // The SYN goes first, on the first Data frame; each frame takes 1,000.
+    let mut left = Vec::new();
+    while let Some(frame) = client.poll_transmit_frame() {
+        left.push(client.stream(id).unwrap().unsent());
+        assert!(!frame.is_empty());
+    }
+    assert_eq!(left, [1_500, 500, 0]);
+}

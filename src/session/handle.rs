@@ -80,6 +80,18 @@ impl<'a> Stream<'a> {
         }
     }
 
+    /// Bytes written to the stream that no frame carries yet: 0 once
+    /// [`poll_transmit_frame`](Session::poll_transmit_frame) (or
+    /// [`poll_transmit`](Session::poll_transmit)) has taken all of them.
+    /// A host that promises "handed to the transport" (a blocking `flush`)
+    /// waits for this to reach 0, then for its own write of what it took.
+    pub fn unsent(&self) -> usize {
+        self.session
+            .streams
+            .get(&self.id)
+            .map_or(0, |stream| stream.send_buf.len())
+    }
+
     /// Copies received data into `buf`. `Ok(0)` means the peer finished and
     /// everything was read (for a non-empty `buf`).
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, StreamError> {

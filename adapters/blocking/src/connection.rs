@@ -1,0 +1,238 @@
+//! The connection: owns the session (shared with the I/O threads) and
+//! opens and accepts streams.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+
+use muxplex::{CloseReason, Config, OpenError, Role, Session};
+
+use crate::driver;
+use crate::error::open_error;
+use crate::shared::Shared;
+use crate::stream::Stream;
+
+/// One end of a yamux session over a blocking transport.
+///
+/// Two background threads drive it: a reader that feeds the transport's
+/// bytes to the session, and a writer that sends the session's frames in
+/// batches and runs its timers (keepalive, graceful close, stream
+/// timeouts). Every method takes `&self`, and cloning is cheap (the clones
+/// share the session), so several threads may open and accept streams at
+/// once.
+///
+/// # Ending
+///
+/// - [`close`](Self::close) is graceful and waits for the end.
+/// - [`abort`](Self::abort) ends at once and does not wait.
+/// - Dropping the last clone starts a graceful close without waiting:
+///   [`Stream`]s still held keep working until they finish (bounded by
+///   [`Config::close_timeout`]), and no new stream is opened or accepted.
+/// - When the transport ends or fails, the session ends with
+///   [`CloseReason::TransportClosed`], and every blocked call returns an
+///   error at once.
+///
+/// Once the session has ended and its last frames are written, the writer
+/// thread closes our direction of the transport (for TCP, a shutdown for
+/// writing; otherwise by dropping the writer). The reader thread stops at
+/// the transport's end of file or error, which a yamux peer causes by
+/// closing its side when it sees ours close.
+#[derive(Clone)]
+pub struct Connection {
+    handle: Arc<Handle>,
+}
+
+/// Shared by a connection's clones; its drop is the last clone's.
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        state.session.close();
+        self.shared.settle(&mut state);
+    }
+}
+
+/// The write half of a TCP connection, which closes the socket for
+/// writing when dropped: the writer thread drops it once the session has
+/// ended, so the peer sees end of file after our last frame. Dropping one
+/// handle of a cloned socket would not close it.
+struct TcpWriter(TcpStream);
+
+impl Write for TcpWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl Drop for TcpWriter {
+    fn drop(&mut self) {
+        // The peer may have closed the socket already; nothing to do then.
+        let _ = self.0.shutdown(Shutdown::Write);
+    }
+}
+
+impl Connection {
+    /// The end of a TCP connection that dialed it (opens odd stream ids).
+    ///
+    /// The socket must be in blocking mode without a read timeout: a read
+    /// that fails, timed out or not, ends the session. Other options stay
+    /// as given; consider `set_nodelay(true)` for request-response traffic,
+    /// since the writer already gathers small frames into one write.
+    pub fn client(tcp: TcpStream, config: Config) -> io::Result<Self> {
+        Self::tcp(Role::Client, tcp, config)
+    }
+
+    /// The end of a TCP connection that accepted it (opens even stream
+    /// ids). See [`client`](Self::client).
+    pub fn server(tcp: TcpStream, config: Config) -> io::Result<Self> {
+        Self::tcp(Role::Server, tcp, config)
+    }
+
+    fn tcp(role: Role, tcp: TcpStream, config: Config) -> io::Result<Self> {
+        let reader = tcp.try_clone()?;
+        Self::new(role, reader, TcpWriter(tcp), config)
+    }
+
+    /// A connection over any transport split into a read half and a write
+    /// half (two ends of a pipe, the halves of a TLS stream, ...).
+    ///
+    /// The reader is read on its own thread, never waiting for the writer.
+    /// The writer is dropped once the session has ended and its last frames
+    /// are written, so its `Drop` should close our direction of the
+    /// transport. The reader thread runs until the reader returns end of
+    /// file or an error.
+    pub fn new<R, W>(role: Role, reader: R, writer: W, config: Config) -> io::Result<Self>
+    where
+        R: Read + Send + 'static,
+        W: Write + Send + 'static,
+    {
+        let shared = Arc::new(Shared::new(Session::new(role, config)));
+        driver::spawn(&shared, reader, writer)?;
+        Ok(Connection {
+            handle: Arc::new(Handle { shared }),
+        })
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.handle.shared
+    }
+
+    /// Opens a stream. The peer learns of it with the stream's first frame,
+    /// which leaves at once; nothing waits for the peer's answer.
+    ///
+    /// Blocks while [`Config::max_unacked_outbound`] streams await the
+    /// peer's acknowledgement. Fails with `ConnectionAborted` once the
+    /// session is closing or has ended, and `ConnectionRefused` after the
+    /// peer's GoAway; the inner error is the [`OpenError`].
+    pub fn open_stream(&self) -> io::Result<Stream> {
+        let shared = self.shared();
+        let mut state = shared.lock();
+        loop {
+            match state.session.open_stream() {
+                Ok(id) => {
+                    let stream = Stream::register(shared, &mut state, id);
+                    shared.settle(&mut state);
+                    return Ok(stream);
+                }
+                Err(OpenError::Blocked) => state = shared.wait(&shared.open_cv, state),
+                Err(e) => return Err(open_error(e)),
+            }
+        }
+    }
+
+    /// Takes the next stream the peer opened, blocking until one comes.
+    /// Accepting acknowledges it, so the peer learns its stream reached
+    /// the application.
+    ///
+    /// Fails with `ConnectionAborted` once the session is closing or has
+    /// ended (inner error: [`OpenError::Closing`] or
+    /// [`OpenError::SessionClosed`]), so an accept loop ends with the
+    /// connection.
+    pub fn accept_stream(&self) -> io::Result<Stream> {
+        let shared = self.shared();
+        let mut state = shared.lock();
+        loop {
+            if let Some(id) = state.session.accept_stream() {
+                let stream = Stream::register(shared, &mut state, id);
+                shared.settle(&mut state);
+                return Ok(stream);
+            }
+            if let Some(reason) = state.session.close_reason() {
+                return Err(open_error(OpenError::SessionClosed(reason)));
+            }
+            if state.session.is_closing() {
+                return Err(open_error(OpenError::Closing));
+            }
+            state = shared.wait(&shared.accept_cv, state);
+        }
+    }
+
+    /// Closes the session gracefully and waits until it has ended: no new
+    /// streams either way, the open ones may finish (until
+    /// [`Config::close_timeout`], after which they are reset), then
+    /// GoAway(0) is written and our direction of the transport closed.
+    ///
+    /// Returns why the session ended: [`CloseReason::LocalClose`], or
+    /// [`CloseReason::LocalCloseTimedOut`] if streams had to be reset, or
+    /// whatever ended it first. Streams this thread holds open keep the
+    /// close waiting, so finish them first (or close from another thread).
+    /// The last frames must be written, so a peer that stops reading holds
+    /// the close as long as the transport's write blocks; a write timeout
+    /// on the socket bounds that (a failed write ends the session).
+    pub fn close(&self) -> CloseReason {
+        let shared = self.shared();
+        let mut state = shared.lock();
+        state.session.close();
+        shared.settle(&mut state);
+        // Blocked openers and acceptors fail now rather than at the end.
+        shared.open_cv.notify_all();
+        shared.accept_cv.notify_all();
+        while !state.writer_done {
+            state = shared.wait(&shared.written_cv, state);
+        }
+        state
+            .session
+            .close_reason()
+            .expect("the writer thread stops only once the session has ended")
+    }
+
+    /// Ends the session at once with GoAway(`code`) and returns without
+    /// waiting; every stream's reads and writes fail from now on (data
+    /// already received stays readable).
+    pub fn abort(&self, code: u32) {
+        let shared = self.shared();
+        let mut state = shared.lock();
+        state.session.abort(code);
+        shared.settle(&mut state);
+    }
+
+    /// Why the session ended, once it has.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.shared().lock().session.close_reason()
+    }
+
+    /// How many streams the session holds state for, including dropped
+    /// streams waiting for the peer to finish (see [`Stream`]).
+    pub fn stream_count(&self) -> usize {
+        self.shared().lock().session.stream_count()
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.shared().lock();
+        f.debug_struct("Connection")
+            .field("role", &state.session.role())
+            .field("streams", &state.session.stream_count())
+            .field("close_reason", &state.session.close_reason())
+            .finish()
+    }
+}

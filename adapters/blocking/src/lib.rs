@@ -1,0 +1,77 @@
+//! [muxplex] on blocking std threads: many independent byte streams over
+//! one TCP connection (or any transport with a read half and a write
+//! half), each a [`std::io::Read`] + [`std::io::Write`].
+//!
+//! A [`Connection`] keeps the sans-IO [`muxplex::Session`] behind a mutex
+//! and drives it with two threads: a reader that feeds the transport's bytes
+//! to the session, and a writer that sends its frames in batches and runs
+//! its timers. Application threads open and accept [`Stream`]s and block in
+//! their reads and writes on condition variables. Protocol decisions (flow
+//! control, scheduling, keepalive, shutdown, limits) are all the core's.
+//!
+//! # Example
+//!
+//! An echo server and a client over loopback TCP, in one process:
+//!
+//! ```
+//! use std::io::{self, Read, Write};
+//! use std::net::{TcpListener, TcpStream};
+//! use std::thread;
+//!
+//! use muxplex_blocking::{CloseReason, Config, Connection};
+//!
+//! let listener = TcpListener::bind("127.0.0.1:0")?;
+//! let address = listener.local_addr()?;
+//!
+//! let server = thread::spawn(move || -> io::Result<()> {
+//!     let (tcp, _) = listener.accept()?;
+//!     let connection = Connection::server(tcp, Config::default())?;
+//!     // Ends with an error once the client has closed the connection.
+//!     while let Ok(stream) = connection.accept_stream() {
+//!         thread::spawn(move || {
+//!             // Echo until the client finishes; dropping the stream then
+//!             // finishes our direction too.
+//!             io::copy(&mut &stream, &mut &stream)
+//!         });
+//!     }
+//!     Ok(())
+//! });
+//!
+//! let connection = Connection::client(TcpStream::connect(address)?, Config::default())?;
+//! let mut stream = connection.open_stream()?;
+//! stream.write_all(b"hello, muxplex")?;
+//! stream.finish()?;
+//! let mut reply = String::new();
+//! stream.read_to_string(&mut reply)?;
+//! assert_eq!(reply, "hello, muxplex");
+//!
+//! drop(stream);
+//! assert_eq!(connection.close(), CloseReason::LocalClose);
+//! server.join().expect("server thread")?;
+//! # Ok::<(), io::Error>(())
+//! ```
+//!
+//! # Threads and blocking
+//!
+//! Every call that waits (opening at the limit of unacknowledged streams,
+//! accepting, reading, writing into a full window, flushing, closing)
+//! wakes up when the session's end makes waiting pointless, so a lost
+//! connection never leaves a thread hanging; it gets an error at once.
+//! See [`Connection`] for how a connection ends and [`Stream`] for what
+//! dropping a stream does.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod connection;
+mod driver;
+mod error;
+mod shared;
+mod stream;
+
+pub use connection::Connection;
+pub use stream::Stream;
+
+/// The core crate, for everything this one does not re-export.
+pub use muxplex;
+/// Core types that appear in this crate's API and errors.
+pub use muxplex::{CloseReason, Config, Delivery, OpenError, Role, StreamError, StreamId};

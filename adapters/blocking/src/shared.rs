@@ -1,0 +1,171 @@
+//! The state the application's handles and the two I/O threads share: the
+//! session behind one mutex, and the condition variables its waiters sleep
+//! on.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+use muxplex::{Event, Instant, Session, StreamError, StreamId};
+
+/// Everything behind the lock, plus the condition variables (which must
+/// live outside it, since waiting hands the guard back to them).
+#[derive(Debug)]
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    /// The writer thread sleeps here until there may be output or the
+    /// session's next deadline comes.
+    pub(crate) writer_cv: Condvar,
+    /// `accept_stream` sleeps here until a stream comes in.
+    pub(crate) accept_cv: Condvar,
+    /// `open_stream` sleeps here while opening is blocked.
+    pub(crate) open_cv: Condvar,
+    /// `flush` and `close` sleep here for the writer thread's progress.
+    pub(crate) written_cv: Condvar,
+    /// The origin of the session's clock.
+    origin: std::time::Instant,
+}
+
+/// What the lock guards.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) session: Session,
+    /// One entry per live [`Stream`](crate::Stream) handle.
+    pub(crate) entries: HashMap<StreamId, Entry>,
+    /// Streams whose handle was dropped before the peer finished: what the
+    /// peer still sends is read and discarded, so its state goes once the
+    /// peer's FIN arrives (see the `Stream` docs).
+    detached: HashSet<StreamId>,
+    /// Batches the writer thread took from the session, and of those, how
+    /// many reached the transport; `flush` compares the two.
+    pub(crate) batches_taken: u64,
+    pub(crate) batches_written: u64,
+    /// Set once the writer thread has stopped: nothing more goes out.
+    pub(crate) writer_done: bool,
+}
+
+/// The adapter's part of one stream handle.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    /// The handle's readers and writers sleep here.
+    pub(crate) cv: Arc<Condvar>,
+    /// The reset the application has been told of. The core frees a reset
+    /// stream once the application has seen the error, so later calls
+    /// learn it from here.
+    pub(crate) reset: Option<StreamError>,
+}
+
+impl Shared {
+    pub(crate) fn new(session: Session) -> Self {
+        Shared {
+            state: Mutex::new(State {
+                session,
+                entries: HashMap::new(),
+                detached: HashSet::new(),
+                batches_taken: 0,
+                batches_written: 0,
+                writer_done: false,
+            }),
+            writer_cv: Condvar::new(),
+            accept_cv: Condvar::new(),
+            open_cv: Condvar::new(),
+            written_cv: Condvar::new(),
+            origin: std::time::Instant::now(),
+        }
+    }
+
+    /// Locks the state. A panic elsewhere while the lock was held cannot
+    /// have left the session half-updated (the core does not panic midway
+    /// on any input), so poisoning is ignored rather than spread.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sleeps on `cv` until notified, as [`lock`](Self::lock) does.
+    pub(crate) fn wait<'a>(
+        &self,
+        cv: &Condvar,
+        guard: MutexGuard<'a, State>,
+    ) -> MutexGuard<'a, State> {
+        cv.wait(guard).unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The session's clock: microseconds since the connection was made.
+    pub(crate) fn now(&self) -> Instant {
+        let micros = self.origin.elapsed().as_micros();
+        Instant::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
+    }
+
+    /// The drive loop's rule, after any input or command: hand each event
+    /// to whoever waits for it, then let the writer thread drain the
+    /// output. Waiters re-check their own condition under the lock, so an
+    /// event is only a wake-up call.
+    pub(crate) fn settle(&self, state: &mut State) {
+        while let Some(event) = state.session.poll_event() {
+            match event {
+                Event::IncomingStream(_) => self.accept_cv.notify_all(),
+                Event::Readable(id) | Event::StreamReset { id, .. }
+                    if state.detached.contains(&id) =>
+                {
+                    state.drain_detached(id);
+                }
+                Event::Readable(id) | Event::Writable(id) => state.wake(id),
+                Event::StreamReset { id, .. } => {
+                    state.wake(id);
+                    // A reset drops unsent data, which a flush waits on.
+                    self.written_cv.notify_all();
+                }
+                Event::OpenUnblocked | Event::PeerGoingAway => self.open_cv.notify_all(),
+                Event::Closed(_) => {
+                    state.detached.clear();
+                    for entry in state.entries.values() {
+                        entry.cv.notify_all();
+                    }
+                    self.accept_cv.notify_all();
+                    self.open_cv.notify_all();
+                    self.written_cv.notify_all();
+                }
+                // Pongs answer pings nobody here sends.
+                _ => {}
+            }
+        }
+        self.writer_cv.notify_one();
+    }
+}
+
+impl State {
+    fn wake(&self, id: StreamId) {
+        if let Some(entry) = self.entries.get(&id) {
+            entry.cv.notify_all();
+        }
+    }
+
+    /// Takes over a stream whose handle is gone: finishes our direction
+    /// (data written is still delivered) and discards what the peer sends
+    /// until its FIN, when the core frees the stream.
+    pub(crate) fn detach(&mut self, id: StreamId) {
+        let Some(mut stream) = self.session.stream(id) else {
+            return;
+        };
+        // Already finished, reset or closed: there is nothing to add.
+        let _ = stream.finish();
+        drop(stream);
+        self.detached.insert(id);
+        self.drain_detached(id);
+    }
+
+    /// Reads a detached stream dry. It stays detached while more may come;
+    /// at its end or its reset, the core handle's drop frees the stream.
+    fn drain_detached(&mut self, id: StreamId) {
+        if let Some(mut stream) = self.session.stream(id) {
+            loop {
+                match stream.read_chunk(usize::MAX) {
+                    Ok(Some(_)) => {}
+                    // The next Readable or StreamReset comes back here.
+                    Err(StreamError::Blocked) => return,
+                    Ok(None) | Err(_) => break,
+                }
+            }
+        }
+        self.detached.remove(&id);
+    }
+}

@@ -1,0 +1,159 @@
+//! When the transport dies, every call on the connection and its streams
+//! fails at once, including calls already waiting; none hangs.
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::Shutdown;
+use std::thread;
+
+use common::{connect, hang_guard, inner, pattern};
+use muxplex_blocking::{CloseReason, Delivery, OpenError, StreamError};
+
+#[test]
+fn calls_on_a_lost_connection_fail_at_once_even_those_already_waiting() {
+    hang_guard(|| {
+        let ends = connect();
+        let (client, server) = (&ends.client, &ends.server);
+        let mut opened = client.open_stream().unwrap();
+        opened.write_all(b"ping").unwrap();
+        let accepted = server.accept_stream().unwrap();
+        let mut buf = [0; 4];
+        (&accepted).read_exact(&mut buf).unwrap();
+        // The answer carries the server's ACK with it.
+        (&accepted).write_all(b"pong").unwrap();
+        opened.read_exact(&mut buf).unwrap();
+
+        let idle = client.open_stream().unwrap();
+        thread::scope(|scope| {
+            // One thread waits to read, one to write into a full window
+            // (the server never reads this stream), one to accept.
+            let reader = scope.spawn(|| (&idle).read(&mut [0; 16]).unwrap_err());
+            let writer = scope.spawn(|| (&opened).write_all(&pattern(3, 2_000_000)).unwrap_err());
+            let acceptor = scope.spawn(|| client.accept_stream().unwrap_err());
+
+            // Kill the transport under the client.
+            ends.client_tcp.shutdown(Shutdown::Both).unwrap();
+
+            for error in [reader.join().unwrap(), writer.join().unwrap()] {
+                assert_eq!(error.kind(), ErrorKind::ConnectionAborted);
+                assert!(matches!(
+                    inner(&error),
+                    StreamError::SessionClosed {
+                        reason: CloseReason::TransportClosed,
+                        ..
+                    }
+                ));
+            }
+            let error = acceptor.join().unwrap();
+            assert_eq!(error.kind(), ErrorKind::ConnectionAborted);
+            assert!(matches!(
+                error.get_ref().and_then(|e| e.downcast_ref::<OpenError>()),
+                Some(OpenError::SessionClosed(CloseReason::TransportClosed))
+            ));
+        });
+
+        // New calls fail at once too.
+        let error = opened.write(b"more").unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::ConnectionAborted);
+        // The server acknowledged this stream, so whatever it did with it
+        // stands: the error says so.
+        assert!(matches!(
+            inner(&error),
+            StreamError::SessionClosed {
+                delivery: Delivery::Delivered,
+                ..
+            }
+        ));
+        assert_eq!(
+            opened.read(&mut buf).unwrap_err().kind(),
+            ErrorKind::ConnectionAborted
+        );
+        assert_eq!(
+            opened.flush().unwrap_err().kind(),
+            ErrorKind::ConnectionAborted
+        );
+        assert_eq!(
+            client.open_stream().unwrap_err().kind(),
+            ErrorKind::ConnectionAborted
+        );
+        assert_eq!(client.close(), CloseReason::TransportClosed);
+
+        // The server sees the transport's end as well, after whatever of
+        // the big write reached it.
+        let error = (&accepted).read_to_end(&mut Vec::new()).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::ConnectionAborted);
+        assert_eq!(
+            server.accept_stream().unwrap_err().kind(),
+            ErrorKind::ConnectionAborted
+        );
+    });
+}
+
+#[test]
+fn data_received_before_the_loss_is_still_read_first() {
+    hang_guard(|| {
+        let ends = connect();
+        let mut opened = ends.client.open_stream().unwrap();
+        // Streams not yet accepted vanish with the session: accept first.
+        opened.write_all(b"!").unwrap();
+        let mut accepted = ends.server.accept_stream().unwrap();
+        accepted.read_exact(&mut [0]).unwrap();
+
+        // The rest of the window: it takes a while to write, yet never
+        // waits for credit.
+        let window = muxplex_blocking::muxplex::INITIAL_STREAM_WINDOW as usize;
+        let payload = pattern(5, window - 1);
+        opened.write_all(&payload).unwrap();
+        // Flushed means handed to the transport, so the kernel delivers it
+        // even though the socket is shut down right after.
+        opened.flush().unwrap();
+        // Only our direction: after a shutdown for reading too, the
+        // server's window updates would make the kernel answer with an
+        // RST, which discards data at the server before it is read.
+        ends.client_tcp.shutdown(Shutdown::Write).unwrap();
+
+        let mut received = Vec::new();
+        let error = accepted.read_to_end(&mut received).unwrap_err();
+        assert!(
+            received == payload,
+            "got {} of {} flushed bytes, then {error}",
+            received.len(),
+            payload.len()
+        );
+        assert_eq!(error.kind(), ErrorKind::ConnectionAborted);
+    });
+}
+
+#[test]
+fn aborting_fails_both_ends_at_once() {
+    hang_guard(|| {
+        let ends = connect();
+        let opened = ends.client.open_stream().unwrap();
+        (&opened).write_all(b"hello").unwrap();
+        let mut accepted = ends.server.accept_stream().unwrap();
+        // One write is one frame: once a byte is in, all of it is.
+        let mut first = [0; 1];
+        accepted.read_exact(&mut first).unwrap();
+        ends.server.abort(7);
+        let error = (&opened).read(&mut [0; 4]).unwrap_err();
+        assert!(matches!(
+            inner(&error),
+            StreamError::SessionClosed {
+                reason: CloseReason::PeerGoAway { code: 7 },
+                ..
+            }
+        ));
+        // What arrived before the abort is still there to read.
+        let mut rest = Vec::new();
+        let error = accepted.read_to_end(&mut rest).unwrap_err();
+        assert_eq!(rest, b"ello");
+        assert!(matches!(
+            inner(&error),
+            StreamError::SessionClosed {
+                reason: CloseReason::LocalAbort { code: 7 },
+                ..
+            }
+        ));
+    });
+}
