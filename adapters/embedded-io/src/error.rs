@@ -2,7 +2,8 @@
 
 use core::fmt;
 
-/// A transport failure seen by [`Driver`](crate::Driver).
+/// A transport failure seen by [`Driver`](crate::Driver) or
+/// [`AsyncDriver`](crate::AsyncDriver).
 ///
 /// The session is left as it was: protocol failures are not errors here
 /// but an [`Event::Closed`](muxplex::Event::Closed) from the session. A host

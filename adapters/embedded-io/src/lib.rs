@@ -2,15 +2,19 @@
 //! streams on a serial line, a TCP socket of an embedded network stack, or
 //! anything else with the embedded-io traits, on `no_std` targets.
 //!
-//! The driver is thin: it moves bytes between the transport and a
-//! [`muxplex::Session`] and tells it the time. Everything else (opening,
+//! Two drivers, both thin: they move bytes between the transport and a
+//! [`muxplex::Session`] and tell it the time. Everything else (opening,
 //! accepting, reading and writing streams, events) is the session's own
 //! API, reached through `session_mut()`.
 //!
-//! [`Driver`] is blocking, for a main loop (bare metal, RTIC idle, a
-//! superloop). [`Driver::poll`] never blocks: it reads only what
-//! `ReadReady` says is there and writes only while `WriteReady` says the
-//! transport has room. Time comes with each call.
+//! - [`Driver`], blocking: for a main loop (bare metal, RTIC idle, a
+//!   superloop). [`Driver::poll`] never blocks: it reads only what
+//!   `ReadReady` says is there and writes only while `WriteReady` says the
+//!   transport has room. Time comes with each call.
+//! - [`AsyncDriver`], over `embedded_io_async`: [`AsyncDriver::step`]
+//!   reads, writes and sleeps until the session has an event. Time and
+//!   sleeping come from a [`Clock`] the host implements, so it runs under
+//!   embassy or any other executor.
 //!
 //! The crate needs `alloc` (the session's streams live on the heap) but no
 //! `std`; the application provides the global allocator.
@@ -116,19 +120,26 @@
 //! assert_eq!(reply, b"hello");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! With [`AsyncDriver`] the same application is a loop of
+//! `while let Some(event) = driver.step().await? { ... }`, acting on each
+//! event through `driver.session_mut()`.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 extern crate alloc;
 
+mod asynch;
 mod blocking;
 mod error;
 mod outbox;
 
+pub use asynch::{AsyncDriver, Clock};
 pub use blocking::Driver;
 pub use error::Error;
 
-/// Read buffer and output buffer size used by [`Driver::new`]: small enough for a microcontroller, large enough
+/// Read buffer and output buffer size used by [`Driver::new`] and
+/// [`AsyncDriver::new`]: small enough for a microcontroller, large enough
 /// to carry a yamux header and some payload per transport call.
 pub const DEFAULT_BUFFER_SIZE: usize = 1024;

@@ -1,5 +1,5 @@
-//! In-memory transports: a pair of bounded byte pipes with the blocking
-//! embedded-io traits on each end.
+//! In-memory transports: a pair of bounded byte pipes, with the blocking
+//! embedded-io traits on each end and the async ones on its split halves.
 //!
 //! The blocking `read` and `write` panic where a real transport would block
 //! (nothing to read, no room to write, a stalled writer): a driver that
@@ -7,7 +7,9 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::rc::Rc;
+use std::task::Poll;
 
 use embedded_io::{ErrorKind, ErrorType, Read, ReadReady, Write, WriteReady};
 
@@ -64,6 +66,8 @@ pub struct End {
     /// While set, the end reports that it cannot write, as a link whose
     /// transmitter is busy would.
     stalled: Rc<Cell<bool>>,
+    /// Bytes the async half wrote since its last flush.
+    unflushed: Rc<Cell<usize>>,
 }
 
 /// Two connected ends, each direction holding at most `capacity` bytes.
@@ -73,11 +77,13 @@ pub fn pair(capacity: usize) -> (End, End) {
         rx: ba.clone(),
         tx: ab.clone(),
         stalled: Rc::default(),
+        unflushed: Rc::default(),
     };
     let b = End {
         rx: ab,
         tx: ba,
         stalled: Rc::default(),
+        unflushed: Rc::default(),
     };
     (a, b)
 }
@@ -87,6 +93,7 @@ pub fn pair(capacity: usize) -> (End, End) {
 pub struct Controls {
     tx: Shared,
     stalled: Rc<Cell<bool>>,
+    unflushed: Rc<Cell<usize>>,
 }
 
 impl Controls {
@@ -99,6 +106,11 @@ impl Controls {
     pub fn shutdown(&self) {
         self.tx.borrow_mut().closed = true;
     }
+
+    /// Bytes the end's async write half wrote and has not flushed since.
+    pub fn unflushed(&self) -> usize {
+        self.unflushed.get()
+    }
 }
 
 impl End {
@@ -107,7 +119,20 @@ impl End {
         Controls {
             tx: self.tx.clone(),
             stalled: self.stalled.clone(),
+            unflushed: self.unflushed.clone(),
         }
+    }
+
+    /// The async read and write halves.
+    pub fn split(self) -> (ReadHalf, WriteHalf) {
+        (
+            ReadHalf { rx: self.rx },
+            WriteHalf {
+                tx: self.tx,
+                stalled: self.stalled,
+                unflushed: self.unflushed,
+            },
+        )
     }
 }
 
@@ -143,5 +168,59 @@ impl WriteReady for End {
     fn write_ready(&mut self) -> Result<bool, ErrorKind> {
         let tx = self.tx.borrow();
         Ok(!self.stalled.get() && tx.data.len() < tx.capacity)
+    }
+}
+
+/// The async reading half of an [`End`]. Its futures register no waker:
+/// the tests' executor polls every task each round, so none is needed.
+/// They are cancel-safe: bytes move only in a poll that completes.
+#[derive(Debug)]
+pub struct ReadHalf {
+    rx: Shared,
+}
+
+/// The async writing half of an [`End`].
+#[derive(Debug)]
+pub struct WriteHalf {
+    tx: Shared,
+    stalled: Rc<Cell<bool>>,
+    unflushed: Rc<Cell<usize>>,
+}
+
+impl ErrorType for ReadHalf {
+    type Error = ErrorKind;
+}
+
+impl ErrorType for WriteHalf {
+    type Error = ErrorKind;
+}
+
+impl embedded_io_async::Read for ReadHalf {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        poll_fn(|_| match take(&self.rx, buf) {
+            Some(n) => Poll::Ready(Ok(n)),
+            None => Poll::Pending,
+        })
+        .await
+    }
+}
+
+impl embedded_io_async::Write for WriteHalf {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        poll_fn(|_| match put(&self.tx, &self.stalled, buf) {
+            Some(n) => {
+                self.unflushed.set(self.unflushed.get() + n);
+                Poll::Ready(Ok(n))
+            }
+            None => Poll::Pending,
+        })
+        .await
+    }
+
+    /// The bytes are in the pipe already; counting flushes lets the tests
+    /// check that a writer which needs one (a buffered one) would get it.
+    async fn flush(&mut self) -> Result<(), ErrorKind> {
+        self.unflushed.set(0);
+        Ok(())
     }
 }
