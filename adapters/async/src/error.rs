@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 
-use muxplex::{CloseReason, OpenError, StreamError};
+use muxplex::{CloseReason, Delivery, OpenError, StreamError};
 
 /// Why an operation on a [`Connection`](crate::Connection) or
 /// [`Stream`](crate::Stream) failed.
@@ -16,6 +16,8 @@ pub enum Error {
         code: u32,
         /// Whether the peer reset it (otherwise this end did).
         by_peer: bool,
+        /// Whether the peer's application may have the stream.
+        delivery: Delivery,
     },
     /// The stream was already finished for writing.
     Finished,
@@ -54,9 +56,17 @@ impl Error {
         closed: impl FnOnce(CloseReason) -> Error,
     ) -> Self {
         match error {
-            StreamError::Reset { code, by_peer } => Error::Reset { code, by_peer },
+            StreamError::Reset {
+                code,
+                by_peer,
+                delivery,
+            } => Error::Reset {
+                code,
+                by_peer,
+                delivery,
+            },
             StreamError::Finished => Error::Finished,
-            StreamError::SessionClosed(reason) => closed(reason),
+            StreamError::SessionClosed { reason, .. } => closed(reason),
             // `Blocked` is handled by the callers; anything newer is passed
             // through rather than guessed at.
             other => Error::Stream(other),
@@ -78,11 +88,13 @@ impl fmt::Display for Error {
             Error::Reset {
                 code,
                 by_peer: true,
-            } => write!(f, "stream reset by the peer with code {code}"),
+                delivery,
+            } => write!(f, "stream reset by the peer with code {code} ({delivery})"),
             Error::Reset {
                 code,
                 by_peer: false,
-            } => write!(f, "stream reset locally with code {code}"),
+                delivery,
+            } => write!(f, "stream reset locally with code {code} ({delivery})"),
             Error::Finished => f.write_str("stream was already finished for writing"),
             Error::Open(e) => write!(f, "cannot open a stream: {e}"),
             Error::Stream(e) => write!(f, "stream error: {e}"),

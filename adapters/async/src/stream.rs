@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use muxplex::{StreamError, StreamId};
+use muxplex::{Delivery, StreamError, StreamId};
 
 use crate::error::Error;
 use crate::shared::{Inner, Shared, register};
@@ -146,7 +146,9 @@ impl Stream {
     pub fn reset(&self, code: u32) {
         let mut inner = self.shared.lock();
         let inner = &mut *inner;
+        let mut delivery = Delivery::MaybeDelivered;
         if let Some(stream) = inner.session.stream(self.id) {
+            delivery = stream.delivery();
             stream.reset(code);
         }
         let slot = slot_of(inner, self.id);
@@ -154,6 +156,7 @@ impl Stream {
             slot.error = Some(Error::Reset {
                 code,
                 by_peer: false,
+                delivery,
             });
         }
         // Whoever waits on this stream must see the reset now.
@@ -207,9 +210,12 @@ impl Stream {
     /// nothing final: it was released after a reset seen through another
     /// path, or the session is gone. Either way it cannot go on.
     fn gone(&self, inner: &mut Inner) -> Error {
+        // Nothing says how far the stream got, so assume the worst case
+        // a retry must respect.
         let error = inner.connection_error().unwrap_or(Error::Reset {
             code: 0,
             by_peer: true,
+            delivery: Delivery::MaybeDelivered,
         });
         slot_of(inner, self.id).error = Some(error);
         error

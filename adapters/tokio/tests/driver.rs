@@ -72,7 +72,8 @@ async fn dropping_an_unfinished_stream_resets_it() {
         inner(&err),
         Some(Error::Reset {
             code: 0,
-            by_peer: true
+            by_peer: true,
+            delivery: muxplex::Delivery::Delivered,
         })
     );
 }
