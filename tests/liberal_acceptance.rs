@@ -169,3 +169,22 @@ fn unknown_flag_bits_are_ignored() {
     assert_eq!(server.accept_stream(), Some(ONE));
     assert_eq!(read_all(&mut server, ONE).0, b"x");
 }
+
+/// The `yamux` crate sends a stream its application closed before writing
+/// as a bare FIN, without SYN: it still arrives as an (empty) stream.
+#[test]
+fn bare_fin_on_a_new_peer_id_opens_an_empty_stream() {
+    for frame_type in [FrameType::Data, FrameType::WindowUpdate] {
+        let mut server = Session::server(Config::default());
+        feed(&mut server, &header(frame_type, Flags::FIN, 1, 0), 1);
+        assert_eq!(events(&mut server), [Event::IncomingStream(ONE)]);
+        assert_eq!(server.accept_stream(), Some(ONE));
+        assert_eq!(read_all(&mut server, ONE), (Vec::new(), Ok(())));
+        assert_eq!(events(&mut server), [Event::Readable(ONE)]);
+        // A late FIN for a lower id, or one with our parity, opens nothing.
+        feed(&mut server, &header(frame_type, Flags::FIN, 1, 0), 1);
+        feed(&mut server, &header(frame_type, Flags::FIN, 2, 0), 1);
+        assert!(events(&mut server).is_empty());
+        assert!(!server.is_closed());
+    }
+}

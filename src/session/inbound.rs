@@ -143,7 +143,8 @@ impl Session {
                 max: self.inbound.max_data_len,
             }));
         }
-        if header.flags.contains(Flags::SYN) && !self.open_inbound(id) {
+        let opens = header.flags.contains(Flags::SYN) || self.implies_open(id, header);
+        if opens && !self.open_inbound(id) {
             return;
         }
         let Some(stream) = self.streams.get_mut(&id) else {
@@ -207,11 +208,7 @@ impl Session {
     /// closing or at a limit; false if the SYN was a protocol error (the
     /// session is then closed).
     fn open_inbound(&mut self, id: StreamId) -> bool {
-        let peer = match self.role {
-            Role::Client => Role::Server,
-            Role::Server => Role::Client,
-        };
-        if id.opener() != Some(peer) {
+        if id.opener() != Some(self.peer_role()) {
             self.protocol_error(ProtocolError::InvalidStreamId { stream: id });
             return false;
         }
@@ -219,6 +216,7 @@ impl Session {
             self.protocol_error(ProtocolError::DuplicateStream { stream: id });
             return false;
         }
+        self.highest_inbound_id = self.highest_inbound_id.max(id.get());
         let at_limit = self.accept_queue.len() >= self.config.accept_backlog
             || self.streams.len() >= self.config.max_streams;
         if self.is_closing() || at_limit {
@@ -229,6 +227,29 @@ impl Session {
         self.accept_queue.push_back(id);
         self.events.push_back(Event::IncomingStream(id));
         true
+    }
+
+    /// Whether a frame without SYN still opens a stream: the `yamux` crate
+    /// sends a stream that is closed before any write as a bare FIN, with
+    /// no SYN. Peers hand out ids in increasing order, so an id of the
+    /// peer's parity above every id it has opened so far can only be such a
+    /// stream, never a late frame for one already gone. Only that exact
+    /// shape (FIN, no payload, no RST) opens a stream; data without SYN on
+    /// an unknown id is still dropped, as the protocol says.
+    fn implies_open(&self, id: StreamId, header: Header) -> bool {
+        header.flags.contains(Flags::FIN)
+            && header.payload_len() == 0
+            && !header.flags.contains(Flags::RST)
+            && id.opener() == Some(self.peer_role())
+            && id.get() > self.highest_inbound_id
+            && !self.streams.contains_key(&id)
+    }
+
+    fn peer_role(&self) -> Role {
+        match self.role {
+            Role::Client => Role::Server,
+            Role::Server => Role::Client,
+        }
     }
 
     fn skip_payload(&mut self, header: Header) {

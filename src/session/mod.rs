@@ -98,6 +98,9 @@ pub struct Session {
     /// The id our next stream gets; `None` once ids are exhausted.
     next_outbound_id: Option<u32>,
     accept_queue: VecDeque<StreamId>,
+    /// The highest id the peer has opened a stream with, to tell a stream
+    /// opened without SYN from a late frame of one already freed.
+    highest_inbound_id: u32,
     /// Outbound streams awaiting the peer's ACK.
     unacked_outbound: usize,
     /// Whether `open_stream` refused for lack of ACKs and owes an
@@ -142,6 +145,7 @@ impl Session {
                 Role::Server => 2,
             }),
             accept_queue: VecDeque::new(),
+            highest_inbound_id: 0,
             unacked_outbound: 0,
             open_blocked: false,
             pending_resets: 0,
