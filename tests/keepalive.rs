@@ -1,6 +1,6 @@
 //! Keepalive: a ping after silence, a timeout without a pong, RTT estimate.
 
-mod wire;
+mod common;
 
 use std::time::Duration;
 
@@ -31,7 +31,7 @@ fn answered_keepalive_keeps_the_session_and_measures_rtt() {
     assert_eq!(pair.client.rtt(), Some(Duration::from_millis(20)));
     assert_eq!(pair.server.rtt(), Some(Duration::from_millis(20)));
     // Keepalive answers are not the application's pongs.
-    assert!(wire::events(&mut pair.client).is_empty());
+    assert!(common::events(&mut pair.client).is_empty());
 }
 
 #[test]
@@ -46,14 +46,14 @@ fn silence_brings_a_ping_and_traffic_postpones_it() {
     assert_eq!(session.poll_timeout(), Some(Instant::from_millis(1_000)));
 
     // Traffic at 0.9 s postpones the ping to 1.9 s.
-    let pong = wire::frame(FrameType::Ping, Flags::ACK, 0, 12345);
+    let pong = common::header(FrameType::Ping, Flags::ACK, 0, 12345);
     session.handle_input(Instant::from_millis(900), &pong);
     session.handle_timeout(Instant::from_millis(1_000));
-    assert_eq!(pings(&wire::drain(&mut session)), 0);
+    assert_eq!(pings(&common::take_frames(&mut session)), 0);
     assert_eq!(session.poll_timeout(), Some(Instant::from_millis(1_900)));
 
     session.handle_timeout(Instant::from_millis(1_900));
-    assert_eq!(pings(&wire::drain(&mut session)), 1);
+    assert_eq!(pings(&common::take_frames(&mut session)), 1);
 }
 
 #[test]
@@ -61,17 +61,17 @@ fn unanswered_ping_closes_with_keepalive_timeout() {
     let mut session = Session::client(keepalive_config());
     session.handle_timeout(Instant::from_millis(0));
     session.handle_timeout(Instant::from_millis(1_000));
-    assert_eq!(pings(&wire::drain(&mut session)), 1);
+    assert_eq!(pings(&common::take_frames(&mut session)), 1);
     assert_eq!(session.poll_timeout(), Some(Instant::from_millis(1_500)));
     // Traffic that is not the pong does not answer the ping.
-    let update = wire::frame(FrameType::WindowUpdate, Flags::NONE, 7, 0);
+    let update = common::header(FrameType::WindowUpdate, Flags::NONE, 7, 0);
     session.handle_input(Instant::from_millis(1_200), &update);
     session.handle_timeout(Instant::from_millis(1_499));
     assert!(!session.is_closed());
     session.handle_timeout(Instant::from_millis(1_500));
     assert_eq!(session.close_reason(), Some(CloseReason::KeepAliveTimeout));
     assert_eq!(
-        wire::events(&mut session),
+        common::events(&mut session),
         vec![Event::Closed(CloseReason::KeepAliveTimeout)]
     );
     assert_eq!(session.poll_timeout(), None);
@@ -82,7 +82,7 @@ fn disabled_keepalive_sets_no_deadline() {
     let mut session = Session::client(Config::default().with_keepalive_interval(None));
     assert_eq!(session.poll_timeout(), None);
     session.handle_timeout(Instant::from_millis(3_600_000));
-    assert!(wire::drain(&mut session).is_empty());
+    assert!(common::take_frames(&mut session).is_empty());
     assert!(!session.is_closed());
 }
 
@@ -93,7 +93,7 @@ fn application_ping_reports_rtt_and_feeds_the_estimate() {
     let now = pair.now();
     pair.client.ping(now).unwrap();
     pair.drive();
-    let pongs: Vec<_> = wire::events(&mut pair.client)
+    let pongs: Vec<_> = common::events(&mut pair.client)
         .into_iter()
         .filter(|e| matches!(e, Event::Pong { .. }))
         .collect();

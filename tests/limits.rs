@@ -1,7 +1,7 @@
 //! Open backpressure, inbound limits and stream timeouts: none is ever
 //! fatal to the session.
 
-mod wire;
+mod common;
 
 use std::time::Duration;
 
@@ -37,18 +37,18 @@ fn unacknowledged_opens_are_bounded_and_unblock() {
     assert_eq!(pair.client.open_stream(), Err(OpenError::Blocked));
     pair.drive();
     assert_eq!(pair.client.unacknowledged_streams(), 4);
-    assert!(wire::events(&mut pair.client).is_empty());
+    assert!(common::events(&mut pair.client).is_empty());
 
     // The server application accepts one: its ACK frees a slot.
     assert_eq!(pair.server.accept_stream(), Some(ids[0]));
     pair.drive();
-    assert_eq!(wire::events(&mut pair.client), vec![Event::OpenUnblocked]);
+    assert_eq!(common::events(&mut pair.client), vec![Event::OpenUnblocked]);
     assert_eq!(pair.client.unacknowledged_streams(), 3);
     let fifth = pair.client.open_stream().unwrap();
     assert_eq!(pair.client.open_stream(), Err(OpenError::Blocked));
     // A reset stream frees its slot too.
     pair.client.stream(fifth).unwrap().reset(0);
-    assert_eq!(wire::events(&mut pair.client), vec![Event::OpenUnblocked]);
+    assert_eq!(common::events(&mut pair.client), vec![Event::OpenUnblocked]);
     assert!(pair.client.open_stream().is_ok());
 }
 
@@ -61,7 +61,7 @@ fn syn_beyond_the_accept_backlog_is_refused_alone() {
         pair.client.stream(id).unwrap().write(b"hi").unwrap();
     }
     pair.drive();
-    let refused = resets(&wire::events(&mut pair.client));
+    let refused = resets(&common::events(&mut pair.client));
     assert_eq!(
         refused,
         vec![
@@ -85,15 +85,15 @@ fn syn_beyond_max_streams_is_refused_alone() {
     let mut server = Session::server(Config::default().with_max_streams(2));
     let now = Instant::ZERO;
     for id in [1, 3, 5] {
-        server.handle_input(now, &wire::data(Flags::SYN, id, b"x"));
+        server.handle_input(now, &common::data(Flags::SYN, id, b"x"));
     }
-    let frames = wire::drain(&mut server);
-    assert_eq!(wire::reset_code(&frames, 5), Some(RESET_REFUSED));
-    assert_eq!(wire::reset_code(&frames, 1), None);
+    let frames = common::take_frames(&mut server);
+    assert_eq!(common::reset_code(&frames, 5), Some(RESET_REFUSED));
+    assert_eq!(common::reset_code(&frames, 1), None);
     assert_eq!(server.stream_count(), 2);
     assert!(!server.is_closed());
     // Data for the refused stream is dropped, not fatal.
-    server.handle_input(now, &wire::data(Flags::NONE, 5, b"more"));
+    server.handle_input(now, &common::data(Flags::NONE, 5, b"more"));
     assert!(!server.is_closed());
 }
 
@@ -111,7 +111,7 @@ fn open_timeout_resets_an_unacknowledged_stream_only() {
     pair.advance(Duration::from_secs(5));
 
     assert_eq!(
-        resets(&wire::events(&mut pair.client)),
+        resets(&common::events(&mut pair.client)),
         vec![(ignored, RESET_TIMEOUT, false, Delivery::MaybeDelivered)]
     );
     assert_eq!(
@@ -142,7 +142,7 @@ fn open_timeout_resets_an_unacknowledged_stream_only() {
         .expect("the server saw it");
     assert_eq!(on_server, answered);
     pair.advance(Duration::from_secs(10));
-    assert!(resets(&wire::events(&mut pair.client)).is_empty());
+    assert!(resets(&common::events(&mut pair.client)).is_empty());
     assert!(pair.client.stream(answered).is_some());
 }
 
@@ -158,11 +158,11 @@ fn stream_close_timeout_resets_a_half_open_stream() {
     // The server never finishes its side.
     pair.advance(Duration::from_secs(3));
     assert_eq!(
-        resets(&wire::events(&mut pair.client)),
+        resets(&common::events(&mut pair.client)),
         vec![(id, RESET_TIMEOUT, false, Delivery::Delivered)]
     );
     assert!(
-        resets(&wire::events(&mut pair.server))
+        resets(&common::events(&mut pair.server))
             .iter()
             .any(|&(sid, code, by_peer, _)| sid == accepted && code == RESET_TIMEOUT && by_peer)
     );

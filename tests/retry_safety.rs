@@ -1,7 +1,7 @@
 //! Retry-safety: every failed outbound stream says whether the peer's
 //! application may have it, in the event and in the read/write error.
 
-mod wire;
+mod common;
 
 use muxplex::frame::{Flags, FrameType};
 use muxplex::testing::Pair;
@@ -12,8 +12,8 @@ fn reset_before_ack_is_not_delivered() {
     let mut client = Session::client(Config::default());
     let id = client.open_stream().unwrap();
     client.stream(id).unwrap().write(b"request").unwrap();
-    wire::drain(&mut client);
-    let rst = wire::frame(FrameType::WindowUpdate, Flags::RST, id.get(), 0);
+    common::take_frames(&mut client);
+    let rst = common::header(FrameType::WindowUpdate, Flags::RST, id.get(), 0);
     client.handle_input(Instant::ZERO, &rst);
     let expected = StreamError::Reset {
         code: 0,
@@ -21,7 +21,7 @@ fn reset_before_ack_is_not_delivered() {
         delivery: Delivery::NotDelivered,
     };
     assert_eq!(
-        wire::events(&mut client),
+        common::events(&mut client),
         vec![Event::StreamReset {
             id,
             code: 0,
@@ -89,11 +89,11 @@ fn session_lost_before_ack_is_maybe_delivered() {
 fn streams_not_yet_sent_fail_as_not_delivered_after_go_away() {
     let mut client = Session::client(Config::default());
     let sent = client.open_stream().unwrap();
-    wire::drain(&mut client);
+    common::take_frames(&mut client);
     let unsent = client.open_stream().unwrap();
-    let go_away = wire::frame(FrameType::GoAway, Flags::NONE, 0, 0);
+    let go_away = common::header(FrameType::GoAway, Flags::NONE, 0, 0);
     client.handle_input(Instant::ZERO, &go_away);
-    let events = wire::events(&mut client);
+    let events = common::events(&mut client);
     assert_eq!(
         events,
         vec![
@@ -109,7 +109,7 @@ fn streams_not_yet_sent_fail_as_not_delivered_after_go_away() {
     // The stream whose SYN left goes on: the peer decides.
     assert_eq!(client.stream(sent).unwrap().write(b"x"), Ok(1));
     // Nothing goes on the wire for the stream the peer never heard of.
-    let frames = wire::drain(&mut client);
+    let frames = common::take_frames(&mut client);
     assert!(frames.iter().all(|f| f.header.stream_id != unsent.get()));
 }
 
@@ -123,14 +123,14 @@ fn reset_right_after_accept_still_reports_delivered() {
     // frame carried its ACK: the RST carries the ACK instead.
     let accepted = pair.server.accept_stream().unwrap();
     pair.server.stream(accepted).unwrap().reset(5);
-    let frames = wire::drain(&mut pair.server);
+    let frames = common::take_frames(&mut pair.server);
     assert_eq!(frames.len(), 1);
     assert!(frames[0].header.flags.contains(Flags::RST | Flags::ACK));
     let mut bytes = frames[0].header.encode().to_vec();
     bytes.extend_from_slice(&frames[0].payload);
     pair.client.handle_input(pair.now(), &bytes);
     assert_eq!(
-        wire::events(&mut pair.client),
+        common::events(&mut pair.client),
         vec![Event::StreamReset {
             id,
             code: 5,

@@ -1,7 +1,7 @@
 //! Graceful close, abort, and the peer's GoAway: every way a session ends
 //! gives exactly one `Closed` event with a reason that says which.
 
-mod wire;
+mod common;
 
 use std::time::Duration;
 
@@ -57,7 +57,7 @@ fn graceful_close_lets_streams_finish_then_goes_away() {
     let refused = pair.server.open_stream().unwrap();
     pair.server.stream(refused).unwrap().write(b"x").unwrap();
     pair.drive();
-    let server_events = wire::events(&mut pair.server);
+    let server_events = common::events(&mut pair.server);
     assert!(server_events.contains(&Event::StreamReset {
         id: refused,
         code: RESET_REFUSED,
@@ -79,11 +79,11 @@ fn graceful_close_lets_streams_finish_then_goes_away() {
 
     assert_eq!(pair.client.close_reason(), Some(CloseReason::LocalClose));
     assert_eq!(
-        closed_events(&wire::events(&mut pair.client)),
+        closed_events(&common::events(&mut pair.client)),
         vec![CloseReason::LocalClose]
     );
     // The server saw GoAway(0): it drains, and opens nothing new.
-    assert!(wire::events(&mut pair.server).contains(&Event::PeerGoingAway));
+    assert!(common::events(&mut pair.server).contains(&Event::PeerGoingAway));
     assert_eq!(pair.server.open_stream(), Err(OpenError::PeerGoingAway));
 }
 
@@ -92,7 +92,7 @@ fn close_timeout_resets_what_is_left() {
     let config = Config::default().with_close_timeout(Duration::from_secs(2));
     let mut pair = Pair::new(config, Config::default());
     let (id, accepted) = open_accepted(&mut pair, b"never finished");
-    wire::events(&mut pair.server);
+    common::events(&mut pair.server);
 
     pair.client.close();
     pair.advance(Duration::from_millis(1_999));
@@ -103,7 +103,7 @@ fn close_timeout_resets_what_is_left() {
         pair.client.close_reason(),
         Some(CloseReason::LocalCloseTimedOut)
     );
-    let client_events = wire::events(&mut pair.client);
+    let client_events = common::events(&mut pair.client);
     assert_eq!(
         closed_events(&client_events),
         vec![CloseReason::LocalCloseTimedOut]
@@ -115,7 +115,7 @@ fn close_timeout_resets_what_is_left() {
         delivery: Delivery::Delivered,
     }));
     // The server got the RST before the GoAway.
-    let server_events = wire::events(&mut pair.server);
+    let server_events = common::events(&mut pair.server);
     let reset_at = server_events
         .iter()
         .position(|e| matches!(e, Event::StreamReset { id, .. } if *id == accepted))
@@ -132,10 +132,10 @@ fn abort_sends_go_away_with_its_code() {
     let mut pair = Pair::new(Config::default(), Config::default());
     let (id, _) = open_accepted(&mut pair, b"data");
     pair.client.abort(7);
-    let frames = wire::drain(&mut pair.client);
-    assert!(wire::has_go_away(&frames, 7));
+    let frames = common::take_frames(&mut pair.client);
+    assert!(common::has_go_away(&frames, 7));
     assert_eq!(
-        closed_events(&wire::events(&mut pair.client)),
+        closed_events(&common::events(&mut pair.client)),
         vec![CloseReason::LocalAbort { code: 7 }]
     );
     assert!(matches!(
@@ -153,7 +153,7 @@ fn abort_sends_go_away_with_its_code() {
     }
     server.handle_input(muxplex::Instant::ZERO, &wire_bytes);
     assert_eq!(
-        closed_events(&wire::events(&mut server)),
+        closed_events(&common::events(&mut server)),
         vec![CloseReason::PeerGoAway { code: 7 }]
     );
 }
@@ -163,10 +163,10 @@ fn peer_go_away_normal_drains_existing_streams() {
     let mut pair = Pair::new(Config::default(), Config::default());
     let (id, accepted) = open_accepted(&mut pair, b"before");
     // A peer's GoAway(0) while streams are open, as go-yamux sends on close.
-    let go_away = wire::frame(FrameType::GoAway, Flags::NONE, 0, 0);
+    let go_away = common::header(FrameType::GoAway, Flags::NONE, 0, 0);
     let now = pair.now();
     pair.client.handle_input(now, &go_away);
-    assert!(wire::events(&mut pair.client).contains(&Event::PeerGoingAway));
+    assert!(common::events(&mut pair.client).contains(&Event::PeerGoingAway));
     assert!(!pair.client.is_closed());
     assert_eq!(pair.client.open_stream(), Err(OpenError::PeerGoingAway));
     // The existing stream still works both ways.
@@ -195,10 +195,10 @@ fn peer_go_away_normal_drains_existing_streams() {
 fn peer_go_away_can_be_made_terminal() {
     let config = Config::default().with_terminate_on_peer_go_away(true);
     let mut session = Session::client(config);
-    let go_away = wire::frame(FrameType::GoAway, Flags::NONE, 0, 0);
+    let go_away = common::header(FrameType::GoAway, Flags::NONE, 0, 0);
     session.handle_input(muxplex::Instant::ZERO, &go_away);
     assert_eq!(
-        closed_events(&wire::events(&mut session)),
+        closed_events(&common::events(&mut session)),
         vec![CloseReason::PeerGoAway { code: 0 }]
     );
 }
@@ -221,7 +221,7 @@ fn every_end_is_reported_once() {
         // Later inputs cannot end it again.
         pair.client.abort(9);
         pair.client.handle_eof(pair.now());
-        let closes = closed_events(&wire::events(&mut pair.client));
+        let closes = closed_events(&common::events(&mut pair.client));
         assert_eq!(closes.len(), 1, "{name}: {closes:?}");
     }
 }

@@ -132,3 +132,18 @@ pub fn server_with_stream(payload: &[u8]) -> Session {
     assert!(ack[0].header.flags.contains(Flags::ACK));
     server
 }
+
+/// Whether `frames` hold a GoAway with `code`.
+pub fn has_go_away(frames: &[Frame], code: u32) -> bool {
+    frames
+        .iter()
+        .any(|f| f.header.frame_type == FrameType::GoAway && f.header.length == code)
+}
+
+/// The code of the RST `frames` hold for `stream`, if any.
+pub fn reset_code(frames: &[Frame], stream: u32) -> Option<u32> {
+    frames
+        .iter()
+        .find(|f| f.header.stream_id == stream && f.header.flags.contains(Flags::RST))
+        .map(|f| f.header.length)
+}
