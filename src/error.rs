@@ -36,11 +36,6 @@ pub enum ProtocolError {
         /// The reused id.
         stream: StreamId,
     },
-    /// A Ping or GoAway frame named a stream other than 0.
-    SessionFrameOnStream {
-        /// The stream named.
-        stream: StreamId,
-    },
 }
 
 impl fmt::Display for ProtocolError {
@@ -66,9 +61,6 @@ impl fmt::Display for ProtocolError {
             }
             ProtocolError::DuplicateStream { stream } => {
                 write!(f, "peer opened stream {stream}, which is already open")
-            }
-            ProtocolError::SessionFrameOnStream { stream } => {
-                write!(f, "session frame sent on stream {stream} instead of 0")
             }
         }
     }
