@@ -101,6 +101,10 @@ struct Link {
     /// Whether the sender's side ended the transport (after what it sent).
     eof_sent: bool,
     eof_delivered: bool,
+    /// Bytes the link still carries before the connection breaks.
+    cut_after: Option<usize>,
+    /// XOR mask for the next byte the sender sends.
+    corrupt_next: Option<u8>,
 }
 
 /// A client and a server session joined by simulated links under a
@@ -188,11 +192,43 @@ impl Pair {
     }
 
     /// Ends one side's transport after what it has already sent; the other
-    /// side gets `handle_eof` once those bytes are delivered.
+    /// side gets `handle_eof` once those bytes are delivered, and what the
+    /// closed side sends later is lost.
     pub fn close_transport(&mut self, from: Side) {
         match from {
             Side::Client => self.to_server.eof_sent = true,
             Side::Server => self.to_client.eof_sent = true,
+        }
+    }
+
+    /// Breaks the connection after `from` has sent `bytes` more bytes: each
+    /// side then gets `handle_eof` once what got through is delivered, and
+    /// whatever either side sends afterwards is lost, as when a TCP
+    /// connection dies mid-frame.
+    pub fn cut_transport(&mut self, from: Side, bytes: usize) {
+        self.link(from).cut_after = Some(bytes);
+    }
+
+    /// Flips the bits of `xor` in the next byte `from` sends, to model a
+    /// corrupted transport. Right after [`drive`](Self::drive) the next
+    /// byte is a header's version byte.
+    pub fn corrupt_next_byte(&mut self, from: Side, xor: u8) {
+        self.link(from).corrupt_next = Some(xor);
+    }
+
+    /// Puts raw bytes on the link from `from`, after what it has sent so
+    /// far: a hostile peer's frames mixed into a real session's.
+    pub fn inject(&mut self, from: Side, bytes: &[u8]) {
+        let arrival = self.now + self.latency;
+        self.link(from)
+            .in_transit
+            .push_back((arrival, bytes.to_vec()));
+    }
+
+    fn link(&mut self, from: Side) -> &mut Link {
+        match from {
+            Side::Client => &mut self.to_server,
+            Side::Server => &mut self.to_client,
         }
     }
 
@@ -281,11 +317,25 @@ impl Pair {
                 Chunking::Fixed(size) => size.clamp(1, self.scratch.len()),
                 Chunking::Random { max } => self.rng.range(1, max.clamp(1, self.scratch.len())),
             };
-            let n = session.poll_transmit(&mut self.scratch[..piece]);
+            let mut n = session.poll_transmit(&mut self.scratch[..piece]);
             if n == 0 {
-                return moved;
+                break;
+            }
+            if link.eof_sent {
+                // The connection is gone: output vanishes.
+                continue;
             }
             moved = true;
+            if let Some(xor) = link.corrupt_next.take() {
+                self.scratch[0] ^= xor;
+            }
+            if let Some(left) = link.cut_after.as_mut() {
+                n = n.min(*left);
+                *left -= n;
+                if *left == 0 {
+                    link.eof_sent = true;
+                }
+            }
             let sent = match bandwidth {
                 None => now,
                 Some(rate) => {
@@ -295,9 +345,20 @@ impl Pair {
                     link.busy_until
                 }
             };
-            link.in_transit
-                .push_back((sent + latency, self.scratch[..n].to_vec()));
+            if n > 0 {
+                link.in_transit
+                    .push_back((sent + latency, self.scratch[..n].to_vec()));
+            }
         }
+        if link.eof_sent && link.cut_after == Some(0) {
+            // A cut breaks both directions.
+            let other = match from {
+                Side::Client => &mut self.to_client,
+                Side::Server => &mut self.to_server,
+            };
+            other.eof_sent = true;
+        }
+        moved
     }
 
     /// Hands every piece due by now to the receiving session.
