@@ -38,6 +38,10 @@ pub const RESET_TIMEOUT: u32 = 2;
 /// [`Config::max_session_buffer`].
 pub const RESET_BUFFER_FULL: u32 = 3;
 
+/// The least number of RSTs the session queues on its own before it drops
+/// further ones (see `Session::max_pending_resets`).
+const MIN_PENDING_RESETS: usize = 1024;
+
 /// Whether the session still carries traffic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -66,7 +70,7 @@ enum Phase {
 /// Every queue is bounded, so a peer cannot grow a session's heap beyond
 ///
 /// ```text
-/// 16 KiB + 512 B × S + 2 × max_session_buffer + W
+/// 16 KiB + 32 B × R + 512 B × S + 2 × max_session_buffer + W
 /// ```
 ///
 /// where `S` is the number of streams held (at most
@@ -84,7 +88,9 @@ enum Phase {
 /// outnumber the live ones. Pings from the peer wait in a queue of at most
 /// [`Config::max_pending_pongs`]; RSTs the session sends on its own
 /// (refused SYNs, streams over the buffer budget, timeouts) in one of at
-/// most `max(accept_backlog, 64)`. Window updates only change counters,
+/// most `R = max(accept_backlog, 1024)` (32 B each in the worst case of a
+/// queue just grown); past it further RSTs are dropped and the peer's
+/// streams are left to its own timeouts. Window updates only change counters,
 /// and one past `u32::MAX` is a protocol error.
 #[derive(Debug)]
 pub struct Session {
@@ -534,10 +540,18 @@ impl Session {
     /// stream is left to its own timeout, so the flood cannot grow our
     /// queue.
     fn queue_reset_bounded(&mut self, id: StreamId, code: u32, ack: bool) {
-        let bound = self.config.accept_backlog.max(64);
+        let bound = self.max_pending_resets();
         if self.pending_resets < bound {
             self.queue_reset(id, code, ack);
         }
+    }
+
+    /// How many RSTs the session may queue on its own. Generous enough that
+    /// a well-behaved peer opening a burst beyond our limits (the `yamux`
+    /// crate allows 256 unacknowledged streams, hashicorp/yamux any number)
+    /// gets every refusal, and small enough to bound memory: 16 B each.
+    pub(crate) fn max_pending_resets(&self) -> usize {
+        self.config.accept_backlog.max(MIN_PENDING_RESETS)
     }
 
     /// Ends a graceful close once no stream is left running: every stream
