@@ -3,7 +3,7 @@
 //! rounds in one process, reported as medians with ratios.
 //!
 //! ```text
-//! cargo run --release -p muxplex-bench            # full run, ~2-3 minutes
+//! cargo run --release -p muxplex-bench            # full run, about a minute
 //! cargo run --release -p muxplex-bench -- --quick # CI smoke run
 //! ```
 //!
@@ -63,7 +63,7 @@ impl Sizes {
     /// three minutes on two cores.
     fn full() -> Self {
         Sizes {
-            rounds: 3,
+            rounds: 5,
             bulk_bytes: 1 << 30,
             bulk_streams: 100,
             hello_streams: 10_000,
