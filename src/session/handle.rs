@@ -171,7 +171,7 @@ impl<'a> Stream<'a> {
         self.session
             .streams
             .get(&self.id)
-            .map_or(Delivery::NotDelivered, StreamState::delivery)
+            .map_or(Delivery::NotDelivered, |stream| stream.delivery())
     }
 
     /// The state behind the handle; it lives as long as the handle, since

@@ -4,6 +4,7 @@
 //! latest, so commands that take no time (opening a stream, a FIN leaving)
 //! start their timeouts from it.
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -93,7 +94,7 @@ impl Timers {
     /// stream's deadline stays until it expires, and a peer that opens and
     /// finishes streams fast would pile up a whole `stream_close_timeout`'s
     /// worth of them.
-    pub(super) fn sweep_freed(&mut self, streams: &BTreeMap<StreamId, StreamState>) {
+    pub(super) fn sweep_freed(&mut self, streams: &BTreeMap<StreamId, Box<StreamState>>) {
         let queued = self.open_deadlines.len() + self.close_deadlines.len();
         if queued <= 4 * streams.len() + 64 {
             return;

@@ -1,0 +1,147 @@
+//! The scenarios and which implementations run each: the one list to
+//! extend when an implementation (such as muxplex-smol) arrives.
+
+use std::io;
+
+use crate::mux::{MuxplexTokio, RawTcp, Yamux};
+use crate::{Sizes, blocking, core, idle, workload};
+
+/// What is measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scenario {
+    /// One stream, `bulk_bytes` one way over loopback TCP.
+    Bulk1,
+    /// `bulk_streams` concurrent streams, `bulk_bytes` in total.
+    Bulk100,
+    /// Streams opened, sent "hello", finished, read to the end by the
+    /// server, which finishes too.
+    Hello10k,
+    /// One-byte ping-pong on one stream.
+    Rtt,
+    /// Bytes through two sessions wired together in memory.
+    CoreBulk,
+    /// Streams opened, used and closed through two sessions in memory.
+    CoreOpen,
+    /// Heap bytes per idle open stream, both ends together.
+    IdleStreamBytes,
+}
+
+impl Scenario {
+    /// The name in the report and the JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Bulk1 => "bulk-1",
+            Scenario::Bulk100 => "bulk-100",
+            Scenario::Hello10k => "hello-10k",
+            Scenario::Rtt => "rtt",
+            Scenario::CoreBulk => "core-bulk",
+            Scenario::CoreOpen => "core-open",
+            Scenario::IdleStreamBytes => "idle-stream-bytes",
+        }
+    }
+
+    /// The unit of its figure.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Scenario::Bulk1 | Scenario::Bulk100 | Scenario::CoreBulk => "MB/s",
+            Scenario::Hello10k | Scenario::CoreOpen => "streams/s",
+            Scenario::Rtt => "us",
+            Scenario::IdleStreamBytes => "bytes",
+        }
+    }
+
+    /// Whether a larger figure is better (throughput) or worse (latency,
+    /// memory).
+    pub fn higher_is_better(self) -> bool {
+        !matches!(self, Scenario::Rtt | Scenario::IdleStreamBytes)
+    }
+}
+
+/// One scenario for one implementation.
+pub struct Case {
+    /// What is measured.
+    pub scenario: Scenario,
+    /// One of `muxplex-tokio`, `muxplex-smol`, `muxplex-blocking`,
+    /// `muxplex-core`, `yamux`, `raw-tcp`.
+    pub implementation: &'static str,
+    /// Runs it once and returns the figure in the scenario's unit.
+    pub run: fn(&Sizes) -> io::Result<f64>,
+}
+
+const fn case(
+    scenario: Scenario,
+    implementation: &'static str,
+    run: fn(&Sizes) -> io::Result<f64>,
+) -> Case {
+    Case {
+        scenario,
+        implementation,
+        run,
+    }
+}
+
+/// Every case, in the order a round runs them: per scenario, the
+/// comparisons first, then muxplex.
+///
+/// An async adapter joins by implementing [`crate::mux::AsyncMux`] and
+/// adding its four lines here, like `muxplex-tokio`.
+pub fn all() -> Vec<Case> {
+    use Scenario::*;
+    vec![
+        case(Bulk1, "raw-tcp", |s| {
+            workload::bulk::<RawTcp>(s.bulk_bytes, 1)
+        }),
+        case(Bulk1, "yamux", |s| workload::bulk::<Yamux>(s.bulk_bytes, 1)),
+        case(Bulk1, "muxplex-tokio", |s| {
+            workload::bulk::<MuxplexTokio>(s.bulk_bytes, 1)
+        }),
+        case(Bulk1, "muxplex-blocking", |s| {
+            blocking::bulk(s.bulk_bytes, 1)
+        }),
+        case(Bulk100, "raw-tcp", |s| {
+            workload::bulk::<RawTcp>(s.bulk_bytes, s.bulk_streams)
+        }),
+        case(Bulk100, "yamux", |s| {
+            workload::bulk::<Yamux>(s.bulk_bytes, s.bulk_streams)
+        }),
+        case(Bulk100, "muxplex-tokio", |s| {
+            workload::bulk::<MuxplexTokio>(s.bulk_bytes, s.bulk_streams)
+        }),
+        case(Bulk100, "muxplex-blocking", |s| {
+            blocking::bulk(s.bulk_bytes, s.bulk_streams)
+        }),
+        case(Hello10k, "raw-tcp", |s| {
+            workload::hello::<RawTcp>(s.hello_streams, s.hello_concurrency)
+        }),
+        case(Hello10k, "yamux", |s| {
+            workload::hello::<Yamux>(s.hello_streams, s.hello_concurrency)
+        }),
+        case(Hello10k, "muxplex-tokio", |s| {
+            workload::hello::<MuxplexTokio>(s.hello_streams, s.hello_concurrency)
+        }),
+        case(Hello10k, "muxplex-blocking", |s| {
+            blocking::hello(s.hello_streams, s.hello_concurrency)
+        }),
+        case(Rtt, "raw-tcp", |s| {
+            workload::rtt::<RawTcp>(s.rtt_round_trips)
+        }),
+        case(Rtt, "yamux", |s| workload::rtt::<Yamux>(s.rtt_round_trips)),
+        case(Rtt, "muxplex-tokio", |s| {
+            workload::rtt::<MuxplexTokio>(s.rtt_round_trips)
+        }),
+        case(Rtt, "muxplex-blocking", |s| {
+            blocking::rtt(s.rtt_round_trips)
+        }),
+        case(CoreBulk, "muxplex-core", |s| core::bulk(s.core_bulk_bytes)),
+        case(CoreOpen, "muxplex-core", |s| {
+            core::open(s.core_open_streams)
+        }),
+        case(IdleStreamBytes, "yamux", |s| idle::yamux(s.idle_streams)),
+        case(IdleStreamBytes, "muxplex-tokio", |s| {
+            idle::muxplex_tokio(s.idle_streams)
+        }),
+        case(IdleStreamBytes, "muxplex-core", |s| {
+            idle::core(s.idle_streams)
+        }),
+    ]
+}

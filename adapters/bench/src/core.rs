@@ -1,0 +1,162 @@
+//! The core alone: two `Session`s wired together by hand in memory, no
+//! I/O and no runtime, so the figures are the state machine's own cost.
+
+use std::io;
+use std::time::Instant as Clock;
+
+use muxplex::{Config, Instant, Session, StreamError};
+
+use crate::workload::{CHUNK, PAYLOAD, mb_per_s};
+
+/// The two sessions and the scratch buffers of the hand-written host.
+pub struct Pair {
+    /// The end that opens streams.
+    pub client: Session,
+    /// The end that accepts them.
+    pub server: Session,
+    wire: Vec<u8>,
+    origin: Clock,
+}
+
+impl Pair {
+    /// A fresh client and server with the default configuration.
+    pub fn new() -> Self {
+        Pair {
+            client: Session::client(Config::default()),
+            server: Session::server(Config::default()),
+            wire: vec![0; CHUNK],
+            origin: Clock::now(),
+        }
+    }
+
+    /// The host's monotonic time in the core's terms.
+    fn now(&self) -> Instant {
+        Instant::from_micros(self.origin.elapsed().as_micros() as u64)
+    }
+
+    /// Moves everything the client has to send into the server, as a
+    /// transport would, in writes of up to [`CHUNK`] bytes; then drops
+    /// the client's events, which nothing here waits on.
+    pub fn client_to_server(&mut self) {
+        let now = self.now();
+        pump(&mut self.client, &mut self.server, &mut self.wire, now);
+    }
+
+    /// The same, server to client.
+    pub fn server_to_client(&mut self) {
+        let now = self.now();
+        pump(&mut self.server, &mut self.client, &mut self.wire, now);
+    }
+}
+
+fn pump(from: &mut Session, to: &mut Session, wire: &mut [u8], now: Instant) {
+    loop {
+        let n = from.poll_transmit(wire);
+        if n == 0 {
+            break;
+        }
+        to.handle_input(now, &wire[..n]);
+    }
+    // The loops here poll every stream they care about after each pump,
+    // so events only need draining (they queue until polled).
+    while from.poll_event().is_some() {}
+}
+
+fn stream_error(error: StreamError) -> io::Error {
+    io::Error::other(error)
+}
+
+/// `total` bytes one way on one stream; MB/s through the pair.
+pub fn bulk(total: u64) -> io::Result<f64> {
+    let mut pair = Pair::new();
+    let mut read_buf = vec![0u8; CHUNK];
+    let started = Clock::now();
+    let id = pair.client.open_stream().map_err(io::Error::other)?;
+    let mut server_id = None;
+    let (mut sent, mut received) = (0u64, 0u64);
+    while received < total {
+        if let Some(mut stream) = pair.client.stream(id) {
+            // Write until the peer's window is full.
+            while sent < total {
+                let n = (total - sent).min(CHUNK as u64) as usize;
+                match stream.write(&PAYLOAD[..n]) {
+                    Ok(taken) => sent += taken as u64,
+                    Err(StreamError::Blocked) => break,
+                    Err(e) => return Err(stream_error(e)),
+                }
+            }
+        }
+        pair.client_to_server();
+        if server_id.is_none() {
+            server_id = pair.server.accept_stream();
+        }
+        if let Some(mut stream) = server_id.and_then(|id| pair.server.stream(id)) {
+            loop {
+                match stream.read(&mut read_buf) {
+                    Ok(0) => break,
+                    Ok(n) => received += n as u64,
+                    Err(StreamError::Blocked) => break,
+                    Err(e) => return Err(stream_error(e)),
+                }
+            }
+        }
+        // Window updates go back.
+        pair.server_to_client();
+    }
+    Ok(mb_per_s(received, started.elapsed()))
+}
+
+/// `total` streams, each opened, sent "hello", finished, read to the end
+/// and finished by the server, whose end the client reads; streams per
+/// second. Opens go in batches as large as the core allows before the
+/// peer's ACKs come back.
+pub fn open(total: usize) -> io::Result<f64> {
+    let mut pair = Pair::new();
+    let mut opened = Vec::new();
+    let started = Clock::now();
+    let mut done = 0;
+    while done < total {
+        opened.clear();
+        while done + opened.len() < total {
+            let id = match pair.client.open_stream() {
+                Ok(id) => id,
+                Err(muxplex::OpenError::Blocked) => break,
+                Err(e) => return Err(io::Error::other(e)),
+            };
+            let mut stream = pair.client.stream(id).expect("just opened");
+            stream.write(b"hello").map_err(stream_error)?;
+            stream.finish().map_err(stream_error)?;
+            opened.push(id);
+        }
+        pair.client_to_server();
+        while let Some(id) = pair.server.accept_stream() {
+            let mut stream = pair.server.stream(id).expect("just accepted");
+            if read_to_end(&mut stream)? != 5 {
+                return Err(io::Error::other("wrong message"));
+            }
+            stream.finish().map_err(stream_error)?;
+        }
+        pair.server_to_client();
+        for &id in &opened {
+            let mut stream = pair.client.stream(id).expect("open until read to the end");
+            read_to_end(&mut stream)?;
+            done += 1;
+        }
+    }
+    if pair.client.stream_count() != 0 {
+        return Err(io::Error::other("streams left over"));
+    }
+    Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Reads a stream whose end has arrived; returns how many bytes it had.
+fn read_to_end(stream: &mut muxplex::Stream<'_>) -> io::Result<usize> {
+    let mut total = 0;
+    loop {
+        match stream.read_chunk(usize::MAX) {
+            Ok(Some(chunk)) => total += chunk.len(),
+            Ok(None) => return Ok(total),
+            Err(e) => return Err(stream_error(e)),
+        }
+    }
+}

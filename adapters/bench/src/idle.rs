@@ -1,0 +1,110 @@
+//! Heap bytes per idle open stream, both ends together, read from the
+//! counting allocator: the live-heap growth from opening `n` streams,
+//! divided by `n`.
+
+use std::io;
+
+use muxplex::OpenError;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::alloc::live_bytes;
+use crate::core::Pair;
+use crate::mux::{AsyncMux, MuxplexTokio, Yamux};
+
+/// Duplex buffer size of the in-memory transports.
+const DUPLEX: usize = 64 * 1024;
+
+/// The core: `n` streams opened by the client and accepted by the server,
+/// SYN and ACK exchanged, nothing else.
+pub fn core(n: usize) -> io::Result<f64> {
+    let mut pair = Pair::new();
+    // Allocated before the baseline: the application's own list of ids is
+    // not the session's cost.
+    let mut opened = Vec::with_capacity(n);
+    let mut accepted = Vec::with_capacity(n);
+    let before = live_bytes();
+    while opened.len() < n {
+        while opened.len() < n {
+            match pair.client.open_stream() {
+                Ok(id) => opened.push(id),
+                // At the limit of unacknowledged opens: let the ACKs in.
+                Err(OpenError::Blocked) => break,
+                Err(e) => return Err(io::Error::other(e)),
+            }
+        }
+        pair.client_to_server();
+        while let Some(id) = pair.server.accept_stream() {
+            accepted.push(id);
+        }
+        pair.server_to_client();
+    }
+    pair.client_to_server();
+    let after = live_bytes();
+    if pair.server.stream_count() != n || pair.client.unacknowledged_streams() != 0 {
+        return Err(io::Error::other("streams not all open and acknowledged"));
+    }
+    Ok((after - before) as f64 / n as f64)
+}
+
+/// The yamux crate: its two connections over an in-memory duplex.
+pub fn yamux(n: usize) -> io::Result<f64> {
+    on_current_thread(async move {
+        let (a, b) = tokio::io::duplex(DUPLEX);
+        let mut config = yamux::Config::default();
+        // Its defaults cap a connection at 512 streams; lift the cap (and
+        // the receive-window budget it is checked against) for `n`.
+        config.set_max_connection_receive_window(None);
+        config.set_max_num_streams(n + 16);
+        let client = Yamux::spawn(a, yamux::Mode::Client, config.clone());
+        let server = Yamux::spawn(b, yamux::Mode::Server, config);
+        idle_streams(client, server, n).await
+    })
+}
+
+/// muxplex-tokio: its two connections over an in-memory duplex.
+pub fn muxplex_tokio(n: usize) -> io::Result<f64> {
+    use muxplex_tokio::{Config, Connection, Role};
+    on_current_thread(async move {
+        let (a, b) = tokio::io::duplex(DUPLEX);
+        let client = MuxplexTokio(Connection::spawn(a, Role::Client, Config::default()));
+        let server = MuxplexTokio(Connection::spawn(b, Role::Server, Config::default()));
+        idle_streams(client, server, n).await
+    })
+}
+
+fn on_current_thread<F: Future<Output = io::Result<f64>>>(work: F) -> io::Result<f64> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(work)
+}
+
+/// Opens `n` streams and exchanges one byte each way on each, so both ends
+/// have announced and acknowledged it (the yamux crate acknowledges only
+/// with its first frame on the stream), then holds them idle and measures.
+async fn idle_streams<M: AsyncMux>(client: M, server: M, n: usize) -> io::Result<f64> {
+    let mut ours = Vec::with_capacity(n);
+    let mut theirs = Vec::with_capacity(n);
+    // Let both connections set up whatever they keep regardless of streams.
+    tokio::task::yield_now().await;
+    let before = live_bytes();
+    let mut byte = [0u8; 1];
+    for _ in 0..n {
+        let mut stream = client.open().await?;
+        stream.write_all(b"x").await?;
+        stream.flush().await?;
+        let mut accepted = server.accept().await?;
+        accepted.read_exact(&mut byte).await?;
+        accepted.write_all(b"y").await?;
+        accepted.flush().await?;
+        stream.read_exact(&mut byte).await?;
+        ours.push(stream);
+        theirs.push(accepted);
+    }
+    // Let the connections' tasks finish with the last frames.
+    for _ in 0..16 {
+        tokio::task::yield_now().await;
+    }
+    let after = live_bytes();
+    Ok((after - before) as f64 / n as f64)
+}

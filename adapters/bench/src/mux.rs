@@ -1,0 +1,197 @@
+//! The async implementations under test behind one trait, so each async
+//! workload is written once: raw TCP (a connection per stream), the
+//! `yamux` crate and muxplex-tokio.
+
+use std::collections::VecDeque;
+use std::future::{Future, poll_fn};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::Poll;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio_util::compat::{Compat, FuturesAsyncReadCompatExt, TokioAsyncReadCompatExt};
+
+/// A way to carry many byte streams between a client end and a server
+/// end, as the workloads use it.
+pub trait AsyncMux: Clone + Send + Sync + 'static {
+    /// One stream, as tokio I/O. `shutdown` finishes our direction.
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+
+    /// The client and server ends of a fresh connection over loopback TCP;
+    /// called on the runtime that will drive them.
+    fn pair() -> impl Future<Output = io::Result<(Self, Self)>> + Send;
+
+    /// Opens a stream (client end).
+    fn open(&self) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+
+    /// Takes the next stream the other end opened (server end).
+    fn accept(&self) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+}
+
+/// A connected loopback TCP pair with Nagle off, as every multiplexer here
+/// gets its transport.
+pub async fn tcp_pair() -> io::Result<(TcpStream, TcpStream)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let (dialed, (accepted, _)) = tokio::try_join!(TcpStream::connect(address), listener.accept())?;
+    dialed.set_nodelay(true)?;
+    accepted.set_nodelay(true)?;
+    Ok((dialed, accepted))
+}
+
+/// The baseline: every stream is a TCP connection of its own.
+#[derive(Clone, Debug)]
+pub enum RawTcp {
+    /// The client end dials a new connection per stream.
+    Dialer(SocketAddr),
+    /// The server end accepts them.
+    Listener(Arc<TcpListener>),
+}
+
+impl AsyncMux for RawTcp {
+    type Stream = TcpStream;
+
+    async fn pair() -> io::Result<(Self, Self)> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        Ok((
+            RawTcp::Dialer(address),
+            RawTcp::Listener(Arc::new(listener)),
+        ))
+    }
+
+    async fn open(&self) -> io::Result<TcpStream> {
+        let RawTcp::Dialer(address) = self else {
+            return Err(io::Error::other("the listening end does not dial"));
+        };
+        let stream = TcpStream::connect(address).await?;
+        stream.set_nodelay(true)?;
+        // Every workload reads the peer's end before dropping a stream, so
+        // closing with RST loses nothing; it keeps 10,000 connections per
+        // run out of TIME_WAIT, which would exhaust the ephemeral ports.
+        stream.set_zero_linger()?;
+        Ok(stream)
+    }
+
+    async fn accept(&self) -> io::Result<TcpStream> {
+        let RawTcp::Listener(listener) = self else {
+            return Err(io::Error::other("the dialing end does not accept"));
+        };
+        let (stream, _) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    }
+}
+
+/// muxplex over tokio, default configuration.
+#[derive(Clone, Debug)]
+pub struct MuxplexTokio(pub muxplex_tokio::Connection);
+
+impl AsyncMux for MuxplexTokio {
+    type Stream = muxplex_tokio::Stream;
+
+    async fn pair() -> io::Result<(Self, Self)> {
+        use muxplex_tokio::{Config, Connection, Role};
+        let (dialed, accepted) = tcp_pair().await?;
+        Ok((
+            MuxplexTokio(Connection::spawn(dialed, Role::Client, Config::default())),
+            MuxplexTokio(Connection::spawn(accepted, Role::Server, Config::default())),
+        ))
+    }
+
+    async fn open(&self) -> io::Result<Self::Stream> {
+        self.0.open_stream().await.map_err(io::Error::from)
+    }
+
+    async fn accept(&self) -> io::Result<Self::Stream> {
+        self.0.accept_stream().await.map_err(io::Error::from)
+    }
+}
+
+type OpenReply = oneshot::Sender<Result<yamux::Stream, yamux::ConnectionError>>;
+
+/// The `yamux` crate (0.13). Its `Connection` makes progress only while
+/// polled, so it lives in a task of its own, as libp2p runs it: the task
+/// opens streams on request and hands inbound ones over a channel.
+#[derive(Clone, Debug)]
+pub struct Yamux {
+    opens: mpsc::UnboundedSender<OpenReply>,
+    inbound: Arc<Mutex<mpsc::UnboundedReceiver<yamux::Stream>>>,
+}
+
+impl Yamux {
+    /// Spawns the task that drives a yamux connection over `io`.
+    pub fn spawn<T>(io: T, mode: yamux::Mode, config: yamux::Config) -> Yamux
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let mut connection = yamux::Connection::new(io.compat(), config, mode);
+        let (opens, mut open_rx) = mpsc::unbounded_channel::<OpenReply>();
+        let (inbound_tx, inbound) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut waiting: VecDeque<OpenReply> = VecDeque::new();
+            poll_fn(|cx| {
+                loop {
+                    while let Poll::Ready(Some(reply)) = open_rx.poll_recv(cx) {
+                        waiting.push_back(reply);
+                    }
+                    while !waiting.is_empty() {
+                        match connection.poll_new_outbound(cx) {
+                            Poll::Ready(result) => {
+                                let reply = waiting.pop_front().expect("not empty");
+                                let _ = reply.send(result);
+                            }
+                            Poll::Pending => break,
+                        }
+                    }
+                    // Polling for inbound streams is what drives its I/O.
+                    match connection.poll_next_inbound(cx) {
+                        Poll::Ready(Some(Ok(stream))) => {
+                            let _ = inbound_tx.send(stream);
+                        }
+                        Poll::Ready(Some(Err(_)) | None) => return Poll::Ready(()),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+            })
+            .await
+        });
+        Yamux {
+            opens,
+            inbound: Arc::new(Mutex::new(inbound)),
+        }
+    }
+}
+
+impl AsyncMux for Yamux {
+    type Stream = Compat<yamux::Stream>;
+
+    async fn pair() -> io::Result<(Self, Self)> {
+        let (dialed, accepted) = tcp_pair().await?;
+        Ok((
+            Yamux::spawn(dialed, yamux::Mode::Client, yamux::Config::default()),
+            Yamux::spawn(accepted, yamux::Mode::Server, yamux::Config::default()),
+        ))
+    }
+
+    async fn open(&self) -> io::Result<Self::Stream> {
+        let (reply, answer) = oneshot::channel();
+        self.opens
+            .send(reply)
+            .map_err(|_| io::Error::other("yamux connection task ended"))?;
+        let stream = answer
+            .await
+            .map_err(|_| io::Error::other("yamux connection task ended"))?
+            .map_err(io::Error::other)?;
+        Ok(stream.compat())
+    }
+
+    async fn accept(&self) -> io::Result<Self::Stream> {
+        let stream = self.inbound.lock().await.recv().await;
+        let stream = stream.ok_or_else(|| io::Error::other("yamux connection ended"))?;
+        Ok(stream.compat())
+    }
+}

@@ -1,0 +1,287 @@
+//! Medians, the table, the targets and the output files.
+
+use std::fmt::Write as _;
+
+use crate::cases::{Case, Scenario};
+use crate::{Sample, Sizes, YAMUX_VERSION};
+
+/// The median of one case over the rounds.
+pub struct Median {
+    scenario: Scenario,
+    implementation: &'static str,
+    value: f64,
+}
+
+/// The median of every case that produced at least one sample, in the
+/// order of `cases`.
+pub fn medians(samples: &[Sample], cases: &[Case]) -> Vec<Median> {
+    let mut medians = Vec::new();
+    for case in cases {
+        let mut values: Vec<f64> = samples
+            .iter()
+            .filter(|s| s.scenario == case.scenario && s.implementation == case.implementation)
+            .map(|s| s.value)
+            .collect();
+        if values.is_empty() {
+            continue;
+        }
+        values.sort_by(f64::total_cmp);
+        let mid = values.len() / 2;
+        let value = if values.len() % 2 == 1 {
+            values[mid]
+        } else {
+            (values[mid - 1] + values[mid]) / 2.0
+        };
+        medians.push(Median {
+            scenario: case.scenario,
+            implementation: case.implementation,
+            value,
+        });
+    }
+    medians
+}
+
+fn find(medians: &[Median], scenario: Scenario, implementation: &str) -> Option<f64> {
+    medians
+        .iter()
+        .find(|m| m.scenario == scenario && m.implementation == implementation)
+        .map(|m| m.value)
+}
+
+/// The machine, as `RESULTS.md` records it.
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split(':').nth(1))
+                .map(|model| model.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_string());
+    format!("{cores} cores, {cpu}")
+}
+
+/// What is measured, with which sizes, on what.
+pub fn print_header(sizes: &Sizes, quick: bool) {
+    let mode = if quick {
+        "quick (smoke run, figures not meaningful)"
+    } else {
+        "full"
+    };
+    println!("muxplex-bench, {mode} mode");
+    println!("machine: {}", machine());
+    println!(
+        "comparison: yamux crate {YAMUX_VERSION}; raw TCP = one loopback connection per stream"
+    );
+    println!(
+        "sizes: {} rounds; bulk {} MiB ({} streams in bulk-100); hello {} streams, {} at a time; \
+         rtt {} round trips; core-bulk {} MiB; core-open {} streams; idle {} streams",
+        sizes.rounds,
+        sizes.bulk_bytes >> 20,
+        sizes.bulk_streams,
+        sizes.hello_streams,
+        sizes.hello_concurrency,
+        sizes.rtt_round_trips,
+        sizes.core_bulk_bytes >> 20,
+        sizes.core_open_streams,
+        sizes.idle_streams,
+    );
+    println!("figures are medians over the rounds; MB = 10^6 bytes; x = ratio of the medians");
+    println!();
+}
+
+/// The table: one row per case, with ratios to raw TCP and to yamux.
+pub fn print_table(medians: &[Median]) {
+    println!(
+        "{:<18} {:<17} {:>12} {:<10} {:>9} {:>9}",
+        "scenario", "implementation", "median", "unit", "x raw-tcp", "x yamux"
+    );
+    for m in medians {
+        let ratio = |reference: &str| {
+            find(medians, m.scenario, reference)
+                .map_or_else(|| "-".to_string(), |r| format!("{:.2}", m.value / r))
+        };
+        println!(
+            "{:<18} {:<17} {:>12.1} {:<10} {:>9} {:>9}",
+            m.scenario.name(),
+            m.implementation,
+            m.value,
+            m.scenario.unit(),
+            ratio("raw-tcp"),
+            ratio("yamux"),
+        );
+    }
+    println!();
+}
+
+/// A goal for every muxplex implementation measured in `scenario`.
+struct Target {
+    scenario: Scenario,
+    /// The implementation the figure is divided by; `None` for an absolute
+    /// bound.
+    reference: Option<&'static str>,
+    bound: f64,
+    /// Whether the figure (or ratio) must be at least `bound`, else at most.
+    at_least: bool,
+}
+
+const TARGETS: [Target; 6] = [
+    Target {
+        scenario: Scenario::Bulk1,
+        reference: Some("raw-tcp"),
+        bound: 0.9,
+        at_least: true,
+    },
+    Target {
+        scenario: Scenario::Bulk100,
+        reference: Some("raw-tcp"),
+        bound: 0.85,
+        at_least: true,
+    },
+    Target {
+        scenario: Scenario::Hello10k,
+        reference: Some("yamux"),
+        bound: 3.0,
+        at_least: true,
+    },
+    Target {
+        scenario: Scenario::Rtt,
+        reference: Some("raw-tcp"),
+        bound: 1.1,
+        at_least: false,
+    },
+    Target {
+        scenario: Scenario::IdleStreamBytes,
+        reference: None,
+        bound: 512.0,
+        at_least: false,
+    },
+    Target {
+        scenario: Scenario::IdleStreamBytes,
+        reference: Some("yamux"),
+        bound: 0.25,
+        at_least: false,
+    },
+];
+
+/// PASS or FAIL per target and muxplex implementation. Informational: the
+/// process never fails on them, since they compare noisy measurements.
+pub fn print_targets(medians: &[Median]) {
+    println!("targets (ratios of medians from this run; informational, never fatal):");
+    for target in &TARGETS {
+        let ours = medians
+            .iter()
+            .filter(|m| m.scenario == target.scenario && m.implementation.starts_with("muxplex-"));
+        for m in ours {
+            let (figure, against) = match target.reference {
+                Some(reference) => match find(medians, target.scenario, reference) {
+                    Some(r) => (m.value / r, format!("x {reference}")),
+                    None => continue,
+                },
+                None => (m.value, m.scenario.unit().to_string()),
+            };
+            let met = if target.at_least {
+                figure >= target.bound
+            } else {
+                figure <= target.bound
+            };
+            let relation = if target.at_least { ">=" } else { "<=" };
+            println!(
+                "  {} {:<18} {:<17} {figure:>9.2} {against:<9} (target {relation} {})",
+                if met { "PASS" } else { "FAIL" },
+                m.scenario.name(),
+                m.implementation,
+                target.bound,
+            );
+        }
+    }
+    println!();
+}
+
+/// The medians as a JSON array of `{scenario, implementation, value,
+/// unit}` objects.
+pub fn json(medians: &[Median]) -> String {
+    let rows: Vec<String> = medians
+        .iter()
+        .map(|m| {
+            format!(
+                "  {{\"scenario\": \"{}\", \"implementation\": \"{}\", \"value\": {}, \"unit\": \"{}\"}}",
+                m.scenario.name(),
+                m.implementation,
+                m.value,
+                m.scenario.unit()
+            )
+        })
+        .collect();
+    format!("[\n{}\n]\n", rows.join(",\n"))
+}
+
+/// A colour per implementation, stable across runs.
+fn colour(implementation: &str) -> &'static str {
+    match implementation {
+        "raw-tcp" => "#9e9e9e",
+        "yamux" => "#e07b39",
+        "muxplex-tokio" => "#2f6db5",
+        "muxplex-smol" => "#5aa05a",
+        "muxplex-blocking" => "#7a58b0",
+        _ => "#3c9dbf",
+    }
+}
+
+/// A hand-written SVG bar chart: one panel per scenario, bars scaled to
+/// the largest figure in it.
+pub fn svg(medians: &[Median]) -> String {
+    const WIDTH: f64 = 760.0;
+    const LABEL: f64 = 140.0;
+    const BAR: f64 = 18.0;
+    const BAR_SPACE: f64 = 380.0;
+    let mut body = String::new();
+    let mut y = 30.0;
+    let mut scenarios: Vec<Scenario> = medians.iter().map(|m| m.scenario).collect();
+    scenarios.dedup();
+    for scenario in scenarios {
+        let rows: Vec<&Median> = medians.iter().filter(|m| m.scenario == scenario).collect();
+        let max = rows
+            .iter()
+            .map(|m| m.value)
+            .fold(f64::MIN_POSITIVE, f64::max);
+        let better = if scenario.higher_is_better() {
+            "higher is better"
+        } else {
+            "lower is better"
+        };
+        let _ = writeln!(
+            body,
+            r#"<text x="10" y="{y}" font-weight="bold">{} ({}, {better})</text>"#,
+            scenario.name(),
+            scenario.unit()
+        );
+        y += 8.0;
+        for m in rows {
+            let width = (m.value / max * BAR_SPACE).max(1.0);
+            let _ = writeln!(
+                body,
+                r#"<text x="{}" y="{}" text-anchor="end">{}</text><rect x="{LABEL}" y="{y}" width="{width:.1}" height="{}" fill="{}"/><text x="{}" y="{}">{:.1}</text>"#,
+                LABEL - 6.0,
+                y + BAR - 5.0,
+                m.implementation,
+                BAR - 2.0,
+                colour(m.implementation),
+                LABEL + width + 6.0,
+                y + BAR - 5.0,
+                m.value,
+            );
+            y += BAR;
+        }
+        y += 26.0;
+    }
+    format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{y}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="10" y="16" font-size="14">muxplex-bench (yamux {YAMUX_VERSION}), medians</text>
+{body}</svg>
+"#
+    )
+}
