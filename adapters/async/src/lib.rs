@@ -4,7 +4,8 @@
 //!
 //! A runtime adapter (tokio, smol, ...) only supplies a transport
 //! ([`TransportRead`] + [`TransportWrite`]) and a [`Timer`], and wraps
-//! [`Stream`]'s poll methods in its own I/O traits. Every protocol decision
+//! [`Stream`]'s poll methods in its own I/O traits if they are not
+//! futures-io, which [`Stream`] implements itself. Every protocol decision
 //! stays in the core; this crate only locks, wakes and copies bytes.
 //!
 //! - The session lives behind one `std::sync::Mutex`, with the wakers of
@@ -98,6 +99,7 @@
 mod connection;
 mod driver;
 mod error;
+mod futures_io;
 mod io;
 mod shared;
 mod stream;

@@ -13,6 +13,8 @@ use crate::shared::{Inner, Shared, register};
 /// One bidirectional stream of a [`Connection`](crate::Connection).
 ///
 /// The methods take `&self`, so one task may read while another writes.
+/// It implements [`futures_io::AsyncRead`] and [`futures_io::AsyncWrite`]
+/// (also for `&Stream`); `poll_close` finishes our direction.
 ///
 /// # Dropping
 ///
