@@ -2,13 +2,11 @@
 //! in-memory pipe: batching, and that nothing hangs once the connection is
 //! gone. Stream and connection lifecycles are in `lifecycle.rs`.
 
-mod common;
-
 use std::io;
 use std::sync::atomic::Ordering;
 
-use common::Audit;
 use muxplex::Delivery;
+use muxplex_test_support::Audit;
 use muxplex_tokio::{Config, Connection, Error, Role};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::task::JoinHandle;

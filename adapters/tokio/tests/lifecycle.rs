@@ -4,15 +4,13 @@
 //! Tests that wait on the session's timers run on tokio's paused clock, so
 //! minutes of protocol time pass at once and nothing depends on real time.
 
-mod common;
-
 use std::io;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::Audit;
 use futures::FutureExt;
 use muxplex::{Delivery, OpenError, RESET_TIMEOUT};
+use muxplex_test_support::Audit;
 use muxplex_tokio::{CloseReason, Config, Connection, Error, Role};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
