@@ -5,7 +5,7 @@ use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use muxplex::{CloseReason, Config, GOAWAY_NORMAL, Role, Session};
+use muxplex::{CloseReason, Config, Delivery, OpenError, Role, Session};
 
 use crate::driver::Driver;
 use crate::error::Error;
@@ -19,9 +19,18 @@ use crate::stream::Stream;
 /// between the session and the transport and must be polled (spawned) for
 /// anything to happen.
 ///
-/// When every `Connection` handle and every [`Stream`] is dropped, nobody
-/// can use the session again, so it is closed (GoAway(0)) and the driver
-/// finishes.
+/// # Ending
+///
+/// - [`close`](Self::close) is graceful and waits for the end.
+/// - [`abort`](Self::abort) ends at once and does not wait.
+/// - Dropping the last `Connection` handle starts a graceful close without
+///   waiting: [`Stream`]s still held keep working until they finish
+///   (bounded by [`Config::close_timeout`]), and no new stream is opened
+///   or accepted.
+/// - When the transport ends or fails, or the driver is dropped, the
+///   session ends and every waiting operation fails at once.
+///
+/// [`closed`](Self::closed) waits for the end, however it comes.
 pub struct Connection {
     shared: Arc<Shared>,
 }
@@ -31,6 +40,7 @@ impl fmt::Debug for Connection {
         let inner = self.shared.lock();
         f.debug_struct("Connection")
             .field("role", &inner.session.role())
+            .field("streams", &inner.session.stream_count())
             .field("close_reason", &inner.session.close_reason())
             .finish()
     }
@@ -49,59 +59,71 @@ impl Drop for Connection {
     fn drop(&mut self) {
         let mut inner = self.shared.lock();
         inner.connection_handles -= 1;
-        inner.close_if_unused();
+        if inner.connection_handles == 0 {
+            inner.close();
+        }
     }
 }
 
 impl Connection {
     /// A connection over `transport`, as the given end, with `timer` for
-    /// the session's deadlines. Poll (spawn) the returned [`Driver`]; it
-    /// finishes when the session has ended and its last bytes are out.
+    /// the session's clock and deadlines. Poll (spawn) the returned
+    /// [`Driver`]; it finishes when the session has ended and its last
+    /// bytes are out.
     pub fn new<T, Tm>(
         transport: T,
         timer: Tm,
         role: Role,
         config: Config,
-    ) -> (Connection, Driver<T, Tm>)
+    ) -> (Connection, Driver<T>)
     where
         T: TransportRead + TransportWrite + Unpin,
-        Tm: Timer + Unpin,
+        Tm: Timer + Send + 'static,
     {
-        let shared = Shared::new(Session::new(role, config));
-        let driver = Driver::new(Arc::clone(&shared), transport, timer);
+        let shared = Shared::new(Session::new(role, config), Box::new(timer));
+        let driver = Driver::new(Arc::clone(&shared), transport);
         (Connection { shared }, driver)
     }
 
     /// Opens a stream. It needs no round trip: the SYN rides on the
     /// stream's first frame, so data may be written at once.
+    ///
+    /// Waits while [`Config::max_unacked_outbound`] streams await the
+    /// peer's acknowledgement. Fails with [`Error::Open`] while the session
+    /// is closing or after the peer's GoAway, and with the session's error
+    /// once it has ended.
     pub async fn open_stream(&self) -> Result<Stream, Error> {
         poll_fn(|cx| self.poll_open_stream(cx)).await
     }
 
     /// Poll form of [`open_stream`](Self::open_stream).
-    pub fn poll_open_stream(&self, _cx: &mut Context<'_>) -> Poll<Result<Stream, Error>> {
+    pub fn poll_open_stream(&self, cx: &mut Context<'_>) -> Poll<Result<Stream, Error>> {
         let mut inner = self.shared.lock();
         let inner = &mut *inner;
-        if let Some(error) = inner.connection_error() {
+        if let Some(error) = inner.connection_error(Delivery::NotDelivered) {
             return Poll::Ready(Err(error));
         }
-        // The core never makes an open wait yet; once it can report that
-        // too many streams await the peer's ACK, this is where the task
-        // will wait for the event that unblocks it.
         match inner.session.open_stream() {
             Ok(id) => {
                 let stream = Stream::new(id, Arc::clone(&self.shared), inner);
                 inner.wake_driver();
                 Poll::Ready(Ok(stream))
             }
-            Err(error) => Poll::Ready(Err(Error::from_open(error, |reason| {
-                inner.closed_error(reason)
+            Err(OpenError::Blocked) => {
+                // `OpenUnblocked` (or the session's end) wakes us.
+                register_in(&mut inner.open_wakers, cx.waker());
+                Poll::Pending
+            }
+            Err(error) => Poll::Ready(Err(Error::from_open(error, |reason, delivery| {
+                inner.closed_error(reason, delivery)
             }))),
         }
     }
 
-    /// Waits for the next stream the peer opens. Accepting sends the ACK.
-    /// Fails once the connection has ended.
+    /// Waits for the next stream the peer opens. Accepting sends the ACK,
+    /// so the peer learns its stream reached the application. Fails once
+    /// the session is closing or has ended, so an accept loop ends with
+    /// the connection.
     pub async fn accept_stream(&self) -> Result<Stream, Error> {
         poll_fn(|cx| self.poll_accept_stream(cx)).await
     }
@@ -119,42 +141,74 @@ impl Connection {
             inner.dispatch_events();
             return Poll::Ready(Ok(stream));
         }
-        if let Some(error) = inner.connection_error() {
+        if let Some(error) = inner.connection_error(Delivery::NotDelivered) {
             return Poll::Ready(Err(error));
+        }
+        if inner.session.is_closing() {
+            // A closing session refuses every new stream: none will come.
+            return Poll::Ready(Err(Error::Open(OpenError::Closing)));
         }
         register_in(&mut inner.accept_wakers, cx.waker());
         Poll::Pending
     }
 
-    /// Closes the connection and waits until the driver has sent the
-    /// GoAway and shut the transport down.
+    /// Closes the connection gracefully and waits until the driver has
+    /// finished: no new streams either way, the open ones may finish (until
+    /// [`Config::close_timeout`], after which they are reset), then
+    /// GoAway(0) goes out and the transport is shut down.
     ///
-    /// For now this ends every stream at once (the core's `abort` with
-    /// GoAway(0)): finish and read your streams before closing. It will
-    /// become a graceful drain when the core grows one.
-    pub async fn close(&self) -> Result<(), Error> {
-        {
-            let mut inner = self.shared.lock();
-            if !inner.session.is_closed() {
-                inner.session.abort(GOAWAY_NORMAL);
-                inner.dispatch_events();
-            }
-            inner.wake_driver();
-        }
+    /// Returns why the session ended: [`CloseReason::LocalClose`],
+    /// [`CloseReason::LocalCloseTimedOut`] if streams had to be reset, or
+    /// whatever ended it first. Streams the calling task holds open keep
+    /// the close waiting, so finish (or drop) them first. Fails if the
+    /// transport failed or the driver was dropped, since then the last
+    /// frames may not have left.
+    pub async fn close(&self) -> Result<CloseReason, Error> {
+        self.shared.lock().close();
         poll_fn(|cx| self.poll_driver_done(cx)).await
     }
 
-    /// Ready once the driver has finished: `Ok` when the session ended
-    /// cleanly on the wire, the transport's error otherwise.
-    fn poll_driver_done(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+    /// Ends the session at once with GoAway(`code`) and returns without
+    /// waiting; every stream's reads and writes fail from now on (data
+    /// already received stays readable).
+    pub fn abort(&self, code: u32) {
+        let mut inner = self.shared.lock();
+        inner.session.abort(code);
+        inner.dispatch_events();
+        inner.wake_driver();
+    }
+
+    /// Waits until the session has ended, however it ends (a close, the
+    /// peer, a keepalive timeout, the transport), and returns why. It does
+    /// not end the session itself.
+    pub async fn closed(&self) -> CloseReason {
+        poll_fn(|cx| {
+            let mut inner = self.shared.lock();
+            match inner.session.close_reason() {
+                Some(reason) => Poll::Ready(reason),
+                None => {
+                    register_in(&mut inner.closed_wakers, cx.waker());
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
+
+    /// Ready once the driver has finished: why the session ended when it
+    /// ended cleanly on the wire, the transport's error otherwise.
+    fn poll_driver_done(&self, cx: &mut Context<'_>) -> Poll<Result<CloseReason, Error>> {
         let mut inner = self.shared.lock();
         if !inner.driver_done {
             register_in(&mut inner.done_wakers, cx.waker());
             return Poll::Pending;
         }
-        match inner.connection_error() {
-            Some(error @ (Error::Transport(_) | Error::DriverGone)) => Poll::Ready(Err(error)),
-            _ => Poll::Ready(Ok(())),
+        // A finished driver always leaves an error behind: the session's
+        // end, or the loss that ended it.
+        let delivery = Delivery::NotDelivered;
+        match inner.connection_error(delivery) {
+            Some(Error::Closed { reason, .. }) => Poll::Ready(Ok(reason)),
+            error => Poll::Ready(Err(error.unwrap_or(Error::DriverGone { delivery }))),
         }
     }
 
@@ -166,6 +220,12 @@ impl Connection {
     /// Whether the session has ended.
     pub fn is_closed(&self) -> bool {
         self.shared.lock().session.is_closed()
+    }
+
+    /// How many streams the session holds state for, including dropped
+    /// streams waiting for the peer to finish (see [`Stream`]).
+    pub fn stream_count(&self) -> usize {
+        self.shared.lock().session.stream_count()
     }
 
     /// Which end of the transport this is.

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::io::{Timer, TransportRead, TransportWrite};
+use crate::io::{TransportRead, TransportWrite};
 use crate::shared::{Lost, Shared, register};
 
 /// How many bytes the driver reads, and collects for one transport write,
@@ -27,10 +27,9 @@ const ROUNDS_PER_POLL: usize = 64;
 /// end (either side closed, or the peer's transport reached EOF), the
 /// transport's error otherwise. Dropping it early ends the connection:
 /// every waiting stream operation then fails instead of hanging.
-pub struct Driver<T, Tm> {
+pub struct Driver<T> {
     shared: Arc<Shared>,
     transport: T,
-    timer: Tm,
     read_buf: Box<[u8]>,
     /// Bytes taken from the session and not yet written:
     /// `write_buf[write_pos..write_end]`.
@@ -44,7 +43,7 @@ pub struct Driver<T, Tm> {
     done: bool,
 }
 
-impl<T, Tm> fmt::Debug for Driver<T, Tm> {
+impl<T> fmt::Debug for Driver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Driver")
             .field("unwritten", &(self.write_end - self.write_pos))
@@ -54,16 +53,14 @@ impl<T, Tm> fmt::Debug for Driver<T, Tm> {
     }
 }
 
-impl<T, Tm> Driver<T, Tm>
+impl<T> Driver<T>
 where
     T: TransportRead + TransportWrite + Unpin,
-    Tm: Timer + Unpin,
 {
-    pub(crate) fn new(shared: Arc<Shared>, transport: T, timer: Tm) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, transport: T) -> Self {
         Driver {
             shared,
             transport,
-            timer,
             read_buf: vec![0; IO_BUFFER_SIZE].into_boxed_slice(),
             write_buf: vec![0; IO_BUFFER_SIZE].into_boxed_slice(),
             write_pos: 0,
@@ -86,14 +83,14 @@ where
                 Poll::Ready(Ok(0)) => {
                     self.read_closed = true;
                     let mut inner = self.shared.lock();
-                    let now = inner.clock.now();
+                    let now = inner.now();
                     inner.session.handle_eof(now);
                     inner.dispatch_events();
                     progress = true;
                 }
                 Poll::Ready(Ok(n)) => {
                     let mut inner = self.shared.lock();
-                    let now = inner.clock.now();
+                    let now = inner.now();
                     inner.session.handle_input(now, &self.read_buf[..n]);
                     inner.dispatch_events();
                     progress = true;
@@ -105,21 +102,17 @@ where
 
         {
             let mut inner = self.shared.lock();
-            let clock = inner.clock;
-            if let Some(deadline) = inner.session.poll_timeout() {
-                let now = clock.now();
-                // The timer is only consulted for a future deadline, so it
-                // is armed exactly when there is something to wait for.
-                if deadline <= now
-                    || self
-                        .timer
-                        .poll_sleep_until(cx, clock.to_host(deadline))
-                        .is_ready()
-                {
-                    inner.session.handle_timeout(clock.now());
-                    inner.dispatch_events();
-                    progress = true;
-                }
+            // The timer is armed exactly when there is a deadline ahead.
+            // Time comes from the timer's clock, on which a fired sleep has
+            // reached its deadline, so the session always finds the
+            // deadline due and moves it: a fired timer cannot spin.
+            if let Some(deadline) = inner.session.poll_timeout()
+                && inner.poll_deadline(cx, deadline).is_ready()
+            {
+                let now = inner.now();
+                inner.session.handle_timeout(now);
+                inner.dispatch_events();
+                progress = true;
             }
         }
 
@@ -178,10 +171,9 @@ where
     }
 }
 
-impl<T, Tm> Future for Driver<T, Tm>
+impl<T> Future for Driver<T>
 where
     T: TransportRead + TransportWrite + Unpin,
-    Tm: Timer + Unpin,
 {
     type Output = io::Result<()>;
 
@@ -222,7 +214,7 @@ where
     }
 }
 
-impl<T, Tm> Drop for Driver<T, Tm> {
+impl<T> Drop for Driver<T> {
     fn drop(&mut self) {
         if self.done {
             return;

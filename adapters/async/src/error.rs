@@ -7,6 +7,12 @@ use muxplex::{CloseReason, Delivery, OpenError, StreamError};
 
 /// Why an operation on a [`Connection`](crate::Connection) or
 /// [`Stream`](crate::Stream) failed.
+///
+/// Every failure that can lose a stream says whether the peer's
+/// application may have it ([`delivery`](Self::delivery)), so the caller
+/// can decide whether a retry is safe. Connection-level failures (opening,
+/// accepting) report [`Delivery::NotDelivered`]: nothing of theirs reached
+/// the peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
@@ -21,19 +27,32 @@ pub enum Error {
     },
     /// The stream was already finished for writing.
     Finished,
-    /// A stream could not be opened (the peer is going away, ids are
-    /// exhausted, ...), as the core reported it.
+    /// A stream could not be opened or accepted (the session is closing,
+    /// the peer is going away, ids are exhausted, ...), as the core
+    /// reported it.
     Open(OpenError),
     /// Any other stream error of the core, passed through unchanged.
     Stream(StreamError),
-    /// The session ended for this reason.
-    Closed(CloseReason),
-    /// The transport failed with this kind of I/O error; the session is
-    /// over.
-    Transport(io::ErrorKind),
+    /// The session ended.
+    Closed {
+        /// Why it ended.
+        reason: CloseReason,
+        /// Whether the peer's application may have the stream.
+        delivery: Delivery,
+    },
+    /// The transport failed; the session is over.
+    Transport {
+        /// The kind of I/O error the transport reported.
+        kind: io::ErrorKind,
+        /// Whether the peer's application may have the stream.
+        delivery: Delivery,
+    },
     /// The driver future was dropped before the session ended, so nothing
     /// moves any more.
-    DriverGone,
+    DriverGone {
+        /// Whether the peer's application may have the stream.
+        delivery: Delivery,
+    },
 }
 
 impl Error {
@@ -42,10 +61,30 @@ impl Error {
         match self {
             Error::Reset { .. } => io::ErrorKind::ConnectionReset,
             Error::Finished => io::ErrorKind::BrokenPipe,
-            Error::Open(_) => io::ErrorKind::ConnectionRefused,
-            Error::Stream(_) => io::ErrorKind::Other,
-            Error::Closed(_) | Error::DriverGone => io::ErrorKind::ConnectionAborted,
-            Error::Transport(kind) => *kind,
+            Error::Open(OpenError::PeerGoingAway) => io::ErrorKind::ConnectionRefused,
+            Error::Open(OpenError::Closing | OpenError::SessionClosed(_)) => {
+                io::ErrorKind::ConnectionAborted
+            }
+            Error::Open(_) | Error::Stream(_) => io::ErrorKind::Other,
+            Error::Closed { .. } | Error::DriverGone { .. } => io::ErrorKind::ConnectionAborted,
+            Error::Transport { kind, .. } => *kind,
+        }
+    }
+
+    /// Whether the peer's application may have the stream the failed
+    /// operation was about, so whether retrying it is safe: `None` for
+    /// errors that lose nothing (a write after finishing).
+    pub fn delivery(&self) -> Option<Delivery> {
+        match self {
+            Error::Reset { delivery, .. }
+            | Error::Closed { delivery, .. }
+            | Error::Transport { delivery, .. }
+            | Error::DriverGone { delivery } => Some(*delivery),
+            Error::Open(_) => Some(Delivery::NotDelivered),
+            Error::Stream(
+                StreamError::Reset { delivery, .. } | StreamError::SessionClosed { delivery, .. },
+            ) => Some(*delivery),
+            Error::Finished | Error::Stream(_) => None,
         }
     }
 
@@ -53,7 +92,7 @@ impl Error {
     /// end (it may have been a transport failure the core only saw as EOF).
     pub(crate) fn from_stream(
         error: StreamError,
-        closed: impl FnOnce(CloseReason) -> Error,
+        closed: impl FnOnce(CloseReason, Delivery) -> Error,
     ) -> Self {
         match error {
             StreamError::Reset {
@@ -66,7 +105,7 @@ impl Error {
                 delivery,
             },
             StreamError::Finished => Error::Finished,
-            StreamError::SessionClosed { reason, .. } => closed(reason),
+            StreamError::SessionClosed { reason, delivery } => closed(reason, delivery),
             // `Blocked` is handled by the callers; anything newer is passed
             // through rather than guessed at.
             other => Error::Stream(other),
@@ -74,9 +113,12 @@ impl Error {
     }
 
     /// Maps a core open error, as [`from_stream`](Self::from_stream).
-    pub(crate) fn from_open(error: OpenError, closed: impl FnOnce(CloseReason) -> Error) -> Self {
+    pub(crate) fn from_open(
+        error: OpenError,
+        closed: impl FnOnce(CloseReason, Delivery) -> Error,
+    ) -> Self {
         match error {
-            OpenError::SessionClosed(reason) => closed(reason),
+            OpenError::SessionClosed(reason) => closed(reason, Delivery::NotDelivered),
             other => Error::Open(other),
         }
     }
@@ -98,9 +140,15 @@ impl fmt::Display for Error {
             Error::Finished => f.write_str("stream was already finished for writing"),
             Error::Open(e) => write!(f, "cannot open a stream: {e}"),
             Error::Stream(e) => write!(f, "stream error: {e}"),
-            Error::Closed(reason) => write!(f, "connection closed: {reason}"),
-            Error::Transport(kind) => write!(f, "transport failed: {kind}"),
-            Error::DriverGone => f.write_str("connection driver was dropped"),
+            Error::Closed { reason, delivery } => {
+                write!(f, "connection closed: {reason} ({delivery})")
+            }
+            Error::Transport { kind, delivery } => {
+                write!(f, "transport failed: {kind} ({delivery})")
+            }
+            Error::DriverGone { delivery } => {
+                write!(f, "connection driver was dropped ({delivery})")
+            }
         }
     }
 }
@@ -108,7 +156,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Closed(reason) => Some(reason),
+            Error::Closed { reason, .. } => Some(reason),
             Error::Open(e) => Some(e),
             Error::Stream(e) => Some(e),
             _ => None,

@@ -31,12 +31,20 @@ pub trait TransportWrite {
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
 }
 
-/// A timer the driver uses to wake up at the session's next deadline.
+/// The clock and timer the driver runs the session's deadlines on
+/// (keepalive, graceful close, stream timeouts).
 ///
-/// The driver asks about one deadline at a time and may move it between
-/// calls; an implementation keeps a single sleep and re-arms it.
+/// Both come from one place so that they agree: a runtime with a virtual
+/// clock (tokio's paused time) answers [`now`](Self::now) from that clock,
+/// and its sleeps end by it too. The driver asks about one deadline at a
+/// time and may move it between calls; an implementation keeps a single
+/// sleep and re-arms it.
 pub trait Timer {
-    /// Ready once `deadline` has passed; otherwise arranges for the task to
-    /// be woken then.
+    /// Ready once `deadline` has passed, that is once [`now`](Self::now)
+    /// returns `deadline` or later; otherwise arranges for the task to be
+    /// woken then.
     fn poll_sleep_until(&mut self, cx: &mut Context<'_>, deadline: Instant) -> Poll<()>;
+
+    /// The current time on the clock the sleeps follow.
+    fn now(&self) -> Instant;
 }

@@ -4,7 +4,8 @@
 //!
 //! A runtime adapter (tokio, smol, ...) only supplies a transport
 //! ([`TransportRead`] + [`TransportWrite`]) and a [`Timer`], and wraps
-//! [`Stream`]'s poll methods in its own I/O traits. Every protocol decision
+//! [`Stream`]'s poll methods in its own I/O traits if they are not
+//! futures-io, which [`Stream`] implements itself. Every protocol decision
 //! stays in the core; this crate only locks, wakes and copies bytes.
 //!
 //! - The session lives behind one `std::sync::Mutex`, with the wakers of
@@ -12,10 +13,21 @@
 //! - The [`Driver`] reads the transport into the session, collects up to
 //!   [`IO_BUFFER_SIZE`] bytes of frames per transport write, and sleeps
 //!   until the session's next deadline.
-//! - Host time is `std::time::Instant`, mapped onto the core's microsecond
-//!   clock from the moment the connection was created.
+//! - Host time comes from the [`Timer`] (so a runtime's virtual clock, such
+//!   as tokio's paused time, drives keepalive and the other deadlines),
+//!   mapped onto the core's microsecond clock from the moment the
+//!   connection was created.
+//! - Opening waits while the core reports too many streams awaiting the
+//!   peer's ACK, and resumes on the core's `OpenUnblocked` event.
+//! - [`Connection::close`] is the core's graceful close;
+//!   [`Connection::abort`] ends at once; [`Connection::closed`] waits for
+//!   the end and says why.
+//! - Dropping a [`Stream`] finishes it (written data is still delivered)
+//!   and discards what the peer still sends; [`Stream::reset`] abandons it.
 //! - When the transport fails or the driver is dropped, every pending and
-//!   later stream operation fails at once instead of hanging.
+//!   later stream operation fails at once instead of hanging. Every error
+//!   that can lose a stream says whether a retry is safe
+//!   ([`Error::delivery`]).
 //!
 //! # Example
 //!
@@ -59,6 +71,9 @@
 //!     fn poll_sleep_until(&mut self, _: &mut Context<'_>, _: std::time::Instant) -> Poll<()> {
 //!         Poll::Pending
 //!     }
+//!     fn now(&self) -> std::time::Instant {
+//!         std::time::Instant::now()
+//!     }
 //! }
 //!
 //! let wire = Arc::new(Mutex::new(Vec::new()));
@@ -84,6 +99,7 @@
 mod connection;
 mod driver;
 mod error;
+mod futures_io;
 mod io;
 mod shared;
 mod stream;

@@ -1,33 +1,29 @@
 //! The state every handle and the driver share: the session behind one
-//! lock, and the wakers of everyone waiting on it.
+//! lock, the timer that supplies its time, and the wakers of everyone
+//! waiting on it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::Waker;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant as StdInstant};
 
-use muxplex::{CloseReason, Event, GOAWAY_NORMAL, Instant, Session, StreamId};
+use muxplex::{CloseReason, Delivery, Event, Instant, Session, StreamError, StreamId};
 
 use crate::error::Error;
+use crate::io::Timer;
 
 /// Maps host time onto the core's microsecond clock: the session's origin
-/// is the moment the connection was created.
+/// is the moment the connection was created, on the timer's clock.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Clock {
     start: StdInstant,
 }
 
 impl Clock {
-    pub(crate) fn new() -> Self {
-        Clock {
-            start: StdInstant::now(),
-        }
-    }
-
-    /// The current time in the core's terms.
-    pub(crate) fn now(&self) -> Instant {
-        let micros = u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX);
-        Instant::from_micros(micros)
+    /// The host time `at` in the core's terms.
+    pub(crate) fn core_time(self, at: StdInstant) -> Instant {
+        let since = at.saturating_duration_since(self.start);
+        Instant::from_micros(u64::try_from(since.as_micros()).unwrap_or(u64::MAX))
     }
 
     /// A core deadline in host terms (saturating far in the future).
@@ -64,43 +60,72 @@ pub(crate) enum Lost {
     DriverGone,
 }
 
-#[derive(Debug)]
 pub(crate) struct Inner {
     pub(crate) session: Session,
-    pub(crate) clock: Clock,
+    /// Lives here rather than in the driver so that handles can read the
+    /// time too: a graceful close counts its timeout from the time the
+    /// session last heard, which must be now, not the last I/O.
+    timer: Box<dyn Timer + Send>,
+    clock: Clock,
     pub(crate) slots: HashMap<StreamId, Slot>,
+    /// Streams whose handle was dropped before the peer finished: what the
+    /// peer still sends is read and discarded, so the core frees the
+    /// stream once the peer's FIN (or a reset) arrives.
+    detached: HashSet<StreamId>,
     pub(crate) driver_waker: Option<Waker>,
     /// Tasks waiting in `accept_stream`.
     pub(crate) accept_wakers: Vec<Waker>,
+    /// Tasks waiting in `open_stream` while opening is blocked.
+    pub(crate) open_wakers: Vec<Waker>,
+    /// Tasks waiting in `closed`.
+    pub(crate) closed_wakers: Vec<Waker>,
     /// Tasks waiting for the driver to finish (`close`).
     pub(crate) done_wakers: Vec<Waker>,
     pub(crate) lost: Option<Lost>,
     /// The driver has finished (or was dropped); nothing moves any more.
     pub(crate) driver_done: bool,
-    /// Live `Connection` handles. With none left and no streams, nobody
-    /// can use the session again, so it is closed.
+    /// Live `Connection` handles. When the last goes, nobody can open or
+    /// accept streams any more, so the session closes gracefully.
     pub(crate) connection_handles: usize,
 }
 
 impl Inner {
-    /// The error to report for a session that ended with `reason`: the
-    /// transport's own failure when there was one, since the core only
-    /// knows that input ended.
-    pub(crate) fn closed_error(&self, reason: CloseReason) -> Error {
+    /// The current time, in the core's terms, from the timer's clock (which
+    /// may be a runtime's virtual clock rather than the system's).
+    pub(crate) fn now(&self) -> Instant {
+        self.clock.core_time(self.timer.now())
+    }
+
+    /// Ready once the session's `deadline` has passed on the timer's clock;
+    /// otherwise the task is woken then.
+    pub(crate) fn poll_deadline(&mut self, cx: &mut Context<'_>, deadline: Instant) -> Poll<()> {
+        if deadline <= self.now() {
+            return Poll::Ready(());
+        }
+        let at = self.clock.to_host(deadline);
+        self.timer.poll_sleep_until(cx, at)
+    }
+
+    /// The error to report for a session that ended with `reason`, for a
+    /// stream whose delivery was `delivery`: the transport's own failure
+    /// when there was one, since the core only knows that input ended.
+    pub(crate) fn closed_error(&self, reason: CloseReason, delivery: Delivery) -> Error {
         match self.lost {
-            Some(Lost::Transport(kind)) => Error::Transport(kind),
-            Some(Lost::DriverGone) => Error::DriverGone,
-            None => Error::Closed(reason),
+            Some(Lost::Transport(kind)) => Error::Transport { kind, delivery },
+            Some(Lost::DriverGone) => Error::DriverGone { delivery },
+            None => Error::Closed { reason, delivery },
         }
     }
 
     /// The error for operations on a connection that has ended, if it has.
-    pub(crate) fn connection_error(&self) -> Option<Error> {
+    /// `delivery` is that of the stream concerned; connection-level
+    /// operations pass `NotDelivered`, as nothing of theirs reached the peer.
+    pub(crate) fn connection_error(&self, delivery: Delivery) -> Option<Error> {
         if let Some(reason) = self.session.close_reason() {
-            return Some(self.closed_error(reason));
+            return Some(self.closed_error(reason, delivery));
         }
         // The driver is gone but the session never heard: still dead.
-        self.driver_done.then_some(Error::DriverGone)
+        self.driver_done.then_some(Error::DriverGone { delivery })
     }
 
     /// Tells the driver there may be work (frames to send).
@@ -116,6 +141,11 @@ impl Inner {
         while let Some(event) = self.session.poll_event() {
             match event {
                 Event::IncomingStream(_) => wake_all(&mut self.accept_wakers),
+                Event::Readable(id) | Event::StreamReset { id, .. }
+                    if self.detached.contains(&id) =>
+                {
+                    self.drain_detached(id);
+                }
                 Event::Readable(id) => {
                     if let Some(waker) = self.slots.get_mut(&id).and_then(|s| s.read_waker.take()) {
                         waker.wake();
@@ -132,21 +162,39 @@ impl Inner {
                         wake_slot(slot);
                     }
                 }
-                Event::Closed(_) => self.wake_everyone(),
-                // Nothing waits on these yet: opens never block in this core
-                // and there is no ping API here.
+                Event::OpenUnblocked | Event::PeerGoingAway => wake_all(&mut self.open_wakers),
+                Event::Closed(_) => {
+                    self.detached.clear();
+                    self.wake_everyone();
+                }
+                // Pongs answer pings nobody here sends.
                 _ => {}
             }
         }
     }
 
     /// Wakes every waiting handle, so each re-checks and sees the
-    /// connection's end instead of hanging.
+    /// connection's end (or its closing) instead of hanging.
     pub(crate) fn wake_everyone(&mut self) {
         for slot in self.slots.values_mut() {
             wake_slot(slot);
         }
         wake_all(&mut self.accept_wakers);
+        wake_all(&mut self.open_wakers);
+        wake_all(&mut self.closed_wakers);
+    }
+
+    /// Starts a graceful close. The session learns the time first, since
+    /// the close timeout counts from the last time it was given.
+    pub(crate) fn close(&mut self) {
+        let now = self.now();
+        self.session.handle_timeout(now);
+        self.session.close();
+        self.dispatch_events();
+        // Openers and acceptors fail now rather than at the end.
+        wake_all(&mut self.accept_wakers);
+        wake_all(&mut self.open_wakers);
+        self.wake_driver();
     }
 
     /// The driver will not run again: end the session if it has not ended
@@ -155,7 +203,7 @@ impl Inner {
     pub(crate) fn driver_ended(&mut self, lost: Option<Lost>) {
         if !self.session.is_closed() {
             self.lost = lost;
-            let now = self.clock.now();
+            let now = self.now();
             self.session.handle_eof(now);
             self.dispatch_events();
         }
@@ -165,13 +213,38 @@ impl Inner {
         wake_all(&mut self.done_wakers);
     }
 
-    /// Closes the session once no handle can use it again.
-    pub(crate) fn close_if_unused(&mut self) {
-        if self.connection_handles == 0 && self.slots.is_empty() && !self.session.is_closed() {
-            self.session.abort(GOAWAY_NORMAL);
-            self.dispatch_events();
-            self.wake_driver();
+    /// Takes over a stream whose handle is gone: finishes our direction
+    /// (what was written is still delivered) and discards what the peer
+    /// sends until its FIN, when the core frees the stream.
+    pub(crate) fn detach(&mut self, id: StreamId) {
+        let Some(mut stream) = self.session.stream(id) else {
+            return;
+        };
+        // Already finished, reset or closed: there is nothing to add.
+        let _ = stream.finish();
+        drop(stream);
+        self.detached.insert(id);
+        self.drain_detached(id);
+        self.wake_driver();
+    }
+
+    /// Reads a detached stream dry. It stays detached while more may come;
+    /// at its end or its reset, the core handle's drop frees the stream.
+    fn drain_detached(&mut self, id: StreamId) {
+        if let Some(mut stream) = self.session.stream(id) {
+            loop {
+                match stream.read_chunk(usize::MAX) {
+                    Ok(Some(_)) => {}
+                    // The next Readable or StreamReset comes back here.
+                    Err(StreamError::Blocked) => return,
+                    Ok(None) | Err(_) => break,
+                }
+            }
         }
+        self.detached.remove(&id);
+        // Reading returned credit to the peer, or freeing the stream may
+        // have completed a graceful close: either way, frames to send.
+        self.wake_driver();
     }
 }
 
@@ -206,20 +279,24 @@ pub(crate) fn register_in(list: &mut Vec<Waker>, waker: &Waker) {
 }
 
 /// The lock every handle and the driver share.
-#[derive(Debug)]
 pub(crate) struct Shared {
     inner: Mutex<Inner>,
 }
 
 impl Shared {
-    pub(crate) fn new(session: Session) -> Arc<Self> {
+    pub(crate) fn new(session: Session, timer: Box<dyn Timer + Send>) -> Arc<Self> {
+        let clock = Clock { start: timer.now() };
         Arc::new(Shared {
             inner: Mutex::new(Inner {
                 session,
-                clock: Clock::new(),
+                timer,
+                clock,
                 slots: HashMap::new(),
+                detached: HashSet::new(),
                 driver_waker: None,
                 accept_wakers: Vec::new(),
+                open_wakers: Vec::new(),
+                closed_wakers: Vec::new(),
                 done_wakers: Vec::new(),
                 lost: None,
                 driver_done: false,

@@ -13,16 +13,20 @@ use crate::shared::{Inner, Shared, register};
 /// One bidirectional stream of a [`Connection`](crate::Connection).
 ///
 /// The methods take `&self`, so one task may read while another writes.
+/// It implements [`futures_io::AsyncRead`] and [`futures_io::AsyncWrite`]
+/// (also for `&Stream`); `poll_close` finishes our direction.
 ///
 /// # Dropping
 ///
-/// Dropping a stream that is over in both directions (it was
-/// [finished](Self::poll_finish) and a read returned the end of the
-/// stream) lets it end quietly. Dropping it earlier resets it (code 0):
-/// the peer learns at once that nobody will read what it sends or finish
-/// what it reads, instead of waiting forever, and the session frees the
-/// stream's buffers. To end a stream without a reset, finish it and read
-/// to the end before dropping.
+/// Dropping a stream finishes it if it is still open for writing, so
+/// everything written is still delivered, followed by the end of the
+/// stream, as when a TCP socket is dropped. Whatever the peer still sends
+/// is read and discarded, and the stream's state is freed when the peer
+/// finishes; a peer that never does is reset after
+/// [`Config::stream_close_timeout`](muxplex::Config::stream_close_timeout).
+/// It is not reset on drop, because a reset throws away written data not
+/// yet sent, and "write the answer, then drop" must deliver the answer.
+/// Call [`reset`](Self::reset) to abandon a stream at once instead.
 pub struct Stream {
     id: StreamId,
     shared: Arc<Shared>,
@@ -187,7 +191,12 @@ impl Stream {
         direction: Direction,
     ) -> Poll<Result<usize, Error>> {
         if inner.driver_done {
-            let error = inner.connection_error().unwrap_or(Error::DriverGone);
+            let error =
+                inner
+                    .connection_error(Delivery::MaybeDelivered)
+                    .unwrap_or(Error::DriverGone {
+                        delivery: Delivery::MaybeDelivered,
+                    });
             return Poll::Ready(Err(error));
         }
         let slot = slot_of(inner, self.id);
@@ -201,7 +210,9 @@ impl Stream {
     /// Records a terminal error so every later call reports it, even once
     /// the core has freed the stream.
     fn fail(&self, inner: &mut Inner, error: StreamError) -> Error {
-        let error = Error::from_stream(error, |reason| inner.closed_error(reason));
+        let error = Error::from_stream(error, |reason, delivery| {
+            inner.closed_error(reason, delivery)
+        });
         slot_of(inner, self.id).error = Some(error);
         error
     }
@@ -212,10 +223,11 @@ impl Stream {
     fn gone(&self, inner: &mut Inner) -> Error {
         // Nothing says how far the stream got, so assume the worst case
         // a retry must respect.
-        let error = inner.connection_error().unwrap_or(Error::Reset {
+        let delivery = Delivery::MaybeDelivered;
+        let error = inner.connection_error(delivery).unwrap_or(Error::Reset {
             code: 0,
             by_peer: true,
-            delivery: Delivery::MaybeDelivered,
+            delivery,
         });
         slot_of(inner, self.id).error = Some(error);
         error
@@ -244,19 +256,14 @@ fn slot_of(inner: &mut Inner, id: StreamId) -> &mut crate::shared::Slot {
 }
 
 impl Drop for Stream {
+    /// See the type's docs: finish, then discard what the peer still sends.
     fn drop(&mut self) {
         let mut inner = self.shared.lock();
-        let inner = &mut *inner;
         let slot = inner.slots.remove(&self.id).unwrap_or_default();
-        let over = slot.finished && slot.eof;
-        if !over {
-            // See the type's docs: an unfinished stream is reset so the
-            // peer does not wait on it and its buffers are freed.
-            if let Some(stream) = inner.session.stream(self.id) {
-                stream.reset(0);
-            }
-            inner.wake_driver();
+        // A stream that reported its error is over (a reset one is freed
+        // already); there is nothing to finish or drain.
+        if slot.error.is_none() {
+            inner.detach(self.id);
         }
-        inner.close_if_unused();
     }
 }

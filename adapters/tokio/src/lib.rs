@@ -2,7 +2,7 @@
 //! [`tokio::io::AsyncRead`] + [`tokio::io::AsyncWrite`].
 //!
 //! ```
-//! use muxplex_tokio::{Config, Connection, Role};
+//! use muxplex_tokio::{CloseReason, Config, Connection, Role};
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -30,7 +30,7 @@
 //! stream.read_to_end(&mut echoed).await?;
 //! assert_eq!(echoed, b"hello");
 //!
-//! client.close().await?;
+//! assert_eq!(client.close().await?, CloseReason::LocalClose);
 //! # Ok(())
 //! # }
 //! ```
@@ -38,8 +38,11 @@
 //! [`Connection::new`] returns the connection and its [`Driver`], a future
 //! that moves the bytes; [`Connection::spawn`] spawns it on the current
 //! runtime. The runtime needs tokio's timer enabled (`enable_time`, or
-//! `enable_all`) for the session's deadlines. Stream semantics, including
-//! what dropping a stream does, are those of [`muxplex_async::Stream`].
+//! `enable_all`) for the session's deadlines; the session's clock is
+//! tokio's, so keepalive and the other timeouts follow a paused test clock
+//! (`tokio::time::pause`). Connection and stream semantics, including what
+//! dropping a stream does (it finishes, it does not reset), are those of
+//! [`muxplex_async::Connection`] and [`muxplex_async::Stream`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -55,7 +58,7 @@ pub use muxplex_async::Error;
 
 /// The future that drives a connection over transport `T`; see
 /// [`muxplex_async::Driver`]. Spawn it, or let [`Connection::spawn`] do so.
-pub type Driver<T> = muxplex_async::Driver<TokioIo<T>, TokioTimer>;
+pub type Driver<T> = muxplex_async::Driver<TokioIo<T>>;
 
 /// A multiplexed connection; clones share it. See
 /// [`muxplex_async::Connection`] for the semantics.
@@ -101,10 +104,27 @@ impl Connection {
         self.inner.accept_stream().await.map(Stream::from)
     }
 
-    /// Closes the connection and waits until the driver is done; see
+    /// Closes the connection gracefully and waits until the driver is
+    /// done; returns why the session ended. See
     /// [`muxplex_async::Connection::close`].
-    pub async fn close(&self) -> Result<(), Error> {
+    pub async fn close(&self) -> Result<CloseReason, Error> {
         self.inner.close().await
+    }
+
+    /// Ends the session at once with GoAway(`code`), without waiting.
+    pub fn abort(&self, code: u32) {
+        self.inner.abort(code);
+    }
+
+    /// Waits until the session has ended, however it ends, and returns why.
+    pub async fn closed(&self) -> CloseReason {
+        self.inner.closed().await
+    }
+
+    /// How many streams the session holds state for, including dropped
+    /// streams waiting for the peer to finish.
+    pub fn stream_count(&self) -> usize {
+        self.inner.stream_count()
     }
 
     /// Why the session ended, once it has.
@@ -125,8 +145,9 @@ impl Connection {
 
 /// One stream of a [`Connection`], as tokio I/O. `shutdown` finishes our
 /// direction (FIN); split it with [`tokio::io::split`] to read and write
-/// from different tasks. Dropping a stream that is not over in both
-/// directions resets it (see [`muxplex_async::Stream`]).
+/// from different tasks. Dropping a stream finishes it, so what was
+/// written is delivered; [`reset`](Self::reset) abandons it (see
+/// [`muxplex_async::Stream`]).
 #[derive(Debug)]
 pub struct Stream {
     inner: muxplex_async::Stream,
@@ -212,7 +233,8 @@ impl<T: AsyncWrite + Unpin> muxplex_async::TransportWrite for TokioIo<T> {
     }
 }
 
-/// The session's deadlines as one re-armed tokio sleep.
+/// The session's clock and deadlines: tokio's clock (which a test may
+/// pause) and one re-armed tokio sleep.
 #[derive(Debug, Default)]
 pub struct TokioTimer {
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
@@ -235,5 +257,9 @@ impl muxplex_async::Timer for TokioTimer {
                 .insert(Box::pin(tokio::time::sleep_until(deadline))),
         };
         sleep.as_mut().poll(cx)
+    }
+
+    fn now(&self) -> std::time::Instant {
+        tokio::time::Instant::now().into_std()
     }
 }

@@ -1,0 +1,223 @@
+//! [muxplex] under smol: many yamux streams over one transport, each a
+//! [`futures_io::AsyncRead`] + [`futures_io::AsyncWrite`].
+//!
+//! ```
+//! use futures_lite::{AsyncReadExt, AsyncWriteExt};
+//! use muxplex_smol::{CloseReason, Config, Connection, Role};
+//! use smol::net::{TcpListener, TcpStream};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! smol::block_on(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0").await?;
+//!     let address = listener.local_addr()?;
+//!
+//!     // The server echoes every stream it accepts.
+//!     let server = smol::spawn(async move {
+//!         let (tcp, _) = listener.accept().await?;
+//!         let (server, _driver) = Connection::spawn(tcp, Role::Server, Config::default(), smol::spawn);
+//!         // Ends with an error once the client has closed the connection.
+//!         while let Ok(stream) = server.accept_stream().await {
+//!             smol::spawn(async move {
+//!                 // `&Stream` reads and writes too, so one stream can be
+//!                 // copied onto itself.
+//!                 futures_lite::io::copy(&stream, &mut &stream).await?;
+//!                 (&stream).close().await // finish: FIN after the echo
+//!             })
+//!             .detach();
+//!         }
+//!         std::io::Result::Ok(())
+//!     });
+//!
+//!     let tcp = TcpStream::connect(address).await?;
+//!     // Keep (or detach) the driver's task: a dropped smol task is cancelled.
+//!     let (client, _driver) = Connection::spawn(tcp, Role::Client, Config::default(), smol::spawn);
+//!     let mut stream = client.open_stream().await?;
+//!     stream.write_all(b"hello").await?;
+//!     stream.close().await?; // half-close: we send no more
+//!     let mut echoed = Vec::new();
+//!     stream.read_to_end(&mut echoed).await?;
+//!     assert_eq!(echoed, b"hello");
+//!
+//!     drop(stream);
+//!     assert_eq!(client.close().await?, CloseReason::LocalClose);
+//!     server.await?;
+//!     Ok(())
+//! })
+//! # }
+//! ```
+//!
+//! [`Connection::new`] returns the connection and its [`Driver`], a future
+//! that moves the bytes; run it on any executor. [`Connection::spawn`]
+//! hands it to a spawn function of your choice (`smol::spawn`, an
+//! `Executor`'s `spawn`, ...). Timers come from async-io, whose reactor
+//! smol runs. Streams are [`muxplex_async::Stream`] itself, which
+//! implements the futures-io traits: `close` finishes our direction (FIN)
+//! and reading goes on; dropping a stream finishes it too, so what was
+//! written is delivered, and [`Stream::reset`] abandons it. Connection
+//! semantics are those of [`muxplex_async::Connection`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use futures_io::{AsyncRead, AsyncWrite};
+use futures_lite::Stream as _;
+
+pub use muxplex::{CloseReason, Config, Delivery, Role, StreamId};
+pub use muxplex_async::{Error, Stream};
+
+/// The future that drives a connection over transport `T`; see
+/// [`muxplex_async::Driver`]. Spawn it, or let [`Connection::spawn`] do so.
+pub type Driver<T> = muxplex_async::Driver<FuturesIo<T>>;
+
+/// A multiplexed connection; clones share it. See
+/// [`muxplex_async::Connection`] for the semantics.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    inner: muxplex_async::Connection,
+}
+
+impl Connection {
+    /// A connection over `io` as the given end, and the [`Driver`] that
+    /// must run (be spawned) for it to make progress.
+    pub fn new<T>(io: T, role: Role, config: Config) -> (Connection, Driver<T>)
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (inner, driver) =
+            muxplex_async::Connection::new(FuturesIo(io), SmolTimer::default(), role, config);
+        (Connection { inner }, driver)
+    }
+
+    /// Like [`new`](Self::new), handing the driver to `spawn` and returning
+    /// what it returns, such as a task handle: pass `smol::spawn`, or
+    /// `|driver| executor.spawn(driver)`.
+    ///
+    /// A smol `Task` cancels its future when dropped, so keep the handle
+    /// (awaiting it gives the driver's result) or call `detach` on it.
+    pub fn spawn<T, S, R>(io: T, role: Role, config: Config, spawn: S) -> (Connection, R)
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        S: FnOnce(Driver<T>) -> R,
+    {
+        let (connection, driver) = Self::new(io, role, config);
+        (connection, spawn(driver))
+    }
+
+    /// Opens a stream, waiting while too many await the peer's ACK; see
+    /// [`muxplex_async::Connection::open_stream`].
+    pub async fn open_stream(&self) -> Result<Stream, Error> {
+        self.inner.open_stream().await
+    }
+
+    /// Waits for the next stream the peer opens; fails once the
+    /// connection is closing or has ended.
+    pub async fn accept_stream(&self) -> Result<Stream, Error> {
+        self.inner.accept_stream().await
+    }
+
+    /// Closes the connection gracefully and waits until the driver is
+    /// done; returns why the session ended. See
+    /// [`muxplex_async::Connection::close`].
+    pub async fn close(&self) -> Result<CloseReason, Error> {
+        self.inner.close().await
+    }
+
+    /// Ends the session at once with GoAway(`code`), without waiting.
+    pub fn abort(&self, code: u32) {
+        self.inner.abort(code);
+    }
+
+    /// Waits until the session has ended, however it ends, and returns why.
+    pub async fn closed(&self) -> CloseReason {
+        self.inner.closed().await
+    }
+
+    /// Why the session ended, once it has.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.inner.close_reason()
+    }
+
+    /// Whether the session has ended.
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    /// How many streams the session holds state for, including dropped
+    /// streams waiting for the peer to finish.
+    pub fn stream_count(&self) -> usize {
+        self.inner.stream_count()
+    }
+
+    /// The runtime-agnostic handle underneath.
+    pub fn as_async(&self) -> &muxplex_async::Connection {
+        &self.inner
+    }
+}
+
+/// A futures-io `AsyncRead + AsyncWrite` seen as a muxplex transport.
+#[derive(Debug)]
+pub struct FuturesIo<T>(pub T);
+
+impl<T: AsyncRead + Unpin> muxplex_async::TransportRead for FuturesIo<T> {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> muxplex_async::TransportWrite for FuturesIo<T> {
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_close(cx)
+    }
+}
+
+/// The session's clock and deadlines: the system clock, which async-io's
+/// timers follow, and one re-armed async-io timer.
+#[derive(Debug)]
+pub struct SmolTimer {
+    timer: async_io::Timer,
+    /// The deadline the timer is set for, if any.
+    armed: Option<Instant>,
+}
+
+impl Default for SmolTimer {
+    fn default() -> Self {
+        SmolTimer {
+            timer: async_io::Timer::never(),
+            armed: None,
+        }
+    }
+}
+
+impl muxplex_async::Timer for SmolTimer {
+    fn poll_sleep_until(&mut self, cx: &mut Context<'_>, deadline: Instant) -> Poll<()> {
+        if self.armed != Some(deadline) {
+            // Re-arming only on a change keeps the reactor's timer queue
+            // quiet while the deadline stays put.
+            self.timer.set_at(deadline);
+            self.armed = Some(deadline);
+        }
+        // As a stream, a one-shot timer that already fired answers `None`
+        // rather than panicking as its `Future` form would; either way
+        // the deadline has passed.
+        match Pin::new(&mut self.timer).poll_next(cx) {
+            Poll::Ready(_) => Poll::Ready(()),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}

@@ -1,0 +1,314 @@
+//! How streams and connections end under the shared driver, muxplex
+//! against muxplex over an in-memory pipe (and a silent TCP peer): drop
+//! semantics, graceful close, abort, open backpressure and keepalive.
+//! Tests that wait on the session's timers run on tokio's paused clock, so
+//! minutes of protocol time pass at once and nothing depends on real time.
+
+use std::io;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use futures::FutureExt;
+use muxplex::{Delivery, OpenError, RESET_TIMEOUT};
+use muxplex_test_support::Audit;
+use muxplex_tokio::{CloseReason, Config, Connection, Error, Role};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+/// Room for everything the tests send, so a write never waits on the pipe.
+const PIPE: usize = 4 * 1024 * 1024;
+
+fn pair() -> (DuplexStream, DuplexStream) {
+    tokio::io::duplex(PIPE)
+}
+
+/// The error inside an I/O error from a stream.
+fn inner(err: &io::Error) -> Option<Error> {
+    err.get_ref()?.downcast_ref::<Error>().copied()
+}
+
+/// Past every deadline a test waits for, on the paused clock: a session
+/// timer that never fires fails the test here instead of hanging it.
+const NEVER: Duration = Duration::from_secs(24 * 3600);
+
+#[tokio::test]
+async fn dropping_a_stream_finishes_it_and_delivers_what_was_written() {
+    let (a, b) = pair();
+    let (audited, log) = Audit::new(a);
+    let (client, driver) = Connection::new(audited, Role::Client, Config::default());
+    tokio::spawn(driver);
+    let server = Connection::spawn(b, Role::Server, Config::default());
+    let mut ours = client.open_stream().await.expect("open");
+    // Four initial windows: most of it is still in our buffers, waiting
+    // for the peer's credit, when the handle goes.
+    let sent: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let writer = tokio::spawn(async move {
+        ours.write_all(&sent).await.expect("write");
+        drop(ours);
+        sent
+    });
+    let mut theirs = server.accept_stream().await.expect("accept");
+    let mut received = Vec::new();
+    theirs
+        .read_to_end(&mut received)
+        .await
+        .expect("everything, then the end of the stream");
+    let sent = writer.await.expect("writer task");
+    assert!(received == sent, "the peer received other bytes");
+    assert_eq!(log.rst_frames.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test]
+async fn a_dropped_stream_discards_what_the_peer_sends_until_it_finishes() {
+    let (a, b) = pair();
+    let client = Connection::spawn(a, Role::Client, Config::default());
+    let server = Connection::spawn(b, Role::Server, Config::default());
+    let mut ours = client.open_stream().await.expect("open");
+    ours.write_all(b"hi").await.expect("write");
+    let mut theirs = server.accept_stream().await.expect("accept");
+    drop(ours);
+    let mut got = Vec::new();
+    theirs.read_to_end(&mut got).await.expect("our FIN");
+    assert_eq!(got, b"hi");
+    // More than a window: it only fits because the discarded bytes give
+    // their credit back.
+    theirs
+        .write_all(&vec![1u8; 1024 * 1024])
+        .await
+        .expect("the peer may still write");
+    theirs.shutdown().await.expect("finish");
+    assert_eq!(client.stream_count(), 1, "kept until the peer finishes");
+    // The transport is ordered, so once a later stream's byte is read the
+    // FIN above has been processed, and it freed the dropped stream.
+    let mut later = server.open_stream().await.expect("open");
+    later.write_all(b"x").await.expect("write");
+    let mut later_ours = client.accept_stream().await.expect("accept");
+    later_ours.read_exact(&mut [0u8; 1]).await.expect("read");
+    assert_eq!(client.stream_count(), 1, "only the later stream is left");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_stream_close_timeout_resets_a_dropped_stream_whose_peer_never_finishes() {
+    let (a, b) = pair();
+    let timeout = Duration::from_secs(60);
+    let config = Config::default().with_stream_close_timeout(Some(timeout));
+    let client = Connection::spawn(a, Role::Client, config);
+    let server = Connection::spawn(b, Role::Server, Config::default());
+    let mut ours = client.open_stream().await.expect("open");
+    ours.write_all(b"hi").await.expect("write");
+    let mut theirs = server.accept_stream().await.expect("accept");
+    let start = tokio::time::Instant::now();
+    drop(ours);
+    let mut got = Vec::new();
+    theirs.read_to_end(&mut got).await.expect("our FIN");
+    // The peer never finishes. On the paused clock a sleep ends only once
+    // every task woken before it has run, drivers included.
+    tokio::time::sleep_until(start + timeout - Duration::from_secs(1)).await;
+    assert_eq!(client.stream_count(), 1, "held until the timeout");
+    tokio::time::sleep_until(start + timeout + Duration::from_secs(1)).await;
+    assert_eq!(client.stream_count(), 0, "freed by the timeout");
+    let err = theirs.write_all(b"late").await.expect_err("reset");
+    assert_eq!(
+        inner(&err),
+        Some(Error::Reset {
+            code: RESET_TIMEOUT,
+            by_peer: true,
+            delivery: Delivery::Delivered,
+        })
+    );
+}
+
+#[tokio::test]
+async fn dropping_a_stream_finished_and_read_to_the_end_is_quiet() {
+    let (a, b) = pair();
+    let (audited, log) = Audit::new(a);
+    let (client, driver) = Connection::new(audited, Role::Client, Config::default());
+    tokio::spawn(driver);
+    let server = Connection::spawn(b, Role::Server, Config::default());
+    let mut ours = client.open_stream().await.expect("open");
+    ours.write_all(b"hi").await.expect("write");
+    ours.shutdown().await.expect("finish");
+    let mut theirs = server.accept_stream().await.expect("accept");
+    let mut got = Vec::new();
+    theirs.read_to_end(&mut got).await.expect("read");
+    theirs
+        .write_all(b"bye")
+        .await
+        .expect("answer after our FIN");
+    theirs.shutdown().await.expect("finish");
+    let mut answer = Vec::new();
+    ours.read_to_end(&mut answer).await.expect("read answer");
+    assert_eq!((&got[..], &answer[..]), (&b"hi"[..], &b"bye"[..]));
+    drop(ours);
+    drop(theirs);
+    assert_eq!(client.stream_count(), 0);
+    // Anything that drop sent would go out ahead of a later stream's first
+    // frame, so once that frame has arrived the counts are final.
+    let mut next = client.open_stream().await.expect("open");
+    next.write_all(b"n").await.expect("write");
+    let mut next_theirs = server.accept_stream().await.expect("accept");
+    next_theirs.read_exact(&mut [0u8; 1]).await.expect("read");
+    assert_eq!(log.rst_frames.load(Ordering::Relaxed), 0);
+    // An explicit reset is what sends one.
+    next.reset(9);
+    let err = next_theirs.read(&mut [0u8; 1]).await.expect_err("reset");
+    assert!(
+        matches!(
+            inner(&err),
+            Some(Error::Reset {
+                code: 9,
+                by_peer: true,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(log.rst_frames.load(Ordering::Relaxed), 1);
+}
+
+#[tokio::test]
+async fn dropping_the_last_connection_handle_closes_gracefully() {
+    let (a, b) = pair();
+    let (client, driver) = Connection::new(a, Role::Client, Config::default());
+    let driver = tokio::spawn(driver);
+    let server = Connection::spawn(b, Role::Server, Config::default());
+    let mut ours = client.open_stream().await.expect("open");
+    ours.write_all(b"request").await.expect("write");
+    let mut theirs = server.accept_stream().await.expect("accept");
+    drop(client);
+    // The stream still held keeps working both ways.
+    ours.write_all(b" and more")
+        .await
+        .expect("write after the drop");
+    ours.shutdown().await.expect("finish");
+    let mut request = Vec::new();
+    theirs.read_to_end(&mut request).await.expect("read");
+    assert_eq!(request, b"request and more");
+    theirs.write_all(b"answer").await.expect("answer");
+    theirs.shutdown().await.expect("finish");
+    let mut answer = Vec::new();
+    ours.read_to_end(&mut answer).await.expect("read answer");
+    assert_eq!(answer, b"answer");
+    assert!(!driver.is_finished(), "a held stream keeps the session");
+    // Its last stream over, the session ends: GoAway(0), then EOF.
+    drop(ours);
+    driver.await.expect("driver task").expect("driver");
+    assert_eq!(server.closed().await, CloseReason::TransportClosed);
+}
+
+#[tokio::test]
+async fn close_lets_open_streams_finish_and_refuses_new_ones() {
+    let (a, b) = pair();
+    let client = Connection::spawn(a, Role::Client, Config::default());
+    let server = Connection::spawn(b, Role::Server, Config::default());
+    let mut ours = client.open_stream().await.expect("open");
+    ours.write_all(b"request").await.expect("write");
+    let mut theirs = server.accept_stream().await.expect("accept");
+    // The first poll starts the close; it then waits for the stream.
+    let mut closing = Box::pin(client.close());
+    assert!((&mut closing).now_or_never().is_none(), "a stream is open");
+    // New streams are refused either way.
+    assert_eq!(
+        client.open_stream().await.map(|_| ()),
+        Err(Error::Open(OpenError::Closing))
+    );
+    assert_eq!(
+        client.accept_stream().await.map(|_| ()),
+        Err(Error::Open(OpenError::Closing))
+    );
+    // The open stream finishes normally.
+    ours.shutdown().await.expect("finish");
+    let mut request = Vec::new();
+    theirs.read_to_end(&mut request).await.expect("read");
+    theirs.write_all(b"answer").await.expect("answer");
+    theirs.shutdown().await.expect("finish");
+    let mut answer = Vec::new();
+    ours.read_to_end(&mut answer).await.expect("read answer");
+    assert_eq!(
+        (&request[..], &answer[..]),
+        (&b"request"[..], &b"answer"[..])
+    );
+    drop(ours);
+    let reason = closing.await.expect("close");
+    assert_eq!(reason, CloseReason::LocalClose);
+    assert_eq!(client.closed().await, CloseReason::LocalClose);
+}
+
+#[tokio::test]
+async fn abort_ends_at_once_with_the_code() {
+    let (a, b) = pair();
+    let client = Connection::spawn(a, Role::Client, Config::default());
+    let server = Connection::spawn(b, Role::Server, Config::default());
+    let mut ours = client.open_stream().await.expect("open");
+    ours.write_all(b"x").await.expect("write");
+    let _theirs = server.accept_stream().await.expect("accept");
+    client.abort(7);
+    assert_eq!(client.closed().await, CloseReason::LocalAbort { code: 7 });
+    let err = ours.write_all(b"x").await.expect_err("aborted");
+    assert!(
+        matches!(
+            inner(&err),
+            Some(Error::Closed {
+                reason: CloseReason::LocalAbort { code: 7 },
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(server.closed().await, CloseReason::PeerGoAway { code: 7 });
+}
+
+#[tokio::test]
+async fn open_waits_while_too_many_streams_await_their_ack() {
+    let (a, b) = pair();
+    let config = Config::default().with_max_unacked_outbound(2);
+    let client = Connection::spawn(a, Role::Client, config);
+    let server = Connection::spawn(b, Role::Server, Config::default());
+    let mut first = client.open_stream().await.expect("open");
+    let _second = client.open_stream().await.expect("open");
+    first.write_all(b"1").await.expect("write");
+    // The server has accepted nothing, so nothing is acknowledged: the
+    // core refuses a third open, and the adapter waits instead of failing.
+    let mut third = Box::pin(client.open_stream());
+    assert!((&mut third).now_or_never().is_none(), "a third open waits");
+    // Accepting acknowledges one stream, which unblocks the open.
+    let _accepted = server.accept_stream().await.expect("accept");
+    let third = third.await.expect("open after the ACK");
+    assert_eq!(third.id().get(), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn keepalive_closes_a_session_whose_peer_went_silent() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let (dialed, accepted) =
+        tokio::join!(tokio::net::TcpStream::connect(address), listener.accept());
+    // The peer: a socket that is held open and never read or answered.
+    let (_silent_peer, _) = accepted.expect("accept");
+    // Hours, not seconds: on the paused clock they pass at once, while a
+    // driver that read the system clock instead of tokio's would wait them
+    // out for real (spinning on a sleep that tokio says has ended).
+    let interval = Duration::from_secs(3600);
+    let timeout = Duration::from_secs(600);
+    let config = Config::default()
+        .with_keepalive_interval(Some(interval))
+        .with_keepalive_timeout(timeout);
+    let (client, driver) = Connection::new(dialed.expect("connect"), Role::Client, config);
+    let driver = tokio::spawn(driver);
+    let start = tokio::time::Instant::now();
+    let reason = tokio::time::timeout(NEVER, client.closed())
+        .await
+        .expect("keepalive fires on the paused clock");
+    assert_eq!(reason, CloseReason::KeepAliveTimeout);
+    assert!(start.elapsed() >= interval + timeout);
+    driver.await.expect("driver task").expect("driver");
+    let err = client.open_stream().await.map(|_| ()).expect_err("ended");
+    assert_eq!(
+        err,
+        Error::Closed {
+            reason: CloseReason::KeepAliveTimeout,
+            delivery: Delivery::NotDelivered,
+        }
+    );
+}
