@@ -43,6 +43,8 @@ use crate::{Error, Stream, TokioIo, TokioTimer};
 /// );
 /// let mut stream = pool.open_stream().await?;
 /// stream.write_all(b"ping").await?;
+/// // Sessions by state, streams, dials, failures.
+/// assert_eq!(pool.stats().streams, 1);
 /// let mut answer = [0; 4];
 /// stream.read_exact(&mut answer).await?;
 /// assert_eq!(&answer, b"ping");
