@@ -104,6 +104,16 @@ impl Pool {
         self.inner.retry(request).await
     }
 
+    /// Like [`retry`](Self::retry), opening with a sticky `key`.
+    pub async fn retry_with_key<R, Fut, T, E>(&self, key: u64, request: R) -> Result<T, E>
+    where
+        R: FnMut(PooledStream) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: From<Error> + Retryable,
+    {
+        self.inner.retry_with_key(key, request).await
+    }
+
     /// Totals: sessions by state, open streams, dials and failures.
     pub fn stats(&self) -> PoolStats {
         self.inner.stats()

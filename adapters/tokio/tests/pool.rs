@@ -272,7 +272,11 @@ async fn heals_after_a_restart_with_dials_on_the_backoff_schedule() {
     for request in requests {
         request.await.unwrap().expect("a request after the restart");
     }
-    assert_eq!(pool.stats().failures, 8, "4 refused dials per slot");
+    assert_eq!(
+        pool.stats().failures,
+        8,
+        "per slot, the loss and 3 refused dials"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -286,6 +290,45 @@ async fn an_open_waits_at_most_the_open_timeout() {
     assert_eq!(error, Error::PoolTimeout);
     assert_eq!(error.delivery(), Some(Delivery::NotDelivered));
     assert_eq!(before.elapsed(), Duration::from_secs(3));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pool_that_gave_up_fails_opens_at_once_until_resumed() {
+    let service = Service::new(&[Behaviour::Echo]);
+    service.stop();
+    let config = no_jitter().with_max_attempts(Some(2));
+    let pool = Pool::new(service.connector(), config);
+    let before = Instant::now();
+    // Refused at 0 and after 1 s; then the pool gives up.
+    assert_eq!(pool.open_stream().await.unwrap_err(), Error::PoolGaveUp);
+    assert_eq!(before.elapsed(), Duration::from_secs(1));
+    assert!(pool.stats().gave_up);
+
+    service.start();
+    pool.resume();
+    let answer = request(pool.open_stream().await.unwrap(), b"resumed").await;
+    assert_eq!(answer.unwrap(), b"resumed");
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_pool_closes_its_sessions_after_their_streams() {
+    let service = Service::new(&[Behaviour::Echo]);
+    let pool = Pool::new(service.connector(), no_jitter().with_min_sessions(2));
+    let held = pool.open_stream().await.unwrap();
+    drop(pool);
+    sleep(Duration::from_secs(1)).await;
+    // The stream still held finishes its request on a closing session.
+    assert_eq!(request(held, b"last").await.unwrap(), b"last");
+    let ended = || {
+        service
+            .0
+            .lock()
+            .unwrap()
+            .tasks
+            .iter()
+            .all(|t| t.is_finished())
+    };
+    until("every server connection ended", ended).await;
 }
 
 #[tokio::test(start_paused = true)]

@@ -132,8 +132,9 @@ async fn dial(shared: Arc<Shared>, slot: Slot) {
                 .spawn(Box::pin(watch(Arc::clone(&shared), slot, connection)));
             state.wake_waiters();
         }
-        // A dial that timed out was already counted by the core's own
-        // connect timeout; this report is then ignored as stale.
+        // A dial that timed out is also the core's own connect timeout,
+        // due at the same moment: whichever comes first counts the
+        // failure, and the core ignores the other.
         Some(Err(_)) | None => {
             state.core.dial_failed(now, slot);
         }
