@@ -23,14 +23,36 @@ impl Pool {
     /// Picking opens nothing: report the stream with
     /// [`load_changed`](Self::load_changed) once it is open.
     pub fn pick(&mut self, key: Option<u64>) -> Option<Slot> {
+        self.choose(key, None)
+    }
+
+    /// Like [`pick`](Self::pick), but for a stream that just failed on
+    /// `avoid` without reaching the peer (refused at its accept backlog,
+    /// say): the policy chooses among the other candidates, so a retry
+    /// lands elsewhere. `avoid` itself comes back only when it is the sole
+    /// candidate, since a retry there beats waiting for a session the load
+    /// would never have the pool dial.
+    pub fn pick_avoiding(&mut self, key: Option<u64>, avoid: Slot) -> Option<Slot> {
+        let current = self
+            .entries
+            .get(avoid.index())
+            .is_some_and(|e| e.is_current(avoid));
+        let excluded = current.then_some(avoid.index());
+        self.choose(key, excluded)
+            .or_else(|| self.choose(key, None))
+    }
+
+    /// The policy's choice among the candidates other than place
+    /// `excluded`, asking for a dial when the pool has nothing at all.
+    fn choose(&mut self, key: Option<u64>, excluded: Option<usize>) -> Option<Slot> {
         let fastest = self.fastest_rtt();
         let chosen = match (&self.config.policy, key) {
-            (Policy::RoundRobin, _) => self.round_robin(fastest),
-            (Policy::Sticky, Some(key)) => self.rendezvous(key, fastest),
+            (Policy::RoundRobin, _) => self.round_robin(fastest, excluded),
+            (Policy::Sticky, Some(key)) => self.rendezvous(key, fastest, excluded),
             (Policy::Weighted(weights), _) => {
-                weighted(weights, &self.config, &mut self.entries, fastest)
+                weighted(weights, &self.config, &mut self.entries, fastest, excluded)
             }
-            _ => self.least_loaded(fastest),
+            _ => self.least_loaded(fastest, excluded),
         };
         if chosen.is_none() && self.active() == 0 {
             self.dial_if_room();
@@ -52,26 +74,30 @@ impl Pool {
         pickable(&self.config, entry, fastest)
     }
 
-    /// Candidate places in index order.
-    fn candidates(&self, fastest: Option<Duration>) -> impl Iterator<Item = usize> + '_ {
+    /// Candidate places in index order, `excluded` left out.
+    fn candidates(
+        &self,
+        fastest: Option<Duration>,
+        excluded: Option<usize>,
+    ) -> impl Iterator<Item = usize> + '_ {
         self.entries
             .iter()
             .enumerate()
-            .filter(move |(_, e)| self.is_pickable(e, fastest))
+            .filter(move |&(index, e)| Some(index) != excluded && self.is_pickable(e, fastest))
             .map(|(index, _)| index)
     }
 
-    fn least_loaded(&self, fastest: Option<Duration>) -> Option<usize> {
-        self.candidates(fastest)
+    fn least_loaded(&self, fastest: Option<Duration>, excluded: Option<usize>) -> Option<usize> {
+        self.candidates(fastest, excluded)
             .min_by_key(|&index| (self.entries[index].streams, index))
     }
 
-    fn round_robin(&mut self, fastest: Option<Duration>) -> Option<usize> {
+    fn round_robin(&mut self, fastest: Option<Duration>, excluded: Option<usize>) -> Option<usize> {
         let start = self.round_robin_next;
         let chosen = self
-            .candidates(fastest)
+            .candidates(fastest, excluded)
             .find(|&index| index >= start)
-            .or_else(|| self.candidates(fastest).next())?;
+            .or_else(|| self.candidates(fastest, excluded).next())?;
         self.round_robin_next = chosen + 1;
         Some(chosen)
     }
@@ -79,9 +105,14 @@ impl Pool {
     /// Highest random weight: every candidate scores `hash(key, index)` and
     /// the best wins. Hashing the place rather than the attempt lets a key
     /// return to its place when that place's session is replaced.
-    fn rendezvous(&self, key: u64, fastest: Option<Duration>) -> Option<usize> {
+    fn rendezvous(
+        &self,
+        key: u64,
+        fastest: Option<Duration>,
+        excluded: Option<usize>,
+    ) -> Option<usize> {
         let hashed = mix(key);
-        self.candidates(fastest).max_by_key(|&index| {
+        self.candidates(fastest, excluded).max_by_key(|&index| {
             let score = mix(hashed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
             // Ties (astronomically rare) go to the lower index.
             (score, core::cmp::Reverse(index))
@@ -110,6 +141,7 @@ fn weighted(
     config: &PoolConfig,
     entries: &mut [Entry],
     fastest: Option<Duration>,
+    excluded: Option<usize>,
 ) -> Option<usize> {
     // An unmeasured session gets the average of the measured ones, so it
     // gets neither the most nor the least; all equal when none is measured.
@@ -127,7 +159,7 @@ fn weighted(
     let mut total: i64 = 0;
     let mut best: Option<(i64, usize)> = None;
     for (index, entry) in entries.iter_mut().enumerate() {
-        if !pickable(config, entry, fastest) {
+        if Some(index) == excluded || !pickable(config, entry, fastest) {
             continue;
         }
         let weight = match weights {

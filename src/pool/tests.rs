@@ -430,3 +430,25 @@ fn unmeasured_sessions_weigh_the_average() {
     }
     assert_eq!(counts, [40, 20, 30]);
 }
+
+#[test]
+fn pick_avoiding_goes_elsewhere_unless_alone() {
+    for policy in [
+        Policy::LeastLoaded,
+        Policy::RoundRobin,
+        Policy::Sticky,
+        Policy::Weighted(Weights::Rtt),
+    ] {
+        let (mut pool, s) = live_pool(2, policy.clone());
+        for key in 0..8 {
+            let first = pool.pick(Some(key)).unwrap();
+            let other = pool.pick_avoiding(Some(key), first).unwrap();
+            assert_ne!(other, first, "{policy:?} key {key}");
+        }
+        // The sole candidate is still picked: a retry there beats none.
+        pool.session_closed(Instant::ZERO, s[1], CloseReason::TransportClosed);
+        assert_eq!(pool.pick_avoiding(Some(1), s[0]), Some(s[0]));
+        // A stale slot to avoid is no reason to refuse.
+        assert_eq!(pool.pick_avoiding(None, s[1]), Some(s[0]));
+    }
+}

@@ -53,6 +53,14 @@ pub enum Error {
         /// Whether the peer's application may have the stream.
         delivery: Delivery,
     },
+    /// A [`Pool`](crate::pool::Pool) had no session that could take the
+    /// stream within its open timeout (every session was down, dialing or
+    /// backing off). Nothing was sent.
+    PoolTimeout,
+    /// A [`Pool`](crate::pool::Pool) gave up dialing after
+    /// `max_attempts` failures in a row and has no live session; see
+    /// [`Pool::resume`](crate::pool::Pool::resume). Nothing was sent.
+    PoolGaveUp,
 }
 
 impl Error {
@@ -68,6 +76,8 @@ impl Error {
             Error::Open(_) | Error::Stream(_) => io::ErrorKind::Other,
             Error::Closed { .. } | Error::DriverGone { .. } => io::ErrorKind::ConnectionAborted,
             Error::Transport { kind, .. } => *kind,
+            Error::PoolTimeout => io::ErrorKind::TimedOut,
+            Error::PoolGaveUp => io::ErrorKind::NotConnected,
         }
     }
 
@@ -80,7 +90,7 @@ impl Error {
             | Error::Closed { delivery, .. }
             | Error::Transport { delivery, .. }
             | Error::DriverGone { delivery } => Some(*delivery),
-            Error::Open(_) => Some(Delivery::NotDelivered),
+            Error::Open(_) | Error::PoolTimeout | Error::PoolGaveUp => Some(Delivery::NotDelivered),
             Error::Stream(
                 StreamError::Reset { delivery, .. } | StreamError::SessionClosed { delivery, .. },
             ) => Some(*delivery),
@@ -149,6 +159,8 @@ impl fmt::Display for Error {
             Error::DriverGone { delivery } => {
                 write!(f, "connection driver was dropped ({delivery})")
             }
+            Error::PoolTimeout => f.write_str("no pooled session could take a stream in time"),
+            Error::PoolGaveUp => f.write_str("the pool gave up dialing and has no live session"),
         }
     }
 }

@@ -48,3 +48,15 @@ pub trait Timer {
     /// The current time on the clock the sleeps follow.
     fn now(&self) -> Instant;
 }
+
+/// A boxed timer is a timer, so a runtime can hand out timers without the
+/// pool naming their type.
+impl<T: Timer + ?Sized> Timer for Box<T> {
+    fn poll_sleep_until(&mut self, cx: &mut Context<'_>, deadline: Instant) -> Poll<()> {
+        (**self).poll_sleep_until(cx, deadline)
+    }
+
+    fn now(&self) -> Instant {
+        (**self).now()
+    }
+}

@@ -28,6 +28,8 @@
 //!   later stream operation fails at once instead of hanging. Every error
 //!   that can lose a stream says whether a retry is safe
 //!   ([`Error::delivery`]).
+//! - [`pool::Pool`] keeps a self-healing pool of connections to one
+//!   service, run by the core's pool state machine.
 //!
 //! # Example
 //!
@@ -101,6 +103,7 @@ mod driver;
 mod error;
 mod futures_io;
 mod io;
+pub mod pool;
 mod shared;
 mod stream;
 

@@ -66,8 +66,13 @@ use std::time::Instant;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::Stream as _;
 
+mod pool;
+
+pub use muxplex::pool::{Policy, PoolConfig, PoolStats, SessionInfo, SessionState};
 pub use muxplex::{CloseReason, Config, Delivery, Role, StreamId};
+pub use muxplex_async::pool::{BoxFuture, PoolOptions, PooledStream, Retryable};
 pub use muxplex_async::{Error, Stream};
+pub use pool::Pool;
 
 /// The future that drives a connection over transport `T`; see
 /// [`muxplex_async::Driver`]. Spawn it, or let [`Connection::spawn`] do so.

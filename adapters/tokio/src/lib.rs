@@ -48,13 +48,19 @@
 
 use std::future::Future as _;
 use std::io;
+
+mod pool;
+
+pub use pool::Pool;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+pub use muxplex::pool::{Policy, PoolConfig, PoolStats, SessionInfo, SessionState};
 pub use muxplex::{CloseReason, Config, Role, StreamId};
 pub use muxplex_async::Error;
+pub use muxplex_async::pool::{PoolOptions, Retryable};
 
 /// The future that drives a connection over transport `T`; see
 /// [`muxplex_async::Driver`]. Spawn it, or let [`Connection::spawn`] do so.
@@ -151,11 +157,24 @@ impl Connection {
 #[derive(Debug)]
 pub struct Stream {
     inner: muxplex_async::Stream,
+    /// For a stream from a [`Pool`]: counts it in its session's load until
+    /// the stream is dropped (after `inner`, so it finishes first).
+    lease: Option<muxplex_async::pool::Lease>,
 }
 
 impl From<muxplex_async::Stream> for Stream {
     fn from(inner: muxplex_async::Stream) -> Self {
-        Stream { inner }
+        Stream { inner, lease: None }
+    }
+}
+
+impl From<muxplex_async::pool::PooledStream> for Stream {
+    fn from(pooled: muxplex_async::pool::PooledStream) -> Self {
+        let (inner, lease) = pooled.into_parts();
+        Stream {
+            inner,
+            lease: Some(lease),
+        }
     }
 }
 
@@ -174,6 +193,12 @@ impl Stream {
     /// The runtime-agnostic stream underneath.
     pub fn as_async(&self) -> &muxplex_async::Stream {
         &self.inner
+    }
+
+    /// For a stream from a [`Pool`], the session (slot and attempt) it was
+    /// opened on.
+    pub fn pool_slot(&self) -> Option<muxplex::pool::Slot> {
+        self.lease.as_ref().map(|lease| lease.slot())
     }
 }
 

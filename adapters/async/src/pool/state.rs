@@ -1,0 +1,169 @@
+//! What the pool's handles, its streams and its background tasks share:
+//! the core pool state machine behind one lock, the connections it
+//! decided to keep, and who waits on them.
+//!
+//! Every report to the core goes through here, with the time from the
+//! pool's clock, and wakes the supervisor, which carries out the actions
+//! the report produced.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Waker;
+use std::time::{Duration, Instant as StdInstant};
+
+use muxplex::pool::{Pool as CorePool, Slot};
+use muxplex::{CloseReason, Instant};
+
+use super::{Dial, PoolOptions, Runtime};
+use crate::connection::Connection;
+use crate::io::Timer;
+
+/// Maps host time onto the core pool's microsecond clock, counted from the
+/// pool's creation on the runtime's clock (tokio's paused clock in tests).
+pub(super) struct Clock {
+    timer: Box<dyn Timer + Send>,
+    start: StdInstant,
+}
+
+impl Clock {
+    pub(super) fn new(timer: Box<dyn Timer + Send>) -> Self {
+        let start = timer.now();
+        Clock { timer, start }
+    }
+
+    /// Now, in the core's terms.
+    pub(super) fn now(&self) -> Instant {
+        let since = self.timer.now().saturating_duration_since(self.start);
+        Instant::from_micros(u64::try_from(since.as_micros()).unwrap_or(u64::MAX))
+    }
+
+    /// A core deadline on the host clock.
+    pub(super) fn to_host(&self, deadline: Instant) -> StdInstant {
+        self.start
+            .checked_add(Duration::from_micros(deadline.as_micros()))
+            // Beyond what the host clock holds: a year out is as good as
+            // never, and still a valid instant.
+            .unwrap_or_else(|| self.timer.now() + Duration::from_secs(365 * 24 * 3600))
+    }
+
+    /// Now, on the host clock.
+    pub(super) fn host_now(&self) -> StdInstant {
+        self.timer.now()
+    }
+}
+
+/// A session the core pool counts as live or draining.
+pub(super) struct Session {
+    /// The attempt it belongs to; a place's index is reused, so every
+    /// lookup checks this.
+    pub(super) slot: Slot,
+    pub(super) connection: Connection,
+    /// Streams handed out on it and not yet dropped: the load the core
+    /// balances, scales and closes idle sessions by.
+    pub(super) leases: usize,
+}
+
+pub(super) struct State {
+    pub(super) core: CorePool,
+    pub(super) clock: Clock,
+    /// By slot index.
+    pub(super) sessions: HashMap<usize, Session>,
+    /// Opens waiting for a session to become pickable.
+    pub(super) waiters: Vec<Waker>,
+    pub(super) supervisor: Option<Waker>,
+    /// Live `Pool` handles; when the last goes, the pool shuts down.
+    pub(super) handles: usize,
+    pub(super) shut_down: bool,
+}
+
+impl State {
+    /// Wakes the supervisor: a report may have produced actions.
+    pub(super) fn wake_supervisor(&mut self) {
+        if let Some(waker) = &self.supervisor {
+            waker.wake_by_ref();
+        }
+    }
+
+    /// Wakes every waiting open, so each picks again.
+    pub(super) fn wake_waiters(&mut self) {
+        for waker in self.waiters.drain(..) {
+            waker.wake();
+        }
+    }
+
+    /// The session in `slot`, if it is still that attempt's.
+    pub(super) fn session(&mut self, slot: Slot) -> Option<&mut Session> {
+        self.sessions
+            .get_mut(&slot.index())
+            .filter(|session| session.slot == slot)
+    }
+
+    /// Forgets the session in `slot`, if it is still that attempt's.
+    pub(super) fn remove(&mut self, slot: Slot) -> Option<Session> {
+        self.session(slot)?;
+        self.sessions.remove(&slot.index())
+    }
+
+    /// The session in `slot` ended for `reason`: the core decides whether
+    /// that was a failure to back off from.
+    pub(super) fn session_closed(&mut self, slot: Slot, reason: CloseReason) {
+        self.remove(slot);
+        let now = self.clock.now();
+        self.core.session_closed(now, slot, reason);
+        self.wake_supervisor();
+    }
+
+    /// One more or one fewer stream on the session in `slot`.
+    pub(super) fn adjust_load(&mut self, slot: Slot, up: bool) {
+        let Some(session) = self.session(slot) else {
+            // Gone already: the core forgot it too.
+            return;
+        };
+        session.leases = match up {
+            true => session.leases + 1,
+            false => session.leases.saturating_sub(1),
+        };
+        let leases = session.leases;
+        let now = self.clock.now();
+        self.core.load_changed(now, slot, leases);
+        self.wake_supervisor();
+    }
+}
+
+/// The pool's shared part: the state, and what dials and spawns.
+pub(super) struct Shared {
+    state: Mutex<State>,
+    pub(super) runtime: Arc<dyn Runtime>,
+    pub(super) dial: Dial,
+    pub(super) options: PoolOptions,
+}
+
+impl Shared {
+    pub(super) fn new(runtime: Arc<dyn Runtime>, dial: Dial, options: PoolOptions) -> Arc<Self> {
+        let clock = Clock::new(runtime.timer());
+        let core = CorePool::new(options.pool.clone(), clock.now());
+        Arc::new(Shared {
+            state: Mutex::new(State {
+                core,
+                clock,
+                sessions: HashMap::new(),
+                waiters: Vec::new(),
+                supervisor: None,
+                handles: 1,
+                shut_down: false,
+            }),
+            runtime,
+            dial,
+            options,
+        })
+    }
+
+    /// Locks the state. A panic while it was held (a bug) leaves the core
+    /// in whatever state it reached; carrying on beats poisoning every
+    /// handle, as in the connection's lock.
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

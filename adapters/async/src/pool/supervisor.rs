@@ -1,0 +1,166 @@
+//! The pool's background task: it feeds the core pool its deadlines and
+//! carries out its actions (dial, close), and the small tasks those
+//! actions start (one per dial, one watching each session's end).
+
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant as StdInstant;
+
+use muxplex::pool::{Action, Slot};
+
+use super::state::{Session, Shared, State};
+use crate::connection::Connection;
+use crate::io::Timer;
+use crate::shared::register;
+
+/// Runs the core pool: spawned once per pool, it ends when the last `Pool`
+/// handle is dropped, after closing every session gracefully.
+pub(super) struct Supervisor {
+    shared: Arc<Shared>,
+    timer: Box<dyn Timer + Send>,
+}
+
+impl Supervisor {
+    pub(super) fn new(shared: Arc<Shared>) -> Self {
+        let timer = shared.runtime.timer();
+        Supervisor { shared, timer }
+    }
+}
+
+impl Future for Supervisor {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        loop {
+            let mut state = this.shared.lock();
+            if state.shut_down {
+                for (_, session) in state.sessions.drain() {
+                    close(&this.shared, session.connection);
+                }
+                state.supervisor = None;
+                // Opens still waiting see the end and fail.
+                state.wake_waiters();
+                return Poll::Ready(());
+            }
+            // Registered before looking, so a report made after the look
+            // still wakes us.
+            register(&mut state.supervisor, cx.waker());
+            // Early or repeated calls are harmless, and this one makes any
+            // deadline that passed take effect.
+            let now = state.clock.now();
+            state.core.handle_timeout(now);
+            while let Some(action) = state.core.poll_action() {
+                carry_out(&this.shared, &mut state, action);
+            }
+            let Some(deadline) = state.core.poll_timeout() else {
+                return Poll::Pending;
+            };
+            let at = state.clock.to_host(deadline);
+            drop(state);
+            if this.timer.poll_sleep_until(cx, at).is_pending() {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+/// Does what the core asked.
+fn carry_out(shared: &Arc<Shared>, state: &mut State, action: Action) {
+    match action {
+        Action::Dial { slot } => {
+            let task = dial(Arc::clone(shared), slot);
+            shared.runtime.spawn(Box::pin(task));
+        }
+        Action::Close { slot } => {
+            // A dial still running finds its slot stale and drops what it
+            // gets; a session closes gracefully, so its streams finish.
+            if let Some(session) = state.remove(slot) {
+                close(shared, session.connection);
+            }
+        }
+        Action::GaveUp => {
+            // Opens waiting for a dial that will not come fail now.
+            state.wake_waiters();
+        }
+        // Actions added later are the core's to explain; none exist yet.
+        _ => {}
+    }
+}
+
+/// Closes `connection` gracefully in a task of its own, since the close
+/// waits for the session's streams.
+fn close(shared: &Shared, connection: Connection) {
+    shared.runtime.spawn(Box::pin(async move {
+        // The end is reported (or ignored as stale) by the session's
+        // watcher; the result adds nothing.
+        let _ = connection.close().await;
+    }));
+}
+
+/// One dial: runs the connector (given up at the connect timeout, when the
+/// core abandons the attempt anyway) and reports the outcome.
+async fn dial(shared: Arc<Shared>, slot: Slot) {
+    let (deadline, mut timer) = {
+        let state = shared.lock();
+        let deadline = state.clock.host_now() + shared.options.pool.connect_timeout;
+        (deadline, shared.runtime.timer())
+    };
+    let outcome = within(&mut *timer, deadline, (shared.dial)()).await;
+    let mut state = shared.lock();
+    let now = state.clock.now();
+    match outcome {
+        Some(Ok((connection, driver))) => {
+            shared.runtime.spawn(driver);
+            if state.shut_down || !state.core.dial_succeeded(now, slot) {
+                // Too late: the pool gave up on this attempt (or ended).
+                // Dropping the only handle closes it gracefully.
+                return;
+            }
+            state.sessions.insert(
+                slot.index(),
+                Session {
+                    slot,
+                    connection: connection.clone(),
+                    leases: 0,
+                },
+            );
+            shared
+                .runtime
+                .spawn(Box::pin(watch(Arc::clone(&shared), slot, connection)));
+            state.wake_waiters();
+        }
+        // A dial that timed out is also the core's own connect timeout,
+        // due at the same moment: whichever comes first counts the
+        // failure, and the core ignores the other.
+        Some(Err(_)) | None => {
+            state.core.dial_failed(now, slot);
+        }
+    }
+    state.wake_supervisor();
+}
+
+/// Waits for a session's end and reports why, so the core redials a lost
+/// session (after a backoff) and not one it closed itself.
+async fn watch(shared: Arc<Shared>, slot: Slot, connection: Connection) {
+    let reason = connection.closed().await;
+    shared.lock().session_closed(slot, reason);
+}
+
+/// `future`'s output, or `None` once `deadline` has passed on `timer`.
+pub(super) async fn within<F: Future>(
+    timer: &mut (dyn Timer + Send),
+    deadline: StdInstant,
+    future: F,
+) -> Option<F::Output> {
+    let mut future = pin!(future);
+    poll_fn(|cx| {
+        if let Poll::Ready(output) = future.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        timer.poll_sleep_until(cx, deadline).map(|()| None)
+    })
+    .await
+}
