@@ -78,6 +78,7 @@ pub mod frame;
 pub mod pool;
 mod recv_buf;
 mod scheduler;
+mod send_buf;
 mod session;
 mod stream;
 mod stream_id;

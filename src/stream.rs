@@ -1,10 +1,11 @@
 //! The state of one stream: its two directions, their windows and buffers.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::config::INITIAL_STREAM_WINDOW;
 use crate::error::{Delivery, StreamError};
 use crate::recv_buf::RecvBuffer;
+use crate::send_buf::SendBuffer;
 use crate::time::Instant;
 
 /// How a stream was reset, kept until the application has seen it.
@@ -53,7 +54,7 @@ pub(crate) struct StreamState {
     /// Bytes the peer still allows us to send.
     pub(crate) send_window: u32,
     /// Written by the application, not yet framed.
-    pub(crate) send_buf: BytesMut,
+    pub(crate) send_buf: SendBuffer,
     pub(crate) send: SendState,
 
     /// Bytes we still allow the peer to send.
@@ -108,7 +109,7 @@ impl StreamState {
     fn new(local: bool) -> Self {
         StreamState {
             send_window: INITIAL_STREAM_WINDOW,
-            send_buf: BytesMut::new(),
+            send_buf: SendBuffer::default(),
             send: SendState::Open,
             recv_window: INITIAL_STREAM_WINDOW,
             recv_window_target: INITIAL_STREAM_WINDOW,
@@ -138,33 +139,19 @@ impl StreamState {
     }
 
     /// Buffers written data; the caller has checked it fits
-    /// [`write_capacity`](Self::write_capacity). The buffer grows by
-    /// doubling but never past what the peer's window lets it hold:
-    /// `BytesMut` left to itself may reserve twice that (a 256 KiB window
-    /// written in 1,000-byte pieces grew to 512,000 bytes), beyond the
-    /// session's documented memory bound.
+    /// [`write_capacity`](Self::write_capacity). The buffer never holds
+    /// more than the peer's window lets it (see [`SendBuffer::push`]), so
+    /// the session's documented memory bound holds.
     pub(crate) fn buffer_write(&mut self, data: &[u8], max_buffer: u32) {
-        let needed = self.send_buf.len() + data.len();
-        if self.send_buf.capacity() < needed {
-            let limit = (self.send_window.min(max_buffer) as usize).max(needed);
-            let size = needed.checked_next_power_of_two().unwrap_or(limit);
-            let mut grown = BytesMut::with_capacity(size.min(limit));
-            grown.extend_from_slice(&self.send_buf);
-            self.send_buf = grown;
-        }
-        self.send_buf.extend_from_slice(data);
+        let limit =
+            (self.send_window.min(max_buffer) as usize).max(self.send_buf.len() + data.len());
+        self.send_buf.push(data, limit);
     }
 
-    /// Takes the next `len` buffered bytes to send. A buffer sent empty is
-    /// dropped rather than kept for reuse: it is as large as the most the
-    /// stream ever wrote ahead, and a stream with nothing to send should not
-    /// hold that.
+    /// Takes the next `len` (non-zero) buffered bytes to send, or all of
+    /// them if fewer.
     pub(crate) fn take_send_payload(&mut self, len: usize) -> Bytes {
-        let payload = self.send_buf.split_to(len).freeze();
-        if self.send_buf.is_empty() {
-            self.send_buf = BytesMut::new();
-        }
-        payload
+        self.send_buf.take(len)
     }
 
     /// Whether a Data frame could go out now.
@@ -218,7 +205,7 @@ impl StreamState {
     /// returns how many received bytes were dropped.
     pub(crate) fn discard_buffers(&mut self) -> usize {
         let dropped = self.recv_buf.len() as usize;
-        self.send_buf = BytesMut::new();
+        self.send_buf.clear();
         self.recv_buf.clear();
         dropped
     }

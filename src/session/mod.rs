@@ -79,10 +79,10 @@ enum Phase {
 /// application's), `max_session_buffer` bounds received data not yet read
 /// (the factor 2 covers buffer growth by doubling), and `W` is the send
 /// buffers: what the application wrote and has not been sent, each
-/// stream's in a buffer no larger than the peer's window allowed when it
-/// was written, `min(send window, max_stream_window)`, and freed once all
-/// of it is sent. A write that grows a send buffer holds the old one too
-/// until it is copied over (at most half the new one). The 512 B per
+/// stream's in buffers that together are no larger than the peer's window
+/// allowed when they were written, `min(send window, max_stream_window)`,
+/// each freed once all of it is sent (frames still being written by the
+/// host keep their part alive until then). The 512 B per
 /// stream covers its state (an idle stream measures about 130 B), its map
 /// entry and its entries in the control, scheduling, deadline and event
 /// queues; entries left behind by freed streams are swept once they could

@@ -173,10 +173,12 @@ impl Session {
         if !stream.has_sendable_data() || stream.reset.is_some() {
             return None;
         }
-        let len = (stream.send_buf.len() as u32)
+        let max = (stream.send_buf.len() as u32)
             .min(stream.send_window)
             .min(frame_size);
-        let payload = stream.take_send_payload(len as usize);
+        let payload = stream.take_send_payload(max as usize);
+        // At most `max`, so within a u32 and the window.
+        let len = payload.len() as u32;
         stream.send_window -= len;
         let mut flags = self.take_open_flags(id);
         let stream = self.streams.get_mut(&id)?;

@@ -66,6 +66,9 @@ pub(crate) struct Inner {
     /// time too: a graceful close counts its timeout from the time the
     /// session last heard, which must be now, not the last I/O.
     timer: Box<dyn Timer + Send>,
+    /// The host time the timer's sleep is set for, if one was armed; see
+    /// `poll_deadline`.
+    armed: Option<StdInstant>,
     clock: Clock,
     pub(crate) slots: HashMap<StreamId, Slot>,
     /// Streams whose handle was dropped before the peer finished: what the
@@ -98,11 +101,28 @@ impl Inner {
 
     /// Ready once the session's `deadline` has passed on the timer's clock;
     /// otherwise the task is woken then.
+    ///
+    /// The keepalive deadline moves later with every input, and re-arming
+    /// a runtime's timer is not free: an update of tokio's timer wheel, and
+    /// under async-io a wakeup of its reactor thread, once per round trip.
+    /// So a sleep already armed for an earlier time is left running; if it
+    /// fires before the session's deadline, the timer is re-armed for the
+    /// real one then, at most once per deadline rather than per input.
     pub(crate) fn poll_deadline(&mut self, cx: &mut Context<'_>, deadline: Instant) -> Poll<()> {
         if deadline <= self.now() {
             return Poll::Ready(());
         }
         let at = self.clock.to_host(deadline);
+        if let Some(armed) = self.armed
+            && armed <= at
+            && self.timer.poll_sleep_until(cx, armed).is_pending()
+        {
+            return Poll::Pending;
+        }
+        // Nothing armed, the deadline moved earlier, or the earlier sleep
+        // fired: the deadline itself is armed. Having fired, a sleep for
+        // `at` means `at` has passed, so a fired timer cannot spin.
+        self.armed = Some(at);
         self.timer.poll_sleep_until(cx, at)
     }
 
@@ -290,6 +310,7 @@ impl Shared {
             inner: Mutex::new(Inner {
                 session,
                 timer,
+                armed: None,
                 clock,
                 slots: HashMap::new(),
                 detached: HashSet::new(),

@@ -1,9 +1,9 @@
 //! The scenarios and which implementations run each: the one list to
-//! extend when an implementation (such as muxplex-smol) arrives.
+//! extend when an implementation arrives.
 
 use std::io;
 
-use crate::mux::{MuxplexTokio, RawTcp, Yamux};
+use crate::mux::{MuxplexSmol, MuxplexTokio, RawTcp, Yamux};
 use crate::{Sizes, blocking, core, idle, workload};
 
 /// What is measured.
@@ -84,7 +84,7 @@ const fn case(
 /// comparisons first, then muxplex.
 ///
 /// An async adapter joins by implementing [`crate::mux::AsyncMux`] and
-/// adding its four lines here, like `muxplex-tokio`.
+/// adding its lines here, like `muxplex-tokio` and `muxplex-smol`.
 pub fn all() -> Vec<Case> {
     use Scenario::*;
     vec![
@@ -94,6 +94,9 @@ pub fn all() -> Vec<Case> {
         case(Bulk1, "yamux", |s| workload::bulk::<Yamux>(s.bulk_bytes, 1)),
         case(Bulk1, "muxplex-tokio", |s| {
             workload::bulk::<MuxplexTokio>(s.bulk_bytes, 1)
+        }),
+        case(Bulk1, "muxplex-smol", |s| {
+            workload::bulk::<MuxplexSmol>(s.bulk_bytes, 1)
         }),
         case(Bulk1, "muxplex-blocking", |s| {
             blocking::bulk(s.bulk_bytes, 1)
@@ -107,6 +110,9 @@ pub fn all() -> Vec<Case> {
         case(Bulk100, "muxplex-tokio", |s| {
             workload::bulk::<MuxplexTokio>(s.bulk_bytes, s.bulk_streams)
         }),
+        case(Bulk100, "muxplex-smol", |s| {
+            workload::bulk::<MuxplexSmol>(s.bulk_bytes, s.bulk_streams)
+        }),
         case(Bulk100, "muxplex-blocking", |s| {
             blocking::bulk(s.bulk_bytes, s.bulk_streams)
         }),
@@ -119,6 +125,9 @@ pub fn all() -> Vec<Case> {
         case(Hello10k, "muxplex-tokio", |s| {
             workload::hello::<MuxplexTokio>(s.hello_streams, s.hello_concurrency)
         }),
+        case(Hello10k, "muxplex-smol", |s| {
+            workload::hello::<MuxplexSmol>(s.hello_streams, s.hello_concurrency)
+        }),
         case(Hello10k, "muxplex-blocking", |s| {
             blocking::hello(s.hello_streams, s.hello_concurrency)
         }),
@@ -128,6 +137,9 @@ pub fn all() -> Vec<Case> {
         case(Rtt, "yamux", |s| workload::rtt::<Yamux>(s.rtt_round_trips)),
         case(Rtt, "muxplex-tokio", |s| {
             workload::rtt::<MuxplexTokio>(s.rtt_round_trips)
+        }),
+        case(Rtt, "muxplex-smol", |s| {
+            workload::rtt::<MuxplexSmol>(s.rtt_round_trips)
         }),
         case(Rtt, "muxplex-blocking", |s| {
             blocking::rtt(s.rtt_round_trips)
@@ -139,6 +151,9 @@ pub fn all() -> Vec<Case> {
         case(IdleStreamBytes, "yamux", |s| idle::yamux(s.idle_streams)),
         case(IdleStreamBytes, "muxplex-tokio", |s| {
             idle::muxplex_tokio(s.idle_streams)
+        }),
+        case(IdleStreamBytes, "muxplex-smol", |s| {
+            idle::muxplex_smol(s.idle_streams)
         }),
         case(IdleStreamBytes, "muxplex-core", |s| {
             idle::core(s.idle_streams)

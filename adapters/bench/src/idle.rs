@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::alloc::live_bytes;
 use crate::core::Pair;
-use crate::mux::{AsyncMux, MuxplexTokio, Yamux};
+use crate::mux::{AsyncMux, MuxplexSmol, MuxplexTokio, Yamux};
 
 /// Duplex buffer size of the in-memory transports.
 const DUPLEX: usize = 64 * 1024;
@@ -68,6 +68,19 @@ pub fn muxplex_tokio(n: usize) -> io::Result<f64> {
         let (a, b) = tokio::io::duplex(DUPLEX);
         let client = MuxplexTokio(Connection::spawn(a, Role::Client, Config::default()));
         let server = MuxplexTokio(Connection::spawn(b, Role::Server, Config::default()));
+        idle_streams(client, server, n).await
+    })
+}
+
+/// muxplex-smol: its two connections over an in-memory duplex, seen
+/// through the futures-io compat layer as in the other workloads.
+pub fn muxplex_smol(n: usize) -> io::Result<f64> {
+    use muxplex_smol::Role;
+    use tokio_util::compat::TokioAsyncReadCompatExt;
+    on_current_thread(async move {
+        let (a, b) = tokio::io::duplex(DUPLEX);
+        let client = MuxplexSmol::spawn(a.compat(), Role::Client);
+        let server = MuxplexSmol::spawn(b.compat(), Role::Server);
         idle_streams(client, server, n).await
     })
 }

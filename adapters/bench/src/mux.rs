@@ -1,6 +1,6 @@
 //! The async implementations under test behind one trait, so each async
 //! workload is written once: raw TCP (a connection per stream), the
-//! `yamux` crate and muxplex-tokio.
+//! `yamux` crate, muxplex-tokio and muxplex-smol.
 
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::Poll;
 
+use muxplex_smol::Role;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -108,6 +109,56 @@ impl AsyncMux for MuxplexTokio {
 
     async fn accept(&self) -> io::Result<Self::Stream> {
         self.0.accept_stream().await.map_err(io::Error::from)
+    }
+}
+
+/// muxplex-smol, default configuration.
+///
+/// It runs on the same tokio runtime, over the same tokio sockets, as every
+/// other implementation here: the socket is handed to the adapter through
+/// tokio-util's futures-io compat layer (as the yamux crate's is), the
+/// driver is `tokio::spawn`ed (it is a plain future), and the streams come
+/// back to the workloads through compat as well. Timers are async-io's,
+/// as under smol: async-io runs its own reactor thread when no smol
+/// executor does. Under smol's executor with async-io sockets, the
+/// workloads' tokio tasks would share the two cores with a second pool of
+/// threads, and the figure would measure the oversubscription, not the
+/// adapter; this way only the adapter differs from muxplex-tokio.
+#[derive(Clone, Debug)]
+pub struct MuxplexSmol(pub muxplex_smol::Connection);
+
+impl AsyncMux for MuxplexSmol {
+    type Stream = Compat<muxplex_smol::Stream>;
+
+    async fn pair() -> io::Result<(Self, Self)> {
+        let (dialed, accepted) = tcp_pair().await?;
+        Ok((
+            Self::spawn(dialed.compat(), Role::Client),
+            Self::spawn(accepted.compat(), Role::Server),
+        ))
+    }
+
+    async fn open(&self) -> io::Result<Self::Stream> {
+        let stream = self.0.open_stream().await.map_err(io::Error::from)?;
+        Ok(stream.compat())
+    }
+
+    async fn accept(&self) -> io::Result<Self::Stream> {
+        let stream = self.0.accept_stream().await.map_err(io::Error::from)?;
+        Ok(stream.compat())
+    }
+}
+
+impl MuxplexSmol {
+    /// A connection over a futures-io transport, its driver spawned on the
+    /// current tokio runtime.
+    pub fn spawn<T>(io: T, role: muxplex_smol::Role) -> MuxplexSmol
+    where
+        T: futures::io::AsyncRead + futures::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let config = muxplex_smol::Config::default();
+        let (connection, _driver) = muxplex_smol::Connection::spawn(io, role, config, tokio::spawn);
+        MuxplexSmol(connection)
     }
 }
 

@@ -1,0 +1,151 @@
+//! A stream's written, not yet framed data.
+//!
+//! Writes are appended to a tail buffer, and frames are cut from the front
+//! without copying. When a write does not fit the tail, the tail is filled
+//! up, set aside, and a new one begins: the bytes already buffered are
+//! never moved. (Growing one buffer instead meant copying everything still
+//! pending into a larger one: in the bulk benchmarks those copies added up
+//! to 0.9 to 1.5 times the bytes written.)
+
+use alloc::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
+
+/// A stream's unsent data: parts, oldest first; writes go to the last.
+/// Empty, it holds no allocation, and it is no larger inline than the one
+/// `BytesMut` it replaced (idle streams' memory is a target).
+#[derive(Debug, Default)]
+pub(crate) struct SendBuffer {
+    /// Never holds an empty part, and is reset (deallocated) once empty.
+    parts: VecDeque<BytesMut>,
+}
+
+impl SendBuffer {
+    /// Buffered bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.parts.iter().map(BytesMut::len).sum()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// Appends `data`; the caller has checked that the total stays within
+    /// `limit` (what the peer's window lets the stream buffer).
+    ///
+    /// Each new part is as large as everything already buffered, so the
+    /// capacity doubles with each part as it did when one buffer grew, and
+    /// never past `limit` in total (or the write itself, if larger).
+    pub(crate) fn push(&mut self, data: &[u8], limit: usize) {
+        if data.is_empty() {
+            return;
+        }
+        let room = self
+            .parts
+            .back()
+            .map_or(0, |tail| tail.capacity() - tail.len());
+        if data.len() <= room {
+            self.parts.back_mut().expect("room").extend_from_slice(data);
+            return;
+        }
+        let pending = self.len();
+        let (head, rest) = data.split_at(room);
+        let size = if pending == 0 {
+            // A first part: sized for the write, rounded up so that the
+            // small writes that follow share it.
+            rest.len()
+                .checked_next_power_of_two()
+                .map_or(rest.len(), |size| size.min(limit).max(rest.len()))
+        } else {
+            pending
+                .min(limit.saturating_sub(pending + head.len()))
+                .max(rest.len())
+        };
+        if let Some(tail) = self.parts.back_mut() {
+            tail.extend_from_slice(head);
+        }
+        let mut part = BytesMut::with_capacity(size);
+        part.extend_from_slice(rest);
+        self.parts.push_back(part);
+    }
+
+    /// Takes `max` bytes from the front (all of them, if fewer), without
+    /// copying, except for a frame that straddles two parts: its pieces
+    /// are joined, so that frames stay full. Parts double in size, so that
+    /// copy happens rarely and costs at most one frame.
+    pub(crate) fn take(&mut self, max: usize) -> Bytes {
+        let max = max.min(self.len());
+        if self.parts.front().map_or(0, BytesMut::len) >= max {
+            return self.take_from_front(max);
+        }
+        let mut joined = BytesMut::with_capacity(max);
+        while joined.len() < max {
+            let piece = self.take_from_front(max - joined.len());
+            joined.extend_from_slice(&piece);
+        }
+        joined.freeze()
+    }
+
+    /// Takes up to `max` bytes of the oldest part.
+    fn take_from_front(&mut self, max: usize) -> Bytes {
+        let Some(front) = self.parts.front_mut() else {
+            return Bytes::new();
+        };
+        let payload = if front.len() <= max {
+            self.parts.pop_front().expect("checked above").freeze()
+        } else {
+            front.split_to(max).freeze()
+        };
+        if self.parts.is_empty() {
+            // Sent empty, the buffer is dropped rather than kept for
+            // reuse: it is as large as the most the stream ever wrote
+            // ahead, and a stream with nothing to send should not hold it.
+            self.parts = VecDeque::new();
+        }
+        payload
+    }
+
+    /// Drops everything and releases the memory.
+    pub(crate) fn clear(&mut self) {
+        *self = SendBuffer::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_keep_order_and_frames_stay_full() {
+        let limit = 1 << 20;
+        let mut buffer = SendBuffer::default();
+        let mut expected = alloc::vec::Vec::new();
+        for i in 0..200u32 {
+            let chunk: alloc::vec::Vec<u8> = (0..(i * 37 % 3000)).map(|b| (b + i) as u8).collect();
+            buffer.push(&chunk, limit);
+            expected.extend_from_slice(&chunk);
+            assert_eq!(buffer.len(), expected.len());
+        }
+        assert!(buffer.parts.len() > 1, "the writes outgrew the first part");
+        let mut sent = alloc::vec::Vec::new();
+        while !buffer.is_empty() {
+            let frame = buffer.take(1000);
+            assert!(frame.len() == 1000 || buffer.is_empty(), "short frame");
+            sent.extend_from_slice(&frame);
+        }
+        assert_eq!(sent, expected);
+        assert_eq!(buffer.parts.capacity(), 0, "freed once sent");
+    }
+
+    #[test]
+    fn capacity_stays_within_the_limit() {
+        let limit = 256 * 1024;
+        let mut buffer = SendBuffer::default();
+        let write = [1u8; 1000];
+        while buffer.len() + write.len() <= limit {
+            buffer.push(&write, limit);
+        }
+        let capacity: usize = buffer.parts.iter().map(BytesMut::capacity).sum();
+        assert!(capacity <= limit, "{capacity} > {limit}");
+    }
+}
