@@ -132,12 +132,14 @@ pub enum CloseReason {
         /// The code sent in our GoAway.
         code: u32,
     },
-    /// The peer sent a GoAway with this non-zero code.
+    /// The peer went away: a GoAway with a non-zero code, or a GoAway(0)
+    /// followed by the end of the transport (its graceful close), or a
+    /// GoAway(0) under [`Config::terminate_on_peer_go_away`](crate::Config).
     PeerGoAway {
         /// The peer's code: 1 protocol error, 2 internal error, or its own.
         code: u32,
     },
-    /// The transport reached end of file.
+    /// The transport reached end of file without a GoAway first.
     TransportClosed,
     /// A keepalive ping went unanswered for the keepalive timeout.
     KeepAliveTimeout,

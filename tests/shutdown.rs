@@ -225,3 +225,27 @@ fn every_end_is_reported_once() {
         assert_eq!(closes.len(), 1, "{name}: {closes:?}");
     }
 }
+
+#[test]
+fn the_peers_graceful_close_is_reported_as_such() {
+    let mut pair = Pair::new(Config::default(), Config::default());
+    let (id, accepted) = open_accepted(&mut pair, b"last request");
+    pair.client.stream(id).unwrap().finish().unwrap();
+    pair.server.stream(accepted).unwrap().finish().unwrap();
+    pair.drive();
+    assert_eq!(
+        read_all(&mut pair.server, accepted).unwrap(),
+        b"last request"
+    );
+    assert_eq!(read_all(&mut pair.client, id).unwrap(), b"");
+    pair.client.close();
+    pair.drive();
+    // The client is done and hangs up; the server saw its GoAway(0) first.
+    pair.close_transport(Side::Client);
+    pair.drive();
+    assert_eq!(pair.client.close_reason(), Some(CloseReason::LocalClose));
+    assert_eq!(
+        closed_events(&common::events(&mut pair.server)),
+        vec![CloseReason::PeerGoAway { code: 0 }]
+    );
+}

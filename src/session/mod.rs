@@ -334,10 +334,19 @@ impl Session {
         self.end(CloseReason::LocalAbort { code }, Some(code));
     }
 
-    /// Feeds the end of the transport's input.
+    /// Feeds the end of the transport's input. After the peer's GoAway(0)
+    /// that is its clean close, reported as
+    /// [`CloseReason::PeerGoAway`] with code 0; otherwise the transport
+    /// was lost: [`CloseReason::TransportClosed`].
     pub fn handle_eof(&mut self, now: Instant) {
         self.timers.observe(now);
-        self.end(CloseReason::TransportClosed, None);
+        let reason = match self.peer_going_away {
+            true => CloseReason::PeerGoAway {
+                code: GOAWAY_NORMAL,
+            },
+            false => CloseReason::TransportClosed,
+        };
+        self.end(reason, None);
     }
 
     /// The smoothed round-trip time measured from pongs, once there is one.

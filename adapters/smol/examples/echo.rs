@@ -6,8 +6,9 @@
 //! byte for byte. The server copies every stream onto itself: `&Stream`
 //! reads and writes too, so no split is needed. Then the client closes the
 //! connection gracefully, and both ends print why their session ended: the
-//! client's GoAway(0) only stops new streams, so the server's session ends
-//! when the client shuts the TCP connection ("transport closed").
+//! client's GoAway(0) stops new streams, and when the client then shuts the TCP
+//! connection the server reports its clean close ("peer went away with
+//! code 0").
 //!
 //! Run with `cargo run -p muxplex-smol --example echo`.
 

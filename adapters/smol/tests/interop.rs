@@ -540,8 +540,12 @@ fn they_close_gracefully() {
             // Our accept loop ended and the driver finished without error.
             server.await;
             setup.driver.await.expect("driver");
-            // Their GoAway(0) let streams drain; their EOF ended the session.
-            assert_eq!(setup.ours.closed().await, CloseReason::TransportClosed);
+            // Their GoAway(0) let streams drain; their EOF then ended the
+            // session, which is their clean close.
+            assert_eq!(
+                setup.ours.closed().await,
+                CloseReason::PeerGoAway { code: 0 }
+            );
             assert!(setup.theirs.task.await.is_ok());
         }
     });
