@@ -1,6 +1,8 @@
 //! The future that moves bytes between the session and the transport.
 
 use std::fmt;
+
+use bytes::BytesMut;
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -15,6 +17,10 @@ use crate::shared::{Lost, Shared, register};
 /// transport write, at a time. Many small frames (window updates, small
 /// writes on many streams) then cost one system call instead of one each.
 pub const IO_BUFFER_SIZE: usize = crate::output::IO_BUFFER_SIZE;
+
+/// The read buffer's free room is renewed below this, so that reads stay
+/// large.
+const MIN_READ: usize = 16 * 1024;
 
 /// Rounds of reading and writing in one poll before the driver yields, so
 /// a busy connection cannot starve the other tasks of its executor.
@@ -31,7 +37,12 @@ const ROUNDS_PER_POLL: usize = 64;
 pub struct Driver<T> {
     shared: Arc<Shared>,
     transport: T,
-    read_buf: Box<[u8]>,
+    /// Where the transport is read into: its length is the zeroed room
+    /// still free. What is read is split off and handed to the session as
+    /// `Bytes`, which keeps large payloads as slices of it (no copy); the
+    /// room is renewed (the allocation reused once those are read) when it
+    /// runs low.
+    read_buf: BytesMut,
     /// Frames taken from the session and not yet written.
     output: Output,
     /// Output goes by vectored writes; see `note_vectored`.
@@ -64,7 +75,7 @@ where
         Driver {
             shared,
             transport,
-            read_buf: vec![0; IO_BUFFER_SIZE].into_boxed_slice(),
+            read_buf: BytesMut::new(),
             vectored,
             first_only: 0,
             output: Output::new(),
@@ -82,6 +93,10 @@ where
         if !self.read_closed {
             // The transport is read without the lock held: handles stay
             // usable while the driver waits on I/O.
+            if self.read_buf.len() < MIN_READ {
+                self.read_buf.clear();
+                self.read_buf.resize(IO_BUFFER_SIZE, 0);
+            }
             match self.transport.poll_read(cx, &mut self.read_buf) {
                 Poll::Ready(Ok(0)) => {
                     self.read_closed = true;
@@ -94,7 +109,8 @@ where
                 Poll::Ready(Ok(n)) => {
                     let mut inner = self.shared.lock();
                     let now = inner.now();
-                    inner.session.handle_input(now, &self.read_buf[..n]);
+                    let input = self.read_buf.split_to(n).freeze();
+                    inner.session.handle_input_bytes(now, input);
                     inner.dispatch_events();
                     progress = true;
                 }
