@@ -107,8 +107,15 @@ fn act(
 }
 
 /// Runs the scripted exchange, cutting each transmission into pieces of
-/// `chunk` bytes (or not at all).
+/// `chunk` bytes (or not at all), fed by `handle_input`.
 fn run(chunk: Option<usize>) -> Transcript {
+    run_with(&mut |len| chunk.unwrap_or(len), false)
+}
+
+/// Runs the scripted exchange, cutting each transmission into pieces whose
+/// sizes `next` picks (given what is left), fed by `handle_input_bytes`
+/// if `shared`, else by `handle_input`.
+fn run_with(next: &mut dyn FnMut(usize) -> usize, shared: bool) -> Transcript {
     let mut t = Transcript::default();
     let mut sessions = [
         Session::client(Config::default()),
@@ -147,8 +154,17 @@ fn run(chunk: Option<usize>) -> Transcript {
         for side in 0..2 {
             let bytes = take_bytes(&mut sessions[side]);
             busy |= !bytes.is_empty();
-            for piece in bytes.chunks(chunk.unwrap_or(bytes.len()).max(1)) {
-                sessions[1 - side].handle_input(Instant::ZERO, piece);
+            let all = bytes::Bytes::from(bytes.clone());
+            let mut at = 0;
+            while at < all.len() {
+                let len = next(all.len() - at).clamp(1, all.len() - at);
+                let piece = all.slice(at..at + len);
+                if shared {
+                    sessions[1 - side].handle_input_bytes(Instant::ZERO, piece);
+                } else {
+                    sessions[1 - side].handle_input(Instant::ZERO, &piece);
+                }
+                at += len;
             }
             t.wire[side].extend(bytes);
         }
@@ -200,6 +216,62 @@ fn one_byte_at_a_time_behaves_like_whole_delivery() {
             "pieces of {chunk} bytes changed the outcome"
         );
     }
+}
+
+#[test]
+fn shared_input_behaves_like_copied_input() {
+    let whole = run(None);
+    // Fixed sizes: whole frames, payloads split at every kind of boundary.
+    for chunk in [1, 5, 4099, 8 * 1024 + 11, 20_000, 70_000, usize::MAX] {
+        let shared = run_with(&mut |_| chunk, true);
+        assert!(shared == whole, "shared pieces of {chunk} bytes differ");
+    }
+    // Random sizes, including ones that hold whole 16 KiB payloads.
+    for seed in 1..=20u64 {
+        let mut state = seed;
+        let mut random = |_: usize| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            match (state >> 33) % 4 {
+                0 => (state >> 40) as usize % 16 + 1,
+                1 => (state >> 40) as usize % 5000 + 1,
+                _ => (state >> 40) as usize % 70_000 + 1,
+            }
+        };
+        let shared = run_with(&mut random, seed % 2 == 0);
+        assert!(shared == whole, "random pieces (seed {seed}) differ");
+    }
+}
+
+/// A large payload that lies whole in shared input reaches the reader as a
+/// slice of that input; a small one is copied.
+#[test]
+fn shared_input_is_sliced_not_copied() {
+    let mut client = Session::client(Config::default());
+    let mut server = Session::server(Config::default());
+    let id = client.open_stream().unwrap();
+    client
+        .stream(id)
+        .unwrap()
+        .write(&pattern(3, 20_000))
+        .unwrap();
+    let input = bytes::Bytes::from(take_bytes(&mut client));
+    server.handle_input_bytes(Instant::ZERO, input.clone());
+    let accepted = server.accept_stream().unwrap();
+    let mut stream = server.stream(accepted).unwrap();
+    let range = input.as_ptr_range();
+    let mut chunks = 0;
+    let mut got = Vec::new();
+    while let Ok(Some(chunk)) = stream.read_chunk(usize::MAX) {
+        if chunk.len() >= 8 * 1024 {
+            assert!(range.contains(&chunk.as_ptr()), "payload was copied");
+        }
+        got.extend_from_slice(&chunk);
+        chunks += 1;
+    }
+    assert!(chunks >= 2);
+    assert_eq!(got, pattern(3, 20_000));
 }
 
 /// A client with several kinds of frames queued: SYN with data, a second

@@ -46,25 +46,61 @@ impl Inbound {
     }
 }
 
+/// A payload at least this large, lying whole in the input given to
+/// [`Session::handle_input_bytes`], is kept as a slice of that input rather
+/// than copied. A slice keeps the whole input buffer alive until it is
+/// read, so smaller payloads are still copied: what an unread payload pins
+/// is then at most the input's size over this times its own.
+const SHARE_MIN: usize = 8 * 1024;
+
 impl Session {
     /// Feeds bytes read from the transport, split anywhere (one byte at a
     /// time works). Never waits for output to drain. A protocol error closes
     /// the session: GoAway(1) is queued and [`Event::Closed`] says why.
-    pub fn handle_input(&mut self, now: Instant, mut input: &[u8]) {
-        if !input.is_empty() {
+    pub fn handle_input(&mut self, now: Instant, input: &[u8]) {
+        self.feed(now, input, None);
+    }
+
+    /// As [`handle_input`](Self::handle_input), for input the caller
+    /// already holds as [`Bytes`] (say, split off its read buffer): a large
+    /// Data payload that lies whole in `input` is kept as a slice of it,
+    /// not copied, and later returned by
+    /// [`read_chunk`](crate::Stream::read_chunk) as is. Payloads under
+    /// 8 KiB are copied, since a slice keeps all of `input` allocated until
+    /// the application reads it. Both methods may be mixed on one session.
+    pub fn handle_input_bytes(&mut self, now: Instant, input: Bytes) {
+        self.feed(now, &input, Some(&input));
+    }
+
+    fn feed(&mut self, now: Instant, whole: &[u8], shared: Option<&Bytes>) {
+        if !whole.is_empty() {
             self.timers.inbound_traffic(now);
         }
+        let mut input = whole;
         while !input.is_empty() && !self.is_closed() {
             if let Some(payload) = self.inbound.payload.as_mut() {
                 let take = payload.remaining.min(input.len());
+                let mut slice = None;
                 if let Some(buf) = payload.buf.as_mut() {
-                    buf.extend_from_slice(&input[..take]);
+                    if let Some(shared) = shared
+                        && buf.is_empty()
+                        && take == payload.remaining
+                        && take >= SHARE_MIN
+                    {
+                        let at = whole.len() - input.len();
+                        slice = Some(shared.slice(at..at + take));
+                    } else {
+                        // Allocated with the first bytes, so that a shared
+                        // payload costs no allocation.
+                        buf.reserve(payload.remaining);
+                        buf.extend_from_slice(&input[..take]);
+                    }
                 }
                 payload.remaining -= take;
                 input = &input[take..];
                 if payload.remaining == 0 {
                     let done = self.inbound.payload.take().expect("checked above");
-                    let data = done.buf.map(BytesMut::freeze);
+                    let data = slice.or_else(|| done.buf.map(BytesMut::freeze));
                     self.on_data_payload(done.header, data);
                 }
                 continue;
@@ -188,7 +224,7 @@ impl Session {
                 self.inbound.payload = Some(PayloadInProgress {
                     header,
                     remaining: payload_len as usize,
-                    buf: Some(BytesMut::with_capacity(payload_len as usize)),
+                    buf: Some(BytesMut::new()),
                 });
             }
             FrameType::WindowUpdate if !header.flags.contains(Flags::RST) => {

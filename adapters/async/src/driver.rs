@@ -1,19 +1,26 @@
 //! The future that moves bytes between the session and the transport.
 
 use std::fmt;
+
+use bytes::BytesMut;
 use std::future::Future;
-use std::io;
+use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::io::{TransportRead, TransportWrite};
+use crate::output::{MAX_SLICES, Output};
 use crate::shared::{Lost, Shared, register};
 
-/// How many bytes the driver reads, and collects for one transport write,
-/// at a time. Many small frames (window updates, small writes on many
-/// streams) then cost one system call instead of one each.
-pub const IO_BUFFER_SIZE: usize = 64 * 1024;
+/// How many bytes the driver reads, and copies small frames into for one
+/// transport write, at a time. Many small frames (window updates, small
+/// writes on many streams) then cost one system call instead of one each.
+pub const IO_BUFFER_SIZE: usize = crate::output::IO_BUFFER_SIZE;
+
+/// The read buffer's free room is renewed below this, so that reads stay
+/// large.
+const MIN_READ: usize = 16 * 1024;
 
 /// Rounds of reading and writing in one poll before the driver yields, so
 /// a busy connection cannot starve the other tasks of its executor.
@@ -30,12 +37,18 @@ const ROUNDS_PER_POLL: usize = 64;
 pub struct Driver<T> {
     shared: Arc<Shared>,
     transport: T,
-    read_buf: Box<[u8]>,
-    /// Bytes taken from the session and not yet written:
-    /// `write_buf[write_pos..write_end]`.
-    write_buf: Box<[u8]>,
-    write_pos: usize,
-    write_end: usize,
+    /// Where the transport is read into: its length is the zeroed room
+    /// still free. What is read is split off and handed to the session as
+    /// `Bytes`, which keeps large payloads as slices of it (no copy); the
+    /// room is renewed (the allocation reused once those are read) when it
+    /// runs low.
+    read_buf: BytesMut,
+    /// Frames taken from the session and not yet written.
+    output: Output,
+    /// Output goes by vectored writes; see `note_vectored`.
+    vectored: bool,
+    /// Vectored writes in a row that took exactly their first buffer.
+    first_only: u8,
     /// Bytes were written since the last flush.
     needs_flush: bool,
     /// The transport's input ended (or failed); it is not read again.
@@ -46,7 +59,7 @@ pub struct Driver<T> {
 impl<T> fmt::Debug for Driver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Driver")
-            .field("unwritten", &(self.write_end - self.write_pos))
+            .field("unwritten", &self.output.pending())
             .field("read_closed", &self.read_closed)
             .field("done", &self.done)
             .finish()
@@ -58,13 +71,14 @@ where
     T: TransportRead + TransportWrite + Unpin,
 {
     pub(crate) fn new(shared: Arc<Shared>, transport: T) -> Self {
+        let vectored = transport.is_write_vectored();
         Driver {
             shared,
             transport,
-            read_buf: vec![0; IO_BUFFER_SIZE].into_boxed_slice(),
-            write_buf: vec![0; IO_BUFFER_SIZE].into_boxed_slice(),
-            write_pos: 0,
-            write_end: 0,
+            read_buf: BytesMut::new(),
+            vectored,
+            first_only: 0,
+            output: Output::new(),
             needs_flush: false,
             read_closed: false,
             done: false,
@@ -79,6 +93,10 @@ where
         if !self.read_closed {
             // The transport is read without the lock held: handles stay
             // usable while the driver waits on I/O.
+            if self.read_buf.len() < MIN_READ {
+                self.read_buf.clear();
+                self.read_buf.resize(IO_BUFFER_SIZE, 0);
+            }
             match self.transport.poll_read(cx, &mut self.read_buf) {
                 Poll::Ready(Ok(0)) => {
                     self.read_closed = true;
@@ -91,7 +109,8 @@ where
                 Poll::Ready(Ok(n)) => {
                     let mut inner = self.shared.lock();
                     let now = inner.now();
-                    inner.session.handle_input(now, &self.read_buf[..n]);
+                    let input = self.read_buf.split_to(n).freeze();
+                    inner.session.handle_input_bytes(now, input);
                     inner.dispatch_events();
                     progress = true;
                 }
@@ -117,27 +136,35 @@ where
         }
 
         loop {
-            if self.write_pos == self.write_end {
-                // Batch: everything the session has, up to a full buffer,
-                // goes out in one write.
+            if self.output.is_empty() {
+                // Batch: everything the session has, up to a full buffer
+                // of copies (or a bounded run of shared payloads), goes
+                // out in one write.
                 let mut inner = self.shared.lock();
-                let n = inner.session.poll_transmit(&mut self.write_buf);
+                let took = self.output.fill(&mut inner.session, self.vectored);
                 // Sending can unblock writers (their data left the buffer).
                 inner.dispatch_events();
                 drop(inner);
-                if n == 0 {
+                if !took {
                     break;
                 }
-                self.write_pos = 0;
-                self.write_end = n;
             }
-            match self
-                .transport
-                .poll_write(cx, &self.write_buf[self.write_pos..self.write_end])
-            {
+            let written = if self.vectored {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let count = self.output.slices(&mut slices);
+                let written = self.transport.poll_write_vectored(cx, &slices[..count]);
+                let first = slices[0].len();
+                if let Poll::Ready(Ok(n)) = written {
+                    self.note_vectored(n, first, count);
+                }
+                written
+            } else {
+                self.transport.poll_write(cx, self.output.first())
+            };
+            match written {
                 Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
                 Poll::Ready(Ok(n)) => {
-                    self.write_pos += n;
+                    self.output.advance(n);
                     self.needs_flush = true;
                     progress = true;
                 }
@@ -146,7 +173,7 @@ where
             }
         }
 
-        if self.needs_flush && self.write_pos == self.write_end {
+        if self.needs_flush && self.output.is_empty() {
             match self.transport.poll_flush(cx) {
                 Poll::Ready(Ok(())) => self.needs_flush = false,
                 Poll::Ready(Err(e)) => return Err(e),
@@ -156,11 +183,26 @@ where
         Ok(progress)
     }
 
+    /// A transport may claim vectored writes and still write only the
+    /// first buffer each time (futures-io cannot say, and compat layers
+    /// such as tokio-util's do not forward them): then every header costs
+    /// a write of its own. After a few such writes in a row, the driver
+    /// copies frames into its buffer instead, for the rest of the
+    /// connection.
+    fn note_vectored(&mut self, written: usize, first: usize, slices: usize) {
+        if slices > 1 && written == first && written < self.output.pending() {
+            self.first_only += 1;
+            if self.first_only >= 4 {
+                self.vectored = false;
+            }
+        } else {
+            self.first_only = 0;
+        }
+    }
+
     /// Whether the session is over and every byte it produced is out.
     fn finished_sending(&self) -> bool {
-        self.write_pos == self.write_end
-            && !self.needs_flush
-            && self.shared.lock().session.is_closed()
+        self.output.is_empty() && !self.needs_flush && self.shared.lock().session.is_closed()
     }
 
     /// Marks the connection as over and wakes everyone, so no handle waits

@@ -7,7 +7,7 @@
 //!
 //! [`Driver`]: crate::Driver
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -22,6 +22,28 @@ pub trait TransportRead {
 pub trait TransportWrite {
     /// Writes some of `buf`; returns how many bytes were taken.
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
+
+    /// Writes some of `bufs`, in order; returns how many bytes were taken.
+    /// The default writes the first non-empty buffer with
+    /// [`poll_write`](Self::poll_write).
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let buf = bufs
+            .iter()
+            .find(|b| !b.is_empty())
+            .map_or(&[][..], |b| &**b);
+        self.poll_write(cx, buf)
+    }
+
+    /// Whether [`poll_write_vectored`](Self::poll_write_vectored) writes
+    /// several buffers at once. If not (the default), the driver copies
+    /// frames into one buffer instead, so that each write stays large.
+    fn is_write_vectored(&self) -> bool {
+        false
+    }
 
     /// Pushes buffered bytes (for example in a TLS layer) to the peer.
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;

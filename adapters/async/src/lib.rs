@@ -103,6 +103,7 @@ mod driver;
 mod error;
 mod futures_io;
 mod io;
+mod output;
 pub mod pool;
 mod shared;
 mod stream;

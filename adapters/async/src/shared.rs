@@ -2,6 +2,7 @@
 //! lock, the timer that supplies its time, and the wakers of everyone
 //! waiting on it.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
@@ -37,20 +38,13 @@ impl Clock {
     }
 }
 
-/// What the adapter keeps per stream handle, beside the core's state.
-///
-/// The core frees a stream once it is over, so whatever a handle must still
-/// answer afterwards (end of stream seen, finished, the error) lives here.
+/// The tasks waiting on one stream. An entry exists only while a task
+/// waits: an idle stream costs the adapter nothing here (what a handle
+/// must remember, such as its end or its error, lives in the handle).
 #[derive(Debug, Default)]
-pub(crate) struct Slot {
-    pub(crate) read_waker: Option<Waker>,
-    pub(crate) write_waker: Option<Waker>,
-    /// A read returned the end of the stream.
-    pub(crate) eof: bool,
-    /// Our direction was finished.
-    pub(crate) finished: bool,
-    /// The error every further operation reports.
-    pub(crate) error: Option<Error>,
+pub(crate) struct Wakers {
+    pub(crate) read: Option<Waker>,
+    pub(crate) write: Option<Waker>,
 }
 
 /// How the connection was lost, when the core only saw an end of input.
@@ -70,7 +64,7 @@ pub(crate) struct Inner {
     /// `poll_deadline`.
     armed: Option<StdInstant>,
     clock: Clock,
-    pub(crate) slots: HashMap<StreamId, Slot>,
+    pub(crate) wakers: HashMap<StreamId, Wakers>,
     /// Streams whose handle was dropped before the peer finished: what the
     /// peer still sends is read and discarded, so the core frees the
     /// stream once the peer's FIN (or a reset) arrives.
@@ -166,22 +160,9 @@ impl Inner {
                 {
                     self.drain_detached(id);
                 }
-                Event::Readable(id) => {
-                    if let Some(waker) = self.slots.get_mut(&id).and_then(|s| s.read_waker.take()) {
-                        waker.wake();
-                    }
-                }
-                Event::Writable(id) => {
-                    if let Some(waker) = self.slots.get_mut(&id).and_then(|s| s.write_waker.take())
-                    {
-                        waker.wake();
-                    }
-                }
-                Event::StreamReset { id, .. } => {
-                    if let Some(slot) = self.slots.get_mut(&id) {
-                        wake_slot(slot);
-                    }
-                }
+                Event::Readable(id) => self.wake_one(id, |w| &mut w.read),
+                Event::Writable(id) => self.wake_one(id, |w| &mut w.write),
+                Event::StreamReset { id, .. } => self.wake_stream(id),
                 Event::OpenUnblocked | Event::PeerGoingAway => wake_all(&mut self.open_wakers),
                 Event::Closed(_) => {
                     self.detached.clear();
@@ -196,12 +177,34 @@ impl Inner {
     /// Wakes every waiting handle, so each re-checks and sees the
     /// connection's end (or its closing) instead of hanging.
     pub(crate) fn wake_everyone(&mut self) {
-        for slot in self.slots.values_mut() {
-            wake_slot(slot);
+        for (_, wakers) in self.wakers.drain() {
+            wake_both(wakers);
         }
         wake_all(&mut self.accept_wakers);
         wake_all(&mut self.open_wakers);
         wake_all(&mut self.closed_wakers);
+    }
+
+    /// Wakes the task waiting on `id` in the direction `pick` selects; the
+    /// entry goes once nobody waits on the stream.
+    fn wake_one(&mut self, id: StreamId, pick: impl FnOnce(&mut Wakers) -> &mut Option<Waker>) {
+        let Entry::Occupied(mut entry) = self.wakers.entry(id) else {
+            return;
+        };
+        let waker = pick(entry.get_mut()).take();
+        if entry.get().read.is_none() && entry.get().write.is_none() {
+            entry.remove();
+        }
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Wakes every task waiting on `id`.
+    pub(crate) fn wake_stream(&mut self, id: StreamId) {
+        if let Some(wakers) = self.wakers.remove(&id) {
+            wake_both(wakers);
+        }
     }
 
     /// Starts a graceful close. The session learns the time first, since
@@ -268,11 +271,11 @@ impl Inner {
     }
 }
 
-fn wake_slot(slot: &mut Slot) {
-    if let Some(waker) = slot.read_waker.take() {
+fn wake_both(wakers: Wakers) {
+    if let Some(waker) = wakers.read {
         waker.wake();
     }
-    if let Some(waker) = slot.write_waker.take() {
+    if let Some(waker) = wakers.write {
         waker.wake();
     }
 }
@@ -312,7 +315,7 @@ impl Shared {
                 timer,
                 armed: None,
                 clock,
-                slots: HashMap::new(),
+                wakers: HashMap::new(),
                 detached: HashSet::new(),
                 driver_waker: None,
                 accept_wakers: Vec::new(),

@@ -2,7 +2,8 @@
 //! runtime adapters wrap in their I/O traits.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use muxplex::{Delivery, StreamError, StreamId};
@@ -30,7 +31,20 @@ use crate::shared::{Inner, Shared, register};
 pub struct Stream {
     id: StreamId,
     shared: Arc<Shared>,
+    /// `EOF`, `FINISHED` and `ERRORED`; changed only under the shared lock,
+    /// so relaxed ordering is enough. Kept here rather than in a map in the
+    /// shared state, so that an idle stream costs the adapter no memory.
+    flags: AtomicU8,
+    /// The error every further operation reports, once `ERRORED` is set.
+    error: Mutex<Option<Error>>,
 }
+
+/// A read returned the end of the stream.
+const EOF: u8 = 1;
+/// Our direction was finished.
+const FINISHED: u8 = 2;
+/// `error` holds the stream's terminal error.
+const ERRORED: u8 = 4;
 
 impl fmt::Debug for Stream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -39,11 +53,45 @@ impl fmt::Debug for Stream {
 }
 
 impl Stream {
-    /// A handle for a stream just opened or accepted; its slot is created
-    /// here so events find its wakers.
-    pub(crate) fn new(id: StreamId, shared: Arc<Shared>, inner: &mut Inner) -> Self {
-        inner.slots.entry(id).or_default();
-        Stream { id, shared }
+    /// A handle for a stream just opened or accepted.
+    pub(crate) fn new(id: StreamId, shared: Arc<Shared>, _inner: &mut Inner) -> Self {
+        Stream {
+            id,
+            shared,
+            flags: AtomicU8::new(0),
+            error: Mutex::new(None),
+        }
+    }
+
+    fn has(&self, flag: u8) -> bool {
+        self.flags.load(Ordering::Relaxed) & flag != 0
+    }
+
+    fn set(&self, flag: u8) {
+        self.flags.fetch_or(flag, Ordering::Relaxed);
+    }
+
+    /// The terminal error recorded, if any.
+    fn error(&self) -> Option<Error> {
+        if !self.has(ERRORED) {
+            return None;
+        }
+        *self.error.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records the terminal error, unless one already was.
+    fn set_error(&self, error: Error) {
+        let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(error);
+            self.set(ERRORED);
+        }
+    }
+
+    /// Records the terminal error, replacing any earlier one.
+    fn replace_error(&self, error: Error) {
+        *self.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(error);
+        self.set(ERRORED);
     }
 
     /// The stream's id (odd when the client opened it, even for the server).
@@ -60,11 +108,10 @@ impl Stream {
         }
         let mut inner = self.shared.lock();
         let inner = &mut *inner;
-        let slot = inner.slots.entry(self.id).or_default();
-        if slot.eof {
+        if self.has(EOF) {
             return Poll::Ready(Ok(0));
         }
-        if let Some(error) = slot.error {
+        if let Some(error) = self.error() {
             return Poll::Ready(Err(error));
         }
         let Some(result) = with_stream(inner, self.id, |stream| stream.read(buf)) else {
@@ -73,7 +120,7 @@ impl Stream {
         match result {
             Ok(n) => {
                 if n == 0 {
-                    slot_of(inner, self.id).eof = true;
+                    self.set(EOF);
                 }
                 // Reading may have freed window to grant back to the peer.
                 inner.wake_driver();
@@ -136,7 +183,7 @@ impl Stream {
         };
         match result {
             Ok(()) | Err(StreamError::Finished) => {
-                slot_of(inner, self.id).finished = true;
+                self.set(FINISHED);
                 inner.wake_driver();
                 Poll::Ready(Ok(()))
             }
@@ -155,31 +202,22 @@ impl Stream {
             delivery = stream.delivery();
             stream.reset(code);
         }
-        let slot = slot_of(inner, self.id);
-        if slot.error.is_none() {
-            slot.error = Some(Error::Reset {
-                code,
-                by_peer: false,
-                delivery,
-            });
-        }
+        self.set_error(Error::Reset {
+            code,
+            by_peer: false,
+            delivery,
+        });
         // Whoever waits on this stream must see the reset now.
-        if let Some(waker) = slot.read_waker.take() {
-            waker.wake();
-        }
-        if let Some(waker) = slot.write_waker.take() {
-            waker.wake();
-        }
+        inner.wake_stream(self.id);
         inner.wake_driver();
     }
 
     /// The error a write must report before touching the session.
-    fn write_precheck(&self, inner: &mut Inner) -> Option<Error> {
-        let slot = slot_of(inner, self.id);
-        if let Some(error) = slot.error {
+    fn write_precheck(&self, _inner: &mut Inner) -> Option<Error> {
+        if let Some(error) = self.error() {
             return Some(error);
         }
-        slot.finished.then_some(Error::Finished)
+        self.has(FINISHED).then_some(Error::Finished)
     }
 
     /// Nothing to do now: wait for the event, unless the driver is gone
@@ -199,10 +237,10 @@ impl Stream {
                     });
             return Poll::Ready(Err(error));
         }
-        let slot = slot_of(inner, self.id);
+        let wakers = inner.wakers.entry(self.id).or_default();
         match direction {
-            Direction::Read => register(&mut slot.read_waker, cx.waker()),
-            Direction::Write => register(&mut slot.write_waker, cx.waker()),
+            Direction::Read => register(&mut wakers.read, cx.waker()),
+            Direction::Write => register(&mut wakers.write, cx.waker()),
         }
         Poll::Pending
     }
@@ -213,7 +251,7 @@ impl Stream {
         let error = Error::from_stream(error, |reason, delivery| {
             inner.closed_error(reason, delivery)
         });
-        slot_of(inner, self.id).error = Some(error);
+        self.replace_error(error);
         error
     }
 
@@ -229,7 +267,7 @@ impl Stream {
             by_peer: true,
             delivery,
         });
-        slot_of(inner, self.id).error = Some(error);
+        self.replace_error(error);
         error
     }
 }
@@ -251,18 +289,14 @@ fn with_stream<R>(
     Some(f(&mut stream))
 }
 
-fn slot_of(inner: &mut Inner, id: StreamId) -> &mut crate::shared::Slot {
-    inner.slots.entry(id).or_default()
-}
-
 impl Drop for Stream {
     /// See the type's docs: finish, then discard what the peer still sends.
     fn drop(&mut self) {
         let mut inner = self.shared.lock();
-        let slot = inner.slots.remove(&self.id).unwrap_or_default();
+        inner.wakers.remove(&self.id);
         // A stream that reported its error is over (a reset one is freed
         // already); there is nothing to finish or drain.
-        if slot.error.is_none() {
+        if !self.has(ERRORED) {
             inner.detach(self.id);
         }
     }

@@ -178,6 +178,21 @@ impl<T: AsyncWrite + Unpin> muxplex_async::TransportWrite for FuturesIo<T> {
         Pin::new(&mut self.0).poll_write(cx, buf)
     }
 
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    /// futures-io cannot say; async-io's sockets write vectors in one
+    /// system call, and other writers fall back to writing the first
+    /// buffer, which is correct, only with more calls.
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.0).poll_flush(cx)
     }
