@@ -214,6 +214,12 @@ impl Session {
         self.streams.len()
     }
 
+    /// Whether the peer sent GoAway(0): it takes no new streams, existing
+    /// ones go on.
+    pub fn is_peer_going_away(&self) -> bool {
+        self.peer_going_away
+    }
+
     /// Whether a graceful close is under way.
     pub fn is_closing(&self) -> bool {
         matches!(self.phase, Phase::Closing { .. })

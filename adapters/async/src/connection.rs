@@ -195,6 +195,25 @@ impl Connection {
         .await
     }
 
+    /// Resolves once the peer has sent GoAway(0) while the session still
+    /// runs (it takes no new streams; existing ones go on), or with the
+    /// reason the session ended if that came first. A pool uses it to
+    /// replace a draining session before any open runs into it.
+    pub async fn peer_going_away(&self) -> Result<(), CloseReason> {
+        poll_fn(|cx| {
+            let mut inner = self.shared.lock();
+            if let Some(reason) = inner.session.close_reason() {
+                return Poll::Ready(Err(reason));
+            }
+            if inner.session.is_peer_going_away() {
+                return Poll::Ready(Ok(()));
+            }
+            register_in(&mut inner.closed_wakers, cx.waker());
+            Poll::Pending
+        })
+        .await
+    }
+
     /// Ready once the driver has finished: why the session ended when it
     /// ended cleanly on the wire, the transport's error otherwise.
     fn poll_driver_done(&self, cx: &mut Context<'_>) -> Poll<Result<CloseReason, Error>> {

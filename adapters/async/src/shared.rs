@@ -163,7 +163,13 @@ impl Inner {
                 Event::Readable(id) => self.wake_one(id, |w| &mut w.read),
                 Event::Writable(id) => self.wake_one(id, |w| &mut w.write),
                 Event::StreamReset { id, .. } => self.wake_stream(id),
-                Event::OpenUnblocked | Event::PeerGoingAway => wake_all(&mut self.open_wakers),
+                Event::OpenUnblocked => wake_all(&mut self.open_wakers),
+                // Waiting opens must fail now; whoever waits on the
+                // connection's fate (a pool's watcher) must learn it too.
+                Event::PeerGoingAway => {
+                    wake_all(&mut self.open_wakers);
+                    wake_all(&mut self.closed_wakers);
+                }
                 Event::Closed(_) => {
                     self.detached.clear();
                     self.wake_everyone();

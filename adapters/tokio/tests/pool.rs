@@ -471,3 +471,21 @@ async fn after_goaway_streams_go_to_a_replacement_and_the_old_session_drains() {
     let stats = pool.stats();
     assert_eq!((stats.live, stats.dials, stats.failures), (1, 2, 0));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_goaway_is_acted_on_before_any_open_runs_into_it() {
+    let service = Service::new(&[Behaviour::GoAwayAfterFirst, Behaviour::Echo]);
+    let pool = Pool::new(service.connector(), no_jitter().with_max_sessions(2));
+    let first = pool.open_stream().await.unwrap();
+    let slow = tokio::spawn(request(first, b"slow"));
+    // No open follows: the session's watcher alone must see the GoAway,
+    // drain the session and dial its replacement.
+    until("replaced without an open", || {
+        let stats = pool.stats();
+        stats.draining == 1 && stats.live == 1
+    })
+    .await;
+    assert_eq!(pool.stats().dials, 2);
+    assert_eq!(slow.await.unwrap().unwrap(), b"slow");
+    until("drained", || pool.stats().draining == 0).await;
+}

@@ -384,9 +384,7 @@ impl Pool {
             // Out of stream ids, a session is as good as one whose peer is
             // going away: let it drain and be replaced.
             Error::Open(OpenError::PeerGoingAway | OpenError::IdsExhausted) => {
-                let now = state.clock.now();
-                state.core.peer_go_away(now, slot);
-                state.wake_supervisor();
+                state.peer_went_away(slot);
                 Ok(())
             }
             // The pool closed it between the pick and the open (it drained,

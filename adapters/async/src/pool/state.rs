@@ -113,6 +113,14 @@ impl State {
         self.wake_supervisor();
     }
 
+    /// The peer of the session in `slot` is going away (or it ran out of
+    /// stream ids): the core drains it and dials a replacement.
+    pub(super) fn peer_went_away(&mut self, slot: Slot) {
+        let now = self.clock.now();
+        self.core.peer_go_away(now, slot);
+        self.wake_supervisor();
+    }
+
     /// One more or one fewer stream on the session in `slot`.
     pub(super) fn adjust_load(&mut self, slot: Slot, up: bool) {
         let Some(session) = self.session(slot) else {

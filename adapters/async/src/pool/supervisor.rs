@@ -142,9 +142,14 @@ async fn dial(shared: Arc<Shared>, slot: Slot) {
     state.wake_supervisor();
 }
 
-/// Waits for a session's end and reports why, so the core redials a lost
+/// Reports the peer's GoAway as soon as it arrives, so the core drains the
+/// session and dials its replacement before any open runs into it; then
+/// waits for the session's end and reports why, so the core redials a lost
 /// session (after a backoff) and not one it closed itself.
 async fn watch(shared: Arc<Shared>, slot: Slot, connection: Connection) {
+    if connection.peer_going_away().await.is_ok() {
+        shared.lock().peer_went_away(slot);
+    }
     let reason = connection.closed().await;
     shared.lock().session_closed(slot, reason);
 }
