@@ -90,6 +90,9 @@ pub(crate) struct StreamState {
     pub(crate) writer_blocked: bool,
     /// Whether the next arrival should raise a `Readable` event.
     pub(crate) readable_armed: bool,
+    /// Whether the application gave the stream up (`Stream::detach`): what
+    /// the peer still sends is discarded, and the state goes at its end.
+    pub(crate) detached: bool,
 }
 
 impl StreamState {
@@ -128,6 +131,7 @@ impl StreamState {
             control_queued: false,
             writer_blocked: false,
             readable_armed: true,
+            detached: false,
         }
     }
 

@@ -148,6 +148,35 @@ impl<'a> Stream<'a> {
         }
     }
 
+    /// Gives the stream up gracefully, as dropping a socket does: our
+    /// direction is finished (what was written is still delivered), what
+    /// the peer still sends is discarded with its credit returned at once,
+    /// and the state is freed at the peer's FIN (or by
+    /// [`Config::stream_close_timeout`](crate::Config) if it never comes).
+    /// No more events name the stream, and [`Session::stream`] no longer
+    /// finds it. Adapters call this when the application drops a handle.
+    pub fn detach(mut self) {
+        let closed = self.session.is_closed();
+        let state = self.state();
+        if state.reset.is_some() || closed {
+            // Nothing left to deliver either way: free it with the handle.
+            self.release_on_drop = true;
+            return;
+        }
+        if state.send == SendState::Open {
+            state.send = SendState::FinQueued;
+        }
+        state.detached = true;
+        let dropped = state.recv_buf.len();
+        state.recv_buf.clear();
+        state.credit_to_return = state.credit_to_return.saturating_add(dropped);
+        if state.recv == RecvState::FinReceived {
+            state.recv = RecvState::EofDelivered;
+        }
+        self.session.buffered_total -= dropped as usize;
+        self.session.wake_stream(self.id);
+    }
+
     /// Sets the stream's priority: a higher one always sends first, equal
     /// ones take turns. The default is 0.
     pub fn set_priority(&mut self, priority: i32) {

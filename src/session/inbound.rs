@@ -308,8 +308,17 @@ impl Session {
             // arriving; then the data has nowhere to go.
             match self.streams.get_mut(&id) {
                 Some(stream) if stream.reset.is_none() && stream.recv == RecvState::Open => {
-                    stream.recv_buf.push(data);
-                    self.notify_readable_if_pending(id);
+                    if stream.detached {
+                        // Nobody will read it: the credit goes straight back.
+                        let len = data.len();
+                        stream.credit_to_return =
+                            stream.credit_to_return.saturating_add(len as u32);
+                        self.buffered_total -= len;
+                        self.wake_stream(id);
+                    } else {
+                        stream.recv_buf.push(data);
+                        self.notify_readable_if_pending(id);
+                    }
                 }
                 _ => self.buffered_total -= data.len(),
             }
@@ -325,6 +334,12 @@ impl Session {
         };
         if header.flags.contains(Flags::RST) {
             if stream.reset.is_some() {
+                return;
+            }
+            if stream.detached {
+                // Given up by the application: nothing to report, nothing
+                // to keep.
+                self.remove_stream(id);
                 return;
             }
             let code = match header.frame_type {
@@ -353,8 +368,13 @@ impl Session {
             return self.finish_close_if_drained();
         }
         if header.flags.contains(Flags::FIN) && stream.recv == RecvState::Open {
-            stream.recv = RecvState::FinReceived;
-            self.notify_readable_if_pending(id);
+            if stream.detached {
+                stream.recv = RecvState::EofDelivered;
+                self.free_if_done(id);
+            } else {
+                stream.recv = RecvState::FinReceived;
+                self.notify_readable_if_pending(id);
+            }
         }
     }
 }

@@ -289,7 +289,7 @@ impl Session {
     /// accepted, or already freed.
     pub fn stream(&mut self, id: StreamId) -> Option<Stream<'_>> {
         let stream = self.streams.get(&id)?;
-        if !stream.accepted {
+        if !stream.accepted || stream.detached {
             return None;
         }
         Some(Stream::new(self, id))
@@ -417,7 +417,7 @@ impl Session {
             return;
         };
         let pending = !stream.recv_buf.is_empty() || stream.recv == RecvState::FinReceived;
-        if stream.accepted && stream.readable_armed && pending {
+        if stream.accepted && !stream.detached && stream.readable_armed && pending {
             stream.readable_armed = false;
             self.events.push_back(Event::Readable(id));
         }
@@ -507,6 +507,10 @@ impl Session {
         if let Some(ack) = self.mark_reset(id, code, delivery) {
             self.queue_reset_bounded(id, code, ack);
         }
+        // Nobody will read the error of a stream the application gave up.
+        if self.streams.get(&id).is_some_and(|stream| stream.detached) {
+            self.remove_stream(id);
+        }
         self.finish_close_if_drained();
     }
 
@@ -527,7 +531,7 @@ impl Session {
         };
         stream.reset = Some(reset);
         self.buffered_total -= stream.discard_buffers();
-        if stream.accepted {
+        if stream.accepted && !stream.detached {
             self.events.push_back(reset_event(id, reset));
         }
         if awaited_ack {

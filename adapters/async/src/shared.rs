@@ -2,13 +2,13 @@
 //! lock, the timer that supplies its time, and the wakers of everyone
 //! waiting on it.
 
+use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant as StdInstant};
 
-use muxplex::{CloseReason, Delivery, Event, Instant, Session, StreamError, StreamId};
+use muxplex::{CloseReason, Delivery, Event, Instant, Session, StreamId};
 
 use crate::error::Error;
 use crate::io::Timer;
@@ -65,10 +65,6 @@ pub(crate) struct Inner {
     armed: Option<StdInstant>,
     clock: Clock,
     pub(crate) wakers: HashMap<StreamId, Wakers>,
-    /// Streams whose handle was dropped before the peer finished: what the
-    /// peer still sends is read and discarded, so the core frees the
-    /// stream once the peer's FIN (or a reset) arrives.
-    detached: HashSet<StreamId>,
     pub(crate) driver_waker: Option<Waker>,
     /// Tasks waiting in `accept_stream`.
     pub(crate) accept_wakers: Vec<Waker>,
@@ -155,11 +151,6 @@ impl Inner {
         while let Some(event) = self.session.poll_event() {
             match event {
                 Event::IncomingStream(_) => wake_all(&mut self.accept_wakers),
-                Event::Readable(id) | Event::StreamReset { id, .. }
-                    if self.detached.contains(&id) =>
-                {
-                    self.drain_detached(id);
-                }
                 Event::Readable(id) => self.wake_one(id, |w| &mut w.read),
                 Event::Writable(id) => self.wake_one(id, |w| &mut w.write),
                 Event::StreamReset { id, .. } => self.wake_stream(id),
@@ -170,10 +161,7 @@ impl Inner {
                     wake_all(&mut self.open_wakers);
                     wake_all(&mut self.closed_wakers);
                 }
-                Event::Closed(_) => {
-                    self.detached.clear();
-                    self.wake_everyone();
-                }
+                Event::Closed(_) => self.wake_everyone(),
                 // Pongs answer pings nobody here sends.
                 _ => {}
             }
@@ -242,37 +230,15 @@ impl Inner {
         wake_all(&mut self.done_wakers);
     }
 
-    /// Takes over a stream whose handle is gone: finishes our direction
-    /// (what was written is still delivered) and discards what the peer
-    /// sends until its FIN, when the core frees the stream.
+    /// Takes over a stream whose handle is gone: the core finishes our
+    /// direction (what was written is still delivered), discards what the
+    /// peer sends until its FIN, and frees the stream then.
     pub(crate) fn detach(&mut self, id: StreamId) {
-        let Some(mut stream) = self.session.stream(id) else {
-            return;
-        };
-        // Already finished, reset or closed: there is nothing to add.
-        let _ = stream.finish();
-        drop(stream);
-        self.detached.insert(id);
-        self.drain_detached(id);
-        self.wake_driver();
-    }
-
-    /// Reads a detached stream dry. It stays detached while more may come;
-    /// at its end or its reset, the core handle's drop frees the stream.
-    fn drain_detached(&mut self, id: StreamId) {
-        if let Some(mut stream) = self.session.stream(id) {
-            loop {
-                match stream.read_chunk(usize::MAX) {
-                    Ok(Some(_)) => {}
-                    // The next Readable or StreamReset comes back here.
-                    Err(StreamError::Blocked) => return,
-                    Ok(None) | Err(_) => break,
-                }
-            }
+        if let Some(stream) = self.session.stream(id) {
+            stream.detach();
         }
-        self.detached.remove(&id);
-        // Reading returned credit to the peer, or freeing the stream may
-        // have completed a graceful close: either way, frames to send.
+        // A FIN to send, or a graceful close the freed stream completed:
+        // either way, frames for the driver.
         self.wake_driver();
     }
 }
@@ -322,7 +288,6 @@ impl Shared {
                 armed: None,
                 clock,
                 wakers: HashMap::new(),
-                detached: HashSet::new(),
                 driver_waker: None,
                 accept_wakers: Vec::new(),
                 open_wakers: Vec::new(),

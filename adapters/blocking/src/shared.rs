@@ -2,7 +2,7 @@
 //! session behind one mutex, and the condition variables its waiters sleep
 //! on.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use muxplex::{Event, Instant, Session, StreamError, StreamId};
@@ -31,10 +31,6 @@ pub(crate) struct State {
     pub(crate) session: Session,
     /// One entry per live [`Stream`](crate::Stream) handle.
     pub(crate) entries: HashMap<StreamId, Entry>,
-    /// Streams whose handle was dropped before the peer finished: what the
-    /// peer still sends is read and discarded, so its state goes once the
-    /// peer's FIN arrives (see the `Stream` docs).
-    detached: HashSet<StreamId>,
     /// Batches the writer thread took from the session, and of those, how
     /// many reached the transport; `flush` compares the two.
     pub(crate) batches_taken: u64,
@@ -60,7 +56,6 @@ impl Shared {
             state: Mutex::new(State {
                 session,
                 entries: HashMap::new(),
-                detached: HashSet::new(),
                 batches_taken: 0,
                 batches_written: 0,
                 writer_done: false,
@@ -103,11 +98,6 @@ impl Shared {
         while let Some(event) = state.session.poll_event() {
             match event {
                 Event::IncomingStream(_) => self.accept_cv.notify_all(),
-                Event::Readable(id) | Event::StreamReset { id, .. }
-                    if state.detached.contains(&id) =>
-                {
-                    state.drain_detached(id);
-                }
                 Event::Readable(id) | Event::Writable(id) => state.wake(id),
                 Event::StreamReset { id, .. } => {
                     state.wake(id);
@@ -116,7 +106,6 @@ impl Shared {
                 }
                 Event::OpenUnblocked | Event::PeerGoingAway => self.open_cv.notify_all(),
                 Event::Closed(_) => {
-                    state.detached.clear();
                     for entry in state.entries.values() {
                         entry.cv.notify_all();
                     }
@@ -139,33 +128,12 @@ impl State {
         }
     }
 
-    /// Takes over a stream whose handle is gone: finishes our direction
-    /// (data written is still delivered) and discards what the peer sends
-    /// until its FIN, when the core frees the stream.
+    /// Takes over a stream whose handle is gone: the core finishes our
+    /// direction (data written is still delivered), discards what the peer
+    /// sends until its FIN, and frees the stream then.
     pub(crate) fn detach(&mut self, id: StreamId) {
-        let Some(mut stream) = self.session.stream(id) else {
-            return;
-        };
-        // Already finished, reset or closed: there is nothing to add.
-        let _ = stream.finish();
-        drop(stream);
-        self.detached.insert(id);
-        self.drain_detached(id);
-    }
-
-    /// Reads a detached stream dry. It stays detached while more may come;
-    /// at its end or its reset, the core handle's drop frees the stream.
-    fn drain_detached(&mut self, id: StreamId) {
-        if let Some(mut stream) = self.session.stream(id) {
-            loop {
-                match stream.read_chunk(usize::MAX) {
-                    Ok(Some(_)) => {}
-                    // The next Readable or StreamReset comes back here.
-                    Err(StreamError::Blocked) => return,
-                    Ok(None) | Err(_) => break,
-                }
-            }
+        if let Some(stream) = self.session.stream(id) {
+            stream.detach();
         }
-        self.detached.remove(&id);
     }
 }
