@@ -4,6 +4,7 @@ use std::fmt;
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use muxplex::{CloseReason, Config, Delivery, OpenError, Role, Session};
 
@@ -62,6 +63,19 @@ impl Drop for Connection {
         if inner.connection_handles == 0 {
             inner.close();
         }
+    }
+}
+
+/// A ping in flight for [`Connection::ping`]; dropping it before the
+/// answer abandons the ping, so its pong is not taken for a later one's.
+struct PingWaiting {
+    shared: Arc<Shared>,
+    id: u64,
+}
+
+impl Drop for PingWaiting {
+    fn drop(&mut self) {
+        self.shared.lock().abandon_ping(self.id);
     }
 }
 
@@ -212,6 +226,38 @@ impl Connection {
             Poll::Pending
         })
         .await
+    }
+
+    /// Measures the round-trip time: sends a ping and waits for its answer.
+    ///
+    /// The ping leaves when the future is first polled, and the time runs
+    /// from then until the driver reads the pong, on the connection's timer
+    /// (a runtime's virtual clock counts as well). Each answer also updates
+    /// the smoothed estimate, [`rtt`](Self::rtt).
+    ///
+    /// Fails with [`Error::Ping`] when
+    /// [`Config::max_outstanding_pings`] pings (this end's keepalive and
+    /// measurement pings included) already await their answer, and with the
+    /// session's error once it has ended, including while the ping waits:
+    /// a connection that ends never leaves it hanging. Several pings may
+    /// wait at once; answers are matched to pings in the order the pings
+    /// were sent, as peers answer them. Dropping the future abandons the
+    /// ping: its answer, when it comes, is ignored.
+    pub fn ping(&self) -> impl Future<Output = Result<Duration, Error>> + Send + 'static {
+        let shared = Arc::clone(&self.shared);
+        async move {
+            let id = shared.lock().start_ping()?;
+            let waiting = PingWaiting { shared, id };
+            poll_fn(|cx| waiting.shared.lock().poll_ping(cx, waiting.id)).await
+        }
+    }
+
+    /// The smoothed round-trip time (weight 1/8 per sample, as TCP's),
+    /// once any ping of this end was answered: those of
+    /// [`ping`](Self::ping), keepalive pings, and the pings the session
+    /// sends to size its receive windows.
+    pub fn rtt(&self) -> Option<Duration> {
+        self.shared.lock().session.rtt()
     }
 
     /// Ready once the driver has finished: why the session ended when it

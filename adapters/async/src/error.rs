@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 
-use muxplex::{CloseReason, Delivery, OpenError, StreamError};
+use muxplex::{CloseReason, Delivery, OpenError, PingError, StreamError};
 
 /// Why an operation on a [`Connection`](crate::Connection) or
 /// [`Stream`](crate::Stream) failed.
@@ -33,6 +33,11 @@ pub enum Error {
     Open(OpenError),
     /// Any other stream error of the core, passed through unchanged.
     Stream(StreamError),
+    /// A ping could not be sent: as many pings as
+    /// [`Config::max_outstanding_pings`](muxplex::Config::max_outstanding_pings)
+    /// already await their answer (a session that has ended reports that
+    /// instead, as [`Closed`](Self::Closed) or the transport's failure).
+    Ping(PingError),
     /// The session ended.
     Closed {
         /// Why it ended.
@@ -73,7 +78,7 @@ impl Error {
             Error::Open(OpenError::Closing | OpenError::SessionClosed(_)) => {
                 io::ErrorKind::ConnectionAborted
             }
-            Error::Open(_) | Error::Stream(_) => io::ErrorKind::Other,
+            Error::Open(_) | Error::Stream(_) | Error::Ping(_) => io::ErrorKind::Other,
             Error::Closed { .. } | Error::DriverGone { .. } => io::ErrorKind::ConnectionAborted,
             Error::Transport { kind, .. } => *kind,
             Error::PoolTimeout => io::ErrorKind::TimedOut,
@@ -94,7 +99,7 @@ impl Error {
             Error::Stream(
                 StreamError::Reset { delivery, .. } | StreamError::SessionClosed { delivery, .. },
             ) => Some(*delivery),
-            Error::Finished | Error::Stream(_) => None,
+            Error::Finished | Error::Stream(_) | Error::Ping(_) => None,
         }
     }
 
@@ -150,6 +155,7 @@ impl fmt::Display for Error {
             Error::Finished => f.write_str("stream was already finished for writing"),
             Error::Open(e) => write!(f, "cannot open a stream: {e}"),
             Error::Stream(e) => write!(f, "stream error: {e}"),
+            Error::Ping(e) => write!(f, "cannot ping: {e}"),
             Error::Closed { reason, delivery } => {
                 write!(f, "connection closed: {reason} ({delivery})")
             }
@@ -171,6 +177,7 @@ impl std::error::Error for Error {
             Error::Closed { reason, .. } => Some(reason),
             Error::Open(e) => Some(e),
             Error::Stream(e) => Some(e),
+            Error::Ping(e) => Some(e),
             _ => None,
         }
     }

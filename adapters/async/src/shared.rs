@@ -2,13 +2,13 @@
 //! lock, the timer that supplies its time, and the wakers of everyone
 //! waiting on it.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant as StdInstant};
 
-use muxplex::{CloseReason, Delivery, Event, Instant, Session, StreamId};
+use muxplex::{CloseReason, Delivery, Event, Instant, PingError, Session, StreamId};
 
 use crate::error::Error;
 use crate::io::Timer;
@@ -47,6 +47,28 @@ pub(crate) struct Wakers {
     pub(crate) write: Option<Waker>,
 }
 
+/// One ping sent by [`Connection::ping`](crate::Connection::ping), waiting
+/// for its answer. The core reports a pong without saying which ping it
+/// answers, and peers answer in order, so pongs go to these in the order
+/// the pings left.
+#[derive(Debug)]
+pub(crate) struct PingWaiter {
+    /// Tells the waiters apart; unique per connection.
+    id: u64,
+    state: PingState,
+}
+
+#[derive(Debug)]
+enum PingState {
+    /// Unanswered; the task to wake when the pong comes.
+    Waiting(Option<Waker>),
+    /// Unanswered, and its future was dropped: the entry stays to take its
+    /// own pong, which would otherwise go to a later ping.
+    Abandoned,
+    /// Answered after this round-trip time; the future has yet to see it.
+    Answered(Duration),
+}
+
 /// How the connection was lost, when the core only saw an end of input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Lost {
@@ -74,6 +96,11 @@ pub(crate) struct Inner {
     pub(crate) closed_wakers: Vec<Waker>,
     /// Tasks waiting for the driver to finish (`close`).
     pub(crate) done_wakers: Vec<Waker>,
+    /// Our application pings, oldest first: at most the core's
+    /// `max_outstanding_pings` unanswered, plus answers not yet collected.
+    pings: VecDeque<PingWaiter>,
+    /// The id the next ping's waiter gets.
+    next_ping: u64,
     pub(crate) lost: Option<Lost>,
     /// The driver has finished (or was dropped); nothing moves any more.
     pub(crate) driver_done: bool,
@@ -162,7 +189,7 @@ impl Inner {
                     wake_all(&mut self.closed_wakers);
                 }
                 Event::Closed(_) => self.wake_everyone(),
-                // Pongs answer pings nobody here sends.
+                Event::Pong { rtt } => self.pong(rtt),
                 _ => {}
             }
         }
@@ -177,6 +204,105 @@ impl Inner {
         wake_all(&mut self.accept_wakers);
         wake_all(&mut self.open_wakers);
         wake_all(&mut self.closed_wakers);
+        // An ended session forgets its pings: no pong will come for them.
+        self.pings.retain_mut(|ping| match &mut ping.state {
+            PingState::Waiting(waker) => {
+                if let Some(waker) = waker.take() {
+                    waker.wake();
+                }
+                true
+            }
+            PingState::Abandoned => false,
+            PingState::Answered(_) => true,
+        });
+    }
+
+    /// Sends a ping (the driver is woken to send it) and returns the id
+    /// to wait on with [`poll_ping`](Self::poll_ping).
+    pub(crate) fn start_ping(&mut self) -> Result<u64, Error> {
+        if let Some(error) = self.connection_error(Delivery::NotDelivered) {
+            return Err(error);
+        }
+        let now = self.now();
+        match self.session.ping(now) {
+            Ok(()) => {}
+            Err(PingError::SessionClosed(reason)) => {
+                return Err(self.closed_error(reason, Delivery::NotDelivered));
+            }
+            Err(error) => return Err(Error::Ping(error)),
+        }
+        let id = self.next_ping;
+        self.next_ping += 1;
+        self.pings.push_back(PingWaiter {
+            id,
+            state: PingState::Waiting(None),
+        });
+        self.wake_driver();
+        Ok(id)
+    }
+
+    /// Ready with the round-trip time once ping `id` is answered, or with
+    /// the connection's error once it has ended without an answer.
+    pub(crate) fn poll_ping(
+        &mut self,
+        cx: &mut Context<'_>,
+        id: u64,
+    ) -> Poll<Result<Duration, Error>> {
+        let Some(index) = self.pings.iter().position(|ping| ping.id == id) else {
+            // Collected already; a future is not polled after that.
+            return Poll::Ready(Err(Error::DriverGone {
+                delivery: Delivery::NotDelivered,
+            }));
+        };
+        if let PingState::Answered(rtt) = self.pings[index].state {
+            self.pings.remove(index);
+            return Poll::Ready(Ok(rtt));
+        }
+        if let Some(error) = self.connection_error(Delivery::NotDelivered) {
+            self.pings.remove(index);
+            return Poll::Ready(Err(error));
+        }
+        if let PingState::Waiting(waker) = &mut self.pings[index].state {
+            register(waker, cx.waker());
+        }
+        Poll::Pending
+    }
+
+    /// The future waiting on ping `id` was dropped: its answer, if it
+    /// comes, is thrown away.
+    pub(crate) fn abandon_ping(&mut self, id: u64) {
+        let Some(index) = self.pings.iter().position(|ping| ping.id == id) else {
+            return;
+        };
+        let ping = &mut self.pings[index];
+        match ping.state {
+            PingState::Waiting(_) if !self.session.is_closed() => ping.state = PingState::Abandoned,
+            _ => {
+                self.pings.remove(index);
+            }
+        }
+    }
+
+    /// Hands a pong to the oldest unanswered ping.
+    fn pong(&mut self, rtt: Duration) {
+        let Some(index) = self
+            .pings
+            .iter()
+            .position(|ping| !matches!(ping.state, PingState::Answered(_)))
+        else {
+            // Only our pings produce pong events; nothing to do otherwise.
+            return;
+        };
+        match std::mem::replace(&mut self.pings[index].state, PingState::Answered(rtt)) {
+            PingState::Waiting(waker) => {
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+            }
+            _ => {
+                self.pings.remove(index);
+            }
+        }
     }
 
     /// Wakes the task waiting on `id` in the direction `pick` selects; the
@@ -293,6 +419,8 @@ impl Shared {
                 open_wakers: Vec::new(),
                 closed_wakers: Vec::new(),
                 done_wakers: Vec::new(),
+                pings: VecDeque::new(),
+                next_ping: 0,
                 lost: None,
                 driver_done: false,
                 connection_handles: 1,

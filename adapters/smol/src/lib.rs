@@ -61,7 +61,7 @@
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::Stream as _;
@@ -69,7 +69,7 @@ use futures_lite::Stream as _;
 mod pool;
 
 pub use muxplex::pool::{Policy, PoolConfig, PoolStats, SessionInfo, SessionState};
-pub use muxplex::{CloseReason, Config, Delivery, Role, StreamId};
+pub use muxplex::{CloseReason, Config, Delivery, PingError, Role, StreamId};
 pub use muxplex_async::pool::{BoxFuture, PoolOptions, PooledStream, Retryable};
 pub use muxplex_async::{Error, Stream};
 pub use pool::Pool;
@@ -155,6 +155,19 @@ impl Connection {
     /// streams waiting for the peer to finish.
     pub fn stream_count(&self) -> usize {
         self.inner.stream_count()
+    }
+
+    /// Sends a ping and returns the round-trip time once it is answered;
+    /// fails with [`Error::Ping`] when too many pings are outstanding, and
+    /// with the connection's error if it ends first. See
+    /// [`muxplex_async::Connection::ping`].
+    pub async fn ping(&self) -> Result<Duration, Error> {
+        self.inner.ping().await
+    }
+
+    /// The smoothed round-trip time, once a ping of this end was answered.
+    pub fn rtt(&self) -> Option<Duration> {
+        self.inner.rtt()
     }
 
     /// The runtime-agnostic handle underneath.

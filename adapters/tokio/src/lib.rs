@@ -54,11 +54,12 @@ mod pool;
 pub use pool::Pool;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 pub use muxplex::pool::{Policy, PoolConfig, PoolStats, SessionInfo, SessionState};
-pub use muxplex::{CloseReason, Config, Role, StreamId};
+pub use muxplex::{CloseReason, Config, PingError, Role, StreamId};
 pub use muxplex_async::Error;
 pub use muxplex_async::pool::{PoolOptions, Retryable};
 
@@ -131,6 +132,19 @@ impl Connection {
     /// streams waiting for the peer to finish.
     pub fn stream_count(&self) -> usize {
         self.inner.stream_count()
+    }
+
+    /// Sends a ping and returns the round-trip time once it is answered;
+    /// fails with [`Error::Ping`] when too many pings are outstanding, and
+    /// with the connection's error if it ends first. See
+    /// [`muxplex_async::Connection::ping`].
+    pub async fn ping(&self) -> Result<Duration, Error> {
+        self.inner.ping().await
+    }
+
+    /// The smoothed round-trip time, once a ping of this end was answered.
+    pub fn rtt(&self) -> Option<Duration> {
+        self.inner.rtt()
     }
 
     /// Why the session ended, once it has.

@@ -1,7 +1,8 @@
 //! The async pool against an in-memory service that can be stopped and
 //! restarted, on tokio's paused clock: healing after a restart with dials
 //! on the backoff schedule, scaling out under load and back in when idle,
-//! GoAway, and the retry helper's delivery rule. Every wait is protocol
+//! GoAway, the retry helper's delivery rule, and slow sessions found by
+//! their pings. Every wait is protocol
 //! time, so minutes pass at once and nothing depends on real time.
 
 use std::io;
@@ -9,7 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use muxplex::Delivery;
-use muxplex_tokio::{Config, Connection, Error, Pool, PoolConfig, PoolOptions, Role, Stream};
+use muxplex_tokio::{
+    Config, Connection, Error, Pool, PoolConfig, PoolOptions, Role, SessionInfo, Stream,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep};
@@ -27,6 +30,8 @@ enum Behaviour {
     /// Echoes after 5 s; GoAway(0) reaches the client right after the
     /// first stream's ACK, as from a server that starts draining.
     GoAwayAfterFirst,
+    /// Echoes over a link whose bytes take this long each way.
+    Delayed(Duration),
 }
 
 #[derive(Default)]
@@ -83,6 +88,17 @@ impl Service {
                 .tasks
                 .push(tokio::spawn(relay_with_goaway(theirs, relayed)));
             state.tasks.push(tokio::spawn(serve(server, behaviour)));
+        } else if let Behaviour::Delayed(delay) = behaviour {
+            let (relayed, server) = tokio::io::duplex(1 << 20);
+            let (client_read, client_write) = tokio::io::split(theirs);
+            let (server_read, server_write) = tokio::io::split(relayed);
+            state
+                .tasks
+                .push(tokio::spawn(delay_copy(client_read, server_write, delay)));
+            state
+                .tasks
+                .push(tokio::spawn(delay_copy(server_read, client_write, delay)));
+            state.tasks.push(tokio::spawn(serve(server, behaviour)));
         } else {
             state.tasks.push(tokio::spawn(serve(theirs, behaviour)));
         }
@@ -117,7 +133,7 @@ async fn serve(io: tokio::io::DuplexStream, behaviour: Behaviour) {
     let accepting = async move {
         while let Ok(stream) = server.accept_stream().await {
             match behaviour {
-                Behaviour::Echo | Behaviour::Refuse => {
+                Behaviour::Echo | Behaviour::Refuse | Behaviour::Delayed(_) => {
                     tokio::spawn(echo(stream, Duration::ZERO));
                 }
                 Behaviour::GoAwayAfterFirst => {
@@ -171,6 +187,25 @@ async fn relay_with_goaway(client: tokio::io::DuplexStream, server: tokio::io::D
         let _ = client_write.shutdown().await;
     };
     tokio::join!(upstream, downstream);
+}
+
+/// Copies `from` into `to`, holding each chunk for `delay`.
+async fn delay_copy(
+    mut from: impl AsyncReadExt + Unpin,
+    mut to: impl AsyncWriteExt + Unpin,
+    delay: Duration,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    while let Ok(n) = from.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        sleep(delay).await;
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
 }
 
 async fn echo(mut stream: Stream, delay: Duration) -> io::Result<()> {
@@ -488,4 +523,52 @@ async fn a_goaway_is_acted_on_before_any_open_runs_into_it() {
     assert_eq!(pool.stats().dials, 2);
     assert_eq!(slow.await.unwrap().unwrap(), b"slow");
     until("drained", || pool.stats().draining == 0).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_session_found_slow_by_its_pings_is_no_longer_picked() {
+    // One connection's bytes take 50 ms each way, the other's 1 ms.
+    let service = Service::new(&[
+        Behaviour::Delayed(Duration::from_millis(50)),
+        Behaviour::Delayed(Duration::from_millis(1)),
+    ]);
+    let options = PoolOptions::from(no_jitter().with_min_sessions(2))
+        .with_ping_interval(Some(Duration::from_secs(1)));
+    let pool = Pool::new(service.connector(), options);
+    until("both sessions up", || pool.stats().live == 2).await;
+
+    // Unmeasured, the two are alike: least-loaded spreads the streams.
+    let first = pool.open_stream().await.unwrap();
+    let second = pool.open_stream().await.unwrap();
+    assert_ne!(first.pool_slot(), second.pool_slot());
+    drop((first, second));
+
+    until("one session found slow", || {
+        pool.sessions().iter().any(|s| s.slow)
+    })
+    .await;
+    let sessions = pool.sessions();
+    let (slow, fast): (Vec<&SessionInfo>, Vec<_>) = sessions.iter().partition(|s| s.slow);
+    assert_eq!((slow.len(), fast.len()), (1, 1), "{sessions:?}");
+    let (slow, fast) = (slow[0], fast[0]);
+    let slow_rtt = slow.smoothed_rtt.expect("measured");
+    let fast_rtt = fast.smoothed_rtt.expect("measured");
+    assert!(slow_rtt >= Duration::from_millis(100), "{sessions:?}");
+    assert!(fast_rtt < Duration::from_millis(10), "{sessions:?}");
+    let stats = pool.stats();
+    assert_eq!((stats.live, stats.failures), (2, 0), "slow, not lost");
+
+    // Every new stream goes to the fast session, however loaded it gets.
+    let mut held = Vec::new();
+    for _ in 0..10 {
+        let stream = pool.open_stream().await.unwrap();
+        assert_eq!(stream.pool_slot(), Some(fast.slot), "{:?}", pool.sessions());
+        held.push(stream);
+    }
+    let answer = request(held.pop().unwrap(), b"fast").await.unwrap();
+    assert_eq!(answer, b"fast");
+    // Still measured, still slow.
+    sleep(Duration::from_secs(10)).await;
+    let slow_now = pool.sessions().into_iter().find(|s| s.slot == slow.slot);
+    assert!(slow_now.is_some_and(|s| s.slow), "{:?}", pool.sessions());
 }

@@ -9,7 +9,11 @@
 //!   `Close` closes a session gracefully, so its streams finish.
 //! - Every session is watched: its end is reported with its
 //!   [`CloseReason`](muxplex::CloseReason), so a lost session is redialed
-//!   after a backoff and one the pool closed is not.
+//!   after a backoff and one the pool closed is not; a peer's GoAway is
+//!   reported as soon as it arrives; and the session is pinged every
+//!   [`PoolOptions::ping_interval`], each round-trip time going to the
+//!   core, which stops picking a session far slower than the fastest and
+//!   weighs [`Weights::Rtt`](muxplex::pool::Weights::Rtt) picks by it.
 //! - Every stream handed out counts in its session's load until dropped;
 //!   the core balances, scales out and closes idle sessions by that load.
 //! - [`Pool::open_stream`] asks the core for a session, or waits (up to
@@ -19,11 +23,9 @@
 //! - [`Pool::retry`] runs a request and runs it again on another session
 //!   when it failed with [`Delivery::NotDelivered`], never otherwise.
 //!
-//! A peer's GoAway is noticed when an open on that session is refused for
-//! it; the session then drains (its streams finish, no new ones go there)
-//! and a replacement is dialed at once. Round-trip times are not reported
-//! to the core (the connection does not expose them), so RTT-weighted
-//! picking sees every session alike.
+//! After a peer's GoAway (seen by the watcher, or by an open refused for
+//! it) the session drains (its streams finish, no new ones go there) and a
+//! replacement is dialed at once.
 //!
 //! Runtime adapters wrap this in one call (`muxplex_tokio::Pool::new`).
 
@@ -90,6 +92,14 @@ pub struct PoolOptions {
     /// How many times [`Pool::retry`] runs a request again after a
     /// not-delivered failure (default 2: three attempts in all).
     pub max_retries: u32,
+    /// How often every session is pinged, the first time one interval
+    /// after it came up (default 5 s; `None` never pings). Each round-trip
+    /// time goes to the core pool: a session far slower than the fastest
+    /// gets no new streams ([`PoolConfig::slow_rtt_factor`]),
+    /// [`Weights::Rtt`](muxplex::pool::Weights::Rtt) weighs picks by it,
+    /// and an answer proves the session healthy, resetting its backoff
+    /// (see [`PoolConfig::healthy_after`]).
+    pub ping_interval: Option<Duration>,
 }
 
 impl Default for PoolOptions {
@@ -99,6 +109,7 @@ impl Default for PoolOptions {
             session: Config::default(),
             open_timeout: Duration::from_secs(20),
             max_retries: 2,
+            ping_interval: Some(Duration::from_secs(5)),
         }
     }
 }
@@ -128,6 +139,13 @@ impl PoolOptions {
     /// Sets how many times [`Pool::retry`] runs a request again.
     pub fn with_max_retries(mut self, retries: u32) -> Self {
         self.max_retries = retries;
+        self
+    }
+
+    /// Sets how often every session is pinged for its round-trip time;
+    /// `None` never pings, so the pool sees no RTT.
+    pub fn with_ping_interval(mut self, interval: Option<Duration>) -> Self {
+        self.ping_interval = interval;
         self
     }
 }

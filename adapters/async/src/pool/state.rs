@@ -121,6 +121,15 @@ impl State {
         self.wake_supervisor();
     }
 
+    /// A ping on the session in `slot` was answered after `rtt`: the core
+    /// folds it into the session's smoothed RTT, by which it marks slow
+    /// sessions and weighs picks.
+    pub(super) fn rtt_measured(&mut self, slot: Slot, rtt: Duration) {
+        let now = self.clock.now();
+        self.core.pong(now, slot, rtt);
+        self.wake_supervisor();
+    }
+
     /// One more or one fewer stream on the session in `slot`.
     pub(super) fn adjust_load(&mut self, slot: Slot, up: bool) {
         let Some(session) = self.session(slot) else {
