@@ -7,6 +7,8 @@
 //!   [`assert_frames_within`] holds against the peer's limit.
 //! - [`pattern_byte`] and [`fill_pattern`] give each test stream content
 //!   that is cheap to generate and to check without keeping a copy.
+//! - With the `interop` feature, [`interop`] holds the scenarios against
+//!   the `yamux` crate that every async runtime's suite runs.
 //!
 //! The wrapper implements both tokio's I/O traits and futures-io.
 #![forbid(unsafe_code)]
@@ -17,6 +19,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::task::Poll;
 
 use muxplex::frame::{Flags, FrameType, HeaderBuffer};
+
+#[cfg(feature = "interop")]
+pub mod interop;
 
 /// The largest Data frame the `yamux` crate accepts.
 pub const PEER_FRAME_LIMIT: u32 = 1024 * 1024;
