@@ -48,16 +48,12 @@ impl Runtime for Tokio {
         (connection, Self::spawn(driver))
     }
 
-    fn open_stream(
-        connection: &Connection,
-    ) -> impl Future<Output = Result<Self::Stream, Error>> + Send + '_ {
-        async move { connection.open_stream().await.map(Stream::compat) }
+    async fn open_stream(connection: &Connection) -> Result<Self::Stream, Error> {
+        connection.open_stream().await.map(Stream::compat)
     }
 
-    fn accept_stream(
-        connection: &Connection,
-    ) -> impl Future<Output = Result<Self::Stream, Error>> + Send + '_ {
-        async move { connection.accept_stream().await.map(Stream::compat) }
+    async fn accept_stream(connection: &Connection) -> Result<Self::Stream, Error> {
+        connection.accept_stream().await.map(Stream::compat)
     }
 
     fn close(
