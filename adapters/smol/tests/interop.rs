@@ -1,552 +1,134 @@
 //! Interoperability with the `yamux` crate (0.13) under smol, over
-//! loopback TCP, with muxplex as the client and as the server.
+//! loopback TCP, with muxplex as the client and as the server: the
+//! scenarios in `muxplex_test_support::interop` (shared with the tokio
+//! adapter's suite), run under smol.
 //!
-//! The yamux crate speaks futures-io natively, as our streams do, so both
-//! ends are used through the same generic routines. Its connection runs in
-//! a task that drives it by polling for inbound streams, opens streams on
-//! request and hands inbound ones to the test. Window auto-tuning is always
-//! on in yamux 0.13 (bounded by `max_connection_receive_window`, 1 GiB by
-//! default); there is no separate knob to turn on.
-//!
-//! Every byte muxplex writes passes through `muxplex_test_support::Audit`
-//! (shared with the tokio suite), so each test also checks that no Data
-//! frame exceeded our limit or the 1 MiB the peer accepts.
+//! Our streams and smol's sockets speak futures-io, as the scenarios do;
+//! every byte muxplex writes passes through the scenarios' frame audit.
 
-use std::collections::VecDeque;
-use std::future::poll_fn;
+use std::future::Future;
 use std::io;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::task::Poll;
 
-use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Stream as _};
-use muxplex_smol::{CloseReason, Config, Connection, Delivery, Error, Role, Stream};
-use muxplex_test_support::{Audit, AuditLog, assert_frames_within, check_pattern, fill_pattern};
-use smol::Task;
-use smol::channel::{self, Receiver, Sender};
-use smol::net::{TcpListener, TcpStream};
+use muxplex_smol::{CloseReason, Config, Connection, Error, Role, Stream};
+use muxplex_test_support::Audit;
+use muxplex_test_support::interop::{self, Runtime, Task};
+use smol::net::TcpStream;
 
-// ---------------------------------------------------------------------------
-// Their end: a yamux connection in a task.
+struct Smol;
 
-type Reply<T> = Sender<Result<T, yamux::ConnectionError>>;
+impl Runtime for Smol {
+    type Connection = Connection;
+    type Stream = Stream;
+    type Socket = TcpStream;
 
-enum Command {
-    Open(Reply<yamux::Stream>),
-    Close(Reply<()>),
-}
-
-struct Peer {
-    commands: Sender<Command>,
-    inbound: Receiver<yamux::Stream>,
-    task: Task<Result<(), yamux::ConnectionError>>,
-}
-
-impl Peer {
-    fn spawn(socket: TcpStream, mode: yamux::Mode) -> Peer {
-        let mut connection = yamux::Connection::new(socket, yamux::Config::default(), mode);
-        let (commands, command_rx) = channel::unbounded();
-        let (inbound_tx, inbound) = channel::unbounded();
-        let task = smol::spawn(async move {
-            let mut command_rx: Pin<Box<Receiver<Command>>> = Box::pin(command_rx);
-            let mut opens: VecDeque<Reply<yamux::Stream>> = VecDeque::new();
-            let mut closing: Option<Reply<()>> = None;
-            let mut commands_open = true;
-            poll_fn(|cx| {
-                loop {
-                    while commands_open && closing.is_none() {
-                        match command_rx.as_mut().poll_next(cx) {
-                            Poll::Ready(Some(Command::Open(reply))) => opens.push_back(reply),
-                            Poll::Ready(Some(Command::Close(reply))) => closing = Some(reply),
-                            Poll::Ready(None) => commands_open = false,
-                            Poll::Pending => break,
-                        }
-                    }
-                    if let Some(reply) = &closing {
-                        let result = std::task::ready!(connection.poll_close(cx));
-                        let _ = reply.try_send(result);
-                        return Poll::Ready(Ok(()));
-                    }
-                    while let Some(reply) = opens.front() {
-                        let Poll::Ready(result) = connection.poll_new_outbound(cx) else {
-                            break;
-                        };
-                        let _ = reply.try_send(result);
-                        opens.pop_front();
-                    }
-                    // Polling for inbound streams is what drives the
-                    // connection's I/O.
-                    match connection.poll_next_inbound(cx) {
-                        Poll::Ready(Some(Ok(stream))) => {
-                            let _ = inbound_tx.try_send(stream);
-                        }
-                        Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
-                        Poll::Ready(None) => return Poll::Ready(Ok(())),
-                        Poll::Pending => return Poll::Pending,
-                    }
-                }
-            })
-            .await
-        });
-        Peer {
-            commands,
-            inbound,
-            task,
-        }
+    fn spawn<F>(future: F) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        // A smol task is cancelled when dropped, as the boxed handle is.
+        Box::pin(smol::spawn(future))
     }
 
-    async fn open(&self) -> yamux::Stream {
-        let (reply, answer) = channel::bounded(1);
-        self.commands
-            .try_send(Command::Open(reply))
-            .expect("peer task alive");
-        let opened = answer.recv().await.expect("peer task answers");
-        opened.expect("peer opens a stream")
+    fn socket(tcp: std::net::TcpStream) -> TcpStream {
+        TcpStream::try_from(tcp).expect("smol socket")
     }
 
-    async fn accept(&self) -> yamux::Stream {
-        let stream = self.inbound.recv().await;
-        stream.expect("peer delivers an inbound stream")
+    fn connect(
+        transport: Audit<TcpStream>,
+        role: Role,
+        config: Config,
+    ) -> (Connection, Task<io::Result<()>>) {
+        let (connection, driver) = Connection::spawn(transport, role, config, smol::spawn);
+        (connection, Box::pin(driver))
     }
 
-    /// Hands every inbound stream to an echo task; the returned task ends
-    /// once the connection has ended and every echo is done.
-    fn echo_all_inbound(&self) -> Task<()> {
-        let inbound = self.inbound.clone();
-        smol::spawn(async move {
-            let mut echoes = Vec::new();
-            while let Ok(stream) = inbound.recv().await {
-                echoes.push(smol::spawn(echo(stream)));
-            }
-            for echo in echoes {
-                echo.await.expect("their echo succeeds");
-            }
-        })
+    fn open_stream(
+        connection: &Connection,
+    ) -> impl Future<Output = Result<Stream, Error>> + Send + '_ {
+        connection.open_stream()
     }
 
-    async fn close(&self) {
-        let (reply, answer) = channel::bounded(1);
-        self.commands
-            .try_send(Command::Close(reply))
-            .expect("peer task alive");
-        let closed = answer.recv().await.expect("peer task answers");
-        closed.expect("peer closes cleanly");
+    fn accept_stream(
+        connection: &Connection,
+    ) -> impl Future<Output = Result<Stream, Error>> + Send + '_ {
+        connection.accept_stream()
+    }
+
+    fn close(
+        connection: &Connection,
+    ) -> impl Future<Output = Result<CloseReason, Error>> + Send + '_ {
+        connection.close()
+    }
+
+    fn close_reason(connection: &Connection) -> Option<CloseReason> {
+        connection.close_reason()
+    }
+
+    fn reset(stream: &mut Stream, code: u32) {
+        stream.reset(code);
     }
 }
 
-// ---------------------------------------------------------------------------
-// Setup and shared routines.
-
-struct Setup {
-    ours: Connection,
-    driver: Task<io::Result<()>>,
-    log: Arc<AuditLog>,
-    theirs: Peer,
-}
-
-/// A loopback TCP connection with muxplex at one end (in `our_role`) and
-/// the yamux crate at the other.
-async fn setup(our_role: Role, config: Config) -> Setup {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let address = listener.local_addr().expect("address");
-    let (dialed, accepted) =
-        futures_lite::future::zip(TcpStream::connect(address), listener.accept()).await;
-    let dialed = dialed.expect("connect");
-    let (accepted, _) = accepted.expect("accept");
-    let (our_socket, their_socket, their_mode) = match our_role {
-        Role::Client => (dialed, accepted, yamux::Mode::Server),
-        _ => (accepted, dialed, yamux::Mode::Client),
-    };
-    our_socket.set_nodelay(true).expect("nodelay");
-    their_socket.set_nodelay(true).expect("nodelay");
-    let (audited, log) = Audit::new(our_socket);
-    let (ours, driver) = Connection::spawn(audited, our_role, config, smol::spawn);
-    Setup {
-        ours,
-        driver,
-        log,
-        theirs: Peer::spawn(their_socket, their_mode),
-    }
-}
-
-/// Echoes everything, then finishes.
-async fn echo<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> io::Result<()> {
-    let (mut reader, mut writer) = futures_lite::io::split(stream);
-    futures_lite::io::copy(&mut reader, &mut writer).await?;
-    writer.close().await
-}
-
-/// Accepts every stream on our side and echoes it, until accepting fails.
-fn our_echo_server(connection: Connection) -> Task<()> {
-    smol::spawn(async move {
-        let mut echoes = Vec::new();
-        while let Ok(stream) = connection.accept_stream().await {
-            echoes.push(smol::spawn(echo(stream)));
-        }
-        for echo in echoes {
-            echo.await.expect("our echo succeeds");
-        }
-    })
-}
-
-/// Writes `len` pattern bytes and finishes, while reading the echo back and
-/// checking it byte for byte. Returns how many bytes came back.
-async fn round_trip<S: AsyncRead + AsyncWrite + Unpin>(stream: S, seed: u64, len: u64) -> u64 {
-    let (mut reader, mut writer) = futures_lite::io::split(stream);
-    let write = async {
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut offset = 0;
-        while offset < len {
-            let n = (len - offset).min(buf.len() as u64) as usize;
-            fill_pattern(seed, offset, &mut buf[..n]);
-            writer.write_all(&buf[..n]).await.expect("write");
-            offset += n as u64;
-        }
-        writer.close().await.expect("finish");
-    };
-    let read = async {
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut offset = 0u64;
-        loop {
-            let n = reader.read(&mut buf).await.expect("read");
-            if n == 0 {
-                return offset;
-            }
-            check_pattern(seed, offset, &buf[..n]);
-            offset += n as u64;
-        }
-    };
-    let ((), received) = futures_lite::future::zip(write, read).await;
-    received
-}
-
-// ---------------------------------------------------------------------------
-// Many concurrent streams.
-
-const MANY_STREAMS: u64 = 200;
-
-/// Stream `i` carries a size that differs per stream, from empty to several
-/// frames, so frame boundaries fall everywhere.
-fn many_len(i: u64) -> u64 {
-    (i * 7919) % (100 * 1024)
-}
-
-/// Runs a round trip on each stream at once and checks every length.
-async fn run_all(streams: Vec<(u64, u64, Task<u64>)>) {
-    for (i, len, task) in streams {
-        assert_eq!(task.await, len, "stream {i} echoed short");
-    }
-}
+const BOTH_ROLES: [Role; 2] = [Role::Client, Role::Server];
 
 #[test]
 fn many_concurrent_streams_our_client_their_server() {
-    smol::block_on(async {
-        let setup = setup(Role::Client, Config::default()).await;
-        let their_server = setup.theirs.echo_all_inbound();
-        let mut streams = Vec::new();
-        for i in 0..MANY_STREAMS {
-            let stream = setup.ours.open_stream().await.expect("open");
-            let len = many_len(i);
-            streams.push((i, len, smol::spawn(round_trip(stream, i, len))));
-        }
-        run_all(streams).await;
-        let reason = setup.ours.close().await.expect("close");
-        assert_eq!(reason, CloseReason::LocalClose);
-        setup.driver.await.expect("driver");
-        their_server.await;
-        assert_frames_within(&setup.log, Config::default().max_frame_size);
-    });
+    smol::block_on(interop::many_concurrent_streams_our_client_their_server::<
+        Smol,
+    >());
 }
 
 #[test]
 fn many_concurrent_streams_their_client_our_server() {
-    smol::block_on(async {
-        let setup = setup(Role::Server, Config::default()).await;
-        let server = our_echo_server(setup.ours.clone());
-        // Never empty: the yamux crate (0.13) sends the FIN of a stream
-        // closed before anything was written without a SYN, so no peer
-        // learns of that stream and its opener waits forever.
-        let len = |i| many_len(i).max(1);
-        let mut streams = Vec::new();
-        for i in 0..MANY_STREAMS {
-            let stream = setup.theirs.open().await;
-            streams.push((i, len(i), smol::spawn(round_trip(stream, i, len(i)))));
-        }
-        run_all(streams).await;
-        setup.theirs.close().await;
-        server.await;
-        setup.driver.await.expect("driver");
-        assert_frames_within(&setup.log, Config::default().max_frame_size);
-    });
+    smol::block_on(interop::many_concurrent_streams_their_client_our_server::<
+        Smol,
+    >());
 }
-
-// ---------------------------------------------------------------------------
-// One large stream.
-
-const LARGE: u64 = 64 * 1024 * 1024;
 
 #[test]
 fn large_transfer_our_client_their_server() {
-    smol::block_on(async {
-        let setup = setup(Role::Client, Config::default()).await;
-        let their_server = setup.theirs.echo_all_inbound();
-        let stream = setup.ours.open_stream().await.expect("open");
-        assert_eq!(round_trip(stream, 1, LARGE).await, LARGE);
-        setup.ours.close().await.expect("close");
-        setup.driver.await.expect("driver");
-        their_server.await;
-        assert_frames_within(&setup.log, Config::default().max_frame_size);
-        // 64 MiB in frames of at most 16 KiB: at least 4096 of them.
-        assert!(setup.log.data_frames.load(Ordering::Relaxed) >= LARGE / (16 * 1024));
-    });
+    smol::block_on(interop::large_transfer_our_client_their_server::<Smol>());
 }
 
 #[test]
 fn large_transfer_their_client_our_server_with_largest_frames() {
-    smol::block_on(async {
-        let config = Config::default().with_max_frame_size(muxplex::MAX_FRAME_SIZE_LIMIT);
-        let setup = setup(Role::Server, config.clone()).await;
-        // One write of a whole initial window lands in the session at once,
-        // so it leaves as one 256 KiB frame, far above the default 16 KiB,
-        // and the peer takes it.
-        let mut ours = setup.ours.open_stream().await.expect("open");
-        let window = vec![9u8; muxplex::INITIAL_STREAM_WINDOW as usize];
-        ours.write_all(&window).await.expect("write a window");
-        ours.close().await.expect("finish");
-        let mut theirs = setup.theirs.accept().await;
-        let mut received = Vec::new();
-        theirs.read_to_end(&mut received).await.expect("peer reads");
-        assert!(received == window, "the peer received other bytes");
-        let largest = setup.log.max_data_len.load(Ordering::Relaxed);
-        assert_eq!(largest, muxplex::INITIAL_STREAM_WINDOW);
-        theirs.close().await.expect("peer finishes");
-        assert_eq!(ours.read(&mut [0u8; 1]).await.expect("our end"), 0);
-        drop((ours, theirs));
-
-        let server = our_echo_server(setup.ours.clone());
-        let stream = setup.theirs.open().await;
-        assert_eq!(round_trip(stream, 2, LARGE).await, LARGE);
-        setup.theirs.close().await;
-        server.await;
-        setup.driver.await.expect("driver");
-        assert_frames_within(&setup.log, config.max_frame_size);
-    });
-}
-
-// ---------------------------------------------------------------------------
-// Half-close.
-
-/// The side that finishes first keeps reading: it sends a request and
-/// finishes, then the other side reads to the end and only then answers
-/// and finishes too.
-async fn request_then_answer<A, B>(mut requester: A, mut answerer: B)
-where
-    A: AsyncRead + AsyncWrite + Unpin,
-    B: AsyncRead + AsyncWrite + Unpin,
-{
-    let request = vec![7u8; 100_000];
-    requester.write_all(&request).await.expect("request");
-    requester.close().await.expect("half-close");
-    // Writing after finishing is refused locally.
-    assert!(requester.write_all(b"more").await.is_err());
-
-    let mut received = Vec::new();
-    answerer
-        .read_to_end(&mut received)
-        .await
-        .expect("read request");
-    assert_eq!(received, request);
-    let answer = format!("got {} bytes", received.len());
-    answerer
-        .write_all(answer.as_bytes())
-        .await
-        .expect("answer after the peer's FIN");
-    answerer.close().await.expect("finish answer");
-
-    let mut answered = String::new();
-    requester
-        .read_to_string(&mut answered)
-        .await
-        .expect("read the answer after our FIN");
-    assert_eq!(answered, "got 100000 bytes");
-}
-
-/// A stream of ours and the peer's end of it, opened by `opener_is_us`'s
-/// side and announced with one byte (never empty: see above).
-async fn stream_pair(setup: &Setup, opener_is_us: bool) -> (Stream, yamux::Stream) {
-    let mut first = [0u8; 1];
-    if opener_is_us {
-        let mut ours = setup.ours.open_stream().await.expect("open");
-        ours.write_all(b"x").await.expect("first byte opens");
-        let mut theirs = setup.theirs.accept().await;
-        theirs.read_exact(&mut first).await.expect("first byte");
-        (ours, theirs)
-    } else {
-        let mut theirs = setup.theirs.open().await;
-        theirs.write_all(b"x").await.expect("first byte opens");
-        let mut ours = setup.ours.accept_stream().await.expect("accept");
-        ours.read_exact(&mut first).await.expect("first byte");
-        (ours, theirs)
-    }
+    smol::block_on(interop::large_transfer_their_client_our_server_with_largest_frames::<Smol>());
 }
 
 #[test]
 fn half_close_both_ways() {
-    smol::block_on(async {
-        for role in [Role::Client, Role::Server] {
-            let setup = setup(role, Config::default()).await;
-            for opener_is_us in [true, false] {
-                let (ours, theirs) = stream_pair(&setup, opener_is_us).await;
-                request_then_answer(ours, theirs).await;
-                let (ours, theirs) = stream_pair(&setup, opener_is_us).await;
-                request_then_answer(theirs, ours).await;
-            }
-            setup.ours.close().await.expect("close");
-            assert_eq!(setup.log.rst_frames.load(Ordering::Relaxed), 0, "{role:?}");
-        }
-    });
-}
-
-// ---------------------------------------------------------------------------
-// Reset.
-
-/// We reset a stream the peer is using: the yamux crate reports a reset as
-/// the end of input on reads, and refuses further writes.
-async fn we_reset(mut ours: Stream, mut theirs: yamux::Stream) {
-    ours.write_all(b"before reset").await.expect("write");
-    let mut buf = [0u8; 12];
-    theirs.read_exact(&mut buf).await.expect("peer reads");
-    ours.reset(42);
-    // Only a reset (we sent no FIN) ends their input here.
-    assert_eq!(theirs.read(&mut buf).await.expect("read after reset"), 0);
-    let err = theirs
-        .write_all(b"after reset")
-        .await
-        .expect_err("the peer may not write to a reset stream");
-    assert_eq!(err.kind(), io::ErrorKind::WriteZero);
-    let err = ours.write_all(b"x").await.expect_err("reset locally");
-    assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
-}
-
-/// The peer resets (the yamux crate does so when it drops a stream it did
-/// not close): a read waiting on our side fails with the reset.
-///
-/// A stream the peer opened is ours to have delivered. One we opened is
-/// reported `NotDelivered` although the peer's application read from it:
-/// the yamux crate acknowledges a stream only with its first frame (a
-/// write or a window update), and reading one byte sent neither before its
-/// RST. This is the weakening the `Delivery` docs describe for lazily
-/// acknowledging peers.
-async fn they_reset(ours: Stream, theirs: yamux::Stream, opener_is_us: bool) {
-    let reader = smol::spawn(async move {
-        let result = (&ours).read(&mut [0u8; 4]).await;
-        (ours, result)
-    });
-    drop(theirs);
-    let (mut ours, result) = reader.await;
-    let err = result.expect_err("a reset is an error, not an end of stream");
-    let inner = err
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<Error>())
-        .copied();
-    let delivery = match opener_is_us {
-        true => Delivery::NotDelivered,
-        false => Delivery::Delivered,
-    };
-    assert_eq!(
-        inner,
-        Some(Error::Reset {
-            code: 0,
-            by_peer: true,
-            delivery,
-        })
-    );
-    let err = ours.write_all(b"x").await.expect_err("reset by the peer");
-    assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
+    for role in BOTH_ROLES {
+        smol::block_on(interop::half_close_both_ways::<Smol>(role));
+    }
 }
 
 #[test]
 fn reset_both_ways() {
-    smol::block_on(async {
-        for role in [Role::Client, Role::Server] {
-            let setup = setup(role, Config::default()).await;
-            for opener_is_us in [true, false] {
-                let (ours, theirs) = stream_pair(&setup, opener_is_us).await;
-                we_reset(ours, theirs).await;
-                let (ours, theirs) = stream_pair(&setup, opener_is_us).await;
-                they_reset(ours, theirs, opener_is_us).await;
-            }
-            // The connection outlives its streams' resets.
-            let their_server = setup.theirs.echo_all_inbound();
-            let stream = setup.ours.open_stream().await.expect("open after resets");
-            assert_eq!(round_trip(stream, 3, 1000).await, 1000);
-            assert_eq!(setup.ours.close().await, Ok(CloseReason::LocalClose));
-            their_server.await;
-            // Only our two explicit resets sent an RST.
-            assert_eq!(setup.log.rst_frames.load(Ordering::Relaxed), 2, "{role:?}");
-        }
-    });
+    for role in BOTH_ROLES {
+        smol::block_on(interop::reset_both_ways::<Smol>(role));
+    }
 }
-
-// ---------------------------------------------------------------------------
-// Closing the connection.
 
 #[test]
 fn we_close_gracefully() {
-    smol::block_on(async {
-        for role in [Role::Client, Role::Server] {
-            let setup = setup(role, Config::default()).await;
-            let (ours, theirs) = stream_pair(&setup, true).await;
-            // A stream still open when the close starts may finish.
-            let closing = smol::spawn({
-                let ours = setup.ours.clone();
-                async move { ours.close().await }
-            });
-            request_then_answer(ours, theirs).await;
-            assert_eq!(closing.await, Ok(CloseReason::LocalClose));
-            // The driver sent GoAway(0), shut the transport down and ended.
-            setup.driver.await.expect("driver");
-            assert_eq!(setup.log.goaway_frames.load(Ordering::Relaxed), 1);
-            assert_eq!(setup.log.rst_frames.load(Ordering::Relaxed), 0);
-            // The peer took it as a normal end, not an error.
-            assert!(setup.theirs.task.await.is_ok());
-            let err = setup
-                .ours
-                .open_stream()
-                .await
-                .map(|_| ())
-                .expect_err("closed");
-            assert_eq!(
-                err,
-                Error::Closed {
-                    reason: CloseReason::LocalClose,
-                    delivery: Delivery::NotDelivered,
-                }
-            );
-        }
-    });
+    for role in BOTH_ROLES {
+        smol::block_on(interop::we_close_gracefully::<Smol>(role));
+    }
 }
 
 #[test]
 fn they_close_gracefully() {
-    smol::block_on(async {
-        for role in [Role::Client, Role::Server] {
-            let setup = setup(role, Config::default()).await;
-            let server = our_echo_server(setup.ours.clone());
-            let stream = setup.theirs.open().await;
-            assert_eq!(round_trip(stream, 6, 10_000).await, 10_000);
-            setup.theirs.close().await;
-            // Our accept loop ended and the driver finished without error.
-            server.await;
-            setup.driver.await.expect("driver");
-            // Their GoAway(0) let streams drain; their EOF then ended the
-            // session, which is their clean close.
-            assert_eq!(
-                setup.ours.closed().await,
-                CloseReason::PeerGoAway { code: 0 }
-            );
-            assert!(setup.theirs.task.await.is_ok());
-        }
-    });
+    for role in BOTH_ROLES {
+        smol::block_on(interop::they_close_gracefully::<Smol>(role));
+    }
+}
+
+#[test]
+fn lost_connection_fails_pending_operations_at_once() {
+    for role in BOTH_ROLES {
+        smol::block_on(interop::lost_connection_fails_pending_operations_at_once::<
+            Smol,
+        >(role));
+    }
 }

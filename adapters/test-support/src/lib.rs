@@ -7,8 +7,11 @@
 //!   [`assert_frames_within`] holds against the peer's limit.
 //! - [`pattern_byte`] and [`fill_pattern`] give each test stream content
 //!   that is cheap to generate and to check without keeping a copy.
+//! - With the `interop` feature, [`interop`] holds the scenarios against
+//!   the `yamux` crate that every async runtime's suite runs.
 //!
-//! The wrapper implements both tokio's I/O traits and futures-io.
+//! The wrapper implements the futures-io traits; tokio suites reach it
+//! through `tokio_util::compat`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -17,6 +20,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::task::Poll;
 
 use muxplex::frame::{Flags, FrameType, HeaderBuffer};
+
+#[cfg(feature = "interop")]
+pub mod interop;
 
 /// The largest Data frame the `yamux` crate accepts.
 pub const PEER_FRAME_LIMIT: u32 = 1024 * 1024;
@@ -144,45 +150,6 @@ pub fn check_pattern(seed: u64, offset: u64, buf: &[u8]) {
             pattern_byte(seed, at),
             "stream {seed}: wrong byte at offset {at}"
         );
-    }
-}
-
-mod tokio_io {
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-
-    use super::Audit;
-
-    impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Audit<T> {
-        fn poll_read(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &mut tokio::io::ReadBuf<'_>,
-        ) -> Poll<std::io::Result<()>> {
-            Pin::new(&mut self.io).poll_read(cx, buf)
-        }
-    }
-
-    impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Audit<T> {
-        fn poll_write(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<std::io::Result<usize>> {
-            let written = Pin::new(&mut self.io).poll_write(cx, buf);
-            self.after_write(buf, written)
-        }
-
-        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-            Pin::new(&mut self.io).poll_flush(cx)
-        }
-
-        fn poll_shutdown(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-        ) -> Poll<std::io::Result<()>> {
-            Pin::new(&mut self.io).poll_shutdown(cx)
-        }
     }
 }
 

@@ -10,6 +10,7 @@ use muxplex_test_support::Audit;
 use muxplex_tokio::{Config, Connection, Error, Role};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::task::JoinHandle;
+use tokio_util::compat::{FuturesAsyncReadCompatExt, TokioAsyncReadCompatExt};
 
 /// Room for everything the tests send, so a write never waits on the pipe.
 const PIPE: usize = 4 * 1024 * 1024;
@@ -26,8 +27,10 @@ fn inner(err: &io::Error) -> Option<Error> {
 #[tokio::test(flavor = "current_thread")]
 async fn frames_queued_together_leave_in_one_transport_write() {
     let (a, b) = pair();
-    let (audited, log) = Audit::new(a);
-    let (client, driver) = Connection::new(audited, Role::Client, Config::default());
+    // `Audit` speaks futures-io; the compat layers carry it to and from
+    // tokio's traits unchanged.
+    let (audited, log) = Audit::new(a.compat());
+    let (client, driver) = Connection::new(audited.compat(), Role::Client, Config::default());
     let server = Connection::spawn(b, Role::Server, Config::default());
     // On a current-thread runtime the driver first runs when this task
     // waits, so all 100 small frames are queued by then.

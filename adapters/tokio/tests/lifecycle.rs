@@ -5,20 +5,56 @@
 //! minutes of protocol time pass at once and nothing depends on real time.
 
 use std::io;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures::FutureExt;
 use muxplex::{Delivery, OpenError, RESET_TIMEOUT};
-use muxplex_test_support::Audit;
-use muxplex_tokio::{CloseReason, Config, Connection, Error, Role};
+use muxplex_test_support::{Audit, AuditLog};
+use muxplex_tokio::{CloseReason, Config, Connection, Error, Role, Stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio_util::compat::{FuturesAsyncReadCompatExt, TokioAsyncReadCompatExt};
 
 /// Room for everything the tests send, so a write never waits on the pipe.
 const PIPE: usize = 4 * 1024 * 1024;
 
 fn pair() -> (DuplexStream, DuplexStream) {
     tokio::io::duplex(PIPE)
+}
+
+/// A client (with `config`) and a server (with the default one) over a
+/// fresh pipe, both drivers spawned.
+fn connected(config: Config) -> (Connection, Connection) {
+    let (a, b) = pair();
+    let client = Connection::spawn(a, Role::Client, config);
+    let server = Connection::spawn(b, Role::Server, Config::default());
+    (client, server)
+}
+
+/// Like [`connected`] with default configs, and every frame the client
+/// writes recorded in the returned log. (`Audit` speaks futures-io; the
+/// compat layers carry it to and from tokio's traits unchanged.)
+fn connected_audited() -> (Connection, Connection, Arc<AuditLog>) {
+    let (a, b) = pair();
+    let (audited, log) = Audit::new(a.compat());
+    let (client, driver) = Connection::new(audited.compat(), Role::Client, Config::default());
+    tokio::spawn(driver);
+    let server = Connection::spawn(b, Role::Server, Config::default());
+    (client, server, log)
+}
+
+/// A stream `opener` opens and announces by writing `first`, and the
+/// `acceptor`'s end of it (`first` still unread there).
+async fn open_and_accept(
+    opener: &Connection,
+    acceptor: &Connection,
+    first: &[u8],
+) -> (Stream, Stream) {
+    let mut ours = opener.open_stream().await.expect("open");
+    ours.write_all(first).await.expect("write");
+    let theirs = acceptor.accept_stream().await.expect("accept");
+    (ours, theirs)
 }
 
 /// The error inside an I/O error from a stream.
@@ -32,11 +68,7 @@ const NEVER: Duration = Duration::from_secs(24 * 3600);
 
 #[tokio::test]
 async fn dropping_a_stream_finishes_it_and_delivers_what_was_written() {
-    let (a, b) = pair();
-    let (audited, log) = Audit::new(a);
-    let (client, driver) = Connection::new(audited, Role::Client, Config::default());
-    tokio::spawn(driver);
-    let server = Connection::spawn(b, Role::Server, Config::default());
+    let (client, server, log) = connected_audited();
     let mut ours = client.open_stream().await.expect("open");
     // Four initial windows: most of it is still in our buffers, waiting
     // for the peer's credit, when the handle goes.
@@ -59,12 +91,8 @@ async fn dropping_a_stream_finishes_it_and_delivers_what_was_written() {
 
 #[tokio::test]
 async fn a_dropped_stream_discards_what_the_peer_sends_until_it_finishes() {
-    let (a, b) = pair();
-    let client = Connection::spawn(a, Role::Client, Config::default());
-    let server = Connection::spawn(b, Role::Server, Config::default());
-    let mut ours = client.open_stream().await.expect("open");
-    ours.write_all(b"hi").await.expect("write");
-    let mut theirs = server.accept_stream().await.expect("accept");
+    let (client, server) = connected(Config::default());
+    let (ours, mut theirs) = open_and_accept(&client, &server, b"hi").await;
     drop(ours);
     let mut got = Vec::new();
     theirs.read_to_end(&mut got).await.expect("our FIN");
@@ -79,23 +107,17 @@ async fn a_dropped_stream_discards_what_the_peer_sends_until_it_finishes() {
     assert_eq!(client.stream_count(), 1, "kept until the peer finishes");
     // The transport is ordered, so once a later stream's byte is read the
     // FIN above has been processed, and it freed the dropped stream.
-    let mut later = server.open_stream().await.expect("open");
-    later.write_all(b"x").await.expect("write");
-    let mut later_ours = client.accept_stream().await.expect("accept");
+    let (_later, mut later_ours) = open_and_accept(&server, &client, b"x").await;
     later_ours.read_exact(&mut [0u8; 1]).await.expect("read");
     assert_eq!(client.stream_count(), 1, "only the later stream is left");
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_stream_close_timeout_resets_a_dropped_stream_whose_peer_never_finishes() {
-    let (a, b) = pair();
     let timeout = Duration::from_secs(60);
     let config = Config::default().with_stream_close_timeout(Some(timeout));
-    let client = Connection::spawn(a, Role::Client, config);
-    let server = Connection::spawn(b, Role::Server, Config::default());
-    let mut ours = client.open_stream().await.expect("open");
-    ours.write_all(b"hi").await.expect("write");
-    let mut theirs = server.accept_stream().await.expect("accept");
+    let (client, server) = connected(config);
+    let (ours, mut theirs) = open_and_accept(&client, &server, b"hi").await;
     let start = tokio::time::Instant::now();
     drop(ours);
     let mut got = Vec::new();
@@ -119,15 +141,9 @@ async fn the_stream_close_timeout_resets_a_dropped_stream_whose_peer_never_finis
 
 #[tokio::test]
 async fn dropping_a_stream_finished_and_read_to_the_end_is_quiet() {
-    let (a, b) = pair();
-    let (audited, log) = Audit::new(a);
-    let (client, driver) = Connection::new(audited, Role::Client, Config::default());
-    tokio::spawn(driver);
-    let server = Connection::spawn(b, Role::Server, Config::default());
-    let mut ours = client.open_stream().await.expect("open");
-    ours.write_all(b"hi").await.expect("write");
+    let (client, server, log) = connected_audited();
+    let (mut ours, mut theirs) = open_and_accept(&client, &server, b"hi").await;
     ours.shutdown().await.expect("finish");
-    let mut theirs = server.accept_stream().await.expect("accept");
     let mut got = Vec::new();
     theirs.read_to_end(&mut got).await.expect("read");
     theirs
@@ -143,9 +159,7 @@ async fn dropping_a_stream_finished_and_read_to_the_end_is_quiet() {
     assert_eq!(client.stream_count(), 0);
     // Anything that drop sent would go out ahead of a later stream's first
     // frame, so once that frame has arrived the counts are final.
-    let mut next = client.open_stream().await.expect("open");
-    next.write_all(b"n").await.expect("write");
-    let mut next_theirs = server.accept_stream().await.expect("accept");
+    let (next, mut next_theirs) = open_and_accept(&client, &server, b"n").await;
     next_theirs.read_exact(&mut [0u8; 1]).await.expect("read");
     assert_eq!(log.rst_frames.load(Ordering::Relaxed), 0);
     // An explicit reset is what sends one.
@@ -171,9 +185,7 @@ async fn dropping_the_last_connection_handle_closes_gracefully() {
     let (client, driver) = Connection::new(a, Role::Client, Config::default());
     let driver = tokio::spawn(driver);
     let server = Connection::spawn(b, Role::Server, Config::default());
-    let mut ours = client.open_stream().await.expect("open");
-    ours.write_all(b"request").await.expect("write");
-    let mut theirs = server.accept_stream().await.expect("accept");
+    let (mut ours, mut theirs) = open_and_accept(&client, &server, b"request").await;
     drop(client);
     // The stream still held keeps working both ways.
     ours.write_all(b" and more")
@@ -198,12 +210,8 @@ async fn dropping_the_last_connection_handle_closes_gracefully() {
 
 #[tokio::test]
 async fn close_lets_open_streams_finish_and_refuses_new_ones() {
-    let (a, b) = pair();
-    let client = Connection::spawn(a, Role::Client, Config::default());
-    let server = Connection::spawn(b, Role::Server, Config::default());
-    let mut ours = client.open_stream().await.expect("open");
-    ours.write_all(b"request").await.expect("write");
-    let mut theirs = server.accept_stream().await.expect("accept");
+    let (client, server) = connected(Config::default());
+    let (mut ours, mut theirs) = open_and_accept(&client, &server, b"request").await;
     // The first poll starts the close; it then waits for the stream.
     let mut closing = Box::pin(client.close());
     assert!((&mut closing).now_or_never().is_none(), "a stream is open");
@@ -236,12 +244,8 @@ async fn close_lets_open_streams_finish_and_refuses_new_ones() {
 
 #[tokio::test]
 async fn abort_ends_at_once_with_the_code() {
-    let (a, b) = pair();
-    let client = Connection::spawn(a, Role::Client, Config::default());
-    let server = Connection::spawn(b, Role::Server, Config::default());
-    let mut ours = client.open_stream().await.expect("open");
-    ours.write_all(b"x").await.expect("write");
-    let _theirs = server.accept_stream().await.expect("accept");
+    let (client, server) = connected(Config::default());
+    let (mut ours, _theirs) = open_and_accept(&client, &server, b"x").await;
     client.abort(7);
     assert_eq!(client.closed().await, CloseReason::LocalAbort { code: 7 });
     let err = ours.write_all(b"x").await.expect_err("aborted");
@@ -260,10 +264,8 @@ async fn abort_ends_at_once_with_the_code() {
 
 #[tokio::test]
 async fn open_waits_while_too_many_streams_await_their_ack() {
-    let (a, b) = pair();
     let config = Config::default().with_max_unacked_outbound(2);
-    let client = Connection::spawn(a, Role::Client, config);
-    let server = Connection::spawn(b, Role::Server, Config::default());
+    let (client, server) = connected(config);
     let mut first = client.open_stream().await.expect("open");
     let _second = client.open_stream().await.expect("open");
     first.write_all(b"1").await.expect("write");

@@ -11,6 +11,25 @@ use crate::pipe::{End, pair};
 
 const TICK: Duration = Duration::from_millis(1);
 
+/// One pass of the simulated main loop at `now`: each driver moves what its
+/// pipe allows, then its application handles every event that produced.
+fn main_loop_round(
+    now: Instant,
+    client: &mut Driver<End>,
+    app: &mut Client,
+    server: &mut Driver<End>,
+    echo: &mut EchoServer,
+) {
+    client.poll(now).expect("client transport");
+    while let Some(event) = client.session_mut().poll_event() {
+        app.on_event(client.session_mut(), event);
+    }
+    server.poll(now).expect("server transport");
+    while let Some(event) = server.session_mut().poll_event() {
+        echo.on_event(server.session_mut(), event);
+    }
+}
+
 /// A client and an echo server, each behind a driver, on pipes holding
 /// `capacity` bytes per direction; the drivers' own buffers are `buffer`
 /// bytes. Runs the main loop until every echo is checked.
@@ -28,14 +47,7 @@ fn echo_run(capacity: usize, buffer: usize, payloads: Vec<Vec<u8>>) {
     let mut now = Instant::ZERO;
     for _ in 0..max_rounds {
         now += TICK;
-        client.poll(now).expect("client transport");
-        while let Some(event) = client.session_mut().poll_event() {
-            app.on_event(client.session_mut(), event);
-        }
-        server.poll(now).expect("server transport");
-        while let Some(event) = server.session_mut().poll_event() {
-            echo.on_event(server.session_mut(), event);
-        }
+        main_loop_round(now, &mut client, &mut app, &mut server, &mut echo);
         if app.is_done() {
             return;
         }
@@ -91,14 +103,7 @@ fn write_stall_loses_nothing_and_never_blocks() {
     client_link.stall(false);
     for _ in 0..20_000 {
         now += TICK;
-        client.poll(now).expect("client transport");
-        while let Some(event) = client.session_mut().poll_event() {
-            app.on_event(client.session_mut(), event);
-        }
-        server.poll(now).expect("server transport");
-        while let Some(event) = server.session_mut().poll_event() {
-            echo.on_event(server.session_mut(), event);
-        }
+        main_loop_round(now, &mut client, &mut app, &mut server, &mut echo);
         if app.is_done() {
             assert!(client.is_flushed() && server.is_flushed());
             return;
