@@ -10,7 +10,7 @@
 //! connection the server reports its clean close ("peer went away with
 //! code 0").
 //!
-//! Run with `cargo run -p muxplex-tokio --example echo`.
+//! Run with `cargo run -p muxplex-tokio --example tokio_echo`.
 
 use std::io;
 use std::time::Instant;

@@ -11,7 +11,7 @@
 //! Then the client closes gracefully, the server follows on its GoAway, and
 //! both print why their session ended.
 //!
-//! Run with `cargo run -p muxplex-embedded-io --example echo`.
+//! Run with `cargo run -p muxplex-embedded-io --example embedded_echo`.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};

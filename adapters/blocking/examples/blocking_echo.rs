@@ -5,7 +5,7 @@
 //! 4 MiB so flow control has to step in. Then the client closes the
 //! connection gracefully and the server's accept loop ends.
 //!
-//! Run with `cargo run -p muxplex-blocking --example echo`.
+//! Run with `cargo run -p muxplex-blocking --example blocking_echo`.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
