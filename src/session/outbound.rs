@@ -40,6 +40,16 @@ impl Session {
         self.in_flight.take().or_else(|| self.next_frame())
     }
 
+    /// Whether [`poll_transmit_frame`](Self::poll_transmit_frame) may have
+    /// a frame: `false` means it has none. A host whose I/O runs elsewhere
+    /// (another task) asks this after a command to skip waking it for
+    /// nothing, such as after a read that returned no window yet.
+    pub fn may_transmit(&self) -> bool {
+        self.in_flight.is_some()
+            || !self.control.is_empty()
+            || (self.scheduler.len() > 0 && !self.is_closed())
+    }
+
     fn next_frame(&mut self) -> Option<Transmit> {
         while let Some(control) = self.control.pop_front() {
             if let Some(frame) = self.control_frame(control) {

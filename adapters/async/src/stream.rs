@@ -39,6 +39,9 @@ pub struct Stream {
     error: Mutex<Option<Error>>,
 }
 
+/// Reads of at least this many bytes wake the driver; see `poll_read`.
+const WAKE_AFTER_READ: usize = 1024;
+
 /// A read returned the end of the stream.
 const EOF: u8 = 1;
 /// Our direction was finished.
@@ -123,7 +126,14 @@ impl Stream {
                     self.set(EOF);
                 }
                 // Reading may have freed window to grant back to the peer.
-                inner.wake_driver();
+                // Large reads also wake the driver when nothing is due: an
+                // application consuming bulk data wants it to read on, and
+                // under load a runtime checks the transport's readiness
+                // only every so many tasks. Small reads do not, so a
+                // request-sized read costs no extra driver round.
+                if n >= WAKE_AFTER_READ || inner.session.may_transmit() {
+                    inner.wake_driver();
+                }
                 Poll::Ready(Ok(n))
             }
             Err(StreamError::Blocked) => self.blocked_or_dead(inner, cx, Direction::Read),
