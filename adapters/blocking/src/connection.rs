@@ -2,7 +2,7 @@
 //! opens and accepts streams.
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 
@@ -65,6 +65,10 @@ struct TcpWriter(TcpStream);
 impl Write for TcpWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.0.write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.0.write_vectored(bufs)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -142,7 +146,9 @@ impl Connection {
                     shared.settle(&mut state);
                     return Ok(stream);
                 }
-                Err(OpenError::Blocked) => state = shared.wait(&shared.open_cv, state),
+                Err(OpenError::Blocked) => {
+                    state = shared.wait_counted(&shared.open_cv, state, |s| &mut s.opening);
+                }
                 Err(e) => return Err(open_error(e)),
             }
         }
@@ -171,7 +177,7 @@ impl Connection {
             if state.session.is_closing() {
                 return Err(open_error(OpenError::Closing));
             }
-            state = shared.wait(&shared.accept_cv, state);
+            state = shared.wait_counted(&shared.accept_cv, state, |s| &mut s.accepting);
         }
     }
 
@@ -196,7 +202,7 @@ impl Connection {
         shared.open_cv.notify_all();
         shared.accept_cv.notify_all();
         while !state.writer_done {
-            state = shared.wait(&shared.written_cv, state);
+            state = shared.wait_counted(&shared.written_cv, state, |s| &mut s.flushing);
         }
         state
             .session

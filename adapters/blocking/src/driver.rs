@@ -8,17 +8,17 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use bytes::BytesMut;
 use muxplex::GOAWAY_INTERNAL_ERROR;
 
+use crate::output::Batch;
 use crate::shared::Shared;
 
-/// Frames are gathered into writes of about this size (a frame is never
-/// split, so one write may exceed it by up to a frame): many small frames
-/// then cost one system call, and the lock is held only to copy them.
-const BATCH: usize = 64 * 1024;
-
-/// Bytes taken from the transport per read.
+/// Bytes taken from the transport per read, at most.
 const READ_BUFFER: usize = 64 * 1024;
+
+/// The read buffer's free room is renewed below this, so reads stay large.
+const MIN_READ: usize = 16 * 1024;
 
 /// Starts both threads.
 pub(crate) fn spawn<R, W>(shared: &Arc<Shared>, reader: R, writer: W) -> io::Result<()>
@@ -48,17 +48,31 @@ where
 /// error, both of which end the session. Once the session has ended for
 /// another reason the loop goes on, discarding input, until the peer
 /// closes: the writer thread has closed our direction by then.
+///
+/// The transport is read into a `BytesMut` whose length is the zeroed room
+/// still free; what is read is split off and handed to the session as
+/// `Bytes`, which keeps large payloads as slices of it instead of copying
+/// them. The room is renewed (the allocation reused once those slices are
+/// read) when it runs low.
 fn read_loop<R: Read>(shared: &Shared, mut reader: R) {
-    let mut buf = vec![0; READ_BUFFER];
+    let mut buf = BytesMut::new();
     loop {
+        if buf.len() < MIN_READ {
+            buf.clear();
+            buf.resize(READ_BUFFER, 0);
+        }
         let read = match reader.read(&mut buf) {
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             read => read,
         };
+        let input = match read {
+            Ok(n) if n > 0 => Some(buf.split_to(n).freeze()),
+            _ => None,
+        };
         let mut state = shared.lock();
         let now = shared.now();
-        match read {
-            Ok(n) if n > 0 => state.session.handle_input(now, &buf[..n]),
+        match input {
+            Some(input) => state.session.handle_input_bytes(now, input),
             // End of file, or a failed transport, which is as final.
             _ => state.session.handle_eof(now),
         }
@@ -73,7 +87,7 @@ fn read_loop<R: Read>(shared: &Shared, mut reader: R) {
 /// ended and its last frames (a GoAway) are out; then drops the writer,
 /// which closes our direction of the transport.
 fn write_loop<W: Write>(shared: &Shared, mut writer: W) {
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut batch = Batch::new();
     let mut state = shared.lock();
     loop {
         let now = shared.now();
@@ -82,21 +96,13 @@ fn write_loop<W: Write>(shared: &Shared, mut writer: W) {
             shared.settle(&mut state);
         }
 
-        batch.clear();
-        while batch.len() < BATCH {
-            let Some(frame) = state.session.poll_transmit_frame() else {
-                break;
-            };
-            batch.extend_from_slice(frame.header());
-            batch.extend_from_slice(frame.payload());
-        }
-        if !batch.is_empty() {
+        if batch.fill(&mut state.session) {
             // Frames leaving may raise Writable or free streams.
             shared.settle(&mut state);
             state.batches_taken += 1;
             let taken = state.batches_taken;
             drop(state);
-            let written = writer.write_all(&batch).and_then(|()| writer.flush());
+            let written = batch.write_all(&mut writer);
             state = shared.lock();
             match written {
                 Ok(()) => state.batches_written = taken,
@@ -108,13 +114,14 @@ fn write_loop<W: Write>(shared: &Shared, mut writer: W) {
                     break;
                 }
             }
-            shared.written_cv.notify_all();
+            shared.notify_written(&state);
             continue;
         }
 
         if state.session.is_closed() {
             break;
         }
+        state.writer_asleep = true;
         state = match state.session.poll_timeout() {
             None => shared.wait(&shared.writer_cv, state),
             Some(at) => {
@@ -125,6 +132,7 @@ fn write_loop<W: Write>(shared: &Shared, mut writer: W) {
                     .map_or_else(|poisoned| poisoned.into_inner().0, |(guard, _)| guard)
             }
         };
+        state.writer_asleep = false;
     }
     state.writer_done = true;
     shared.written_cv.notify_all();

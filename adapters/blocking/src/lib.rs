@@ -65,6 +65,7 @@
 mod connection;
 mod driver;
 mod error;
+mod output;
 mod shared;
 mod stream;
 

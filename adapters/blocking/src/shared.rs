@@ -9,6 +9,12 @@ use muxplex::{Event, Instant, Session, StreamError, StreamId};
 
 /// Everything behind the lock, plus the condition variables (which must
 /// live outside it, since waiting hands the guard back to them).
+///
+/// A notification costs a system call whether or not anyone waits (std's
+/// condition variables do not count their waiters), and the session raises
+/// events far more often than threads sleep on them. So every sleeper
+/// counts itself in the state, and a condition variable is notified only
+/// when its count says someone is there.
 #[derive(Debug)]
 pub(crate) struct Shared {
     state: Mutex<State>,
@@ -37,6 +43,13 @@ pub(crate) struct State {
     pub(crate) batches_written: u64,
     /// Set once the writer thread has stopped: nothing more goes out.
     pub(crate) writer_done: bool,
+    /// The writer thread sleeps on `writer_cv`, and nobody has woken it
+    /// yet: the first [`Shared::settle`] since then does.
+    pub(crate) writer_asleep: bool,
+    /// Threads asleep on `accept_cv`, `open_cv` and `written_cv`.
+    pub(crate) accepting: usize,
+    pub(crate) opening: usize,
+    pub(crate) flushing: usize,
 }
 
 /// The adapter's part of one stream handle.
@@ -48,6 +61,8 @@ pub(crate) struct Entry {
     /// stream once the application has seen the error, so later calls
     /// learn it from here.
     pub(crate) reset: Option<StreamError>,
+    /// Threads asleep on `cv`.
+    pub(crate) waiting: usize,
 }
 
 impl Shared {
@@ -59,6 +74,10 @@ impl Shared {
                 batches_taken: 0,
                 batches_written: 0,
                 writer_done: false,
+                writer_asleep: false,
+                accepting: 0,
+                opening: 0,
+                flushing: 0,
             }),
             writer_cv: Condvar::new(),
             accept_cv: Condvar::new(),
@@ -84,6 +103,21 @@ impl Shared {
         cv.wait(guard).unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Sleeps on `cv` as [`wait`](Self::wait) does, counted in the count
+    /// `count` picks from the state while asleep, so that notifiers know
+    /// someone is there.
+    pub(crate) fn wait_counted<'a>(
+        &self,
+        cv: &Condvar,
+        mut guard: MutexGuard<'a, State>,
+        count: impl Fn(&mut State) -> &mut usize,
+    ) -> MutexGuard<'a, State> {
+        *count(&mut guard) += 1;
+        guard = self.wait(cv, guard);
+        *count(&mut guard) -= 1;
+        guard
+    }
+
     /// The session's clock: microseconds since the connection was made.
     pub(crate) fn now(&self) -> Instant {
         let micros = self.origin.elapsed().as_micros();
@@ -97,14 +131,14 @@ impl Shared {
     pub(crate) fn settle(&self, state: &mut State) {
         while let Some(event) = state.session.poll_event() {
             match event {
-                Event::IncomingStream(_) => self.accept_cv.notify_all(),
+                Event::IncomingStream(_) => self.notify_accept(state),
                 Event::Readable(id) | Event::Writable(id) => state.wake(id),
                 Event::StreamReset { id, .. } => {
                     state.wake(id);
                     // A reset drops unsent data, which a flush waits on.
-                    self.written_cv.notify_all();
+                    self.notify_written(state);
                 }
-                Event::OpenUnblocked | Event::PeerGoingAway => self.open_cv.notify_all(),
+                Event::OpenUnblocked | Event::PeerGoingAway => self.notify_open(state),
                 Event::Closed(_) => {
                     for entry in state.entries.values() {
                         entry.cv.notify_all();
@@ -117,13 +151,43 @@ impl Shared {
                 _ => {}
             }
         }
-        self.writer_cv.notify_one();
+        self.wake_writer(state);
+    }
+
+    /// Wakes the writer thread if it sleeps: there may be output, or an
+    /// earlier deadline. Once woken it looks at everything, so one call
+    /// per sleep is enough.
+    pub(crate) fn wake_writer(&self, state: &mut State) {
+        if state.writer_asleep {
+            state.writer_asleep = false;
+            self.writer_cv.notify_one();
+        }
+    }
+
+    pub(crate) fn notify_accept(&self, state: &State) {
+        if state.accepting > 0 {
+            self.accept_cv.notify_all();
+        }
+    }
+
+    pub(crate) fn notify_open(&self, state: &State) {
+        if state.opening > 0 {
+            self.open_cv.notify_all();
+        }
+    }
+
+    pub(crate) fn notify_written(&self, state: &State) {
+        if state.flushing > 0 {
+            self.written_cv.notify_all();
+        }
     }
 }
 
 impl State {
     fn wake(&self, id: StreamId) {
-        if let Some(entry) = self.entries.get(&id) {
+        if let Some(entry) = self.entries.get(&id)
+            && entry.waiting > 0
+        {
             entry.cv.notify_all();
         }
     }

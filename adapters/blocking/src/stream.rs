@@ -52,6 +52,7 @@ impl Stream {
         let entry = Entry {
             cv: Arc::clone(&cv),
             reset: None,
+            waiting: 0,
         };
         state.entries.insert(id, entry);
         Stream {
@@ -184,7 +185,11 @@ impl Stream {
         let mut state = self.shared.lock();
         loop {
             match self.run_locked(&mut state, &mut op) {
-                Some(Err(StreamError::Blocked)) => state = self.shared.wait(&self.cv, state),
+                Some(Err(StreamError::Blocked)) => {
+                    state = self
+                        .shared
+                        .wait_counted(&self.cv, state, |s| &mut self.entry(s).waiting);
+                }
                 Some(result) => {
                     self.shared.settle(&mut state);
                     return result.map_err(stream_error);
@@ -230,7 +235,7 @@ impl Stream {
             if unsent == 0 {
                 break;
             }
-            state = shared.wait(&shared.written_cv, state);
+            state = shared.wait_counted(&shared.written_cv, state, |s| &mut s.flushing);
         }
         // Every batch taken so far may hold some of our frames.
         let target = state.batches_taken;
@@ -243,7 +248,7 @@ impl Stream {
                     None => io::Error::from(io::ErrorKind::BrokenPipe),
                 });
             }
-            state = shared.wait(&shared.written_cv, state);
+            state = shared.wait_counted(&shared.written_cv, state, |s| &mut s.flushing);
         }
         Ok(())
     }
