@@ -1,18 +1,17 @@
 //! The two background threads: one feeds what the transport delivers into
-//! the session, the other writes what the session produces and keeps its
-//! timers. Reading never waits for writing, so two peers that both write
-//! a lot cannot stall each other.
+//! the session, the other keeps the session's timers and writes the output
+//! nobody else does (see [`Shared`] for who writes). Reading never waits
+//! for writing, so two peers that both write a lot cannot stall each
+//! other.
 
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
 
 use bytes::BytesMut;
 use muxplex::GOAWAY_INTERNAL_ERROR;
 
-use crate::output::Batch;
-use crate::shared::Shared;
+use crate::shared::{Sender, Shared, Via};
 
 /// Bytes taken from the transport per read, at most.
 const READ_BUFFER: usize = 64 * 1024;
@@ -21,15 +20,14 @@ const READ_BUFFER: usize = 64 * 1024;
 const MIN_READ: usize = 16 * 1024;
 
 /// Starts both threads.
-pub(crate) fn spawn<R, W>(shared: &Arc<Shared>, reader: R, writer: W) -> io::Result<()>
+pub(crate) fn spawn<R>(shared: &Arc<Shared>, reader: R) -> io::Result<()>
 where
     R: Read + Send + 'static,
-    W: Write + Send + 'static,
 {
     let for_writer = Arc::clone(shared);
     thread::Builder::new()
         .name("muxplex-writer".into())
-        .spawn(move || write_loop(&for_writer, writer))?;
+        .spawn(move || write_loop(&for_writer))?;
     let for_reader = Arc::clone(shared);
     let spawned = thread::Builder::new()
         .name("muxplex-reader".into())
@@ -77,17 +75,18 @@ fn read_loop<R: Read>(shared: &Shared, mut reader: R) {
             _ => state.session.handle_eof(now),
         }
         shared.settle(&mut state);
+        let state = shared.transmit(state, Via::Reader);
+        drop(state);
         if matches!(read, Ok(0) | Err(_)) {
             return;
         }
     }
 }
 
-/// Writes the session's output and runs its timers until the session has
-/// ended and its last frames (a GoAway) are out; then drops the writer,
-/// which closes our direction of the transport.
-fn write_loop<W: Write>(shared: &Shared, mut writer: W) {
-    let mut batch = Batch::new();
+/// Runs the session's timers, writes the output handed to it, and once the
+/// session has ended and its last frames (a GoAway) are out, drops the
+/// writer, which closes our direction of the transport.
+fn write_loop(shared: &Shared) {
     let mut state = shared.lock();
     loop {
         let now = shared.now();
@@ -95,45 +94,11 @@ fn write_loop<W: Write>(shared: &Shared, mut writer: W) {
             state.session.handle_timeout(now);
             shared.settle(&mut state);
         }
-
-        if batch.fill(&mut state.session) {
-            // Frames leaving may raise Writable or free streams.
-            shared.settle(&mut state);
-            state.batches_taken += 1;
-            let taken = state.batches_taken;
-            drop(state);
-            let written = batch.write_all(&mut writer);
-            state = shared.lock();
-            match written {
-                Ok(()) => state.batches_written = taken,
-                Err(_) => {
-                    // The core has no separate input for a failed write;
-                    // for the session it is the transport's end all the same.
-                    state.session.handle_eof(shared.now());
-                    shared.settle(&mut state);
-                    break;
-                }
-            }
-            shared.notify_written(&state);
-            continue;
-        }
-
-        if state.session.is_closed() {
+        state = shared.transmit(state, Via::Writer);
+        if state.session.is_closed() && state.sender == Sender::Idle {
             break;
         }
-        state.writer_asleep = true;
-        state = match state.session.poll_timeout() {
-            None => shared.wait(&shared.writer_cv, state),
-            Some(at) => {
-                let left = Duration::from_micros(at.as_micros().saturating_sub(now.as_micros()));
-                shared
-                    .writer_cv
-                    .wait_timeout(state, left)
-                    .map_or_else(|poisoned| poisoned.into_inner().0, |(guard, _)| guard)
-            }
-        };
-        state.writer_asleep = false;
+        state = shared.writer_sleep(state);
     }
-    state.writer_done = true;
-    shared.written_cv.notify_all();
+    drop(shared.close_output(state));
 }

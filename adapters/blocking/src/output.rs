@@ -74,6 +74,13 @@ impl Batch {
         self.pending == 0
     }
 
+    /// Drops what is left, after a failed write.
+    pub(crate) fn clear(&mut self) {
+        self.segments.clear();
+        self.used = 0;
+        self.pending = 0;
+    }
+
     /// Takes frames from the session into the (empty) batch; returns
     /// whether it took any.
     pub(crate) fn fill(&mut self, session: &mut Session) -> bool {

@@ -83,8 +83,8 @@ impl Stream {
     /// `ConnectionReset`. A stream already over stays as it is, and one the
     /// peer reset first keeps reporting the peer's reset.
     pub fn reset(&self, code: u32) {
-        let mut state = self.shared.lock();
-        let state = &mut *state;
+        let mut guard = self.shared.lock();
+        let state = &mut *guard;
         let Some(mut stream) = state.session.stream(self.id) else {
             return;
         };
@@ -109,7 +109,7 @@ impl Stream {
         // Other threads blocked on this stream must see the reset.
         self.cv.notify_all();
         self.shared.written_cv.notify_all();
-        self.shared.settle(state);
+        drop(self.shared.after_command(guard));
     }
 
     /// Sets the stream's priority: a higher one always sends first, equal
@@ -154,7 +154,7 @@ impl Stream {
     ) -> Option<Result<T, StreamError>> {
         let mut state = self.shared.lock();
         let result = self.run_locked(&mut state, op);
-        self.shared.settle(&mut state);
+        drop(self.shared.after_command(state));
         result
     }
 
@@ -191,7 +191,7 @@ impl Stream {
                         .wait_counted(&self.cv, state, |s| &mut self.entry(s).waiting);
                 }
                 Some(result) => {
-                    self.shared.settle(&mut state);
+                    drop(self.shared.after_command(state));
                     return result.map_err(stream_error);
                 }
                 None => return gone(),
@@ -262,7 +262,7 @@ impl Drop for Stream {
         if seen_reset.is_none() {
             state.detach(self.id);
         }
-        self.shared.settle(&mut state);
+        drop(self.shared.after_command(state));
     }
 }
 
