@@ -2,6 +2,7 @@
 //! session behind one mutex, the condition variables its waiters sleep on,
 //! and the transport's write half with the frames on their way to it.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Write};
@@ -131,37 +132,52 @@ pub(crate) struct State {
 /// Condition variables to notify once the lock is released.
 #[derive(Debug, Default)]
 struct Wakeups {
-    /// Streams' condition variables; more than fit are notified at once.
-    streams: [Option<Arc<Condvar>>; 4],
+    /// Streams' condition variables, each once.
+    streams: Vec<Arc<Condvar>>,
     writer: bool,
     accept: bool,
     open: bool,
     written: bool,
 }
 
+thread_local! {
+    /// An empty list with room, swapped with the state's when the lock is
+    /// released, so that queueing wake-ups allocates only at first.
+    static SPARE_WAKEUPS: Cell<Vec<Arc<Condvar>>> = const { Cell::new(Vec::new()) };
+}
+
 impl Wakeups {
     fn is_empty(&self) -> bool {
-        !(self.streams[0].is_some() || self.writer || self.accept || self.open || self.written)
+        !(!self.streams.is_empty() || self.writer || self.accept || self.open || self.written)
     }
 
     fn stream(&mut self, cv: &Arc<Condvar>) {
-        for slot in &mut self.streams {
-            match slot {
-                Some(queued) if Arc::ptr_eq(queued, cv) => return,
-                Some(_) => {}
-                None => {
-                    *slot = Some(Arc::clone(cv));
-                    return;
-                }
-            }
+        if !self.streams.iter().any(|queued| Arc::ptr_eq(queued, cv)) {
+            self.streams.push(Arc::clone(cv));
         }
-        cv.notify_all();
     }
 
-    fn notify(self, shared: &Shared) {
-        for cv in self.streams.iter().map_while(Option::as_ref) {
+    /// Takes the queued wake-ups, leaving none.
+    fn take(&mut self) -> Wakeups {
+        let taken = Wakeups {
+            streams: std::mem::replace(&mut self.streams, SPARE_WAKEUPS.take()),
+            writer: self.writer,
+            accept: self.accept,
+            open: self.open,
+            written: self.written,
+        };
+        self.writer = false;
+        self.accept = false;
+        self.open = false;
+        self.written = false;
+        taken
+    }
+
+    fn notify(mut self, shared: &Shared) {
+        for cv in self.streams.drain(..) {
             cv.notify_all();
         }
+        SPARE_WAKEUPS.set(self.streams);
         if self.writer {
             shared.writer_cv.notify_one();
         }
@@ -191,7 +207,7 @@ impl<'a> Guard<'a> {
     fn into_inner(mut self) -> MutexGuard<'a, State> {
         let mut inner = self.inner.take().expect("a guard holds the lock");
         if !inner.wakeups.is_empty() {
-            std::mem::take(&mut inner.wakeups).notify(self.shared);
+            inner.wakeups.take().notify(self.shared);
         }
         inner
     }
@@ -217,7 +233,7 @@ impl Drop for Guard<'_> {
             if inner.wakeups.is_empty() {
                 return;
             }
-            let wakeups = std::mem::take(&mut inner.wakeups);
+            let wakeups = inner.wakeups.take();
             drop(inner);
             wakeups.notify(self.shared);
         }
