@@ -160,7 +160,11 @@ impl Wakeups {
     /// Takes the queued wake-ups, leaving none.
     fn take(&mut self) -> Wakeups {
         let taken = Wakeups {
-            streams: std::mem::replace(&mut self.streams, SPARE_WAKEUPS.take()),
+            streams: std::mem::replace(
+                &mut self.streams,
+                // A thread's locals may be gone while it exits.
+                SPARE_WAKEUPS.try_with(Cell::take).unwrap_or_default(),
+            ),
             writer: self.writer,
             accept: self.accept,
             open: self.open,
@@ -177,7 +181,8 @@ impl Wakeups {
         for cv in self.streams.drain(..) {
             cv.notify_all();
         }
-        SPARE_WAKEUPS.set(self.streams);
+        let spare = self.streams;
+        let _ = SPARE_WAKEUPS.try_with(|cell| cell.set(spare));
         if self.writer {
             shared.writer_cv.notify_one();
         }
