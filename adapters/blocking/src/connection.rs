@@ -2,7 +2,7 @@
 //! opens and accepts streams.
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 
@@ -16,9 +16,13 @@ use crate::stream::Stream;
 /// One end of a yamux session over a blocking transport.
 ///
 /// Two background threads drive it: a reader that feeds the transport's
-/// bytes to the session, and a writer that sends the session's frames in
-/// batches and runs its timers (keepalive, graceful close, stream
-/// timeouts). Every method takes `&self`, and cloning is cheap (the clones
+/// bytes to the session, and a writer that runs its timers (keepalive,
+/// graceful close, stream timeouts) and sends the frames that input,
+/// timers and new streams produce. A thread that writes to a stream (or
+/// reads, finishes, resets or drops one) sends the resulting frames to the
+/// transport itself, as with a `TcpStream`, unless another thread is
+/// sending already: that one then takes them along in its next write, so
+/// frames from many threads share system calls. Every method takes `&self`, and cloning is cheap (the clones
 /// share the session), so several threads may open and accept streams at
 /// once.
 ///
@@ -52,7 +56,7 @@ impl Drop for Handle {
     fn drop(&mut self) {
         let mut state = self.shared.lock();
         state.session.close();
-        self.shared.settle(&mut state);
+        drop(self.shared.after_command(state));
     }
 }
 
@@ -65,6 +69,10 @@ struct TcpWriter(TcpStream);
 impl Write for TcpWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.0.write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.0.write_vectored(bufs)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -85,7 +93,8 @@ impl Connection {
     /// The socket must be in blocking mode without a read timeout: a read
     /// that fails, timed out or not, ends the session. Other options stay
     /// as given; consider `set_nodelay(true)` for request-response traffic,
-    /// since the writer already gathers small frames into one write.
+    /// since small frames are already gathered into one write whenever
+    /// several are waiting.
     pub fn client(tcp: TcpStream, config: Config) -> io::Result<Self> {
         Self::tcp(Role::Client, tcp, config)
     }
@@ -105,7 +114,11 @@ impl Connection {
     /// half (two ends of a pipe, the halves of a TLS stream, ...).
     ///
     /// The reader is read on its own thread, never waiting for the writer.
-    /// The writer is dropped once the session has ended and its last frames
+    /// The writer is written by the writer thread and by application
+    /// threads (one at a time, behind a mutex); it gets vectored writes, so
+    /// implement `write_vectored` if the transport can (a writer that only
+    /// ever takes the first buffer gets frames copied into plain writes
+    /// instead). It is dropped once the session has ended and its last frames
     /// are written, so its `Drop` should close our direction of the
     /// transport. The reader thread runs until the reader returns end of
     /// file or an error.
@@ -114,8 +127,8 @@ impl Connection {
         R: Read + Send + 'static,
         W: Write + Send + 'static,
     {
-        let shared = Arc::new(Shared::new(Session::new(role, config)));
-        driver::spawn(&shared, reader, writer)?;
+        let shared = Arc::new(Shared::new(Session::new(role, config), Box::new(writer)));
+        driver::spawn(&shared, reader)?;
         Ok(Connection {
             handle: Arc::new(Handle { shared }),
         })
@@ -139,10 +152,12 @@ impl Connection {
             match state.session.open_stream() {
                 Ok(id) => {
                     let stream = Stream::register(shared, &mut state, id);
-                    shared.settle(&mut state);
+                    drop(shared.after_open(state));
                     return Ok(stream);
                 }
-                Err(OpenError::Blocked) => state = shared.wait(&shared.open_cv, state),
+                Err(OpenError::Blocked) => {
+                    state = shared.wait_counted(&shared.open_cv, state, |s| &mut s.opening);
+                }
                 Err(e) => return Err(open_error(e)),
             }
         }
@@ -162,7 +177,7 @@ impl Connection {
         loop {
             if let Some(id) = state.session.accept_stream() {
                 let stream = Stream::register(shared, &mut state, id);
-                shared.settle(&mut state);
+                drop(shared.after_open(state));
                 return Ok(stream);
             }
             if let Some(reason) = state.session.close_reason() {
@@ -171,7 +186,7 @@ impl Connection {
             if state.session.is_closing() {
                 return Err(open_error(OpenError::Closing));
             }
-            state = shared.wait(&shared.accept_cv, state);
+            state = shared.wait_counted(&shared.accept_cv, state, |s| &mut s.accepting);
         }
     }
 
@@ -191,12 +206,12 @@ impl Connection {
         let shared = self.shared();
         let mut state = shared.lock();
         state.session.close();
-        shared.settle(&mut state);
+        state = shared.after_command(state);
         // Blocked openers and acceptors fail now rather than at the end.
         shared.open_cv.notify_all();
         shared.accept_cv.notify_all();
         while !state.writer_done {
-            state = shared.wait(&shared.written_cv, state);
+            state = shared.wait_counted(&shared.written_cv, state, |s| &mut s.flushing);
         }
         state
             .session
@@ -211,7 +226,7 @@ impl Connection {
         let shared = self.shared();
         let mut state = shared.lock();
         state.session.abort(code);
-        shared.settle(&mut state);
+        drop(shared.after_command(state));
     }
 
     /// Why the session ended, once it has.

@@ -1,35 +1,122 @@
 //! The two background threads: one feeds what the transport delivers into
-//! the session, the other writes what the session produces and keeps its
-//! timers. Reading never waits for writing, so two peers that both write
-//! a lot cannot stall each other.
+//! the session, the other keeps the session's timers and writes the output
+//! nobody else does (see [`Shared`] for who writes). Reading never waits
+//! for writing, so two peers that both write a lot cannot stall each
+//! other.
 
-use std::io::{self, ErrorKind, Read, Write};
+use std::collections::VecDeque;
+use std::io::{self, ErrorKind, Read};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
 use muxplex::GOAWAY_INTERNAL_ERROR;
 
-use crate::shared::Shared;
+use crate::shared::{Sender, Shared, Via};
 
-/// Frames are gathered into writes of about this size (a frame is never
-/// split, so one write may exceed it by up to a frame): many small frames
-/// then cost one system call, and the lock is held only to copy them.
-const BATCH: usize = 64 * 1024;
-
-/// Bytes taken from the transport per read.
+/// The read buffer's size while reads are small.
 const READ_BUFFER: usize = 64 * 1024;
 
+/// Its size while reads fill all the room they are given: more was waiting
+/// in the transport, and larger reads mean fewer of them, each waking the
+/// streams' readers once.
+const READ_BUFFER_BULK: usize = 256 * 1024;
+
+/// The read buffer's free room is renewed below this, so reads stay large.
+const MIN_READ: usize = 16 * 1024;
+
+/// Small reads in a row after which the read buffer shrinks back.
+const SMALL_READS: u32 = 64;
+
+/// Spent read buffers kept for reuse while the application still holds
+/// slices of them.
+const SPARE_BUFFERS: usize = 2;
+
+/// Where the transport is read into: a `BytesMut` whose length is the
+/// zeroed room still free. What is read is split off and handed to the
+/// session as `Bytes`, which keeps large payloads as slices of it instead of
+/// copying them.
+///
+/// Those slices are mostly read (and dropped) by another thread after the
+/// room has run out, so the buffer cannot be renewed in place at once; left
+/// to that thread to free, the allocation went back to the allocator, which
+/// returned it to the system, and zeroing the next buffer page-faulted on
+/// fresh memory (most of a bulk transfer's page faults). So a few spent
+/// buffers are kept, and one whose slices are all gone is renewed instead
+/// of allocating. The buffer grows while reads fill it and shrinks back
+/// (letting the spares go) once they are small.
+struct ReadBuffer {
+    room: BytesMut,
+    spent: VecDeque<BytesMut>,
+    /// The size of the next renewal.
+    size: usize,
+    /// Reads in a row that took under a quarter of `READ_BUFFER`.
+    small_reads: u32,
+}
+
+impl ReadBuffer {
+    fn new() -> Self {
+        ReadBuffer {
+            room: BytesMut::new(),
+            spent: VecDeque::with_capacity(SPARE_BUFFERS + 1),
+            size: READ_BUFFER,
+            small_reads: 0,
+        }
+    }
+
+    /// The room to read into, renewed first if it runs low.
+    fn room(&mut self) -> &mut BytesMut {
+        if self.room.len() < MIN_READ {
+            let mut spent = std::mem::take(&mut self.room);
+            spent.clear();
+            self.spent.push_back(spent);
+            let size = self.size;
+            let reusable = self
+                .spent
+                .iter_mut()
+                .position(|buffer| buffer.try_reclaim(size));
+            self.room = match reusable {
+                Some(at) => self.spent.remove(at).expect("found above"),
+                None => {
+                    if self.spent.len() > SPARE_BUFFERS {
+                        // Freed once its slices are read.
+                        self.spent.pop_front();
+                    }
+                    BytesMut::with_capacity(size)
+                }
+            };
+            self.room.resize(size, 0);
+        }
+        &mut self.room
+    }
+
+    /// Takes the first `n` bytes of the room, just read.
+    fn take(&mut self, n: usize) -> Bytes {
+        if n == self.room.len() {
+            self.size = READ_BUFFER_BULK;
+        }
+        if n >= READ_BUFFER / 4 {
+            self.small_reads = 0;
+        } else if self.size != READ_BUFFER {
+            self.small_reads += 1;
+            if self.small_reads >= SMALL_READS {
+                self.size = READ_BUFFER;
+                self.spent.clear();
+            }
+        }
+        self.room.split_to(n).freeze()
+    }
+}
+
 /// Starts both threads.
-pub(crate) fn spawn<R, W>(shared: &Arc<Shared>, reader: R, writer: W) -> io::Result<()>
+pub(crate) fn spawn<R>(shared: &Arc<Shared>, reader: R) -> io::Result<()>
 where
     R: Read + Send + 'static,
-    W: Write + Send + 'static,
 {
     let for_writer = Arc::clone(shared);
     thread::Builder::new()
         .name("muxplex-writer".into())
-        .spawn(move || write_loop(&for_writer, writer))?;
+        .spawn(move || write_loop(&for_writer))?;
     let for_reader = Arc::clone(shared);
     let spawned = thread::Builder::new()
         .name("muxplex-reader".into())
@@ -49,31 +136,36 @@ where
 /// another reason the loop goes on, discarding input, until the peer
 /// closes: the writer thread has closed our direction by then.
 fn read_loop<R: Read>(shared: &Shared, mut reader: R) {
-    let mut buf = vec![0; READ_BUFFER];
+    let mut buf = ReadBuffer::new();
     loop {
-        let read = match reader.read(&mut buf) {
+        let read = match reader.read(buf.room()) {
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             read => read,
         };
+        let input = match read {
+            Ok(n) if n > 0 => Some(buf.take(n)),
+            _ => None,
+        };
         let mut state = shared.lock();
         let now = shared.now();
-        match read {
-            Ok(n) if n > 0 => state.session.handle_input(now, &buf[..n]),
+        match input {
+            Some(input) => state.session.handle_input_bytes(now, input),
             // End of file, or a failed transport, which is as final.
             _ => state.session.handle_eof(now),
         }
         shared.settle(&mut state);
+        let state = shared.transmit(state, Via::Reader);
+        drop(state);
         if matches!(read, Ok(0) | Err(_)) {
             return;
         }
     }
 }
 
-/// Writes the session's output and runs its timers until the session has
-/// ended and its last frames (a GoAway) are out; then drops the writer,
-/// which closes our direction of the transport.
-fn write_loop<W: Write>(shared: &Shared, mut writer: W) {
-    let mut batch = Vec::with_capacity(BATCH);
+/// Runs the session's timers, writes the output handed to it, and once the
+/// session has ended and its last frames (a GoAway) are out, drops the
+/// writer, which closes our direction of the transport.
+fn write_loop(shared: &Shared) {
     let mut state = shared.lock();
     loop {
         let now = shared.now();
@@ -81,51 +173,11 @@ fn write_loop<W: Write>(shared: &Shared, mut writer: W) {
             state.session.handle_timeout(now);
             shared.settle(&mut state);
         }
-
-        batch.clear();
-        while batch.len() < BATCH {
-            let Some(frame) = state.session.poll_transmit_frame() else {
-                break;
-            };
-            batch.extend_from_slice(frame.header());
-            batch.extend_from_slice(frame.payload());
-        }
-        if !batch.is_empty() {
-            // Frames leaving may raise Writable or free streams.
-            shared.settle(&mut state);
-            state.batches_taken += 1;
-            let taken = state.batches_taken;
-            drop(state);
-            let written = writer.write_all(&batch).and_then(|()| writer.flush());
-            state = shared.lock();
-            match written {
-                Ok(()) => state.batches_written = taken,
-                Err(_) => {
-                    // The core has no separate input for a failed write;
-                    // for the session it is the transport's end all the same.
-                    state.session.handle_eof(shared.now());
-                    shared.settle(&mut state);
-                    break;
-                }
-            }
-            shared.written_cv.notify_all();
-            continue;
-        }
-
-        if state.session.is_closed() {
+        state = shared.transmit(state, Via::Writer);
+        if state.session.is_closed() && state.sender == Sender::Idle {
             break;
         }
-        state = match state.session.poll_timeout() {
-            None => shared.wait(&shared.writer_cv, state),
-            Some(at) => {
-                let left = Duration::from_micros(at.as_micros().saturating_sub(now.as_micros()));
-                shared
-                    .writer_cv
-                    .wait_timeout(state, left)
-                    .map_or_else(|poisoned| poisoned.into_inner().0, |(guard, _)| guard)
-            }
-        };
+        state = shared.writer_sleep(state);
     }
-    state.writer_done = true;
-    shared.written_cv.notify_all();
+    drop(shared.close_output(state));
 }

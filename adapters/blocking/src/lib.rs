@@ -4,9 +4,11 @@
 //!
 //! A [`Connection`] keeps the sans-IO [`muxplex::Session`] behind a mutex
 //! and drives it with two threads: a reader that feeds the transport's bytes
-//! to the session, and a writer that sends its frames in batches and runs
-//! its timers. Application threads open and accept [`Stream`]s and block in
-//! their reads and writes on condition variables. Protocol decisions (flow
+//! to the session, and a writer that runs its timers and sends the frames
+//! nobody else does. Application threads open and accept [`Stream`]s, write
+//! the frames their own writes produce to the transport themselves (unless
+//! another thread is writing already, which then takes them along), and
+//! block in their reads and writes on condition variables. Protocol decisions (flow
 //! control, scheduling, keepalive, shutdown, limits) are all the core's.
 //!
 //! # Example
@@ -59,12 +61,18 @@
 //! connection never leaves a thread hanging; it gets an error at once.
 //! See [`Connection`] for how a connection ends and [`Stream`] for what
 //! dropping a stream does.
+//!
+//! A thread that sends frames to the transport itself (see [`Connection`])
+//! also waits while the transport's write blocks, as a thread writing to a
+//! `TcpStream` would; after a few batches it leaves the rest to the writer
+//! thread. The reader thread never writes, so input is always read.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod connection;
 mod driver;
 mod error;
+mod output;
 mod shared;
 mod stream;
 

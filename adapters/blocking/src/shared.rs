@@ -1,28 +1,106 @@
 //! The state the application's handles and the two I/O threads share: the
-//! session behind one mutex, and the condition variables its waiters sleep
-//! on.
+//! session behind one mutex, the condition variables its waiters sleep on,
+//! and the transport's write half with the frames on their way to it.
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::fmt;
+use std::io::{self, Write};
+use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use muxplex::{Event, Instant, Session, StreamError, StreamId};
 
+use crate::output::Batch;
+
+/// Batches an application thread writes itself before it hands the rest
+/// of the output to the writer thread, so that a thread writing on a busy
+/// connection returns in bounded time.
+const INLINE_BATCHES: u32 = 4;
+
 /// Everything behind the lock, plus the condition variables (which must
 /// live outside it, since waiting hands the guard back to them).
-#[derive(Debug)]
+///
+/// A notification costs a system call whether or not anyone waits (std's
+/// condition variables do not count their waiters), and the session raises
+/// events far more often than threads sleep on them. So every sleeper
+/// counts itself in the state, and a condition variable is notified only
+/// when its count says someone is there. And notifications made under the
+/// lock wait in the state until it is released ([`Guard`]'s drop): a thread
+/// woken while the notifier still holds the lock would only wake to sleep
+/// again on the mutex.
+///
+/// # Who writes
+///
+/// Output is written by whichever thread produced it, when nobody else is
+/// writing: an application thread that wrote to a stream sends the frames
+/// itself, as a thread writing to a `TcpStream` would, with no hand-off to
+/// another thread. [`State::sender`] says whether someone is writing; that
+/// thread takes frames from the session again before it stops, so output
+/// produced meanwhile is never left behind. The reader thread never waits
+/// for the transport's write (two peers writing a lot to each other would
+/// stall), so it only takes the frames its input produced and hands them
+/// to the writer thread, which also keeps the session's timers and closes
+/// the transport at the end.
 pub(crate) struct Shared {
     state: Mutex<State>,
-    /// The writer thread sleeps here until there may be output or the
+    /// The transport's write half and the batch being written: locked only
+    /// by the thread that set [`State::sender`] to [`Sender::Busy`], so it
+    /// is never contended. Taken while `state` is held, or the other way
+    /// round, which cannot deadlock: see [`Shared::transmit`].
+    output: Mutex<Output>,
+    /// The writer thread sleeps here until it is handed output or the
     /// session's next deadline comes.
     pub(crate) writer_cv: Condvar,
     /// `accept_stream` sleeps here until a stream comes in.
     pub(crate) accept_cv: Condvar,
     /// `open_stream` sleeps here while opening is blocked.
     pub(crate) open_cv: Condvar,
-    /// `flush` and `close` sleep here for the writer thread's progress.
+    /// `flush` and `close` sleep here for the writes' progress.
     pub(crate) written_cv: Condvar,
     /// The origin of the session's clock.
     origin: std::time::Instant,
+}
+
+/// The transport's write half (gone once the writer thread has closed it)
+/// and the frames taken from the session and not yet written.
+pub(crate) struct Output {
+    writer: Option<Box<dyn Write + Send>>,
+    batch: Batch,
+}
+
+impl Output {
+    fn write(&mut self) -> io::Result<()> {
+        match &mut self.writer {
+            Some(writer) => self.batch.write_all(writer),
+            None => Err(io::ErrorKind::BrokenPipe.into()),
+        }
+    }
+}
+
+/// Whether, and how, output is being written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sender {
+    /// Nobody writes: the next thread with output takes over.
+    Idle,
+    /// A thread writes, and will take frames from the session again before
+    /// it stops.
+    Busy,
+    /// Output waits (in the batch, or still in the session) for the writer
+    /// thread, which was woken and takes over.
+    Handed,
+}
+
+/// Who calls [`Shared::transmit`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// An application thread: writes a few batches itself, then hands over.
+    App,
+    /// The reader thread: takes frames, and hands them over.
+    Reader,
+    /// The writer thread: writes until the session has nothing more.
+    Writer,
 }
 
 /// What the lock guards.
@@ -31,12 +109,140 @@ pub(crate) struct State {
     pub(crate) session: Session,
     /// One entry per live [`Stream`](crate::Stream) handle.
     pub(crate) entries: HashMap<StreamId, Entry>,
-    /// Batches the writer thread took from the session, and of those, how
-    /// many reached the transport; `flush` compares the two.
+    /// Batches taken from the session, and of those, how many reached the
+    /// transport; `flush` compares the two. Batches are written in order.
     pub(crate) batches_taken: u64,
     pub(crate) batches_written: u64,
+    /// See [`Sender`].
+    pub(crate) sender: Sender,
     /// Set once the writer thread has stopped: nothing more goes out.
     pub(crate) writer_done: bool,
+    /// The writer thread sleeps on `writer_cv`, and nobody has woken it
+    /// yet; and until when it sleeps (`None`: until woken).
+    writer_asleep: bool,
+    writer_deadline: Option<Instant>,
+    /// Threads asleep on `accept_cv`, `open_cv` and `written_cv`.
+    pub(crate) accepting: usize,
+    pub(crate) opening: usize,
+    pub(crate) flushing: usize,
+    /// Notifications to make once the lock is released.
+    wakeups: Wakeups,
+}
+
+/// Condition variables to notify once the lock is released.
+#[derive(Debug, Default)]
+struct Wakeups {
+    /// Streams' condition variables, each once.
+    streams: Vec<Arc<Condvar>>,
+    writer: bool,
+    accept: bool,
+    open: bool,
+    written: bool,
+}
+
+thread_local! {
+    /// An empty list with room, swapped with the state's when the lock is
+    /// released, so that queueing wake-ups allocates only at first.
+    static SPARE_WAKEUPS: Cell<Vec<Arc<Condvar>>> = const { Cell::new(Vec::new()) };
+}
+
+impl Wakeups {
+    fn is_empty(&self) -> bool {
+        !(!self.streams.is_empty() || self.writer || self.accept || self.open || self.written)
+    }
+
+    fn stream(&mut self, cv: &Arc<Condvar>) {
+        if !self.streams.iter().any(|queued| Arc::ptr_eq(queued, cv)) {
+            self.streams.push(Arc::clone(cv));
+        }
+    }
+
+    /// Takes the queued wake-ups, leaving none.
+    fn take(&mut self) -> Wakeups {
+        let taken = Wakeups {
+            streams: std::mem::replace(
+                &mut self.streams,
+                // A thread's locals may be gone while it exits.
+                SPARE_WAKEUPS.try_with(Cell::take).unwrap_or_default(),
+            ),
+            writer: self.writer,
+            accept: self.accept,
+            open: self.open,
+            written: self.written,
+        };
+        self.writer = false;
+        self.accept = false;
+        self.open = false;
+        self.written = false;
+        taken
+    }
+
+    fn notify(mut self, shared: &Shared) {
+        for cv in self.streams.drain(..) {
+            cv.notify_all();
+        }
+        let spare = self.streams;
+        let _ = SPARE_WAKEUPS.try_with(|cell| cell.set(spare));
+        if self.writer {
+            shared.writer_cv.notify_one();
+        }
+        if self.accept {
+            shared.accept_cv.notify_all();
+        }
+        if self.open {
+            shared.open_cv.notify_all();
+        }
+        if self.written {
+            shared.written_cv.notify_all();
+        }
+    }
+}
+
+/// The locked state. Dropping it releases the lock, then makes the
+/// notifications queued meanwhile.
+pub(crate) struct Guard<'a> {
+    shared: &'a Shared,
+    /// `None` only while the guard is handed to a condition variable.
+    inner: Option<MutexGuard<'a, State>>,
+}
+
+impl<'a> Guard<'a> {
+    /// The guard itself, with the queued notifications made (under the
+    /// lock, since it is about to be handed to a condition variable).
+    fn into_inner(mut self) -> MutexGuard<'a, State> {
+        let mut inner = self.inner.take().expect("a guard holds the lock");
+        if !inner.wakeups.is_empty() {
+            inner.wakeups.take().notify(self.shared);
+        }
+        inner
+    }
+}
+
+impl Deref for Guard<'_> {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        self.inner.as_ref().expect("a guard holds the lock")
+    }
+}
+
+impl DerefMut for Guard<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        self.inner.as_mut().expect("a guard holds the lock")
+    }
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        if let Some(mut inner) = self.inner.take() {
+            if inner.wakeups.is_empty() {
+                return;
+            }
+            let wakeups = inner.wakeups.take();
+            drop(inner);
+            wakeups.notify(self.shared);
+        }
+    }
 }
 
 /// The adapter's part of one stream handle.
@@ -48,17 +254,30 @@ pub(crate) struct Entry {
     /// stream once the application has seen the error, so later calls
     /// learn it from here.
     pub(crate) reset: Option<StreamError>,
+    /// Threads asleep on `cv`.
+    pub(crate) waiting: usize,
 }
 
 impl Shared {
-    pub(crate) fn new(session: Session) -> Self {
+    pub(crate) fn new(session: Session, writer: Box<dyn Write + Send>) -> Self {
         Shared {
             state: Mutex::new(State {
                 session,
                 entries: HashMap::new(),
                 batches_taken: 0,
                 batches_written: 0,
+                sender: Sender::Idle,
                 writer_done: false,
+                writer_asleep: false,
+                writer_deadline: None,
+                accepting: 0,
+                opening: 0,
+                flushing: 0,
+                wakeups: Wakeups::default(),
+            }),
+            output: Mutex::new(Output {
+                writer: Some(writer),
+                batch: Batch::new(),
             }),
             writer_cv: Condvar::new(),
             accept_cv: Condvar::new(),
@@ -71,17 +290,67 @@ impl Shared {
     /// Locks the state. A panic elsewhere while the lock was held cannot
     /// have left the session half-updated (the core does not panic midway
     /// on any input), so poisoning is ignored rather than spread.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    pub(crate) fn lock(&self) -> Guard<'_> {
+        let inner = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        Guard {
+            shared: self,
+            inner: Some(inner),
+        }
+    }
+
+    fn lock_output(&self) -> MutexGuard<'_, Output> {
+        self.output.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Sleeps on `cv` until notified, as [`lock`](Self::lock) does.
-    pub(crate) fn wait<'a>(
-        &self,
+    pub(crate) fn wait<'a>(&'a self, cv: &Condvar, guard: Guard<'a>) -> Guard<'a> {
+        let inner = cv
+            .wait(guard.into_inner())
+            .unwrap_or_else(PoisonError::into_inner);
+        Guard {
+            shared: self,
+            inner: Some(inner),
+        }
+    }
+
+    /// Sleeps on `cv` as [`wait`](Self::wait) does, counted in the count
+    /// `count` picks from the state while asleep, so that notifiers know
+    /// someone is there.
+    pub(crate) fn wait_counted<'a>(
+        &'a self,
         cv: &Condvar,
-        guard: MutexGuard<'a, State>,
-    ) -> MutexGuard<'a, State> {
-        cv.wait(guard).unwrap_or_else(PoisonError::into_inner)
+        mut guard: Guard<'a>,
+        count: impl Fn(&mut State) -> &mut usize,
+    ) -> Guard<'a> {
+        *count(&mut guard) += 1;
+        guard = self.wait(cv, guard);
+        *count(&mut guard) -= 1;
+        guard
+    }
+
+    /// The writer thread's sleep: until woken, or until the session's next
+    /// deadline.
+    pub(crate) fn writer_sleep<'a>(&'a self, mut guard: Guard<'a>) -> Guard<'a> {
+        let deadline = guard.session.poll_timeout();
+        guard.writer_asleep = true;
+        guard.writer_deadline = deadline;
+        guard = match deadline {
+            None => self.wait(&self.writer_cv, guard),
+            Some(at) => {
+                let now = self.now();
+                let left = Duration::from_micros(at.as_micros().saturating_sub(now.as_micros()));
+                let inner = self
+                    .writer_cv
+                    .wait_timeout(guard.into_inner(), left)
+                    .map_or_else(|poisoned| poisoned.into_inner().0, |(guard, _)| guard);
+                Guard {
+                    shared: self,
+                    inner: Some(inner),
+                }
+            }
+        };
+        guard.writer_asleep = false;
+        guard
     }
 
     /// The session's clock: microseconds since the connection was made.
@@ -90,21 +359,29 @@ impl Shared {
         Instant::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
     }
 
-    /// The drive loop's rule, after any input or command: hand each event
-    /// to whoever waits for it, then let the writer thread drain the
-    /// output. Waiters re-check their own condition under the lock, so an
-    /// event is only a wake-up call.
+    /// What an application thread does after any command: hand each event
+    /// to whoever waits for it, and write the output (see
+    /// [`transmit`](Self::transmit)).
+    pub(crate) fn after_command<'a>(&'a self, mut state: Guard<'a>) -> Guard<'a> {
+        self.settle(&mut state);
+        self.transmit(state, Via::App)
+    }
+
+    /// Hands each event to whoever waits for it. Waiters re-check their
+    /// own condition under the lock, so an event is only a wake-up call.
+    /// Wakes the writer thread if the session's next deadline came before
+    /// the one it sleeps until.
     pub(crate) fn settle(&self, state: &mut State) {
         while let Some(event) = state.session.poll_event() {
             match event {
-                Event::IncomingStream(_) => self.accept_cv.notify_all(),
+                Event::IncomingStream(_) => self.notify_accept(state),
                 Event::Readable(id) | Event::Writable(id) => state.wake(id),
                 Event::StreamReset { id, .. } => {
                     state.wake(id);
                     // A reset drops unsent data, which a flush waits on.
-                    self.written_cv.notify_all();
+                    self.notify_written(state);
                 }
-                Event::OpenUnblocked | Event::PeerGoingAway => self.open_cv.notify_all(),
+                Event::OpenUnblocked | Event::PeerGoingAway => self.notify_open(state),
                 Event::Closed(_) => {
                     for entry in state.entries.values() {
                         entry.cv.notify_all();
@@ -112,19 +389,161 @@ impl Shared {
                     self.accept_cv.notify_all();
                     self.open_cv.notify_all();
                     self.written_cv.notify_all();
+                    // It closes the transport once the last frames are out.
+                    self.wake_writer(state);
                 }
                 // Pongs answer pings nobody here sends.
                 _ => {}
             }
         }
-        self.writer_cv.notify_one();
+        if state.writer_asleep
+            && let Some(at) = state.session.poll_timeout()
+            && state
+                .writer_deadline
+                .is_none_or(|sleeps_until| at < sleeps_until)
+        {
+            self.wake_writer(state);
+        }
+    }
+
+    /// What [`Connection`](crate::Connection)'s `open_stream` and
+    /// `accept_stream` do after their command: hand each event to whoever
+    /// waits for it, and leave the output (the stream's SYN or ACK) to the
+    /// writer thread, woken now. A stream's first frame is mostly followed
+    /// at once by the application's first write, or its finish, which then
+    /// find the writer busy and leave their frames to it too: the flags
+    /// ride on those frames and one write carries them all, instead of a
+    /// write per command. Many threads opening streams at once share the
+    /// writer's writes the same way.
+    pub(crate) fn after_open<'a>(&'a self, mut state: Guard<'a>) -> Guard<'a> {
+        self.settle(&mut state);
+        if state.sender == Sender::Idle && !state.writer_done {
+            state.sender = Sender::Handed;
+            self.wake_writer(&mut state);
+        }
+        state
+    }
+
+    /// Gets the session's output written, if nobody else is writing (who
+    /// is will take it). `via` says who calls: see [`Via`].
+    ///
+    /// The thread that sets [`State::sender`] to `Busy` is the only one to
+    /// lock the output, and it takes frames from the session again (under
+    /// the state lock) before it sets `Idle`, after which it no longer
+    /// takes the state lock while holding the output's. So a thread that
+    /// finds `Idle` under the state lock may lock the output while holding
+    /// it: whoever still holds the output is only about to let it go.
+    pub(crate) fn transmit<'a>(&'a self, mut state: Guard<'a>, via: Via) -> Guard<'a> {
+        match state.sender {
+            Sender::Idle => {}
+            Sender::Handed if via == Via::Writer => {}
+            // Whoever has it looks at the session again before stopping.
+            _ => return state,
+        }
+        if state.writer_done {
+            return state;
+        }
+        state.sender = Sender::Busy;
+        let mut output = self.lock_output();
+        let mut rounds = 0;
+        loop {
+            if output.batch.is_empty() {
+                if !output.batch.fill(&mut state.session) {
+                    break;
+                }
+                state.batches_taken += 1;
+                // Frames leaving may raise Writable or free streams.
+                self.settle(&mut state);
+            }
+            if via == Via::Reader || (via == Via::App && rounds == INLINE_BATCHES) {
+                state.sender = Sender::Handed;
+                self.wake_writer(&mut state);
+                return state;
+            }
+            let taken = state.batches_taken;
+            drop(state);
+            let written = output.write();
+            state = self.lock();
+            rounds += 1;
+            match written {
+                Ok(()) => state.batches_written = taken,
+                Err(_) => {
+                    output.batch.clear();
+                    // The core has no separate input for a failed write;
+                    // for the session it is the transport's end all the
+                    // same.
+                    let now = self.now();
+                    state.session.handle_eof(now);
+                    self.settle(&mut state);
+                    break;
+                }
+            }
+            self.notify_written(&mut state);
+        }
+        state.sender = Sender::Idle;
+        drop(output);
+        if state.session.is_closed() {
+            self.wake_writer(&mut state);
+        }
+        state
+    }
+
+    /// Ends the output for good, once the session has ended and its last
+    /// frames are out: drops the transport's write half, which closes our
+    /// direction of it. The writer thread's last act.
+    pub(crate) fn close_output<'a>(&'a self, mut state: Guard<'a>) -> Guard<'a> {
+        debug_assert_eq!(state.sender, Sender::Idle);
+        // Nobody writes again.
+        state.sender = Sender::Busy;
+        drop(state);
+        let writer = self.lock_output().writer.take();
+        drop(writer);
+        let mut state = self.lock();
+        state.writer_done = true;
+        self.written_cv.notify_all();
+        state
+    }
+
+    /// Wakes the writer thread if it sleeps. Once woken it looks at
+    /// everything, so one call per sleep is enough.
+    pub(crate) fn wake_writer(&self, state: &mut State) {
+        if state.writer_asleep {
+            state.writer_asleep = false;
+            state.wakeups.writer = true;
+        }
+    }
+
+    pub(crate) fn notify_accept(&self, state: &mut State) {
+        if state.accepting > 0 {
+            state.wakeups.accept = true;
+        }
+    }
+
+    pub(crate) fn notify_open(&self, state: &mut State) {
+        if state.opening > 0 {
+            state.wakeups.open = true;
+        }
+    }
+
+    pub(crate) fn notify_written(&self, state: &mut State) {
+        if state.flushing > 0 {
+            state.wakeups.written = true;
+        }
+    }
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
     }
 }
 
 impl State {
-    fn wake(&self, id: StreamId) {
-        if let Some(entry) = self.entries.get(&id) {
-            entry.cv.notify_all();
+    fn wake(&mut self, id: StreamId) {
+        if let Some(entry) = self.entries.get(&id)
+            && entry.waiting > 0
+        {
+            self.wakeups.stream(&entry.cv);
         }
     }
 

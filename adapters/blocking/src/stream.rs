@@ -52,6 +52,7 @@ impl Stream {
         let entry = Entry {
             cv: Arc::clone(&cv),
             reset: None,
+            waiting: 0,
         };
         state.entries.insert(id, entry);
         Stream {
@@ -82,8 +83,8 @@ impl Stream {
     /// `ConnectionReset`. A stream already over stays as it is, and one the
     /// peer reset first keeps reporting the peer's reset.
     pub fn reset(&self, code: u32) {
-        let mut state = self.shared.lock();
-        let state = &mut *state;
+        let mut guard = self.shared.lock();
+        let state = &mut *guard;
         let Some(mut stream) = state.session.stream(self.id) else {
             return;
         };
@@ -108,7 +109,7 @@ impl Stream {
         // Other threads blocked on this stream must see the reset.
         self.cv.notify_all();
         self.shared.written_cv.notify_all();
-        self.shared.settle(state);
+        drop(self.shared.after_command(guard));
     }
 
     /// Sets the stream's priority: a higher one always sends first, equal
@@ -153,7 +154,7 @@ impl Stream {
     ) -> Option<Result<T, StreamError>> {
         let mut state = self.shared.lock();
         let result = self.run_locked(&mut state, op);
-        self.shared.settle(&mut state);
+        drop(self.shared.after_command(state));
         result
     }
 
@@ -184,9 +185,13 @@ impl Stream {
         let mut state = self.shared.lock();
         loop {
             match self.run_locked(&mut state, &mut op) {
-                Some(Err(StreamError::Blocked)) => state = self.shared.wait(&self.cv, state),
+                Some(Err(StreamError::Blocked)) => {
+                    state = self
+                        .shared
+                        .wait_counted(&self.cv, state, |s| &mut self.entry(s).waiting);
+                }
                 Some(result) => {
-                    self.shared.settle(&mut state);
+                    drop(self.shared.after_command(state));
                     return result.map_err(stream_error);
                 }
                 None => return gone(),
@@ -230,7 +235,7 @@ impl Stream {
             if unsent == 0 {
                 break;
             }
-            state = shared.wait(&shared.written_cv, state);
+            state = shared.wait_counted(&shared.written_cv, state, |s| &mut s.flushing);
         }
         // Every batch taken so far may hold some of our frames.
         let target = state.batches_taken;
@@ -243,7 +248,7 @@ impl Stream {
                     None => io::Error::from(io::ErrorKind::BrokenPipe),
                 });
             }
-            state = shared.wait(&shared.written_cv, state);
+            state = shared.wait_counted(&shared.written_cv, state, |s| &mut s.flushing);
         }
         Ok(())
     }
@@ -257,7 +262,7 @@ impl Drop for Stream {
         if seen_reset.is_none() {
             state.detach(self.id);
         }
-        self.shared.settle(&mut state);
+        drop(self.shared.after_command(state));
     }
 }
 
