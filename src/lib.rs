@@ -84,6 +84,7 @@ mod stream;
 mod stream_id;
 mod time;
 mod transmit;
+mod transmit_queue;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -98,6 +99,7 @@ pub use session::{
 pub use stream_id::StreamId;
 pub use time::Instant;
 pub use transmit::Transmit;
+pub use transmit_queue::TransmitQueue;
 
 /// The code blocks of `README.md`, compiled and run as doctests so the
 /// README cannot drift from the API.

@@ -9,14 +9,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use muxplex::TransmitQueue;
+
 use crate::io::{TransportRead, TransportWrite};
-use crate::output::{MAX_SLICES, Output};
 use crate::shared::{Lost, Shared, register};
 
-/// How many bytes the driver reads, and copies small frames into for one
-/// transport write, at a time. Many small frames (window updates, small
-/// writes on many streams) then cost one system call instead of one each.
-pub const IO_BUFFER_SIZE: usize = crate::output::IO_BUFFER_SIZE;
+/// How many bytes the driver reads at a time. (Frames go out through a
+/// [`TransmitQueue`], which copies small frames into a 64 KiB buffer so
+/// that many of them cost one system call.)
+pub const IO_BUFFER_SIZE: usize = 64 * 1024;
 
 /// The read buffer's free room is renewed below this, so that reads stay
 /// large.
@@ -44,11 +45,7 @@ pub struct Driver<T> {
     /// runs low.
     read_buf: BytesMut,
     /// Frames taken from the session and not yet written.
-    output: Output,
-    /// Output goes by vectored writes; see `note_vectored`.
-    vectored: bool,
-    /// Vectored writes in a row that took exactly their first buffer.
-    first_only: u8,
+    output: TransmitQueue,
     /// Bytes were written since the last flush.
     needs_flush: bool,
     /// The transport's input ended (or failed); it is not read again.
@@ -71,14 +68,12 @@ where
     T: TransportRead + TransportWrite + Unpin,
 {
     pub(crate) fn new(shared: Arc<Shared>, transport: T) -> Self {
-        let vectored = transport.is_write_vectored();
+        let output = TransmitQueue::new(transport.is_write_vectored());
         Driver {
             shared,
             transport,
             read_buf: BytesMut::new(),
-            vectored,
-            first_only: 0,
-            output: Output::new(),
+            output,
             needs_flush: false,
             read_closed: false,
             done: false,
@@ -141,7 +136,7 @@ where
                 // of copies (or a bounded run of shared payloads), goes
                 // out in one write.
                 let mut inner = self.shared.lock();
-                let took = self.output.fill(&mut inner.session, self.vectored);
+                let took = self.output.fill(&mut inner.session);
                 // Sending can unblock writers (their data left the buffer).
                 inner.dispatch_events();
                 drop(inner);
@@ -149,13 +144,14 @@ where
                     break;
                 }
             }
-            let written = if self.vectored {
-                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-                let count = self.output.slices(&mut slices);
+            let written = if self.output.is_vectored() {
+                let mut chunks = [&[][..]; TransmitQueue::MAX_CHUNKS];
+                let count = self.output.chunks(&mut chunks);
+                let slices: [IoSlice<'_>; TransmitQueue::MAX_CHUNKS] =
+                    std::array::from_fn(|i| IoSlice::new(chunks[i]));
                 let written = self.transport.poll_write_vectored(cx, &slices[..count]);
-                let first = slices[0].len();
                 if let Poll::Ready(Ok(n)) = written {
-                    self.note_vectored(n, first, count);
+                    self.output.note_vectored_write(n, chunks[0].len(), count);
                 }
                 written
             } else {
@@ -181,23 +177,6 @@ where
             }
         }
         Ok(progress)
-    }
-
-    /// A transport may claim vectored writes and still write only the
-    /// first buffer each time (futures-io cannot say, and compat layers
-    /// such as tokio-util's do not forward them): then every header costs
-    /// a write of its own. After a few such writes in a row, the driver
-    /// copies frames into its buffer instead, for the rest of the
-    /// connection.
-    fn note_vectored(&mut self, written: usize, first: usize, slices: usize) {
-        if slices > 1 && written == first && written < self.output.pending() {
-            self.first_only += 1;
-            if self.first_only >= 4 {
-                self.vectored = false;
-            }
-        } else {
-            self.first_only = 0;
-        }
     }
 
     /// Whether the session is over and every byte it produced is out.

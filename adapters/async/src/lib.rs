@@ -10,9 +10,10 @@
 //!
 //! - The session lives behind one `std::sync::Mutex`, with the wakers of
 //!   every task waiting on a stream, on `accept`, or on the driver.
-//! - The [`Driver`] reads the transport into the session, collects up to
-//!   [`IO_BUFFER_SIZE`] bytes of frames per transport write, and sleeps
-//!   until the session's next deadline.
+//! - The [`Driver`] reads the transport into the session ([`IO_BUFFER_SIZE`]
+//!   bytes at a time), writes its frames through a
+//!   [`muxplex::TransmitQueue`] (vectored, many small frames per write),
+//!   and sleeps until the session's next deadline.
 //! - Host time comes from the [`Timer`] (so a runtime's virtual clock, such
 //!   as tokio's paused time, drives keepalive and the other deadlines),
 //!   mapped onto the core's microsecond clock from the moment the
@@ -103,7 +104,6 @@ mod driver;
 mod error;
 mod futures_io;
 mod io;
-mod output;
 pub mod pool;
 mod shared;
 mod stream;

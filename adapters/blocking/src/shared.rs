@@ -10,9 +10,9 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use muxplex::{Event, Instant, Session, StreamError, StreamId};
+use muxplex::{Event, Instant, Session, StreamError, StreamId, TransmitQueue};
 
-use crate::output::Batch;
+use crate::output::write_all;
 
 /// Batches an application thread writes itself before it hands the rest
 /// of the output to the writer thread, so that a thread writing on a busy
@@ -67,13 +67,13 @@ pub(crate) struct Shared {
 /// and the frames taken from the session and not yet written.
 pub(crate) struct Output {
     writer: Option<Box<dyn Write + Send>>,
-    batch: Batch,
+    batch: TransmitQueue,
 }
 
 impl Output {
     fn write(&mut self) -> io::Result<()> {
         match &mut self.writer {
-            Some(writer) => self.batch.write_all(writer),
+            Some(writer) => write_all(&mut self.batch, writer),
             None => Err(io::ErrorKind::BrokenPipe.into()),
         }
     }
@@ -277,7 +277,7 @@ impl Shared {
             }),
             output: Mutex::new(Output {
                 writer: Some(writer),
-                batch: Batch::new(),
+                batch: TransmitQueue::new(true),
             }),
             writer_cv: Condvar::new(),
             accept_cv: Condvar::new(),

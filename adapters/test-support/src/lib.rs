@@ -7,7 +7,7 @@
 //!   [`assert_frames_within`] holds against the peer's limit.
 //! - [`pattern_byte`] and [`fill_pattern`] give each test stream content
 //!   that is cheap to generate and to check without keeping a copy.
-//! - With the `interop` feature, [`interop`] holds the scenarios against
+//! - With the `interop` feature, `interop` holds the scenarios against
 //!   the `yamux` crate that every async runtime's suite runs.
 //!
 //! The wrapper implements the futures-io traits; tokio suites reach it

@@ -1,0 +1,297 @@
+//! A host-side queue for the session's frames on their way to a transport
+//! that takes bytes in pieces (a socket).
+//!
+//! Headers and small payloads are copied into one buffer, so many small
+//! frames cost one write; large payloads stay the [`Bytes`] the session
+//! shares with the stream's send buffer and go out by vectored writes, so
+//! bulk data is not copied again on its way out. A transport that turns out
+//! not to write vectored gets every frame copied instead.
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::vec;
+
+use bytes::{Buf, Bytes};
+
+use crate::frame::HEADER_LEN;
+use crate::session::Session;
+
+/// Size of the copy buffer: with copying only, one fill takes at most this
+/// much from the session.
+const COPY_BUFFER: usize = 64 * 1024;
+
+/// Payloads up to this size are copied with their header; larger ones are
+/// shared.
+const COPY_LIMIT: usize = 4 * 1024;
+
+/// The most bytes one fill takes from the session when payloads are
+/// shared. Frames taken count as sent (their writers may go on), so this
+/// bounds what the queue holds beyond the streams' windows.
+const FILL_LIMIT: usize = 256 * 1024;
+
+/// Vectored writes in a row that took exactly their first buffer, after
+/// which the transport is taken for one that does not write vectored.
+const FIRST_ONLY_LIMIT: u8 = 4;
+
+/// One piece of output, in order.
+#[derive(Debug)]
+enum Segment {
+    /// `copied[start..end]`.
+    Copied { start: usize, end: usize },
+    /// A shared payload.
+    Shared(Bytes),
+}
+
+/// Frames taken from a [`Session`] and not yet written to the transport.
+///
+/// The loop: when the queue [`is_empty`](Self::is_empty),
+/// [`fill`](Self::fill) it; write its [`chunks`](Self::chunks) (one
+/// vectored write) or its [`first`](Self::first) chunk; report what the
+/// transport took with [`advance`](Self::advance) (and, after a vectored
+/// write, [`note_vectored_write`](Self::note_vectored_write)).
+#[derive(Debug)]
+pub struct TransmitQueue {
+    copied: Box<[u8]>,
+    /// Bytes of `copied` in use by segments.
+    used: usize,
+    segments: VecDeque<Segment>,
+    /// Bytes in `segments`.
+    pending: usize,
+    /// Whether payloads are shared, for vectored writes.
+    vectored: bool,
+    /// Vectored writes in a row that took exactly their first buffer.
+    first_only: u8,
+}
+
+impl Default for TransmitQueue {
+    fn default() -> Self {
+        Self::new(true)
+    }
+}
+
+impl TransmitQueue {
+    /// The most chunks [`chunks`](Self::chunks) gives: what one vectored
+    /// write should be offered (Linux accepts up to 1,024).
+    pub const MAX_CHUNKS: usize = 64;
+
+    /// An empty queue with a 64 KiB copy buffer. With `vectored` false
+    /// (the transport has no vectored writes), every frame is copied.
+    pub fn new(vectored: bool) -> Self {
+        TransmitQueue {
+            copied: vec![0; COPY_BUFFER].into_boxed_slice(),
+            used: 0,
+            segments: VecDeque::new(),
+            pending: 0,
+            vectored,
+            first_only: 0,
+        }
+    }
+
+    /// Bytes taken from the session and not yet written.
+    pub fn pending(&self) -> usize {
+        self.pending
+    }
+
+    /// Whether everything taken from the session was written.
+    pub fn is_empty(&self) -> bool {
+        self.pending == 0
+    }
+
+    /// Whether payloads are shared for vectored writes (rather than all
+    /// copied into one buffer).
+    pub fn is_vectored(&self) -> bool {
+        self.vectored
+    }
+
+    /// Drops what is left, after a failed write.
+    pub fn clear(&mut self) {
+        self.segments.clear();
+        self.used = 0;
+        self.pending = 0;
+    }
+
+    /// Takes frames from the session into the queue, which must be empty;
+    /// returns whether it took any.
+    pub fn fill(&mut self, session: &mut Session) -> bool {
+        debug_assert!(self.is_empty(), "fill an empty queue only");
+        self.clear();
+        if !self.vectored {
+            let n = session.poll_transmit(&mut self.copied);
+            self.push_copied(n);
+            return n > 0;
+        }
+        // Room for any frame that is copied whole: the header of a shared
+        // payload, or a small frame.
+        while self.pending < FILL_LIMIT
+            && self.segments.len() + 2 <= Self::MAX_CHUNKS
+            && self.used + HEADER_LEN + COPY_LIMIT <= self.copied.len()
+        {
+            let Some(frame) = session.poll_transmit_frame() else {
+                break;
+            };
+            let header = frame.header();
+            let payload = frame.payload();
+            let start = self.used;
+            let at = start + header.len();
+            self.copied[start..at].copy_from_slice(header);
+            if payload.len() <= COPY_LIMIT {
+                self.copied[at..at + payload.len()].copy_from_slice(payload);
+                self.push_copied(header.len() + payload.len());
+            } else {
+                self.push_copied(header.len());
+                self.pending += payload.len();
+                self.segments.push_back(Segment::Shared(payload.clone()));
+            }
+        }
+        !self.is_empty()
+    }
+
+    /// Records `n` bytes just copied at `copied[used..]`.
+    fn push_copied(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let (start, end) = (self.used, self.used + n);
+        self.used = end;
+        self.pending += n;
+        if let Some(Segment::Copied { end: last, .. }) = self.segments.back_mut()
+            && *last == start
+        {
+            *last = end;
+            return;
+        }
+        self.segments.push_back(Segment::Copied { start, end });
+    }
+
+    fn segment<'a>(&'a self, segment: &'a Segment) -> &'a [u8] {
+        match segment {
+            Segment::Copied { start, end } => &self.copied[*start..*end],
+            Segment::Shared(bytes) => bytes,
+        }
+    }
+
+    /// The pending bytes, in order, as up to `out.len()` chunks for one
+    /// vectored write; returns how many of `out` were set.
+    pub fn chunks<'a>(&'a self, out: &mut [&'a [u8]]) -> usize {
+        let mut count = 0;
+        for (slot, segment) in out.iter_mut().zip(&self.segments) {
+            *slot = self.segment(segment);
+            count += 1;
+        }
+        count
+    }
+
+    /// The first pending chunk, for a plain write (empty if none).
+    pub fn first(&self) -> &[u8] {
+        self.segments
+            .front()
+            .map_or(&[][..], |segment| self.segment(segment))
+    }
+
+    /// Drops `n` written bytes from the front; `n` is at most
+    /// [`pending`](Self::pending).
+    pub fn advance(&mut self, mut n: usize) {
+        assert!(n <= self.pending, "wrote more than was pending");
+        self.pending -= n;
+        while n > 0 {
+            let front = self.segments.front_mut().expect("checked above");
+            let len = match front {
+                Segment::Copied { start, end } => *end - *start,
+                Segment::Shared(bytes) => bytes.len(),
+            };
+            if n < len {
+                match front {
+                    Segment::Copied { start, .. } => *start += n,
+                    Segment::Shared(bytes) => bytes.advance(n),
+                }
+                return;
+            }
+            n -= len;
+            self.segments.pop_front();
+        }
+    }
+
+    /// Reports a vectored write of `chunks` chunks, the first `first` bytes
+    /// long, that took `written` bytes (call it before
+    /// [`advance`](Self::advance)). A transport may claim vectored writes
+    /// and still write only the first buffer each time (std's default
+    /// `write_vectored`, compat layers that do not forward them): then every
+    /// header would cost a write of its own. After a few such writes in a
+    /// row, the queue copies frames instead, for the rest of the connection.
+    pub fn note_vectored_write(&mut self, written: usize, first: usize, chunks: usize) {
+        if chunks > 1 && written == first && written < self.pending {
+            self.first_only += 1;
+            if self.first_only >= FIRST_ONLY_LIMIT {
+                self.vectored = false;
+            }
+        } else {
+            self.first_only = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Role};
+    use alloc::vec::Vec;
+
+    /// A session with one stream holding `len` bytes to send.
+    fn session_with(len: usize) -> Session {
+        let mut session = Session::new(Role::Client, Config::default());
+        let id = session.open_stream().expect("open");
+        let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        assert_eq!(session.stream(id).expect("open").write(&data), Ok(len));
+        session
+    }
+
+    /// Everything the queue gives, written `step` bytes at a time, either
+    /// vectored or chunk by chunk.
+    fn drain(session: &mut Session, queue: &mut TransmitQueue, step: usize) -> Vec<u8> {
+        let mut wire = Vec::new();
+        while !queue.is_empty() || queue.fill(session) {
+            let mut chunks = [&[][..]; TransmitQueue::MAX_CHUNKS];
+            let count = queue.chunks(&mut chunks);
+            let mut taken = 0;
+            for chunk in &chunks[..count] {
+                let n = chunk.len().min(step - taken);
+                wire.extend_from_slice(&chunk[..n]);
+                taken += n;
+                if taken == step {
+                    break;
+                }
+            }
+            queue.advance(taken);
+        }
+        wire
+    }
+
+    #[test]
+    fn shared_and_copied_output_are_the_same_bytes() {
+        let len = 100_000;
+        let mut a = session_with(len);
+        let mut b = session_with(len);
+        let vectored = drain(&mut a, &mut TransmitQueue::new(true), 5_003);
+        let copied = drain(&mut b, &mut TransmitQueue::new(false), 3_001);
+        assert_eq!(vectored, copied);
+        assert!(vectored.len() > len);
+    }
+
+    #[test]
+    fn a_transport_writing_only_first_buffers_gets_copies() {
+        let mut session = session_with(256 * 1024);
+        let mut queue = TransmitQueue::new(true);
+        for _ in 0..FIRST_ONLY_LIMIT {
+            if queue.is_empty() {
+                assert!(queue.fill(&mut session));
+            }
+            let mut chunks = [&[][..]; TransmitQueue::MAX_CHUNKS];
+            let count = queue.chunks(&mut chunks);
+            let first = chunks[0].len();
+            assert!(count > 1, "a header and a shared payload");
+            queue.note_vectored_write(first, first, count);
+            queue.advance(first);
+        }
+        assert!(!queue.is_vectored());
+    }
+}
