@@ -38,12 +38,15 @@ const ROUNDS_PER_POLL: usize = 64;
 pub struct Driver<T> {
     shared: Arc<Shared>,
     transport: T,
-    /// Where the transport is read into: its length is the zeroed room
-    /// still free. What is read is split off and handed to the session as
-    /// `Bytes`, which keeps large payloads as slices of it (no copy); the
-    /// room is renewed (the allocation reused once those are read) when it
-    /// runs low.
+    /// Where the transport is read into: its spare capacity when the
+    /// transport reads into uninitialized memory (`read_uninit`), else its
+    /// length is the zeroed room still free. What is read is split off and
+    /// handed to the session as `Bytes`, which keeps large payloads as
+    /// slices of it (no copy); the room is renewed (the allocation reused
+    /// once those are read) when it runs low.
     read_buf: BytesMut,
+    /// See [`TransportRead::reads_into_spare_capacity`].
+    read_uninit: bool,
     /// Frames taken from the session and not yet written.
     output: TransmitQueue,
     /// Bytes were written since the last flush.
@@ -69,10 +72,12 @@ where
 {
     pub(crate) fn new(shared: Arc<Shared>, transport: T) -> Self {
         let output = TransmitQueue::new(transport.is_write_vectored());
+        let read_uninit = transport.reads_into_spare_capacity();
         Driver {
             shared,
             transport,
             read_buf: BytesMut::new(),
+            read_uninit,
             output,
             needs_flush: false,
             read_closed: false,
@@ -88,11 +93,21 @@ where
         if !self.read_closed {
             // The transport is read without the lock held: handles stay
             // usable while the driver waits on I/O.
-            if self.read_buf.len() < MIN_READ {
-                self.read_buf.clear();
-                self.read_buf.resize(IO_BUFFER_SIZE, 0);
-            }
-            match self.transport.poll_read(cx, &mut self.read_buf) {
+            let read = if self.read_uninit {
+                // Everything read is split off at once: the buffer's length
+                // stays 0, and its spare capacity is the room.
+                if self.read_buf.capacity() < MIN_READ {
+                    self.read_buf.reserve(IO_BUFFER_SIZE);
+                }
+                self.transport.poll_read_buf(cx, &mut self.read_buf)
+            } else {
+                if self.read_buf.len() < MIN_READ {
+                    self.read_buf.clear();
+                    self.read_buf.resize(IO_BUFFER_SIZE, 0);
+                }
+                self.transport.poll_read(cx, &mut self.read_buf)
+            };
+            match read {
                 Poll::Ready(Ok(0)) => {
                     self.read_closed = true;
                     let mut inner = self.shared.lock();

@@ -8,6 +8,8 @@
 //! [`Driver`]: crate::Driver
 
 use std::io::{self, IoSlice};
+
+use bytes::BytesMut;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -16,6 +18,35 @@ pub trait TransportRead {
     /// Reads into `buf`; `Ok(0)` (for a non-empty `buf`) is the end of the
     /// peer's output. On `Pending` the task is woken when bytes arrive.
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
+
+    /// Reads into the spare capacity of `buf`, appending what was read;
+    /// `Ok(0)` is the end of the peer's output. The driver calls it only
+    /// when [`reads_into_spare_capacity`](Self::reads_into_spare_capacity)
+    /// says so. The default zeroes the spare capacity and calls
+    /// [`poll_read`](Self::poll_read): correct, only slower.
+    fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+    ) -> Poll<io::Result<usize>> {
+        let filled = buf.len();
+        buf.resize(buf.capacity(), 0);
+        let result = self.poll_read(cx, &mut buf[filled..]);
+        let read = match result {
+            Poll::Ready(Ok(n)) => n,
+            _ => 0,
+        };
+        buf.truncate(filled + read);
+        result
+    }
+
+    /// Whether [`poll_read_buf`](Self::poll_read_buf) reads into memory
+    /// nobody zeroed first (tokio's `ReadBuf` can). If not (the default),
+    /// the driver keeps zeroed room to read into with
+    /// [`poll_read`](Self::poll_read), zeroing each buffer once.
+    fn reads_into_spare_capacity(&self) -> bool {
+        false
+    }
 }
 
 /// The writing half of a transport: bytes to the peer.
@@ -80,5 +111,56 @@ impl<T: Timer + ?Sized> Timer for Box<T> {
 
     fn now(&self) -> Instant {
         (**self).now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Waker;
+
+    /// Reads come from a fixed script, one piece per call.
+    struct Script(Vec<&'static [u8]>);
+
+    impl TransportRead for Script {
+        fn poll_read(&mut self, _: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+            let Some(piece) = self.0.first_mut() else {
+                return Poll::Pending;
+            };
+            let n = piece.len().min(buf.len());
+            buf[..n].copy_from_slice(&piece[..n]);
+            *piece = &piece[n..];
+            if piece.is_empty() {
+                self.0.remove(0);
+            }
+            Poll::Ready(Ok(n))
+        }
+    }
+
+    #[test]
+    fn the_default_read_buf_appends_what_poll_read_gives() {
+        let mut transport = Script(vec![b"hello", b" world"]);
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut buf = BytesMut::with_capacity(8);
+        buf.extend_from_slice(b">");
+        assert!(matches!(
+            transport.poll_read_buf(&mut cx, &mut buf),
+            Poll::Ready(Ok(5))
+        ));
+        assert_eq!(&buf[..], b">hello");
+        // Only the spare capacity is offered: two of " world" fit.
+        assert!(matches!(
+            transport.poll_read_buf(&mut cx, &mut buf),
+            Poll::Ready(Ok(2))
+        ));
+        assert_eq!(&buf[..], b">hello w");
+        buf.clear();
+        buf.reserve(16);
+        assert!(matches!(
+            transport.poll_read_buf(&mut cx, &mut buf),
+            Poll::Ready(Ok(4))
+        ));
+        assert!(transport.poll_read_buf(&mut cx, &mut buf).is_pending());
+        assert_eq!(&buf[..], b"orld");
     }
 }

@@ -256,6 +256,20 @@ impl<T: AsyncRead + Unpin> muxplex_async::TransportRead for TokioIo<T> {
         std::task::ready!(Pin::new(&mut self.0).poll_read(cx, &mut buf))?;
         Poll::Ready(Ok(buf.filled().len()))
     }
+
+    /// Reads into uninitialized capacity, as tokio's `ReadBuf` allows, so
+    /// the driver's buffers are never zeroed.
+    fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut bytes::BytesMut,
+    ) -> Poll<io::Result<usize>> {
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.0), cx, buf)
+    }
+
+    fn reads_into_spare_capacity(&self) -> bool {
+        true
+    }
 }
 
 impl<T: AsyncWrite + Unpin> muxplex_async::TransportWrite for TokioIo<T> {
