@@ -11,6 +11,10 @@ use alloc::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
 
+/// Chunks handed over whole (`push_chunk`) of at least this size become
+/// parts of their own rather than being copied.
+const OWN_PART_MIN: usize = 4 * 1024;
+
 /// A stream's unsent data: parts, oldest first; writes go to the last.
 /// Empty, it holds no allocation, and it is no larger inline than the one
 /// `BytesMut` it replaced (idle streams' memory is a target).
@@ -67,6 +71,18 @@ impl SendBuffer {
         let mut part = BytesMut::with_capacity(size);
         part.extend_from_slice(rest);
         self.parts.push_back(part);
+    }
+
+    /// Appends `data` without copying it when it is large (it becomes a
+    /// part of its own; a `Bytes` that is not the only handle on its memory
+    /// is copied once). Small chunks are copied into the tail, as `push`
+    /// would. The caller has checked the total stays within `limit`.
+    pub(crate) fn push_chunk(&mut self, data: Bytes, limit: usize) {
+        if data.len() <= OWN_PART_MIN {
+            self.push(&data, limit);
+        } else {
+            self.parts.push_back(BytesMut::from(data));
+        }
     }
 
     /// Takes `max` bytes from the front (all of them, if fewer), without
@@ -147,5 +163,29 @@ mod tests {
         }
         let capacity: usize = buffer.parts.iter().map(BytesMut::capacity).sum();
         assert!(capacity <= limit, "{capacity} > {limit}");
+    }
+
+    #[test]
+    fn large_chunks_are_kept_without_copying_small_ones_are_packed() {
+        let limit = 1 << 20;
+        let mut buffer = SendBuffer::default();
+        buffer.push(b"head", limit);
+        let large = Bytes::from(alloc::vec![9u8; 32 * 1024]);
+        let at = large.as_ptr();
+        buffer.push_chunk(large, limit);
+        buffer.push_chunk(Bytes::from_static(b"tail"), limit);
+        assert_eq!(buffer.parts.len(), 3);
+        assert_eq!(
+            buffer.parts[1].as_ptr(),
+            at,
+            "the large chunk was not copied"
+        );
+        let mut sent = alloc::vec::Vec::new();
+        while !buffer.is_empty() {
+            sent.extend_from_slice(&buffer.take(10_000));
+        }
+        assert_eq!(&sent[..4], b"head");
+        assert!(sent[4..4 + 32 * 1024].iter().all(|&b| b == 9));
+        assert_eq!(&sent[4 + 32 * 1024..], b"tail");
     }
 }

@@ -152,6 +152,14 @@ impl StreamState {
         self.send_buf.push(data, limit);
     }
 
+    /// Like [`buffer_write`](Self::buffer_write), for data handed over
+    /// whole.
+    pub(crate) fn buffer_chunk(&mut self, data: Bytes, max_buffer: u32) {
+        let limit =
+            (self.send_window.min(max_buffer) as usize).max(self.send_buf.len() + data.len());
+        self.send_buf.push_chunk(data, limit);
+    }
+
     /// Takes the next `len` (non-zero) buffered bytes to send, or all of
     /// them if fewer.
     pub(crate) fn take_send_payload(&mut self, len: usize) -> Bytes {

@@ -188,3 +188,35 @@ fn unsent_counts_written_bytes_until_a_frame_takes_them() {
     }
     assert_eq!(left, [1_500, 500, 0]);
 }
+
+#[test]
+fn handed_over_chunks_respect_the_window_and_arrive_intact() {
+    let mut client = Session::client(Config::default());
+    let mut server = Session::server(Config::default());
+    let payload = pattern(9, WINDOW + 50_000);
+    let id = client.open_stream().unwrap();
+
+    // Small and large chunks; the one that crosses the window is cut.
+    let small = bytes::Bytes::copy_from_slice(&payload[..100]);
+    assert_eq!(client.stream(id).unwrap().write_chunk(small), Ok(100));
+    let large = bytes::Bytes::copy_from_slice(&payload[100..]);
+    assert_eq!(
+        client.stream(id).unwrap().write_chunk(large),
+        Ok(WINDOW - 100),
+        "only what the window allows is taken"
+    );
+    let rest = bytes::Bytes::copy_from_slice(&payload[WINDOW..]);
+    assert_eq!(
+        client.stream(id).unwrap().write_chunk(rest.clone()),
+        Err(StreamError::Blocked)
+    );
+    settle(&mut client, &mut server);
+    assert_eq!(server.accept_stream(), Some(id));
+    let (mut received, _) = read_all(&mut server, id);
+    settle(&mut client, &mut server);
+    assert!(events(&mut client).contains(&Event::Writable(id)));
+    assert_eq!(client.stream(id).unwrap().write_chunk(rest), Ok(50_000));
+    settle(&mut client, &mut server);
+    received.extend(read_all(&mut server, id).0);
+    assert!(received == payload, "data corrupted or reordered");
+}

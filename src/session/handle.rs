@@ -54,18 +54,42 @@ impl<'a> Stream<'a> {
     /// [`Event::Writable`](crate::Event::Writable), and when it is nothing the call returns
     /// [`StreamError::Blocked`].
     pub fn write(&mut self, data: &[u8]) -> Result<usize, StreamError> {
+        let taken = self.write_room(data.len())?;
+        let max_buffer = self.session.config.effective_max_window();
+        self.state().buffer_write(&data[..taken], max_buffer);
+        self.session.wake_stream(self.id);
+        Ok(taken)
+    }
+
+    /// Like [`write`](Self::write), taking the data whole: what fits is
+    /// kept without copying (unless `data` shares its memory with other
+    /// handles, or is small), so a host can copy an application's buffer
+    /// where it likes, for example outside a lock, and hand it over. The
+    /// part beyond the peer's window is dropped; the returned count says
+    /// how much was taken.
+    pub fn write_chunk(&mut self, mut data: Bytes) -> Result<usize, StreamError> {
+        let taken = self.write_room(data.len())?;
+        let max_buffer = self.session.config.effective_max_window();
+        data.truncate(taken);
+        self.state().buffer_chunk(data, max_buffer);
+        self.session.wake_stream(self.id);
+        Ok(taken)
+    }
+
+    /// How much of a write of `len` bytes the stream takes now; `Blocked`
+    /// when nothing (for a non-empty write). A short answer arms
+    /// `Writable`.
+    fn write_room(&mut self, len: usize) -> Result<usize, StreamError> {
         self.check_writable()?;
         let max_buffer = self.session.config.effective_max_window();
         let stream = self.state();
-        let taken = stream.write_capacity(max_buffer).min(data.len());
-        if taken < data.len() {
+        let taken = stream.write_capacity(max_buffer).min(len);
+        if taken < len {
             stream.writer_blocked = true;
         }
-        if taken == 0 && !data.is_empty() {
+        if taken == 0 && len > 0 {
             return Err(StreamError::Blocked);
         }
-        stream.buffer_write(&data[..taken], max_buffer);
-        self.session.wake_stream(self.id);
         Ok(taken)
     }
 

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use muxplex::{Delivery, StreamError, StreamId};
 
 use crate::error::Error;
@@ -38,6 +39,12 @@ pub struct Stream {
     /// The error every further operation reports, once `ERRORED` is set.
     error: Mutex<Option<Error>>,
 }
+
+/// Writes of at least this many bytes are copied outside the lock.
+const COPY_UNLOCKED_MIN: usize = 4 * 1024;
+
+/// Chunks (frames' payloads) one read takes at most.
+const READ_CHUNKS: usize = 8;
 
 /// Reads of at least this many bytes wake the driver; see `poll_read`.
 const WAKE_AFTER_READ: usize = 1024;
@@ -109,36 +116,65 @@ impl Stream {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let mut inner = self.shared.lock();
-        let inner = &mut *inner;
+        let mut guard = self.shared.lock();
+        let inner = &mut *guard;
         if self.has(EOF) {
             return Poll::Ready(Ok(0));
         }
         if let Some(error) = self.error() {
             return Poll::Ready(Err(error));
         }
-        let Some(result) = with_stream(inner, self.id, |stream| stream.read(buf)) else {
-            return Poll::Ready(Err(self.gone(inner)));
-        };
-        match result {
-            Ok(n) => {
-                if n == 0 {
+        // Received data is taken as shared chunks under the lock and copied
+        // out after it is released, so the driver and the other streams do
+        // not wait for the copy.
+        let mut chunks: [Bytes; READ_CHUNKS] = Default::default();
+        let mut count = 0;
+        let mut total = 0;
+        while count < READ_CHUNKS && total < buf.len() {
+            let max = buf.len() - total;
+            match with_stream(inner, self.id, |stream| stream.read_chunk(max)) {
+                Some(Ok(Some(chunk))) if !chunk.is_empty() => {
+                    total += chunk.len();
+                    chunks[count] = chunk;
+                    count += 1;
+                }
+                Some(Ok(Some(_))) => break,
+                Some(Ok(None)) => {
                     self.set(EOF);
+                    break;
                 }
-                // Reading may have freed window to grant back to the peer.
-                // Large reads also wake the driver when nothing is due: an
-                // application consuming bulk data wants it to read on, and
-                // under load a runtime checks the transport's readiness
-                // only every so many tasks. Small reads do not, so a
-                // request-sized read costs no extra driver round.
-                if n >= WAKE_AFTER_READ || inner.session.may_transmit() {
-                    inner.wake_driver();
+                Some(Err(StreamError::Blocked)) | None if count > 0 => break,
+                Some(Err(StreamError::Blocked)) => {
+                    return self.blocked_or_dead(inner, cx, Direction::Read);
                 }
-                Poll::Ready(Ok(n))
+                None => return Poll::Ready(Err(self.gone(inner))),
+                Some(Err(error)) => {
+                    // Recorded (the core may free the stream now), and
+                    // reported after the data already taken.
+                    let error = self.fail(inner, error);
+                    if count > 0 {
+                        break;
+                    }
+                    return Poll::Ready(Err(error));
+                }
             }
-            Err(StreamError::Blocked) => self.blocked_or_dead(inner, cx, Direction::Read),
-            Err(error) => Poll::Ready(Err(self.fail(inner, error))),
         }
+        // Reading may have freed window to grant back to the peer.
+        // Large reads also wake the driver when nothing is due: an
+        // application consuming bulk data wants it to read on, and
+        // under load a runtime checks the transport's readiness
+        // only every so many tasks. Small reads do not, so a
+        // request-sized read costs no extra driver round.
+        if total >= WAKE_AFTER_READ || inner.session.may_transmit() {
+            inner.wake_driver();
+        }
+        drop(guard);
+        let mut at = 0;
+        for chunk in &chunks[..count] {
+            buf[at..at + chunk.len()].copy_from_slice(chunk);
+            at += chunk.len();
+        }
+        Poll::Ready(Ok(total))
     }
 
     /// Buffers bytes to send; returns how many were taken (all of `data` or
@@ -148,21 +184,49 @@ impl Stream {
         if data.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let mut inner = self.shared.lock();
-        let inner = &mut *inner;
+        let mut guard = self.shared.lock();
+        let inner = &mut *guard;
         if let Some(error) = self.write_precheck(inner) {
             return Poll::Ready(Err(error));
         }
-        let Some(result) = with_stream(inner, self.id, |stream| stream.write(data)) else {
-            return Poll::Ready(Err(self.gone(inner)));
-        };
+        if data.len() >= COPY_UNLOCKED_MIN {
+            let room = with_stream(inner, self.id, |stream| stream.write_capacity()).unwrap_or(0);
+            if room > 0 {
+                // A large write is copied with the lock released, so the
+                // driver and the other streams do not wait for the copy
+                // (nor for the page faults of fresh memory). Only this
+                // stream's writes use its room, so it is still there.
+                drop(guard);
+                let chunk = Bytes::copy_from_slice(&data[..room.min(data.len())]);
+                let mut guard = self.shared.lock();
+                let inner = &mut *guard;
+                if let Some(error) = self.write_precheck(inner) {
+                    return Poll::Ready(Err(error));
+                }
+                let result = with_stream(inner, self.id, |stream| stream.write_chunk(chunk));
+                return self.written(inner, cx, result);
+            }
+        }
+        let result = with_stream(inner, self.id, |stream| stream.write(data));
+        self.written(inner, cx, result)
+    }
+
+    /// The outcome of a write to the core (`None`: the core no longer knows
+    /// the stream).
+    fn written(
+        &self,
+        inner: &mut Inner,
+        cx: &mut Context<'_>,
+        result: Option<Result<usize, StreamError>>,
+    ) -> Poll<Result<usize, Error>> {
         match result {
-            Ok(n) => {
+            None => Poll::Ready(Err(self.gone(inner))),
+            Some(Ok(n)) => {
                 inner.wake_driver();
                 Poll::Ready(Ok(n))
             }
-            Err(StreamError::Blocked) => self.blocked_or_dead(inner, cx, Direction::Write),
-            Err(error) => Poll::Ready(Err(self.fail(inner, error))),
+            Some(Err(StreamError::Blocked)) => self.blocked_or_dead(inner, cx, Direction::Write),
+            Some(Err(error)) => Poll::Ready(Err(self.fail(inner, error))),
         }
     }
 

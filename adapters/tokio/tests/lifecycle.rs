@@ -263,6 +263,45 @@ async fn abort_ends_at_once_with_the_code() {
 }
 
 #[tokio::test]
+async fn data_received_before_the_peer_aborts_is_read_before_the_error() {
+    let (client, server) = connected(Config::default());
+    let (mut ours, mut theirs) = open_and_accept(&client, &server, b"x").await;
+    // Several frames' worth, all received before the abort.
+    let sent: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    theirs.write_all(&sent).await.expect("write");
+    // Both drivers run until the data is across (a single-threaded runtime
+    // runs the other tasks at each yield); nothing is read yet.
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    server.abort(9);
+    assert_eq!(client.closed().await, CloseReason::PeerGoAway { code: 9 });
+
+    let mut received = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let err = loop {
+        match ours.read(&mut buf).await {
+            Ok(0) => panic!("an abort is not a clean end"),
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(err) => break err,
+        }
+    };
+    assert!(received == sent, "every byte received is read first");
+    assert!(
+        matches!(
+            inner(&err),
+            Some(Error::Closed {
+                reason: CloseReason::PeerGoAway { code: 9 },
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    // And it stays the answer.
+    assert!(ours.read(&mut buf).await.is_err());
+}
+
+#[tokio::test]
 async fn open_waits_while_too_many_streams_await_their_ack() {
     let config = Config::default().with_max_unacked_outbound(2);
     let (client, server) = connected(config);
