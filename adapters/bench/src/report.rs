@@ -197,19 +197,6 @@ pub fn print_targets(medians: &[Median]) {
             );
         }
     }
-    // Every multiplexer carries bulk-100 over one connection, while raw
-    // TCP's figure comes from 100 connections the kernel runs in parallel;
-    // one connection's own speed is the ceiling a multiplexer can reach.
-    if let (Some(one), Some(hundred)) = (
-        find(medians, Scenario::Bulk1, "raw-tcp"),
-        find(medians, Scenario::Bulk100, "raw-tcp"),
-    ) {
-        println!(
-            "  note: one raw TCP connection (bulk-1) moves {:.2} x the 100 connections of bulk-100 raw-tcp,",
-            one / hundred
-        );
-        println!("        the most a multiplexer over one connection can reach in bulk-100");
-    }
     println!();
 }
 
