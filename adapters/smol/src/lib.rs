@@ -222,6 +222,8 @@ pub struct SmolTimer {
     timer: async_io::Timer,
     /// The deadline the timer is set for, if any.
     armed: Option<Instant>,
+    /// The timer fired for `armed`.
+    fired: bool,
 }
 
 impl Default for SmolTimer {
@@ -229,6 +231,7 @@ impl Default for SmolTimer {
         SmolTimer {
             timer: async_io::Timer::never(),
             armed: None,
+            fired: false,
         }
     }
 }
@@ -240,17 +243,45 @@ impl muxplex_async::Timer for SmolTimer {
             // quiet while the deadline stays put.
             self.timer.set_at(deadline);
             self.armed = Some(deadline);
+            self.fired = false;
         }
-        // As a stream, a one-shot timer that already fired answers `None`
-        // rather than panicking as its `Future` form would; either way
-        // the deadline has passed.
+        // A one-shot async-io timer fires once and is pending forever
+        // after; the contract is "ready once the deadline has passed", so
+        // a deadline that fired stays ready.
+        if self.fired {
+            return Poll::Ready(());
+        }
         match Pin::new(&mut self.timer).poll_next(cx) {
-            Poll::Ready(_) => Poll::Ready(()),
+            Poll::Ready(_) => {
+                self.fired = true;
+                Poll::Ready(())
+            }
             Poll::Pending => Poll::Pending,
         }
     }
 
     fn now(&self) -> Instant {
         Instant::now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use muxplex_async::Timer as _;
+    use std::task::Waker;
+    use std::time::Duration;
+
+    #[test]
+    fn a_deadline_that_passed_stays_ready() {
+        let mut timer = SmolTimer::default();
+        let mut cx = Context::from_waker(Waker::noop());
+        let past = Instant::now();
+        assert!(timer.poll_sleep_until(&mut cx, past).is_ready());
+        // Asked again about the same instant: still passed.
+        assert!(timer.poll_sleep_until(&mut cx, past).is_ready());
+        let future = Instant::now() + Duration::from_secs(3600);
+        assert!(timer.poll_sleep_until(&mut cx, future).is_pending());
+        assert!(timer.poll_sleep_until(&mut cx, past).is_ready());
     }
 }
