@@ -126,15 +126,24 @@ impl Inner {
     /// fires before the session's deadline, the timer is re-armed for the
     /// real one then, at most once per deadline rather than per input.
     pub(crate) fn poll_deadline(&mut self, cx: &mut Context<'_>, deadline: Instant) -> Poll<()> {
-        if deadline <= self.now() {
-            return Poll::Ready(());
-        }
         let at = self.clock.to_host(deadline);
+        // A pending sleep armed no later than the deadline answers without
+        // reading the clock, which the driver would otherwise do every
+        // round. Should the deadline have passed meanwhile, that sleep
+        // fires within the timer's resolution and the deadline is seen
+        // then.
         if let Some(armed) = self.armed
             && armed <= at
-            && self.timer.poll_sleep_until(cx, armed).is_pending()
         {
-            return Poll::Pending;
+            if self.timer.poll_sleep_until(cx, armed).is_pending() {
+                return Poll::Pending;
+            }
+            // Fired, and spent: a one-shot timer (async-io's) would never
+            // fire again for the same instant.
+            self.armed = None;
+        }
+        if deadline <= self.now() {
+            return Poll::Ready(());
         }
         // Nothing armed, the deadline moved earlier, or the earlier sleep
         // fired: the deadline itself is armed. Having fired, a sleep for
