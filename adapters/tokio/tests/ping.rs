@@ -3,10 +3,14 @@
 //! way, so the round-trip time is known exactly and nothing depends on
 //! real time.
 
+mod common;
+
+use common::delay_copy;
+
 use std::time::Duration;
 
 use muxplex_tokio::{Config, Connection, Error, PingError, Role};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::io::DuplexStream;
 use tokio::time::{Instant, sleep, timeout};
 
 /// Room for everything the tests send, so a write never waits on the pipe.
@@ -14,25 +18,6 @@ const PIPE: usize = 1 << 20;
 
 /// Past every wait the tests expect: a ping that hangs fails here.
 const NEVER: Duration = Duration::from_secs(3600);
-
-/// Copies `from` into `to`, holding each chunk for `delay`.
-async fn delay_copy(
-    mut from: impl AsyncReadExt + Unpin,
-    mut to: impl AsyncWriteExt + Unpin,
-    delay: Duration,
-) {
-    let mut buf = vec![0u8; 64 * 1024];
-    while let Ok(n) = from.read(&mut buf).await {
-        if n == 0 {
-            break;
-        }
-        sleep(delay).await;
-        if to.write_all(&buf[..n]).await.is_err() {
-            break;
-        }
-    }
-    let _ = to.shutdown().await;
-}
 
 /// Two ends of a pipe whose bytes take `delay` each way.
 fn delayed_pair(delay: Duration) -> (DuplexStream, DuplexStream) {

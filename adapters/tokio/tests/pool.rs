@@ -5,6 +5,10 @@
 //! their pings. Every wait is protocol
 //! time, so minutes pass at once and nothing depends on real time.
 
+mod common;
+
+use common::delay_copy;
+
 use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -187,25 +191,6 @@ async fn relay_with_goaway(client: tokio::io::DuplexStream, server: tokio::io::D
         let _ = client_write.shutdown().await;
     };
     tokio::join!(upstream, downstream);
-}
-
-/// Copies `from` into `to`, holding each chunk for `delay`.
-async fn delay_copy(
-    mut from: impl AsyncReadExt + Unpin,
-    mut to: impl AsyncWriteExt + Unpin,
-    delay: Duration,
-) {
-    let mut buf = vec![0u8; 64 * 1024];
-    while let Ok(n) = from.read(&mut buf).await {
-        if n == 0 {
-            break;
-        }
-        sleep(delay).await;
-        if to.write_all(&buf[..n]).await.is_err() {
-            break;
-        }
-    }
-    let _ = to.shutdown().await;
 }
 
 async fn echo(mut stream: Stream, delay: Duration) -> io::Result<()> {
