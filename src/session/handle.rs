@@ -66,7 +66,10 @@ impl<'a> Stream<'a> {
     /// handles, or is small), so a host can copy an application's buffer
     /// where it likes, for example outside a lock, and hand it over. The
     /// part beyond the peer's window is dropped; the returned count says
-    /// how much was taken.
+    /// how much was taken. The memory `data` lies in stays allocated until
+    /// what was taken is sent, so a chunk cut from a larger buffer holds
+    /// all of it: hand over chunks the size of the write (the session's
+    /// memory bound counts the bytes taken, not their allocation).
     pub fn write_chunk(&mut self, mut data: Bytes) -> Result<usize, StreamError> {
         let taken = self.write_room(data.len())?;
         let max_buffer = self.session.config.effective_max_window();

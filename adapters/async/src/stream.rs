@@ -194,8 +194,9 @@ impl Stream {
             if room > 0 {
                 // A large write is copied with the lock released, so the
                 // driver and the other streams do not wait for the copy
-                // (nor for the page faults of fresh memory). Only this
-                // stream's writes use its room, so it is still there.
+                // (nor for the page faults of fresh memory). Only writes
+                // to this stream use its room; should another task have
+                // written to it meanwhile, `write_chunk` takes what fits.
                 drop(guard);
                 let chunk = Bytes::copy_from_slice(&data[..room.min(data.len())]);
                 let mut guard = self.shared.lock();
