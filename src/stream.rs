@@ -171,7 +171,8 @@ impl StreamState {
         !self.send_buf.is_empty() && self.send_window > 0
     }
 
-    /// Whether FIN should ride on the next frame: finished, nothing left.
+    /// Whether FIN is due: finished and nothing left to send. It always goes
+    /// in a zero-length frame of its own (see `Session::data_frame`).
     pub(crate) fn fin_due(&self) -> bool {
         self.send == SendState::FinQueued && self.send_buf.is_empty()
     }

@@ -33,6 +33,39 @@ fn syn_rides_on_the_first_data_frame() {
     assert_eq!(&first.payload[..], b"hello");
 }
 
+/// hashicorp/yamux and go-yamux apply a frame's flags before reading its
+/// payload, so a FIN on a Data frame with payload loses that payload there:
+/// the FIN must follow in a zero-length WindowUpdate of its own, in the same
+/// transmission, whether the stream is finished before or after its data
+/// leaves.
+#[test]
+fn fin_never_rides_on_a_data_frame_with_payload() {
+    for finish_before_transmit in [true, false] {
+        let mut client = Session::client(Config::default());
+        let id = client.open_stream().unwrap();
+        assert_eq!(client.stream(id).unwrap().write(b"hello"), Ok(5));
+        let mut frames = Vec::new();
+        if !finish_before_transmit {
+            frames.extend(take_frames(&mut client));
+        }
+        client.stream(id).unwrap().finish().unwrap();
+        frames.extend(take_frames(&mut client));
+
+        let shapes: Vec<_> = frames
+            .iter()
+            .map(|f| (f.header.frame_type, f.header.flags, f.header.length))
+            .collect();
+        assert_eq!(
+            shapes,
+            [
+                (FrameType::Data, Flags::SYN, 5),
+                (FrameType::WindowUpdate, Flags::FIN, 0),
+            ],
+            "finish before transmit: {finish_before_transmit}"
+        );
+    }
+}
+
 #[test]
 fn open_without_data_sends_a_bare_syn() {
     let mut client = Session::client(Config::default());

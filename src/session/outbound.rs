@@ -190,14 +190,12 @@ impl Session {
         // At most `max`, so within a u32 and the window.
         let len = payload.len() as u32;
         stream.send_window -= len;
-        let mut flags = self.take_open_flags(id);
-        let stream = self.streams.get_mut(&id)?;
-        if stream.fin_due() {
-            flags |= Flags::FIN;
-            stream.send = SendState::FinSent;
-            self.timers.fin_sent(id, &self.config);
-        }
+        let flags = self.take_open_flags(id);
         let header = Header::new(FrameType::Data, flags, id.get(), len);
+        // A FIN now due goes out in a WindowUpdate of its own, queued here
+        // as control so it leaves right behind this frame: hashicorp/yamux
+        // and go-yamux apply a frame's flags before they read its payload,
+        // and a FIN riding on data makes them drop that data.
         self.wake_stream(id);
         self.notify_writable_if_unblocked(id);
         self.free_if_done(id);
