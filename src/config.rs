@@ -70,9 +70,18 @@ pub struct Config {
     /// within this time (default 5 min; `None` waits forever).
     pub stream_close_timeout: Option<Duration>,
     /// Received data the session buffers across all its streams before it
-    /// resets the stream that would exceed it (default 256 MiB). Stream
+    /// resets the stream that would exceed it (default 64 MiB). Stream
     /// windows grow only while the sum of all windows fits in it.
     pub max_session_buffer: usize,
+    /// Written data the session buffers across all its streams before it
+    /// is sent (default 16 MiB). A write beyond it takes what fits and
+    /// reports [`StreamError::Blocked`](crate::StreamError::Blocked) for
+    /// the rest; [`Event::Writable`](crate::Event::Writable) follows as
+    /// frames leave, to the waiting streams in the order they waited. Each
+    /// stream is further limited by the peer's window, so a peer that reads
+    /// nothing holds at most this much of our memory however many streams
+    /// it opens.
+    pub max_send_buffer: usize,
 }
 
 impl Default for Config {
@@ -91,7 +100,8 @@ impl Default for Config {
             max_streams: 16_384,
             open_timeout: None,
             stream_close_timeout: Some(Duration::from_secs(300)),
-            max_session_buffer: 256 * 1024 * 1024,
+            max_session_buffer: 64 * 1024 * 1024,
+            max_send_buffer: 16 * 1024 * 1024,
         }
     }
 }
@@ -179,6 +189,13 @@ impl Config {
     /// Sets the session-wide budget for received, unread data.
     pub fn with_max_session_buffer(mut self, bytes: usize) -> Self {
         self.max_session_buffer = bytes;
+        self
+    }
+
+    /// Sets the session-wide budget for written, unsent data; at least one
+    /// byte.
+    pub fn with_max_send_buffer(mut self, bytes: usize) -> Self {
+        self.max_send_buffer = bytes.max(1);
         self
     }
 

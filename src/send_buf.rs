@@ -22,12 +22,15 @@ const OWN_PART_MIN: usize = 4 * 1024;
 pub(crate) struct SendBuffer {
     /// Never holds an empty part, and is reset (deallocated) once empty.
     parts: VecDeque<BytesMut>,
+    /// The bytes in `parts`, kept so that asking costs nothing: it is asked
+    /// for every frame. Within a u32, as the stream's window bounds it.
+    len: u32,
 }
 
 impl SendBuffer {
     /// Buffered bytes.
     pub(crate) fn len(&self) -> usize {
-        self.parts.iter().map(BytesMut::len).sum()
+        self.len as usize
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -44,6 +47,7 @@ impl SendBuffer {
         if data.is_empty() {
             return;
         }
+        self.len += data.len() as u32;
         let room = self
             .parts
             .back()
@@ -52,7 +56,7 @@ impl SendBuffer {
             self.parts.back_mut().expect("room").extend_from_slice(data);
             return;
         }
-        let pending = self.len();
+        let pending = self.len() - data.len();
         let (head, rest) = data.split_at(room);
         let size = if pending == 0 {
             // A first part: sized for the write, rounded up so that the
@@ -81,6 +85,7 @@ impl SendBuffer {
         if data.len() <= OWN_PART_MIN {
             self.push(&data, limit);
         } else {
+            self.len += data.len() as u32;
             self.parts.push_back(BytesMut::from(data));
         }
     }
@@ -112,6 +117,7 @@ impl SendBuffer {
         } else {
             front.split_to(max).freeze()
         };
+        self.len -= payload.len() as u32;
         if self.parts.is_empty() {
             // Sent empty, the buffer is dropped rather than kept for
             // reuse: it is as large as the most the stream ever wrote

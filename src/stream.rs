@@ -88,6 +88,9 @@ pub(crate) struct StreamState {
     pub(crate) control_queued: bool,
     /// Whether a write came up short and awaits a `Writable` event.
     pub(crate) writer_blocked: bool,
+    /// Whether the stream waits in the session's queue for room in the
+    /// send budget.
+    pub(crate) budget_waiting: bool,
     /// Whether the next arrival should raise a `Readable` event.
     pub(crate) readable_armed: bool,
     /// Whether the application gave the stream up (`Stream::detach`): what
@@ -130,6 +133,7 @@ impl StreamState {
             scheduled: false,
             control_queued: false,
             writer_blocked: false,
+            budget_waiting: false,
             readable_armed: true,
             detached: false,
         }
@@ -142,21 +146,20 @@ impl StreamState {
         allowed.saturating_sub(self.send_buf.len())
     }
 
-    /// Buffers written data; the caller has checked it fits
-    /// [`write_capacity`](Self::write_capacity). The buffer never holds
-    /// more than the peer's window lets it (see [`SendBuffer::push`]), so
-    /// the session's documented memory bound holds.
-    pub(crate) fn buffer_write(&mut self, data: &[u8], max_buffer: u32) {
-        let limit =
-            (self.send_window.min(max_buffer) as usize).max(self.send_buf.len() + data.len());
+    /// Buffers written data; the caller has checked it fits the room a
+    /// write has (the peer's window and the session's send budget), passed
+    /// as `room`. New buffer memory is sized within that room too (see
+    /// [`SendBuffer::push`]), so the session's documented memory bound
+    /// holds.
+    pub(crate) fn buffer_write(&mut self, data: &[u8], room: usize) {
+        let limit = self.send_buf.len() + room.max(data.len());
         self.send_buf.push(data, limit);
     }
 
     /// Like [`buffer_write`](Self::buffer_write), for data handed over
     /// whole.
-    pub(crate) fn buffer_chunk(&mut self, data: Bytes, max_buffer: u32) {
-        let limit =
-            (self.send_window.min(max_buffer) as usize).max(self.send_buf.len() + data.len());
+    pub(crate) fn buffer_chunk(&mut self, data: Bytes, room: usize) {
+        let limit = self.send_buf.len() + room.max(data.len());
         self.send_buf.push_chunk(data, limit);
     }
 
@@ -212,15 +215,6 @@ impl StreamState {
     fn consumed(&mut self, bytes: usize) {
         // At most one window's worth, so within a u32.
         self.credit_to_return = self.credit_to_return.saturating_add(bytes as u32);
-    }
-
-    /// Drops all buffered data in both directions (after a reset);
-    /// returns how many received bytes were dropped.
-    pub(crate) fn discard_buffers(&mut self) -> usize {
-        let dropped = self.recv_buf.len() as usize;
-        self.send_buf.clear();
-        self.recv_buf.clear();
-        dropped
     }
 
     /// Whether the peer's application may have the stream, judged from

@@ -226,6 +226,7 @@ fn hostile_peers_cannot_grow_the_heap_beyond_the_documented_bound() {
     syn_flood_accepted();
     window_update_flood();
     peer_never_reads();
+    send_budget_across_many_streams();
     one_byte_frames_on_many_streams();
     stream_churn_while_output_blocked();
     buffer_full_churn_while_output_blocked();
@@ -508,6 +509,109 @@ fn peer_never_reads() {
         live <= bound(streams, 0, 0),
         "after draining: heap {live} B exceeds {} B",
         bound(streams, 0, 0)
+    );
+    let id = 1 + 2 * STREAMS;
+    assert_eq!(echo(&mut server, id, true, b"still works"), b"still works");
+}
+
+/// The hostile echo client of the reliability report: many streams, each
+/// sent its full initial window, while the echo is never read. Every
+/// stream's window would let the application buffer 256 KiB; the session's
+/// send budget holds the sum to `max_send_buffer`, and as the output drains
+/// the waiting writers are woken in the order they waited, so each stream
+/// still gets its whole window out.
+fn send_budget_across_many_streams() {
+    const STREAMS: u32 = 64;
+    const BUDGET: usize = 1024 * 1024;
+    const WINDOW: usize = muxplex::INITIAL_STREAM_WINDOW as usize;
+    let wire: Vec<u8> = (0..STREAMS)
+        .flat_map(|i| header(FrameType::WindowUpdate, Flags::SYN, 1 + 2 * i, 0))
+        .collect();
+    let piece = [0x5au8; 1000];
+
+    let mut ids = Vec::with_capacity(STREAMS as usize);
+    let mut written = vec![0usize; STREAMS as usize];
+    let mut order = Vec::with_capacity(4 * STREAMS as usize);
+    let meter = Meter::start();
+    let mut server = Session::server(config().with_max_send_buffer(BUDGET));
+    feed(&mut server, &wire);
+    while let Some(id) = server.accept_stream() {
+        ids.push(id);
+    }
+    // The application writes to every stream until blocked.
+    let write_all = |server: &mut Session, id: StreamId, written: &mut [usize]| {
+        let mut stream = server.stream(id).expect("accepted");
+        loop {
+            match stream.write(&piece) {
+                Ok(n) => written[(id.get() as usize - 1) / 2] += n,
+                Err(StreamError::Blocked) => return,
+                Err(e) => panic!("write: {e}"),
+            }
+        }
+    };
+    for &id in &ids {
+        write_all(&mut server, id, &mut written);
+    }
+    let unsent: usize = ids
+        .iter()
+        .map(|&id| server.stream(id).expect("open").unsent())
+        .sum();
+    assert!(unsent <= BUDGET, "unsent {unsent} B beyond the budget");
+    assert!(
+        unsent > BUDGET - piece.len(),
+        "the budget is used: {unsent}"
+    );
+    assert!(
+        written[STREAMS as usize - 1] == 0,
+        "the last stream found no room"
+    );
+    let cut_short: Vec<StreamId> = ids
+        .iter()
+        .copied()
+        .filter(|id| written[(id.get() as usize - 1) / 2] < WINDOW)
+        .collect();
+    let streams = server.stream_count();
+    // Send buffers grow by doubling, so their memory is at most twice what
+    // they hold.
+    let peak_bound = bound(streams, 0, 2 * BUDGET);
+    // The host drains a frame at a time; the application writes whenever a
+    // stream becomes writable again. The peer never grants more window.
+    let mut sent = 0;
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = server.poll_transmit(&mut buf);
+        sent += n;
+        let mut woke = false;
+        while let Some(event) = server.poll_event() {
+            if let Event::Writable(id) = event {
+                order.push(id);
+                write_all(&mut server, id, &mut written);
+                woke = true;
+            }
+        }
+        assert!(
+            meter.peak() <= peak_bound,
+            "send budget: peak heap {} B exceeds {peak_bound} B",
+            meter.peak()
+        );
+        if n == 0 && !woke {
+            break;
+        }
+    }
+    assert!(sent > STREAMS as usize * WINDOW, "everything left");
+    assert!(
+        written.iter().all(|&w| w == WINDOW),
+        "every stream got its whole window out: {written:?}"
+    );
+    // The streams cut short first were woken first.
+    assert_eq!(
+        order[..cut_short.len()],
+        cut_short[..],
+        "woken in the order they waited"
+    );
+    eprintln!(
+        "send budget: {streams} streams, budget {BUDGET} B, peak {} B (bound {peak_bound} B)",
+        meter.peak()
     );
     let id = 1 + 2 * STREAMS;
     assert_eq!(echo(&mut server, id, true, b"still works"), b"still works");

@@ -54,9 +54,9 @@ impl<'a> Stream<'a> {
     /// [`Event::Writable`](crate::Event::Writable), and when it is nothing the call returns
     /// [`StreamError::Blocked`].
     pub fn write(&mut self, data: &[u8]) -> Result<usize, StreamError> {
-        let taken = self.write_room(data.len())?;
-        let max_buffer = self.session.config.effective_max_window();
-        self.state().buffer_write(&data[..taken], max_buffer);
+        let (taken, room) = self.write_room(data.len())?;
+        self.state().buffer_write(&data[..taken], room);
+        self.session.send_total += taken;
         self.session.wake_stream(self.id);
         Ok(taken)
     }
@@ -71,38 +71,48 @@ impl<'a> Stream<'a> {
     /// all of it: hand over chunks the size of the write (the session's
     /// memory bound counts the bytes taken, not their allocation).
     pub fn write_chunk(&mut self, mut data: Bytes) -> Result<usize, StreamError> {
-        let taken = self.write_room(data.len())?;
-        let max_buffer = self.session.config.effective_max_window();
+        let (taken, room) = self.write_room(data.len())?;
         data.truncate(taken);
-        self.state().buffer_chunk(data, max_buffer);
+        self.state().buffer_chunk(data, room);
+        self.session.send_total += taken;
         self.session.wake_stream(self.id);
         Ok(taken)
     }
 
-    /// How much of a write of `len` bytes the stream takes now; `Blocked`
-    /// when nothing (for a non-empty write). A short answer arms
-    /// `Writable`.
-    fn write_room(&mut self, len: usize) -> Result<usize, StreamError> {
+    /// How much of a write of `len` bytes the stream takes now, and the
+    /// room it had; `Blocked` when nothing (for a non-empty write). A short answer arms
+    /// `Writable`, from the peer's window or from the session's send
+    /// budget, whichever cut it short.
+    fn write_room(&mut self, len: usize) -> Result<(usize, usize), StreamError> {
         self.check_writable()?;
         let max_buffer = self.session.config.effective_max_window();
+        let budget_room = self.session.send_budget_room();
+        let id = self.id;
         let stream = self.state();
-        let taken = stream.write_capacity(max_buffer).min(len);
+        let window_room = stream.write_capacity(max_buffer);
+        let room = window_room.min(budget_room);
+        let taken = room.min(len);
         if taken < len {
             stream.writer_blocked = true;
+            if budget_room < window_room.min(len) && !stream.budget_waiting {
+                stream.budget_waiting = true;
+                self.session.budget_waiters.push_back(id);
+            }
         }
         if taken == 0 && len > 0 {
             return Err(StreamError::Blocked);
         }
-        Ok(taken)
+        Ok((taken, room))
     }
 
-    /// How many bytes a write would take now.
+    /// How many bytes a write would take now: what the peer's window and
+    /// the session's send budget allow.
     pub fn write_capacity(&self) -> usize {
         let max_buffer = self.session.config.effective_max_window();
         match self.session.streams.get(&self.id) {
-            Some(stream) if stream.send == SendState::Open && stream.reset.is_none() => {
-                stream.write_capacity(max_buffer)
-            }
+            Some(stream) if stream.send == SendState::Open && stream.reset.is_none() => stream
+                .write_capacity(max_buffer)
+                .min(self.session.send_budget_room()),
             _ => 0,
         }
     }

@@ -357,9 +357,8 @@ impl Session {
                 by_peer: true,
                 delivery,
             };
-            stream.reset = Some(reset);
-            self.buffered_total -= stream.discard_buffers();
-            if stream.accepted {
+            self.record_reset(id, reset);
+            if self.streams[&id].accepted {
                 self.events.push_back(super::reset_event(id, reset));
             }
             if awaited {

@@ -71,28 +71,26 @@ enum Phase {
 /// Every queue is bounded, so a peer cannot grow a session's heap beyond
 ///
 /// ```text
-/// 16 KiB + 32 B × R + 512 B × S + 2 × max_session_buffer + W
+/// 16 KiB + 32 B × R + 512 B × S + 2 × max_session_buffer + 2 × max_send_buffer
 /// ```
 ///
 /// where `S` is the number of streams held (at most
 /// [`Config::max_streams`] of them opened by the peer; the rest are the
-/// application's), `max_session_buffer` bounds received data not yet read
-/// (the factor 2 covers buffer growth by doubling), and `W` is the send
-/// buffers: what the application wrote and has not been sent, each
-/// stream's in buffers that together are no larger than the peer's window
-/// allowed when they were written, `min(send window, max_stream_window)`,
-/// each freed once all of it is sent (frames still being written by the
-/// host keep their part alive until then). The 512 B per
-/// stream covers its state (an idle stream measures about 130 B), its map
-/// entry and its entries in the control, scheduling, deadline and event
-/// queues; entries left behind by freed streams are swept once they could
-/// outnumber the live ones. Pings from the peer wait in a queue of at most
-/// [`Config::max_pending_pongs`]; RSTs the session sends on its own
-/// (refused SYNs, streams over the buffer budget, timeouts) in one of at
-/// most `R = max(accept_backlog, 1024)` (32 B each in the worst case of a
-/// queue just grown); past it further RSTs are dropped and the peer's
-/// streams are left to its own timeouts. Window updates only change counters,
-/// and one past `u32::MAX` is a protocol error.
+/// application's), [`Config::max_session_buffer`] bounds received data not
+/// yet read and [`Config::max_send_buffer`] data written and not yet sent
+/// (the factors 2 cover buffer growth by doubling). Send buffers are freed
+/// once all of them is sent (frames still being written by the host keep
+/// their part alive until then). The 512 B per stream covers its state (an
+/// idle stream measures about 130 B), its map entry and its entries in the
+/// control, scheduling, deadline and event queues; entries left behind by
+/// freed streams are swept once they could outnumber the live ones. Pings
+/// from the peer wait in a queue of at most [`Config::max_pending_pongs`];
+/// RSTs the session sends on its own (refused SYNs, streams over the buffer
+/// budget, timeouts) in one of at most `R = max(accept_backlog, 1024)`
+/// (32 B each in the worst case of a queue just grown); past it further
+/// RSTs are dropped and the peer's streams are left to its own timeouts.
+/// Window updates only change counters, and one past `u32::MAX` is a
+/// protocol error.
 #[derive(Debug)]
 pub struct Session {
     role: Role,
@@ -124,6 +122,14 @@ pub struct Session {
     /// The sum of all streams' receive windows, which auto-tuning keeps
     /// within the session buffer budget.
     window_total: usize,
+    /// Written bytes of all streams not yet framed, within
+    /// [`Config::max_send_buffer`].
+    send_total: usize,
+    /// Streams whose writer waits for room in the send budget, oldest
+    /// first; each at most once (`StreamState::budget_waiting`).
+    budget_waiters: VecDeque<StreamId>,
+    /// Streams not reset: a graceful close is over when none is left.
+    running_streams: usize,
 
     inbound: Inbound,
 
@@ -161,6 +167,9 @@ impl Session {
             pending_resets: 0,
             buffered_total: 0,
             window_total: 0,
+            send_total: 0,
+            budget_waiters: VecDeque::new(),
+            running_streams: 0,
             inbound,
             control: VecDeque::new(),
             scheduler: Scheduler::default(),
@@ -386,6 +395,8 @@ impl Session {
         for stream in self.streams.values_mut() {
             stream.send_buf.clear();
         }
+        self.send_total = 0;
+        self.budget_waiters.clear();
         if let Some(code) = goaway {
             self.control.push_back(Control::GoAway(code));
         }
@@ -423,15 +434,63 @@ impl Session {
         }
     }
 
-    /// Raises `Writable` if a blocked writer can now make progress.
+    /// Raises `Writable` if a blocked writer can now make progress; one
+    /// that the peer's window lets write but the send budget does not joins
+    /// the budget's queue instead.
     fn notify_writable_if_unblocked(&mut self, id: StreamId) {
         let max_buffer = self.config.effective_max_window();
+        let budget_room = self.send_budget_room();
         let Some(stream) = self.streams.get_mut(&id) else {
             return;
         };
-        if stream.writer_blocked && stream.write_capacity(max_buffer) > 0 {
-            stream.writer_blocked = false;
-            self.events.push_back(Event::Writable(id));
+        // A stream in the budget's queue waits its turn there.
+        if !stream.writer_blocked || stream.budget_waiting || stream.write_capacity(max_buffer) == 0
+        {
+            return;
+        }
+        if budget_room == 0 {
+            if !stream.budget_waiting {
+                stream.budget_waiting = true;
+                self.budget_waiters.push_back(id);
+            }
+            return;
+        }
+        stream.writer_blocked = false;
+        self.events.push_back(Event::Writable(id));
+    }
+
+    /// Room left in the session's send budget.
+    fn send_budget_room(&self) -> usize {
+        self.config.max_send_buffer.saturating_sub(self.send_total)
+    }
+
+    /// Wakes writers waiting for the send budget, oldest first, after
+    /// frames took data out of it: about one per frame's worth of room, so
+    /// that thousands of waiters do not all wake for one frame, and all of
+    /// them once nothing is left to send (a woken writer may choose not to
+    /// write, and the rest must not wait on it).
+    fn wake_budget_waiters(&mut self) {
+        let room = self.send_budget_room();
+        if room == 0 {
+            return;
+        }
+        let mut wakes = match self.send_total {
+            0 => self.budget_waiters.len(),
+            _ => room.div_ceil(self.config.effective_frame_size() as usize),
+        };
+        while wakes > 0 {
+            let Some(id) = self.budget_waiters.pop_front() else {
+                return;
+            };
+            let Some(stream) = self.streams.get_mut(&id) else {
+                continue;
+            };
+            if !stream.budget_waiting {
+                continue;
+            }
+            stream.budget_waiting = false;
+            self.notify_writable_if_unblocked(id);
+            wakes -= 1;
         }
     }
 
@@ -444,6 +503,7 @@ impl Session {
 
     fn insert_stream(&mut self, id: StreamId, stream: StreamState) {
         self.window_total += stream.recv_window_target as usize;
+        self.running_streams += 1;
         self.streams.insert(id, Box::new(stream));
     }
 
@@ -455,6 +515,13 @@ impl Session {
         }
         self.buffered_total -= stream.recv_buf.len() as usize;
         self.window_total -= stream.recv_window_target as usize;
+        if stream.reset.is_none() {
+            self.running_streams -= 1;
+        }
+        if !stream.send_buf.is_empty() {
+            self.send_total -= stream.send_buf.len();
+            self.wake_budget_waiters();
+        }
         self.sweep_freed();
         Some(stream)
     }
@@ -476,6 +543,10 @@ impl Session {
                 Control::Stream(id) => streams.get(id).is_some_and(|s| s.control_queued),
                 _ => true,
             });
+        }
+        if self.budget_waiters.len() > 2 * live {
+            self.budget_waiters
+                .retain(|id| streams.get(id).is_some_and(|s| s.budget_waiting));
         }
         if self.scheduler.len() > 2 * live {
             self.scheduler
@@ -529,8 +600,8 @@ impl Session {
             by_peer: false,
             delivery,
         };
-        stream.reset = Some(reset);
-        self.buffered_total -= stream.discard_buffers();
+        self.record_reset(id, reset);
+        let stream = &self.streams[&id];
         if stream.accepted && !stream.detached {
             self.events.push_back(reset_event(id, reset));
         }
@@ -538,6 +609,25 @@ impl Session {
             self.ack_settled();
         }
         tell_peer
+    }
+
+    /// Marks a stream reset: its buffers in both directions are dropped and
+    /// it no longer counts as running.
+    fn record_reset(&mut self, id: StreamId, reset: ResetInfo) {
+        let Some(stream) = self.streams.get_mut(&id) else {
+            return;
+        };
+        if stream.reset.replace(reset).is_none() {
+            self.running_streams -= 1;
+        }
+        self.buffered_total -= stream.recv_buf.len() as usize;
+        let unsent = stream.send_buf.len();
+        stream.recv_buf.clear();
+        stream.send_buf.clear();
+        if unsent > 0 {
+            self.send_total -= unsent;
+            self.wake_budget_waiters();
+        }
     }
 
     /// Queues an RST for a stream that holds no more state. `ack` adds the
@@ -584,7 +674,7 @@ impl Session {
         if !self.is_closing() {
             return;
         }
-        if self.streams.values().all(|stream| stream.reset.is_some()) {
+        if self.running_streams == 0 {
             self.end(CloseReason::LocalClose, Some(GOAWAY_NORMAL));
         }
     }

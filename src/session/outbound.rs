@@ -190,6 +190,7 @@ impl Session {
         // At most `max`, so within a u32 and the window.
         let len = payload.len() as u32;
         stream.send_window -= len;
+        self.send_total -= payload.len();
         let flags = self.take_open_flags(id);
         let header = Header::new(FrameType::Data, flags, id.get(), len);
         // A FIN now due goes out in a WindowUpdate of its own, queued here
@@ -198,6 +199,7 @@ impl Session {
         // and a FIN riding on data makes them drop that data.
         self.wake_stream(id);
         self.notify_writable_if_unblocked(id);
+        self.wake_budget_waiters();
         self.free_if_done(id);
         Some(Transmit::new(header, payload))
     }
