@@ -75,6 +75,7 @@ mod config;
 mod error;
 mod event;
 pub mod frame;
+mod pins;
 pub mod pool;
 mod recv_buf;
 mod scheduler;

@@ -3,12 +3,15 @@
 //! Large payloads are kept as the `Bytes` they arrived in, so reading them
 //! with `read_chunk` copies nothing. Small payloads are packed together into
 //! a tail buffer instead: a peer sending one-byte frames would otherwise
-//! cost us a chunk header and an allocation per byte.
+//! cost us a chunk header and an allocation per byte. A chunk that is a
+//! slice of the host's input is accounted in [`Pins`] until it goes.
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 
 use bytes::{Buf, Bytes, BytesMut};
+
+use crate::pins::{PinId, Pins};
 
 /// Payloads up to this size are packed into the tail.
 const SMALL_PAYLOAD: usize = 512;
@@ -28,8 +31,9 @@ pub(crate) struct RecvBuffer {
 
 #[derive(Debug, Default)]
 struct Parts {
-    /// Whole chunks, oldest first; all older than the tail.
-    chunks: VecDeque<Bytes>,
+    /// Whole chunks, oldest first; all older than the tail. Each names the
+    /// input it is a slice of, if any.
+    chunks: VecDeque<(Bytes, PinId)>,
     /// Packed small payloads, newest data.
     tail: BytesMut,
 }
@@ -44,9 +48,11 @@ impl RecvBuffer {
         self.len == 0
     }
 
-    /// Appends a payload; the caller has checked it fits the window, so
-    /// the total stays within a u32.
-    pub(crate) fn push(&mut self, data: Bytes) {
+    /// Appends a payload, a slice of input `pin` (or `PinId::NONE`), which
+    /// the caller has registered with `pins`: kept as a chunk, the slice
+    /// is counted there. The caller has checked it fits the window, so the
+    /// total stays within a u32.
+    pub(crate) fn push(&mut self, data: Bytes, pin: PinId, pins: &mut Pins) {
         if data.is_empty() {
             return;
         }
@@ -61,12 +67,13 @@ impl RecvBuffer {
             }
         } else {
             parts.seal_tail();
-            parts.chunks.push_back(data);
+            pins.add(pin, data.len());
+            parts.chunks.push_back((data, pin));
         }
     }
 
     /// Copies buffered data into `buf`; returns how many bytes.
-    pub(crate) fn read_into(&mut self, buf: &mut [u8]) -> usize {
+    pub(crate) fn read_into(&mut self, buf: &mut [u8], pins: &mut Pins) -> usize {
         let Some(parts) = self.parts.as_mut() else {
             return 0;
         };
@@ -75,13 +82,15 @@ impl RecvBuffer {
             if parts.chunks.is_empty() {
                 parts.seal_tail();
             }
-            let Some(front) = parts.chunks.front_mut() else {
+            let Some((front, pin)) = parts.chunks.front_mut() else {
                 break;
             };
             let take = front.len().min(buf.len() - copied);
             buf[copied..copied + take].copy_from_slice(&front[..take]);
             front.advance(take);
+            pins.read(*pin, take);
             if front.is_empty() {
+                pins.release(*pin, 0);
                 parts.chunks.pop_front();
             }
             copied += take;
@@ -90,16 +99,20 @@ impl RecvBuffer {
         copied
     }
 
-    /// Takes up to `max` (non-zero) bytes without copying.
-    pub(crate) fn read_chunk(&mut self, max: usize) -> Option<Bytes> {
+    /// Takes up to `max` (non-zero) bytes without copying. What it returns
+    /// belongs to the application, and no longer counts as pinned.
+    pub(crate) fn read_chunk(&mut self, max: usize, pins: &mut Pins) -> Option<Bytes> {
         let parts = self.parts.as_mut()?;
         if parts.chunks.is_empty() {
             parts.seal_tail();
         }
-        let front = parts.chunks.front_mut()?;
+        let (front, pin) = parts.chunks.front_mut()?;
         let chunk = if front.len() <= max {
-            parts.chunks.pop_front()?
+            let (chunk, pin) = parts.chunks.pop_front()?;
+            pins.release(pin, chunk.len());
+            chunk
         } else {
+            pins.read(*pin, max);
             front.split_to(max)
         };
         self.consumed(chunk.len());
@@ -114,9 +127,29 @@ impl RecvBuffer {
         }
     }
 
+    /// Copies every chunk that is a slice of an input into memory of its
+    /// own, so that the inputs can be freed.
+    pub(crate) fn unpin(&mut self, pins: &mut Pins) {
+        let Some(parts) = self.parts.as_mut() else {
+            return;
+        };
+        for (chunk, pin) in parts.chunks.iter_mut() {
+            if *pin != PinId::NONE {
+                pins.release(*pin, chunk.len());
+                *chunk = Bytes::copy_from_slice(chunk);
+                *pin = PinId::NONE;
+            }
+        }
+    }
+
     /// Drops everything and releases the memory.
-    pub(crate) fn clear(&mut self) {
-        *self = RecvBuffer::default();
+    pub(crate) fn clear(&mut self, pins: &mut Pins) {
+        if let Some(parts) = self.parts.take() {
+            for (chunk, pin) in parts.chunks {
+                pins.release(pin, chunk.len());
+            }
+        }
+        self.len = 0;
     }
 }
 
@@ -124,7 +157,8 @@ impl Parts {
     /// Moves the tail into the chunk queue, keeping order.
     fn seal_tail(&mut self) {
         if !self.tail.is_empty() {
-            self.chunks.push_back(self.tail.split().freeze());
+            self.chunks
+                .push_back((self.tail.split().freeze(), PinId::NONE));
         }
     }
 }
@@ -135,24 +169,58 @@ mod tests {
 
     #[test]
     fn small_payloads_pack_and_keep_order() {
+        let mut pins = Pins::default();
         let mut buffer = RecvBuffer::default();
         for byte in 0..=255u8 {
-            buffer.push(Bytes::copy_from_slice(&[byte]));
+            buffer.push(Bytes::copy_from_slice(&[byte]), PinId::NONE, &mut pins);
         }
-        buffer.push(Bytes::from(alloc::vec![7u8; 1000]));
-        buffer.push(Bytes::from_static(b"end"));
+        buffer.push(Bytes::from(alloc::vec![7u8; 1000]), PinId::NONE, &mut pins);
+        buffer.push(Bytes::from_static(b"end"), PinId::NONE, &mut pins);
         assert_eq!(buffer.len(), 256 + 1000 + 3);
         // The 256 one-byte payloads share one allocation.
         assert_eq!(buffer.parts.as_ref().unwrap().chunks.len(), 2);
         let mut out = [0u8; 300];
-        assert_eq!(buffer.read_into(&mut out), 300);
+        assert_eq!(buffer.read_into(&mut out, &mut pins), 300);
         assert!(out[..256].iter().enumerate().all(|(i, &b)| b == i as u8));
         assert!(out[256..].iter().all(|&b| b == 7));
-        assert_eq!(buffer.read_chunk(usize::MAX).unwrap().len(), 956);
-        assert_eq!(&buffer.read_chunk(2).unwrap()[..], b"en");
-        assert_eq!(&buffer.read_chunk(9).unwrap()[..], b"d");
+        let chunk = buffer.read_chunk(usize::MAX, &mut pins).unwrap();
+        assert_eq!(chunk.len(), 956);
+        assert_eq!(&buffer.read_chunk(2, &mut pins).unwrap()[..], b"en");
+        assert_eq!(&buffer.read_chunk(9, &mut pins).unwrap()[..], b"d");
         assert!(buffer.is_empty());
         assert!(buffer.parts.is_none(), "freed once read");
-        assert_eq!(buffer.read_chunk(9), None);
+        assert_eq!(buffer.read_chunk(9, &mut pins), None);
+    }
+
+    #[test]
+    fn slices_pin_their_input_until_read_copied_or_dropped() {
+        let mut pins = Pins::default();
+        let input = Bytes::from(alloc::vec![1u8; 64 * 1024]);
+        let mut a = RecvBuffer::default();
+        let mut b = RecvBuffer::default();
+        let pin = pins.pin(input.len());
+        a.push(input.slice(..8 * 1024), pin, &mut pins);
+        b.push(input.slice(8 * 1024..24 * 1024), pin, &mut pins);
+        pins.release(pin, 0);
+        assert_eq!(pins.pinned(), 64 * 1024);
+
+        // Partly read, a slice still pins the input; read whole, it lets go.
+        let mut out = [0u8; 4096];
+        assert_eq!(a.read_into(&mut out, &mut pins), 4096);
+        assert_eq!(pins.pinned(), 64 * 1024);
+        assert_eq!(a.read_chunk(usize::MAX, &mut pins).unwrap().len(), 4096);
+        assert_eq!(pins.pinned(), 64 * 1024, "b still holds it");
+
+        // Copied out, the last slice frees the input but keeps its data.
+        b.unpin(&mut pins);
+        assert_eq!(pins.pinned(), 0);
+        assert_eq!(b.len(), 16 * 1024);
+
+        let pin = pins.pin(input.len());
+        b.push(input.slice(24 * 1024..), pin, &mut pins);
+        pins.release(pin, 0);
+        assert_eq!(pins.pinned(), 64 * 1024);
+        b.clear(&mut pins);
+        assert_eq!(pins.pinned(), 0, "dropped slices let go");
     }
 }

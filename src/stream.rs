@@ -4,6 +4,7 @@ use bytes::Bytes;
 
 use crate::config::INITIAL_STREAM_WINDOW;
 use crate::error::{Delivery, StreamError};
+use crate::pins::Pins;
 use crate::recv_buf::RecvBuffer;
 use crate::send_buf::SendBuffer;
 use crate::time::Instant;
@@ -199,15 +200,15 @@ impl StreamState {
     }
 
     /// Copies buffered data into `buf`; returns how many bytes.
-    pub(crate) fn read_into(&mut self, buf: &mut [u8]) -> usize {
-        let copied = self.recv_buf.read_into(buf);
+    pub(crate) fn read_into(&mut self, buf: &mut [u8], pins: &mut Pins) -> usize {
+        let copied = self.recv_buf.read_into(buf, pins);
         self.consumed(copied);
         copied
     }
 
     /// Takes up to `max` (non-zero) buffered bytes without copying.
-    pub(crate) fn read_chunk(&mut self, max: usize) -> Option<Bytes> {
-        let chunk = self.recv_buf.read_chunk(max)?;
+    pub(crate) fn read_chunk(&mut self, max: usize, pins: &mut Pins) -> Option<Bytes> {
+        let chunk = self.recv_buf.read_chunk(max, pins)?;
         self.consumed(chunk.len());
         Some(chunk)
     }

@@ -227,6 +227,7 @@ fn hostile_peers_cannot_grow_the_heap_beyond_the_documented_bound() {
     window_update_flood();
     peer_never_reads();
     send_budget_across_many_streams();
+    pinned_input_buffers();
     one_byte_frames_on_many_streams();
     stream_churn_while_output_blocked();
     buffer_full_churn_while_output_blocked();
@@ -613,6 +614,74 @@ fn send_budget_across_many_streams() {
         "send budget: {streams} streams, budget {BUDGET} B, peak {} B (bound {peak_bound} B)",
         meter.peak()
     );
+    let id = 1 + 2 * STREAMS;
+    assert_eq!(echo(&mut server, id, true, b"still works"), b"still works");
+}
+
+/// The pinning attack of the reliability report: each 64 KiB input holds
+/// an 8 KiB payload for a stream the application never reads, then 56 KiB
+/// for a stream that does not exist. Kept as slices, the small payloads
+/// would hold every input alive (eight times what they hold); the session
+/// copies them out once the pinned inputs pass 1.125 times the bytes held
+/// plus 1 MiB.
+fn pinned_input_buffers() {
+    const STREAMS: u32 = 64;
+    const PER_STREAM: usize = 6;
+    const PAYLOAD: usize = 8 * 1024;
+    const INPUT: usize = 64 * 1024;
+    let syns: Vec<u8> = (0..STREAMS)
+        .flat_map(|i| header(FrameType::WindowUpdate, Flags::SYN, 1 + 2 * i, 0))
+        .collect();
+
+    let meter = Meter::start();
+    let mut server = Session::server(config());
+    feed(&mut server, &syns);
+    while server.accept_stream().is_some() {}
+    for round in 0..PER_STREAM {
+        for i in 0..STREAMS {
+            let mut input = Vec::with_capacity(INPUT);
+            let stream = 1 + 2 * i;
+            input.extend_from_slice(&header(
+                FrameType::Data,
+                Flags::NONE,
+                stream,
+                PAYLOAD as u32,
+            ));
+            input.resize(12 + PAYLOAD, round as u8);
+            let filler = (INPUT - input.len() - 12) as u32;
+            // Odd ids above every opened one: never opened, so skipped.
+            input.extend_from_slice(&header(FrameType::Data, Flags::NONE, 10_001, filler));
+            input.resize(INPUT, 0xee);
+            server.handle_input_bytes(NOW, bytes::Bytes::from(input));
+        }
+    }
+    let unread = server.buffered_bytes();
+    assert_eq!(unread, STREAMS as usize * PER_STREAM * PAYLOAD);
+    let streams = server.stream_count();
+    let live = meter.live();
+    let limit = 512 * streams + unread + unread / 8 + 1024 * 1024 + 64 * 1024;
+    eprintln!("pinned inputs: {unread} B unread, live {live} B (limit {limit} B)");
+    assert!(
+        live <= limit,
+        "pinned inputs: heap {live} B for {unread} B unread exceeds {limit} B"
+    );
+    assert!(live <= bound(streams, unread, 0));
+    // Everything is still there, in order.
+    for i in 0..STREAMS {
+        let mut stream = server.stream(StreamId::new(1 + 2 * i)).expect("open");
+        let mut got = vec![0u8; PER_STREAM * PAYLOAD];
+        let mut filled = 0;
+        while filled < got.len() {
+            filled += stream.read(&mut got[filled..]).expect("readable");
+        }
+        for (round, piece) in got.chunks(PAYLOAD).enumerate() {
+            assert!(
+                piece.iter().all(|&b| b == round as u8),
+                "stream {i} round {round}"
+            );
+        }
+    }
+    drain(&mut server);
     let id = 1 + 2 * STREAMS;
     assert_eq!(echo(&mut server, id, true, b"still works"), b"still works");
 }

@@ -4,6 +4,7 @@ use bytes::Bytes;
 
 use super::Session;
 use crate::error::{Delivery, StreamError};
+use crate::pins::Pins;
 use crate::stream::{RecvState, SendState, StreamState};
 use crate::stream_id::StreamId;
 
@@ -133,9 +134,9 @@ impl<'a> Stream<'a> {
     /// everything was read (for a non-empty `buf`).
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, StreamError> {
         self.check_readable()?;
-        let stream = self.state();
+        let (stream, pins) = self.state_and_pins();
         if !stream.recv_buf.is_empty() {
-            let copied = stream.read_into(buf);
+            let copied = stream.read_into(buf, pins);
             self.after_read(copied);
             return Ok(copied);
         }
@@ -149,13 +150,13 @@ impl<'a> Stream<'a> {
     /// means the peer finished and everything was read.
     pub fn read_chunk(&mut self, max: usize) -> Result<Option<Bytes>, StreamError> {
         self.check_readable()?;
-        let stream = self.state();
+        let (stream, pins) = self.state_and_pins();
         if max == 0 && !stream.recv_buf.is_empty() {
             // Nothing asked for; not the end while data is buffered.
             return Ok(Some(Bytes::new()));
         }
         if max > 0
-            && let Some(chunk) = stream.read_chunk(max)
+            && let Some(chunk) = stream.read_chunk(max, pins)
         {
             self.after_read(chunk.len());
             return Ok(Some(chunk));
@@ -205,7 +206,8 @@ impl<'a> Stream<'a> {
         }
         state.detached = true;
         let dropped = state.recv_buf.len();
-        state.recv_buf.clear();
+        let (state, pins) = self.state_and_pins();
+        state.recv_buf.clear(pins);
         state.credit_to_return = state.credit_to_return.saturating_add(dropped);
         if state.recv == RecvState::FinReceived {
             state.recv = RecvState::EofDelivered;
@@ -247,6 +249,17 @@ impl<'a> Stream<'a> {
             .streams
             .get_mut(&self.id)
             .expect("a stream outlives its handle")
+    }
+
+    /// The state behind the handle, with the session's input accounting
+    /// that reading it updates.
+    fn state_and_pins(&mut self) -> (&mut StreamState, &mut Pins) {
+        let session = &mut *self.session;
+        let state = session
+            .streams
+            .get_mut(&self.id)
+            .expect("a stream outlives its handle");
+        (state, &mut session.pins)
     }
 
     /// Errors that stop writing, in the order the application should learn

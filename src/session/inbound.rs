@@ -13,6 +13,7 @@ use crate::config::Role;
 use crate::error::{CloseReason, Delivery, ProtocolError};
 use crate::event::Event;
 use crate::frame::{Flags, FrameError, FrameType, Header, HeaderBuffer};
+use crate::pins::PinId;
 use crate::stream::{RecvState, ResetInfo, StreamState};
 use crate::stream_id::StreamId;
 use crate::time::Instant;
@@ -49,8 +50,8 @@ impl Inbound {
 /// A payload at least this large, lying whole in the input given to
 /// [`Session::handle_input_bytes`], is kept as a slice of that input rather
 /// than copied. A slice keeps the whole input buffer alive until it is
-/// read, so smaller payloads are still copied: what an unread payload pins
-/// is then at most the input's size over this times its own.
+/// read, so smaller payloads are copied, and `Pins` bounds what the slices
+/// pin in all.
 const SHARE_MIN: usize = 8 * 1024;
 
 impl Session {
@@ -68,6 +69,15 @@ impl Session {
     /// [`read_chunk`](crate::Stream::read_chunk) as is. Payloads under
     /// 8 KiB are copied, since a slice keeps all of `input` allocated until
     /// the application reads it. Both methods may be mixed on one session.
+    ///
+    /// The session counts each such input as `input.len()` bytes kept
+    /// alive while a slice of it is unread, and copies its slices out once
+    /// what they keep alive passes 1.125 times what they hold (plus 1 MiB),
+    /// so that a peer cannot make a few unread bytes hold many. That holds
+    /// only if `input`'s memory is its own: a `Bytes` split off a larger
+    /// buffer that later reads reuse keeps all of that buffer alive.
+    /// Hand over inputs that fill most of their allocation, and pass small
+    /// reads to [`handle_input`](Self::handle_input) instead.
     pub fn handle_input_bytes(&mut self, now: Instant, input: Bytes) {
         self.feed(now, &input, Some(&input));
     }
@@ -77,6 +87,7 @@ impl Session {
             self.timers.inbound_traffic(now);
         }
         let mut input = whole;
+        let mut pin = PinId::NONE;
         while !input.is_empty() && !self.is_closed() {
             if let Some(payload) = self.inbound.payload.as_mut() {
                 let take = payload.remaining.min(input.len());
@@ -89,6 +100,9 @@ impl Session {
                     {
                         let at = whole.len() - input.len();
                         slice = Some(shared.slice(at..at + take));
+                        if pin == PinId::NONE {
+                            pin = self.pins.pin(whole.len());
+                        }
                     } else {
                         // Allocated with the first bytes, so that a shared
                         // payload costs no allocation.
@@ -100,8 +114,13 @@ impl Session {
                 input = &input[take..];
                 if payload.remaining == 0 {
                     let done = self.inbound.payload.take().expect("checked above");
-                    let data = slice.or_else(|| done.buf.map(BytesMut::freeze));
-                    self.on_data_payload(done.header, data);
+                    match slice {
+                        Some(slice) => self.on_data_payload(done.header, Some(slice), pin),
+                        None => {
+                            let data = done.buf.map(BytesMut::freeze);
+                            self.on_data_payload(done.header, data, PinId::NONE);
+                        }
+                    }
                 }
                 continue;
             }
@@ -110,6 +129,18 @@ impl Session {
                 Ok(Some(header)) => self.on_header(now, header),
                 Err(e) => self.protocol_error(e.into()),
             }
+        }
+        self.pins.release(pin, 0);
+        if self.pins.needs_compaction() {
+            self.unpin_inputs();
+        }
+    }
+
+    /// Copies every unread slice of the host's inputs into memory of its
+    /// own (see `Pins`).
+    fn unpin_inputs(&mut self) {
+        for stream in self.streams.values_mut() {
+            stream.recv_buf.unpin(&mut self.pins);
         }
     }
 
@@ -301,7 +332,7 @@ impl Session {
 
     /// A Data payload is complete: queue it for the application, then
     /// apply the frame's FIN or RST, which take effect after the data.
-    fn on_data_payload(&mut self, header: Header, data: Option<Bytes>) {
+    fn on_data_payload(&mut self, header: Header, data: Option<Bytes>, pin: PinId) {
         let id = StreamId::new(header.stream_id);
         if let Some(data) = data {
             // The stream may have been reset or freed while the payload was
@@ -316,7 +347,7 @@ impl Session {
                         self.buffered_total -= len;
                         self.wake_stream(id);
                     } else {
-                        stream.recv_buf.push(data);
+                        stream.recv_buf.push(data, pin, &mut self.pins);
                         self.notify_readable_if_pending(id);
                     }
                 }

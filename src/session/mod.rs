@@ -13,6 +13,7 @@ pub use handle::Stream;
 use crate::config::{Config, Role};
 use crate::error::{CloseReason, Delivery, OpenError, PingError};
 use crate::event::Event;
+use crate::pins::Pins;
 use crate::scheduler::Scheduler;
 use crate::stream::{RecvState, ResetInfo, StreamState};
 use crate::stream_id::StreamId;
@@ -130,6 +131,8 @@ pub struct Session {
     budget_waiters: VecDeque<StreamId>,
     /// Streams not reset: a graceful close is over when none is left.
     running_streams: usize,
+    /// The host's inputs that unread payloads are slices of.
+    pins: Pins,
 
     inbound: Inbound,
 
@@ -170,6 +173,7 @@ impl Session {
             send_total: 0,
             budget_waiters: VecDeque::new(),
             running_streams: 0,
+            pins: Pins::default(),
             inbound,
             control: VecDeque::new(),
             scheduler: Scheduler::default(),
@@ -509,11 +513,12 @@ impl Session {
 
     /// Forgets a stream, keeping the session's counters right.
     fn take_stream(&mut self, id: StreamId) -> Option<StreamState> {
-        let stream = *self.streams.remove(&id)?;
+        let mut stream = *self.streams.remove(&id)?;
         if stream.awaits_ack() {
             self.ack_settled();
         }
         self.buffered_total -= stream.recv_buf.len() as usize;
+        stream.recv_buf.clear(&mut self.pins);
         self.window_total -= stream.recv_window_target as usize;
         if stream.reset.is_none() {
             self.running_streams -= 1;
@@ -622,7 +627,7 @@ impl Session {
         }
         self.buffered_total -= stream.recv_buf.len() as usize;
         let unsent = stream.send_buf.len();
-        stream.recv_buf.clear();
+        stream.recv_buf.clear(&mut self.pins);
         stream.send_buf.clear();
         if unsent > 0 {
             self.send_total -= unsent;
