@@ -19,9 +19,12 @@ use crate::shared::{Lost, Shared, register};
 /// that many of them cost one system call.)
 pub const IO_BUFFER_SIZE: usize = 64 * 1024;
 
-/// The read buffer's free room is renewed below this, so that reads stay
-/// large.
-const MIN_READ: usize = 16 * 1024;
+/// What the driver reads first, on the stack, while it holds no read
+/// buffer: an idle connection keeps no read memory, and a small message
+/// costs no allocation. A read that fills it means more is waiting, and the
+/// driver moves to a heap buffer of [`IO_BUFFER_SIZE`] until the transport
+/// runs dry.
+const FIRST_READ: usize = 2 * 1024;
 
 /// Rounds of reading and writing in one poll before the driver yields, so
 /// a busy connection cannot starve the other tasks of its executor.
@@ -38,12 +41,13 @@ const ROUNDS_PER_POLL: usize = 64;
 pub struct Driver<T> {
     shared: Arc<Shared>,
     transport: T,
-    /// Where the transport is read into: its spare capacity when the
-    /// transport reads into uninitialized memory (`read_uninit`), else its
-    /// length is the zeroed room still free. What is read is split off and
-    /// handed to the session as `Bytes`, which keeps large payloads as
-    /// slices of it (no copy); the room is renewed (the allocation reused
-    /// once those are read) when it runs low.
+    /// Where bulk input is read into, empty (no allocation) while reads
+    /// are small: its spare capacity when the transport reads into
+    /// uninitialized memory (`read_uninit`), else its length is the zeroed
+    /// room. A read that fills most of it is handed to the session whole,
+    /// as `Bytes` of its own, which keeps large payloads as slices of it
+    /// (no copy) and lets the session account what they pin; the next read
+    /// gets a new buffer. A shorter read is copied in and the buffer kept.
     read_buf: BytesMut,
     /// See [`TransportRead::reads_into_spare_capacity`].
     read_uninit: bool,
@@ -91,42 +95,7 @@ where
         let mut progress = false;
 
         if !self.read_closed {
-            // The transport is read without the lock held: handles stay
-            // usable while the driver waits on I/O.
-            let read = if self.read_uninit {
-                // Everything read is split off at once: the buffer's length
-                // stays 0, and its spare capacity is the room.
-                if self.read_buf.capacity() < MIN_READ {
-                    self.read_buf.reserve(IO_BUFFER_SIZE);
-                }
-                self.transport.poll_read_buf(cx, &mut self.read_buf)
-            } else {
-                if self.read_buf.len() < MIN_READ {
-                    self.read_buf.clear();
-                    self.read_buf.resize(IO_BUFFER_SIZE, 0);
-                }
-                self.transport.poll_read(cx, &mut self.read_buf)
-            };
-            match read {
-                Poll::Ready(Ok(0)) => {
-                    self.read_closed = true;
-                    let mut inner = self.shared.lock();
-                    let now = inner.now();
-                    inner.session.handle_eof(now);
-                    inner.dispatch_events();
-                    progress = true;
-                }
-                Poll::Ready(Ok(n)) => {
-                    let mut inner = self.shared.lock();
-                    let now = inner.now();
-                    let input = self.read_buf.split_to(n).freeze();
-                    inner.session.handle_input_bytes(now, input);
-                    inner.dispatch_events();
-                    progress = true;
-                }
-                Poll::Ready(Err(e)) => return Err(e),
-                Poll::Pending => {}
-            }
+            progress |= self.read(cx)?;
         }
 
         {
@@ -192,6 +161,78 @@ where
             }
         }
         Ok(progress)
+    }
+
+    /// Reads what the transport has into the session (see `read_buf`).
+    /// The transport is read without the lock held: handles stay usable
+    /// while the driver waits on I/O.
+    fn read(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
+        if self.read_buf.capacity() == 0 {
+            let mut first = [0u8; FIRST_READ];
+            let n = match self.transport.poll_read(cx, &mut first) {
+                Poll::Ready(result) => result?,
+                Poll::Pending => return Ok(false),
+            };
+            self.input(&first[..n]);
+            if n == FIRST_READ {
+                self.read_buf = if self.read_uninit {
+                    BytesMut::with_capacity(IO_BUFFER_SIZE)
+                } else {
+                    BytesMut::zeroed(IO_BUFFER_SIZE)
+                };
+            }
+            return Ok(true);
+        }
+        let (room, read) = if self.read_uninit {
+            let room = self.read_buf.capacity();
+            (room, self.transport.poll_read_buf(cx, &mut self.read_buf))
+        } else {
+            let room = self.read_buf.len();
+            (room, self.transport.poll_read(cx, &mut self.read_buf))
+        };
+        let n = match read {
+            Poll::Ready(result) => result?,
+            Poll::Pending => {
+                // Dry: back to reading on the stack, holding nothing.
+                self.read_buf = BytesMut::new();
+                return Ok(false);
+            }
+        };
+        if n * 4 >= room * 3 {
+            let mut input = std::mem::take(&mut self.read_buf);
+            input.truncate(n);
+            let mut inner = self.shared.lock();
+            let now = inner.now();
+            inner.session.handle_input_bytes(now, input.freeze());
+            inner.dispatch_events();
+            self.read_buf = if self.read_uninit {
+                BytesMut::with_capacity(IO_BUFFER_SIZE)
+            } else {
+                BytesMut::zeroed(IO_BUFFER_SIZE)
+            };
+        } else {
+            let input = std::mem::take(&mut self.read_buf);
+            self.input(&input[..n]);
+            self.read_buf = input;
+            if self.read_uninit {
+                self.read_buf.clear();
+            }
+        }
+        Ok(true)
+    }
+
+    /// Feeds copied input to the session; no input is the end of the
+    /// transport's.
+    fn input(&mut self, bytes: &[u8]) {
+        let mut inner = self.shared.lock();
+        let now = inner.now();
+        if bytes.is_empty() {
+            self.read_closed = true;
+            inner.session.handle_eof(now);
+        } else {
+            inner.session.handle_input(now, bytes);
+        }
+        inner.dispatch_events();
     }
 
     /// Whether the session is over and every byte it produced is out.

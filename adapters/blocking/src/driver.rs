@@ -33,9 +33,10 @@ const SMALL_READS: u32 = 64;
 const SPARE_BUFFERS: usize = 2;
 
 /// Where the transport is read into: a `BytesMut` whose length is the
-/// zeroed room still free. What is read is split off and handed to the
-/// session as `Bytes`, which keeps large payloads as slices of it instead of
-/// copying them.
+/// zeroed room. A read that fills most of it is handed to the session
+/// whole, as `Bytes` of its own, which keeps large payloads as slices of it
+/// instead of copying them (and lets the session account what they pin);
+/// a shorter read is copied in, and the room is read into again.
 ///
 /// Those slices are mostly read (and dropped) by another thread after the
 /// room has run out, so the buffer cannot be renewed in place at once; left
@@ -69,7 +70,9 @@ impl ReadBuffer {
         if self.room.len() < MIN_READ {
             let mut spent = std::mem::take(&mut self.room);
             spent.clear();
-            self.spent.push_back(spent);
+            if spent.capacity() > 0 {
+                self.spent.push_back(spent);
+            }
             let size = self.size;
             let reusable = self
                 .spent
@@ -90,8 +93,10 @@ impl ReadBuffer {
         &mut self.room
     }
 
-    /// Takes the first `n` bytes of the room, just read.
-    fn take(&mut self, n: usize) -> Bytes {
+    /// Takes the first `n` bytes of the room, just read: the whole room as
+    /// `Bytes` if they fill most of it, else `None`, and they are to be
+    /// copied from [`read`](Self::read) before the next read.
+    fn take(&mut self, n: usize) -> Option<Bytes> {
         if n == self.room.len() {
             self.size = READ_BUFFER_BULK;
         }
@@ -104,7 +109,18 @@ impl ReadBuffer {
                 self.spent.clear();
             }
         }
-        self.room.split_to(n).freeze()
+        if n * 4 < self.room.len() * 3 {
+            return None;
+        }
+        let mut input = std::mem::take(&mut self.room);
+        input.truncate(n);
+        Some(input.freeze())
+    }
+
+    /// The first `n` bytes of the room, when [`take`](Self::take) left them
+    /// there.
+    fn read(&self, n: usize) -> &[u8] {
+        &self.room[..n]
     }
 }
 
@@ -142,16 +158,17 @@ fn read_loop<R: Read>(shared: &Shared, mut reader: R) {
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             read => read,
         };
-        let input = match read {
-            Ok(n) if n > 0 => Some(buf.take(n)),
-            _ => None,
+        let (n, shared_input) = match read {
+            Ok(n) if n > 0 => (n, buf.take(n)),
+            _ => (0, None),
         };
         let mut state = shared.lock();
         let now = shared.now();
-        match input {
+        match shared_input {
             Some(input) => state.session.handle_input_bytes(now, input),
+            None if n > 0 => state.session.handle_input(now, buf.read(n)),
             // End of file, or a failed transport, which is as final.
-            _ => state.session.handle_eof(now),
+            None => state.session.handle_eof(now),
         }
         shared.settle(&mut state);
         let state = shared.transmit(state, Via::Reader);
