@@ -82,6 +82,15 @@ pub struct Config {
     /// nothing holds at most this much of our memory however many streams
     /// it opens.
     pub max_send_buffer: usize,
+    /// How long the host's transport may accept no bytes while the session
+    /// has output for it, before the host gives the connection up and drops
+    /// the transport (default 10 s, as hashicorp/yamux's connection write
+    /// timeout; `None` waits forever). The core never writes, so the hosts
+    /// enforce it: muxplex's adapters end the connection with a `TimedOut`
+    /// transport error. It bounds how long a peer that stopped reading, or
+    /// went away without a word, keeps a socket and its buffers, including
+    /// after the session has ended with its last frames unsent.
+    pub write_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -102,6 +111,7 @@ impl Default for Config {
             stream_close_timeout: Some(Duration::from_secs(300)),
             max_session_buffer: 64 * 1024 * 1024,
             max_send_buffer: 16 * 1024 * 1024,
+            write_timeout: Some(Duration::from_secs(10)),
         }
     }
 }
@@ -196,6 +206,13 @@ impl Config {
     /// byte.
     pub fn with_max_send_buffer(mut self, bytes: usize) -> Self {
         self.max_send_buffer = bytes.max(1);
+        self
+    }
+
+    /// Sets how long the transport may accept nothing while output waits;
+    /// `None` (or zero) waits forever.
+    pub fn with_write_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.write_timeout = timeout.filter(|d| !d.is_zero());
         self
     }
 

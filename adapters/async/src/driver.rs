@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use muxplex::TransmitQueue;
+use muxplex::{Instant, TransmitQueue};
 
 use crate::io::{TransportRead, TransportWrite};
 use crate::shared::{Lost, Shared, register};
@@ -57,6 +57,9 @@ pub struct Driver<T> {
     needs_flush: bool,
     /// The transport's input ended (or failed); it is not read again.
     read_closed: bool,
+    /// Since when the transport has taken none of the output waiting for
+    /// it (a write or close that stays pending), for `Config::write_timeout`.
+    write_stalled_since: Option<Instant>,
     done: bool,
 }
 
@@ -85,6 +88,7 @@ where
             output,
             needs_flush: false,
             read_closed: false,
+            write_stalled_since: None,
             done: false,
         }
     }
@@ -104,10 +108,20 @@ where
             // Time comes from the timer's clock, on which a fired sleep has
             // reached its deadline, so the session always finds the
             // deadline due and moves it: a fired timer cannot spin.
-            if let Some(deadline) = inner.session.poll_timeout()
+            let write_timeout = inner.session.config().write_timeout;
+            let stall_deadline = self.write_stalled_since.zip(write_timeout);
+            let stall_deadline = stall_deadline.map(|(since, timeout)| since + timeout);
+            let session_deadline = inner.session.poll_timeout();
+            if let Some(deadline) = session_deadline.into_iter().chain(stall_deadline).min()
                 && inner.poll_deadline(cx, deadline).is_ready()
             {
                 let now = inner.now();
+                if stall_deadline.is_some_and(|at| at <= now) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the transport accepted no output within the write timeout",
+                    ));
+                }
                 inner.session.handle_timeout(now);
                 inner.dispatch_events();
                 progress = true;
@@ -146,10 +160,14 @@ where
                 Poll::Ready(Ok(n)) => {
                     self.output.advance(n);
                     self.needs_flush = true;
+                    self.write_stalled_since = None;
                     progress = true;
                 }
                 Poll::Ready(Err(e)) => return Err(e),
-                Poll::Pending => break,
+                Poll::Pending => {
+                    self.note_write_stall();
+                    break;
+                }
             }
         }
 
@@ -161,6 +179,14 @@ where
             }
         }
         Ok(progress)
+    }
+
+    /// The transport took none of the output offered: the write timeout
+    /// runs from the first such moment until it takes some.
+    fn note_write_stall(&mut self) {
+        if self.write_stalled_since.is_none() {
+            self.write_stalled_since = Some(self.shared.lock().now());
+        }
     }
 
     /// Reads what the transport has into the session (see `read_buf`).
@@ -272,6 +298,7 @@ where
                         // the peer sees EOF. A failure here changes nothing
                         // for the session, which has already ended.
                         if this.transport.poll_close(cx).is_pending() {
+                            this.note_write_stall();
                             return Poll::Pending;
                         }
                         this.finish(None);

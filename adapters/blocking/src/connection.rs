@@ -64,15 +64,33 @@ impl Drop for Handle {
 /// writing when dropped: the writer thread drops it once the session has
 /// ended, so the peer sees end of file after our last frame. Dropping one
 /// handle of a cloned socket would not close it.
+///
+/// A write that fails (the socket's write timeout, `Config::write_timeout`,
+/// among other causes) shuts the socket down both ways: the reader thread,
+/// which holds the other handle, then sees end of file and lets its handle
+/// go, so a peer that stopped reading cannot keep the socket open.
 struct TcpWriter(TcpStream);
+
+impl TcpWriter {
+    fn give_up_on_error<T>(&self, result: io::Result<T>) -> io::Result<T> {
+        if let Err(e) = &result
+            && e.kind() != io::ErrorKind::Interrupted
+        {
+            let _ = self.0.shutdown(Shutdown::Both);
+        }
+        result
+    }
+}
 
 impl Write for TcpWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf)
+        let written = self.0.write(buf);
+        self.give_up_on_error(written)
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.0.write_vectored(bufs)
+        let written = self.0.write_vectored(bufs);
+        self.give_up_on_error(written)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -91,7 +109,9 @@ impl Connection {
     /// The end of a TCP connection that dialed it (opens odd stream ids).
     ///
     /// The socket must be in blocking mode without a read timeout: a read
-    /// that fails, timed out or not, ends the session. Other options stay
+    /// that fails, timed out or not, ends the session. Its write timeout is
+    /// set to [`Config::write_timeout`]: a peer that takes none of our
+    /// output for that long loses the connection, and the socket is closed. Other options stay
     /// as given; consider `set_nodelay(true)` for request-response traffic,
     /// since small frames are already gathered into one write whenever
     /// several are waiting.
@@ -106,6 +126,7 @@ impl Connection {
     }
 
     fn tcp(role: Role, tcp: TcpStream, config: Config) -> io::Result<Self> {
+        tcp.set_write_timeout(config.write_timeout)?;
         let reader = tcp.try_clone()?;
         Self::new(role, reader, TcpWriter(tcp), config)
     }

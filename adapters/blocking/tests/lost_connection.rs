@@ -157,3 +157,38 @@ fn aborting_fails_both_ends_at_once() {
         ));
     });
 }
+
+/// A peer that takes none of our output: once the socket has accepted
+/// nothing for `Config::write_timeout`, the connection ends and the socket
+/// is shut down both ways (so the reader thread lets its handle go too),
+/// instead of a writer blocked on it for good.
+#[test]
+fn a_peer_that_reads_nothing_loses_the_connection_after_the_write_timeout() {
+    hang_guard(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let dialed = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut peer, _) = listener.accept().unwrap();
+        let config = muxplex_blocking::Config::default()
+            .with_write_timeout(Some(std::time::Duration::from_millis(200)));
+        let client = muxplex_blocking::Connection::client(dialed, config).unwrap();
+        // Far more than the socket buffers hold: 64 streams' full windows.
+        let streams: Vec<_> = (0..64).map(|_| client.open_stream().unwrap()).collect();
+        let writer = thread::spawn(move || {
+            for mut stream in streams {
+                if stream.write_all(&[1u8; 256 * 1024]).is_err() {
+                    return;
+                }
+            }
+        });
+        let start = std::time::Instant::now();
+        while client.close_reason().is_none() {
+            // Far below the keepalive's 40 s, which would end it too.
+            assert!(start.elapsed() < std::time::Duration::from_secs(20));
+            thread::sleep(std::time::Duration::from_millis(20));
+        }
+        writer.join().unwrap();
+        // Our end is shut down: the peer reads what got through, then EOF.
+        let mut sink = [0u8; 64 * 1024];
+        while peer.read(&mut sink).is_ok_and(|n| n > 0) {}
+    });
+}

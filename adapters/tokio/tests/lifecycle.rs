@@ -354,3 +354,40 @@ async fn keepalive_closes_a_session_whose_peer_went_silent() {
         }
     );
 }
+
+/// A connection whose peer stops reading, while we have output for it: the
+/// driver gives the transport up once it has accepted nothing for
+/// `Config::write_timeout`, whether the peer then stays silent or
+/// half-closes (our session ends at its EOF, with frames still unsent).
+#[tokio::test(start_paused = true)]
+async fn a_transport_that_takes_no_output_is_dropped_after_the_write_timeout() {
+    for peer_half_closes in [false, true] {
+        let (ours, mut peer) = tokio::io::duplex(64 * 1024);
+        let (client, driver) = Connection::new(ours, Role::Client, Config::default());
+        let driver = tokio::spawn(driver);
+        let mut stream = client.open_stream().await.expect("open");
+        // The initial window lets 256 KiB go out: four times the pipe.
+        let writer = tokio::spawn(async move {
+            let _ = stream.write_all(&[7u8; 256 * 1024]).await;
+            stream
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        if peer_half_closes {
+            peer.shutdown().await.expect("half-close");
+        }
+        let start = tokio::time::Instant::now();
+        let ended = tokio::time::timeout(NEVER, driver)
+            .await
+            .expect("the driver ends within the write timeout")
+            .expect("driver task");
+        let err = ended.expect_err("a stuck transport is an error");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        let waited = start.elapsed();
+        assert!(
+            waited <= Duration::from_secs(11),
+            "half-close {peer_half_closes}: ended after {waited:?}"
+        );
+        drop(writer);
+        drop(peer);
+    }
+}
