@@ -184,7 +184,10 @@ impl Connection {
 
     /// Ends the session at once with GoAway(`code`) and returns without
     /// waiting; every stream's reads and writes fail from now on (data
-    /// already received stays readable).
+    /// already received stays readable). Data that stream writes had
+    /// buffered and not yet sent is dropped: a write returning means the
+    /// data was buffered, not sent. A graceful close, then
+    /// [`closed`](Self::closed), is what delivers everything written.
     pub fn abort(&self, code: u32) {
         let mut inner = self.shared.lock();
         inner.session.abort(code);
@@ -193,15 +196,19 @@ impl Connection {
     }
 
     /// Waits until the session has ended, however it ends (a close, the
-    /// peer, a keepalive timeout, the transport), and returns why. It does
-    /// not end the session itself.
+    /// peer, a keepalive timeout, the transport), and its driver has
+    /// finished: the session's last frames (a GoAway) are written and our
+    /// direction of the transport is closed, or the transport failed (a
+    /// stuck one within [`Config::write_timeout`](muxplex::Config)). A
+    /// process may exit once it returns without cutting its last words
+    /// short. Returns why the session ended; it does not end it itself.
     pub async fn closed(&self) -> CloseReason {
         poll_fn(|cx| {
             let mut inner = self.shared.lock();
             match inner.session.close_reason() {
-                Some(reason) => Poll::Ready(reason),
-                None => {
-                    register_in(&mut inner.closed_wakers, cx.waker());
+                Some(reason) if inner.driver_done => Poll::Ready(reason),
+                _ => {
+                    register_in(&mut inner.done_wakers, cx.waker());
                     Poll::Pending
                 }
             }

@@ -178,8 +178,9 @@ impl Stream {
     }
 
     /// Buffers bytes to send; returns how many were taken (all of `data` or
-    /// as much as the peer's window allows). Pending while the window is
-    /// exhausted.
+    /// as much as the peer's window and the session's send budget allow).
+    /// Pending while neither has room. Taken means buffered in the session,
+    /// not yet on the wire: an abort or a lost transport can still drop it.
     pub fn poll_write(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<Result<usize, Error>> {
         if data.is_empty() {
             return Poll::Ready(Ok(0));

@@ -391,3 +391,13 @@ async fn a_transport_that_takes_no_output_is_dropped_after_the_write_timeout() {
         drop(peer);
     }
 }
+
+/// `closed()` returns only once the session's last frame (its GoAway) is
+/// written, so a process that exits on it says goodbye first.
+#[tokio::test]
+async fn closed_returns_after_the_goaway_is_written() {
+    let (client, _server, log) = connected_audited();
+    client.abort(0);
+    assert_eq!(client.closed().await, CloseReason::LocalAbort { code: 0 });
+    assert_eq!(log.goaway_frames.load(Ordering::Relaxed), 1);
+}
