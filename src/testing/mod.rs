@@ -9,8 +9,9 @@
 //!
 //! Every byte either end transmits passes a [`WireAudit`] on its way, and
 //! the first frame that breaks a wire rule panics the test (see
-//! [`Pair`]). Either end may instead be anything else that implements
-//! [`Endpoint`].
+//! [`Pair`]). Either end may instead be a [`PeerModel`], a small yamux peer
+//! with the quirks of real implementations, or anything else that
+//! implements [`Endpoint`].
 //!
 //! ```
 //! use muxplex::testing::{Chunking, Pair};
@@ -29,6 +30,7 @@
 //! ```
 
 mod audit;
+mod peer;
 
 use alloc::collections::VecDeque;
 use alloc::vec;
@@ -41,6 +43,7 @@ use crate::session::Session;
 use crate::time::Instant;
 
 pub use audit::{Violation, ViolationKind, WireAudit};
+pub use peer::{Loss, PeerClose, PeerError, PeerModel, Quirks};
 
 /// A small, fast, seeded pseudo-random generator (SplitMix64), good enough
 /// for test schedules and needing no dependency.
@@ -102,7 +105,8 @@ pub enum Side {
 }
 
 /// One end of a [`Pair`]: a sans-IO yamux implementation the pair feeds
-/// bytes and time, and drains bytes from. [`Session`] is one.
+/// bytes and time, and drains bytes from. [`Session`] is one;
+/// [`PeerModel`] is another.
 pub trait Endpoint {
     /// Which end of the transport it is.
     fn role(&self) -> Role;
@@ -119,7 +123,8 @@ pub trait Endpoint {
     fn handle_timeout(&mut self, now: Instant);
     /// A fresh audit with the rules this end's output must follow.
     fn wire_audit(&self) -> WireAudit;
-    /// Something the end found that must fail the test, if anything. A [`Pair`] panics with
+    /// Something the end found that must fail the test (a peer model's
+    /// lost data or protocol error), if anything. A [`Pair`] panics with
     /// it as soon as it appears.
     fn fault(&self) -> Option<&dyn fmt::Display>;
 }
@@ -184,7 +189,8 @@ struct Link {
 }
 
 /// A client and a server joined by simulated links under a virtual clock:
-/// two muxplex [`Session`]s by default, or any two [`Endpoint`]s.
+/// two muxplex [`Session`]s by default, or any two [`Endpoint`]s, such as
+/// a session and a [`PeerModel`].
 ///
 /// # The wire audit
 ///
@@ -195,7 +201,7 @@ struct Link {
 /// never blamed on the end). The audit is also fed what the end received,
 /// injected bytes included, so windows are judged by the grants the end
 /// had actually seen. The first violation panics, naming the end and the
-/// frame; so does an [`Endpoint::fault`].
+/// frame; so does an [`Endpoint::fault`], such as data a peer model lost.
 ///
 /// Panicking, rather than keeping a list for tests to inspect, is
 /// deliberate: a list needs every test to remember to look at it, a panic
@@ -243,6 +249,22 @@ impl Pair {
             Side::Client => &mut self.client,
             Side::Server => &mut self.server,
         }
+    }
+}
+
+impl Pair<Session, PeerModel> {
+    /// A muxplex client with this configuration against a peer model as
+    /// the server.
+    pub fn with_model_server(client: Config, server: PeerModel) -> Self {
+        Pair::from_endpoints(new_session(Role::Client, client), server)
+    }
+}
+
+impl Pair<PeerModel, Session> {
+    /// A peer model as the client against a muxplex server with this
+    /// configuration.
+    pub fn with_model_client(client: PeerModel, server: Config) -> Self {
+        Pair::from_endpoints(client, new_session(Role::Server, server))
     }
 }
 
