@@ -127,6 +127,10 @@ pub trait Endpoint {
     /// lost data or protocol error), if anything. A [`Pair`] panics with
     /// it as soon as it appears.
     fn fault(&self) -> Option<&dyn fmt::Display>;
+    /// What the end is, for a [`Pair`]'s messages: its type by default.
+    fn name(&self) -> &'static str {
+        core::any::type_name::<Self>()
+    }
 }
 
 impl Endpoint for Session {
@@ -450,14 +454,6 @@ impl<C: Endpoint, S: Endpoint> Pair<C, S> {
             .min()
     }
 
-    /// The type of one side's end, for messages.
-    fn kind(side: Side) -> &'static str {
-        match side {
-            Side::Client => core::any::type_name::<C>(),
-            Side::Server => core::any::type_name::<S>(),
-        }
-    }
-
     /// One side's end, the link it receives from and its audit.
     fn end(&mut self, side: Side) -> (&mut dyn Endpoint, &mut Link, &mut WireAudit) {
         let [client_audit, server_audit] = &mut self.audits;
@@ -500,7 +496,7 @@ impl<C: Endpoint, S: Endpoint> Pair<C, S> {
             if let Some(violation) = audit.violations().first() {
                 panic!(
                     "wire audit: the {from:?} end ({}) sent {violation}",
-                    Self::kind(from)
+                    end.name()
                 );
             }
             if link.eof_sent {
@@ -549,7 +545,7 @@ impl<C: Endpoint, S: Endpoint> Pair<C, S> {
             audit.received(&bytes);
             end.handle_input(now, &bytes);
             if let Some(fault) = end.fault() {
-                panic!("the {to:?} end ({}) failed: {fault}", Self::kind(to));
+                panic!("the {to:?} end ({}) failed: {fault}", end.name());
             }
             moved = true;
         }

@@ -170,10 +170,11 @@ pub struct Loss {
 
 impl fmt::Display for Loss {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plural = if self.bytes == 1 { "" } else { "s" };
         write!(
             f,
-            "lost {} bytes of stream {}: a Data frame carried FIN with its payload, and a peer \
-             that applies flags before the payload shows its reader the end first",
+            "lost {} byte{plural} of stream {}: a Data frame carried FIN with its payload, and \
+             a peer that applies flags before the payload shows its reader the end first",
             self.bytes, self.stream
         )
     }

@@ -219,4 +219,7 @@ impl Endpoint for Peer {
     fn fault(&self) -> Option<&dyn fmt::Display> {
         self.endpoint().fault()
     }
+    fn name(&self) -> &'static str {
+        self.endpoint().name()
+    }
 }
