@@ -505,14 +505,15 @@ fn a_lazy_peer_acknowledges_with_its_first_frame_back() {
 
 #[test]
 fn muxplex_acknowledges_a_models_stream_when_it_accepts_it() {
-    let mut pair = pair(Quirks::none(), Side::Client, Config::default());
-    let id = pair.client.open().unwrap();
+    let model = PeerModel::new(Role::Client, Quirks::none());
+    let mut pair = Pair::with_model_client(model, Config::default());
+    let id = pair.client.open_stream().unwrap();
     pair.client.write(id, b"hello").unwrap();
     pair.drive();
-    assert!(!pair.client.modelled().is_acknowledged(id));
-    assert_eq!(pair.server.accept(), Some(id));
+    assert!(!pair.client.is_acknowledged(id));
+    assert_eq!(pair.server.accept_stream(), Some(id));
     pair.drive();
-    assert!(pair.client.modelled().is_acknowledged(id));
+    assert!(pair.client.is_acknowledged(id));
 }
 
 /// The model is an honest peer: its own output passes the wire audit

@@ -98,9 +98,9 @@ pub enum Chunking {
 /// Which end of a [`Pair`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
-    /// The client session.
+    /// The client end.
     Client,
-    /// The server session.
+    /// The server end.
     Server,
 }
 

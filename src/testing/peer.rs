@@ -2,7 +2,7 @@
 //!
 //! [`PeerModel`] is a deliberately simple, deterministic yamux endpoint,
 //! written for muxplex's tests and sharing nothing with [`Session`] but the
-//! frame codec. It plays the behaviours of the peers muxplex must
+//! frame codec and the error types. It plays the behaviours of the peers muxplex must
 //! interoperate with, so tests can catch interop bugs without running Go:
 //! a [`Pair`] puts it on one end and muxplex on the other.
 //!

@@ -1,6 +1,8 @@
-//! Drives a client and a server session through operations and checks every
-//! observation against the model. Shared by the property tests and the
-//! session-pair fuzz target, which differ only in how they pick operations.
+//! Drives a client and a server through operations and checks every
+//! observation against the model. Both ends are muxplex sessions, or one is
+//! a peer model with quirks of real peers (`Setup::peer_model`). Shared by
+//! the property tests and the session-pair fuzz target, which differ only
+//! in how they pick operations.
 
 use std::time::Duration;
 
