@@ -8,7 +8,14 @@
 //! pair never sees a protocol error; nothing panics; and at the end, with
 //! everything finished and read, no stream state is left behind.
 //!
-//! Cases default to 64; set `MUXPLEX_PROPTEST_CASES` for more.
+//! The same properties hold with one end played by a peer model with
+//! random quirks of real peers (flags applied before the payload, lazy
+//! ACKs, GoAway(0) as terminate, FIN only on a WindowUpdate, frames as
+//! large as the window): a model that loses data or sees a protocol error
+//! fails the case at once.
+//!
+//! Cases default to 64 for two muxplex ends and 32 against peer models;
+//! set `MUXPLEX_PROPTEST_CASES` for more (it sets both).
 
 mod model;
 
@@ -16,6 +23,7 @@ use std::time::Duration;
 
 use model::End;
 use model::harness::{Harness, Op, Setup};
+use muxplex::testing::Quirks;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
@@ -67,20 +75,47 @@ fn setup() -> impl Strategy<Value = Setup> {
                 max_frame_size,
                 max_unacked,
                 accept_backlog,
+                peer_model: None,
             },
         )
 }
 
-fn cases() -> u32 {
+/// A setup with one end, either, played by a peer model with random
+/// quirks.
+fn setup_with_peer_model() -> impl Strategy<Value = Setup> {
+    let quirks = prop::array::uniform5(any::<bool>()).prop_map(|q| {
+        Quirks::none()
+            .with_flags_before_payload(q[0])
+            .with_lazy_ack(q[1])
+            .with_go_away_terminates(q[2])
+            .with_fin_on_window_update(q[3])
+            .with_whole_window_frames(q[4])
+    });
+    (setup(), end(), quirks).prop_map(|(mut setup, end, quirks)| {
+        setup.peer_model = Some((end, quirks));
+        setup
+    })
+}
+
+fn cases(default: u32) -> u32 {
     std::env::var("MUXPLEX_PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(64)
+        .unwrap_or(default)
+}
+
+/// Runs one case: the operations, then the finale's checks.
+fn run(setup: &Setup, ops: &[Op]) {
+    let mut harness = Harness::new(setup);
+    for op in ops {
+        harness.apply(op);
+    }
+    harness.finale();
 }
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: cases(),
+        cases: cases(64),
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
             "proptest-regressions/model_props.txt",
         ))),
@@ -89,10 +124,24 @@ proptest! {
 
     #[test]
     fn sessions_match_the_model(setup in setup(), ops in prop::collection::vec(op(), 1..MAX_OPS)) {
-        let mut harness = Harness::new(&setup);
-        for op in &ops {
-            harness.apply(op);
-        }
-        harness.finale();
+        run(&setup, &ops);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: cases(32),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "proptest-regressions/model_props_peer_models.txt",
+        ))),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn sessions_match_the_model_against_peer_models(
+        setup in setup_with_peer_model(),
+        ops in prop::collection::vec(op(), 1..MAX_OPS),
+    ) {
+        run(&setup, &ops);
     }
 }

@@ -1,12 +1,15 @@
-//! Drives a client and a server session through operations and checks every
-//! observation against the model. Shared by the property tests and the
-//! session-pair fuzz target, which differ only in how they pick operations.
+//! Drives a client and a server through operations and checks every
+//! observation against the model. Both ends are muxplex sessions, or one is
+//! a peer model with quirks of real peers (`Setup::peer_model`). Shared by
+//! the property tests and the session-pair fuzz target, which differ only
+//! in how they pick operations.
 
 use std::time::Duration;
 
-use muxplex::testing::{Chunking, Pair};
-use muxplex::{CloseReason, Config, Event, Session, StreamError, StreamId};
+use muxplex::testing::{Chunking, Endpoint, Pair, Quirks};
+use muxplex::{CloseReason, Config, Event, Role, StreamId};
 
+use super::ends::{Peer, Refused};
 use super::{End, Model, pattern};
 
 /// One thing an application or the network does.
@@ -57,16 +60,18 @@ pub struct Setup {
     pub max_frame_size: u32,
     pub max_unacked: usize,
     pub accept_backlog: usize,
+    /// An end played by a peer model with these quirks instead of muxplex.
+    pub peer_model: Option<(End, Quirks)>,
 }
 
-/// The sessions under test, the model, and what each application holds.
+/// The ends under test, the model, and what each application holds.
 pub struct Harness {
-    pair: Pair,
+    pair: Pair<Peer, Peer>,
     model: Model,
     /// Streams each end's application holds, by end index.
     held: [Vec<u32>; 2],
-    /// Sessions that have ended, and why.
-    ended: [Option<CloseReason>; 2],
+    /// Which ends' sessions have ended.
+    ended: [bool; 2],
 }
 
 fn slot(end: End) -> usize {
@@ -82,7 +87,13 @@ impl Harness {
             .with_max_frame_size(setup.max_frame_size)
             .with_max_unacked_outbound(setup.max_unacked)
             .with_accept_backlog(setup.accept_backlog);
-        let pair = Pair::new(config.clone(), config)
+        let end = |end: End, role: Role| match setup.peer_model {
+            Some((modelled, quirks)) if modelled == end => Peer::model(role, quirks),
+            _ => Peer::muxplex(role, config.clone()),
+        };
+        let client = end(End::Client, Role::Client);
+        let server = end(End::Server, Role::Server);
+        let pair = Pair::from_endpoints(client, server)
             .with_seed(setup.seed)
             .with_chunking(Chunking::Random {
                 max: setup.chunk_max,
@@ -92,11 +103,11 @@ impl Harness {
             pair,
             model: Model::default(),
             held: [Vec::new(), Vec::new()],
-            ended: [None, None],
+            ended: [false, false],
         }
     }
 
-    fn session(&mut self, end: End) -> &mut Session {
+    fn end(&mut self, end: End) -> &mut Peer {
         match end {
             End::Client => &mut self.pair.client,
             End::Server => &mut self.pair.server,
@@ -115,16 +126,13 @@ impl Harness {
     pub fn apply(&mut self, op: &Op) {
         match *op {
             Op::Open(end) => {
-                if let Ok(id) = self.session(end).open_stream() {
+                if let Some(id) = self.end(end).open() {
                     self.model.opened(id.get(), end);
                     self.held[slot(end)].push(id.get());
                 }
             }
             Op::Accept(end) => {
-                if let Some(id) = self.session(end).accept_stream() {
-                    self.model.accepted(id.get(), end);
-                    self.held[slot(end)].push(id.get());
-                }
+                self.apply_accept(end);
             }
             Op::Write { end, pick, len } => {
                 if let Some(id) = self.pick(end, pick) {
@@ -148,9 +156,7 @@ impl Harness {
             }
             Op::Reset { end, pick, code } => {
                 if let Some(id) = self.pick(end, pick) {
-                    if let Some(stream) = self.session(end).stream(StreamId::new(id)) {
-                        stream.reset(code);
-                    }
+                    self.end(end).reset(StreamId::new(id), code);
                     self.model.cut(id);
                     self.forget(end, id);
                 }
@@ -161,16 +167,19 @@ impl Harness {
                 priority,
             } => {
                 if let Some(id) = self.pick(end, pick)
-                    && let Some(mut stream) = self.session(end).stream(StreamId::new(id))
+                    && let Some(session) = self.end(end).session()
+                    && let Some(mut stream) = session.stream(StreamId::new(id))
                 {
                     stream.set_priority(priority);
                 }
             }
             Op::Ping(end) => {
                 let now = self.pair.now();
-                let _ = self.session(end).ping(now);
+                if let Some(session) = self.end(end).session() {
+                    let _ = session.ping(now);
+                }
             }
-            Op::Close(end) => self.session(end).close(),
+            Op::Close(end) => self.end(end).close(),
             Op::Step => {
                 self.pair.step();
             }
@@ -180,30 +189,12 @@ impl Harness {
         self.check_events();
     }
 
-    /// Runs `act` on the stream's handle, or forgets the stream if the
-    /// session no longer has it (it was freed after its end was read).
-    fn with_stream<T>(
-        &mut self,
-        end: End,
-        id: u32,
-        act: impl FnOnce(muxplex::Stream<'_>) -> T,
-    ) -> Option<T> {
-        let result = self.session(end).stream(StreamId::new(id)).map(act);
-        if result.is_none() {
-            self.forget(end, id);
-        }
-        result
-    }
-
     fn write(&mut self, end: End, id: u32, len: usize) {
         let offset = self.model.streams[&id].sent_by(end).written;
         let data: Vec<u8> = (0..len as u64)
             .map(|i| pattern(id, end, offset + i))
             .collect();
-        let Some(result) = self.with_stream(end, id, |mut stream| stream.write(&data)) else {
-            return;
-        };
-        match result {
+        match self.end(end).write(StreamId::new(id), &data) {
             Ok(n) => {
                 self.model
                     .streams
@@ -212,34 +203,25 @@ impl Harness {
                     .direction(end)
                     .written += n as u64
             }
-            Err(StreamError::Blocked) => {}
-            Err(StreamError::Finished) => {
-                assert!(self.model.streams[&id].sent_by(end).finished);
-            }
-            Err(StreamError::Reset { .. } | StreamError::SessionClosed { .. }) => {
-                self.model.cut(id)
-            }
-            Err(e) => panic!("unexpected write error {e:?}"),
+            Err(refused) => self.refused(end, id, refused),
+        }
+    }
+
+    /// What a refused command says: a finished stream must be one the
+    /// model knows is finished, a cut one delivers a prefix, a gone one is
+    /// forgotten.
+    fn refused(&mut self, end: End, id: u32, refused: Refused) {
+        match refused {
+            Refused::Blocked => {}
+            Refused::Finished => assert!(self.model.streams[&id].sent_by(end).finished),
+            Refused::Cut => self.model.cut(id),
+            Refused::Gone => self.forget(end, id),
         }
     }
 
     /// Reads up to `len` bytes; returns whether anything happened.
     fn read(&mut self, end: End, id: u32, len: usize, chunk: bool) -> bool {
-        let result = self.with_stream(end, id, |mut stream| {
-            if chunk {
-                stream.read_chunk(len).map(|c| c.map(|b| b.to_vec()))
-            } else {
-                let mut buf = vec![0u8; len];
-                stream.read(&mut buf).map(|n| {
-                    buf.truncate(n);
-                    (n > 0 || len == 0).then_some(buf)
-                })
-            }
-        });
-        let Some(result) = result else {
-            return false;
-        };
-        match result {
+        match self.end(end).read(StreamId::new(id), len, chunk) {
             // A zero-length read says nothing, even after the end.
             Ok(Some(bytes)) if bytes.is_empty() => false,
             Ok(Some(bytes)) => {
@@ -252,21 +234,21 @@ impl Harness {
                 }
                 false
             }
-            Err(StreamError::Blocked) => false,
-            Err(StreamError::Reset { .. } | StreamError::SessionClosed { .. }) => {
+            Err(Refused::Cut) => {
                 self.model.cut(id);
                 self.forget(end, id);
                 false
             }
-            Err(e) => panic!("unexpected read error {e:?}"),
+            Err(Refused::Finished) => panic!("a read said the stream was finished"),
+            Err(refused) => {
+                self.refused(end, id, refused);
+                false
+            }
         }
     }
 
     fn finish(&mut self, end: End, id: u32) {
-        let Some(result) = self.with_stream(end, id, |mut stream| stream.finish()) else {
-            return;
-        };
-        match result {
+        match self.end(end).finish(StreamId::new(id)) {
             Ok(()) => {
                 self.model
                     .streams
@@ -275,20 +257,23 @@ impl Harness {
                     .direction(end)
                     .finished = true
             }
-            Err(StreamError::Finished) => {
-                assert!(self.model.streams[&id].sent_by(end).finished)
-            }
-            Err(StreamError::Reset { .. } | StreamError::SessionClosed { .. }) => {
-                self.model.cut(id)
-            }
-            Err(e) => panic!("unexpected finish error {e:?}"),
+            Err(refused) => self.refused(end, id, refused),
         }
     }
 
-    /// Drains both ends' events, checking each against the model.
+    /// Drains both ends' events, checking each against the model; a peer
+    /// model has no events, only its end.
     fn check_events(&mut self) {
         for end in [End::Client, End::Server] {
-            while let Some(event) = self.session(end).poll_event() {
+            let Some(session) = self.end(end).session() else {
+                let closed = self.end(end).modelled().close_reason().is_some();
+                if closed && !self.ended[slot(end)] {
+                    self.session_ended(end);
+                }
+                continue;
+            };
+            let events: Vec<Event> = std::iter::from_fn(|| session.poll_event()).collect();
+            for event in events {
                 match event {
                     Event::IncomingStream(id) => {
                         let stream = self.model.streams.get(&id.get());
@@ -312,16 +297,21 @@ impl Harness {
                             !matches!(reason, CloseReason::Protocol(_)),
                             "{end:?} saw a protocol error from a well-behaved peer: {reason}"
                         );
-                        assert!(self.ended[slot(end)].is_none(), "closed twice");
-                        self.ended[slot(end)] = Some(reason);
-                        let ids: Vec<u32> = self.model.streams.keys().copied().collect();
-                        for id in ids {
-                            self.model.cut(id);
-                        }
+                        assert!(!self.ended[slot(end)], "closed twice");
+                        self.session_ended(end);
                     }
                     _ => {}
                 }
             }
+        }
+    }
+
+    /// One end's session ended: every stream may now deliver a prefix.
+    fn session_ended(&mut self, end: End) {
+        self.ended[slot(end)] = true;
+        let ids: Vec<u32> = self.model.streams.keys().copied().collect();
+        for id in ids {
+            self.model.cut(id);
         }
     }
 
@@ -361,15 +351,18 @@ impl Harness {
         let mut buf = [0u8; 64];
         assert_eq!(self.pair.client.poll_transmit(&mut buf), 0, "client quiet");
         assert_eq!(self.pair.server.poll_transmit(&mut buf), 0, "server quiet");
-        if self.ended == [None, None] {
+        if self.ended == [false, false] {
             self.model.check_complete();
-            assert_eq!(self.pair.client.stream_count(), 0, "client state left");
-            assert_eq!(self.pair.server.stream_count(), 0, "server state left");
+            for end in [End::Client, End::Server] {
+                if let Some(session) = self.end(end).session() {
+                    assert_eq!(session.stream_count(), 0, "{end:?} state left");
+                }
+            }
         }
     }
 
     fn apply_accept(&mut self, end: End) -> bool {
-        match self.session(end).accept_stream() {
+        match self.end(end).accept() {
             Some(id) => {
                 self.model.accepted(id.get(), end);
                 self.held[slot(end)].push(id.get());
@@ -425,6 +418,7 @@ impl<'a> ByteScript<'a> {
                 usize::from(d % 5) + 1
             },
             accept_backlog: if d & 4 == 0 { 256 } else { usize::from(d % 4) },
+            peer_model: None,
         })
     }
 

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+pub mod ends;
 pub mod harness;
 
 /// One end of the session.

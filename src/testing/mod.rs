@@ -7,6 +7,12 @@
 //! splits and delays its bytes. Everything is seeded: the same seed gives
 //! the same run.
 //!
+//! Every byte either end transmits passes a [`WireAudit`] on its way, and
+//! the first frame that breaks a wire rule panics the test (see
+//! [`Pair`]). Either end may instead be a [`PeerModel`], a small yamux peer
+//! with the quirks of real implementations, or anything else that
+//! implements [`Endpoint`].
+//!
 //! ```
 //! use muxplex::testing::{Chunking, Pair};
 //! use muxplex::Config;
@@ -23,14 +29,21 @@
 //! assert_eq!(&buf, b"ping");
 //! ```
 
+mod audit;
+mod peer;
+
 use alloc::collections::VecDeque;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::fmt;
 use core::time::Duration;
 
-use crate::config::Config;
+use crate::config::{Config, Role};
 use crate::session::Session;
 use crate::time::Instant;
+
+pub use audit::{Violation, ViolationKind, WireAudit};
+pub use peer::{Loss, PeerClose, PeerError, PeerModel, Quirks};
 
 /// A small, fast, seeded pseudo-random generator (SplitMix64), good enough
 /// for test schedules and needing no dependency.
@@ -85,10 +98,82 @@ pub enum Chunking {
 /// Which end of a [`Pair`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
-    /// The client session.
+    /// The client end.
     Client,
-    /// The server session.
+    /// The server end.
     Server,
+}
+
+/// One end of a [`Pair`]: a sans-IO yamux implementation the pair feeds
+/// bytes and time, and drains bytes from. [`Session`] is one;
+/// [`PeerModel`] is another.
+pub trait Endpoint {
+    /// Which end of the transport it is.
+    fn role(&self) -> Role;
+    /// Bytes the transport delivered.
+    fn handle_input(&mut self, now: Instant, bytes: &[u8]);
+    /// The end of the transport's input.
+    fn handle_eof(&mut self, now: Instant);
+    /// Copies the next bytes for the transport into `buf`; 0 when there
+    /// are none.
+    fn poll_transmit(&mut self, buf: &mut [u8]) -> usize;
+    /// When [`handle_timeout`](Self::handle_timeout) is next due, if ever.
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// Fires the timers due at `now`.
+    fn handle_timeout(&mut self, now: Instant);
+    /// A fresh audit with the rules this end's output must follow.
+    fn wire_audit(&self) -> WireAudit;
+    /// Something the end found that must fail the test (a peer model's
+    /// lost data or protocol error), if anything. A [`Pair`] panics with
+    /// it as soon as it appears.
+    fn fault(&self) -> Option<&dyn fmt::Display>;
+    /// What the end is, for a [`Pair`]'s messages: its type by default.
+    fn name(&self) -> &'static str {
+        core::any::type_name::<Self>()
+    }
+}
+
+impl Endpoint for Session {
+    fn role(&self) -> Role {
+        Session::role(self)
+    }
+
+    fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
+        Session::handle_input(self, now, bytes);
+    }
+
+    fn handle_eof(&mut self, now: Instant) {
+        Session::handle_eof(self, now);
+    }
+
+    fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
+        Session::poll_transmit(self, buf)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        Session::poll_timeout(self)
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        Session::handle_timeout(self, now);
+    }
+
+    /// Every rule, with the session's own frame size.
+    fn wire_audit(&self) -> WireAudit {
+        WireAudit::new(Session::role(self), self.config().effective_frame_size())
+    }
+
+    /// None: a session's problems surface as its events and errors, which
+    /// tests check.
+    fn fault(&self) -> Option<&dyn fmt::Display> {
+        None
+    }
+}
+
+/// Builds a session the way every constructor of [`Pair`] does, in one
+/// place.
+fn new_session(role: Role, config: Config) -> Session {
+    Session::new(role, config)
 }
 
 /// Bytes travelling one way, each piece with the time it arrives.
@@ -107,14 +192,34 @@ struct Link {
     corrupt_next: Option<u8>,
 }
 
-/// A client and a server session joined by simulated links under a
-/// virtual clock.
+/// A client and a server joined by simulated links under a virtual clock:
+/// two muxplex [`Session`]s by default, or any two [`Endpoint`]s, such as
+/// a session and a [`PeerModel`].
+///
+/// # The wire audit
+///
+/// Everything each end transmits passes that end's [`WireAudit`] (from
+/// [`Endpoint::wire_audit`]) before the link's faults act on it
+/// ([`inject`](Self::inject), [`corrupt_next_byte`](Self::corrupt_next_byte)
+/// and [`cut_transport`](Self::cut_transport) happen after it, so they are
+/// never blamed on the end). The audit is also fed what the end received,
+/// injected bytes included, so windows are judged by the grants the end
+/// had actually seen. The first violation panics, naming the end and the
+/// frame; so does an [`Endpoint::fault`], such as data a peer model lost.
+///
+/// Panicking, rather than keeping a list for tests to inspect, is
+/// deliberate: a list needs every test to remember to look at it, a panic
+/// cannot be forgotten. Every test that drives a pair checks the wire for
+/// free, and fails at the frame that broke a rule, not at some later
+/// symptom. The audit cannot be turned off; a test about the audit itself
+/// feeds a [`WireAudit`] by hand, and [`wire_audit`](Self::wire_audit)
+/// shows how much it has seen.
 #[derive(Debug)]
-pub struct Pair {
+pub struct Pair<C = Session, S = Session> {
     /// The end that opens odd stream ids.
-    pub client: Session,
+    pub client: C,
     /// The end that opens even stream ids.
-    pub server: Session,
+    pub server: S,
     now: Instant,
     rng: Rng,
     chunking: Chunking,
@@ -124,6 +229,8 @@ pub struct Pair {
     to_server: Link,
     to_client: Link,
     scratch: Vec<u8>,
+    /// What the client and the server transmit, audited.
+    audits: [WireAudit; 2],
 }
 
 /// Steps `drive` may take before it decides the sessions are stuck in a
@@ -134,9 +241,55 @@ impl Pair {
     /// Two fresh sessions with these configurations, chunking `Whole`,
     /// no latency, seed 0.
     pub fn new(client: Config, server: Config) -> Self {
+        Pair::from_endpoints(
+            new_session(Role::Client, client),
+            new_session(Role::Server, server),
+        )
+    }
+
+    /// One session by side.
+    pub fn session(&mut self, side: Side) -> &mut Session {
+        match side {
+            Side::Client => &mut self.client,
+            Side::Server => &mut self.server,
+        }
+    }
+}
+
+impl Pair<Session, PeerModel> {
+    /// A muxplex client with this configuration against a peer model as
+    /// the server.
+    pub fn with_model_server(client: Config, server: PeerModel) -> Self {
+        Pair::from_endpoints(new_session(Role::Client, client), server)
+    }
+}
+
+impl Pair<PeerModel, Session> {
+    /// A peer model as the client against a muxplex server with this
+    /// configuration.
+    pub fn with_model_client(client: PeerModel, server: Config) -> Self {
+        Pair::from_endpoints(client, new_session(Role::Server, server))
+    }
+}
+
+impl<C: Endpoint, S: Endpoint> Pair<C, S> {
+    /// Two fresh ends, chunking `Whole`, no latency, seed 0. Panics unless
+    /// `client` has the client's role and `server` the server's.
+    pub fn from_endpoints(client: C, server: S) -> Self {
+        assert_eq!(
+            client.role(),
+            Role::Client,
+            "the client end has the wrong role"
+        );
+        assert_eq!(
+            server.role(),
+            Role::Server,
+            "the server end has the wrong role"
+        );
+        let audits = [client.wire_audit(), server.wire_audit()];
         Pair {
-            client: Session::client(client),
-            server: Session::server(server),
+            client,
+            server,
             now: Instant::ZERO,
             rng: Rng::new(0),
             chunking: Chunking::Whole,
@@ -145,6 +298,7 @@ impl Pair {
             to_server: Link::default(),
             to_client: Link::default(),
             scratch: vec![0; 64 * 1024],
+            audits,
         }
     }
 
@@ -183,22 +337,17 @@ impl Pair {
         &mut self.rng
     }
 
-    /// One session by side.
-    pub fn session(&mut self, side: Side) -> &mut Session {
-        match side {
-            Side::Client => &mut self.client,
-            Side::Server => &mut self.server,
-        }
+    /// The audit of what one side has transmitted so far (it never holds a
+    /// violation: the first one panics).
+    pub fn wire_audit(&self, side: Side) -> &WireAudit {
+        &self.audits[side_index(side)]
     }
 
     /// Ends one side's transport after what it has already sent; the other
     /// side gets `handle_eof` once those bytes are delivered, and what the
     /// closed side sends later is lost.
     pub fn close_transport(&mut self, from: Side) {
-        match from {
-            Side::Client => self.to_server.eof_sent = true,
-            Side::Server => self.to_client.eof_sent = true,
-        }
+        self.link(from).eof_sent = true;
     }
 
     /// Breaks the connection after `from` has sent `bytes` more bytes: each
@@ -217,7 +366,8 @@ impl Pair {
     }
 
     /// Puts raw bytes on the link from `from`, after what it has sent so
-    /// far: a hostile peer's frames mixed into a real session's.
+    /// far: a hostile peer's frames mixed into a real session's. They are
+    /// not audited as `from`'s output.
     pub fn inject(&mut self, from: Side, bytes: &[u8]) {
         let arrival = self.now + self.latency;
         self.link(from)
@@ -238,9 +388,9 @@ impl Pair {
         count(&self.to_server) + count(&self.to_client)
     }
 
-    /// Moves bytes both ways until neither session has anything to send
-    /// and nothing is in transit, advancing the clock to each delivery and
-    /// firing timers that fall due on the way. Panics if the sessions never
+    /// Moves bytes both ways until neither end has anything to send and
+    /// nothing is in transit, advancing the clock to each delivery and
+    /// firing timers that fall due on the way. Panics if the ends never
     /// go quiet, which is always a bug.
     pub fn drive(&mut self) {
         for _ in 0..MAX_DRIVE_STEPS {
@@ -283,9 +433,10 @@ impl Pair {
     /// what is due. Returns whether anything happened.
     pub fn step(&mut self) -> bool {
         let now = self.now;
-        for session in [&mut self.client, &mut self.server] {
-            if session.poll_timeout().is_some_and(|at| at <= now) {
-                session.handle_timeout(now);
+        let ends: [&mut dyn Endpoint; 2] = [&mut self.client, &mut self.server];
+        for end in ends {
+            if end.poll_timeout().is_some_and(|at| at <= now) {
+                end.handle_timeout(now);
             }
         }
         let mut progress = self.transmit(Side::Client);
@@ -303,23 +454,50 @@ impl Pair {
             .min()
     }
 
-    /// Drains one session's output into its outgoing link, cut into pieces.
+    /// One side's end, the link it receives from and its audit.
+    fn end(&mut self, side: Side) -> (&mut dyn Endpoint, &mut Link, &mut WireAudit) {
+        let [client_audit, server_audit] = &mut self.audits;
+        match side {
+            Side::Client => (&mut self.client, &mut self.to_client, client_audit),
+            Side::Server => (&mut self.server, &mut self.to_server, server_audit),
+        }
+    }
+
+    /// Drains one end's output into its outgoing link, cut into pieces.
     fn transmit(&mut self, from: Side) -> bool {
         let (now, latency, bandwidth) = (self.now, self.latency, self.bandwidth);
-        let (session, link) = match from {
-            Side::Client => (&mut self.client, &mut self.to_server),
-            Side::Server => (&mut self.server, &mut self.to_client),
+        let Pair {
+            client,
+            server,
+            to_server,
+            to_client,
+            audits: [client_audit, server_audit],
+            scratch,
+            rng,
+            chunking,
+            ..
+        } = self;
+        let (end, link, other, audit): (&mut dyn Endpoint, _, _, _) = match from {
+            Side::Client => (client, to_server, to_client, client_audit),
+            Side::Server => (server, to_client, to_server, server_audit),
         };
         let mut moved = false;
         loop {
-            let piece = match self.chunking {
-                Chunking::Whole => self.scratch.len(),
-                Chunking::Fixed(size) => size.clamp(1, self.scratch.len()),
-                Chunking::Random { max } => self.rng.range(1, max.clamp(1, self.scratch.len())),
+            let piece = match *chunking {
+                Chunking::Whole => scratch.len(),
+                Chunking::Fixed(size) => size.clamp(1, scratch.len()),
+                Chunking::Random { max } => rng.range(1, max.clamp(1, scratch.len())),
             };
-            let mut n = session.poll_transmit(&mut self.scratch[..piece]);
+            let mut n = end.poll_transmit(&mut scratch[..piece]);
             if n == 0 {
                 break;
+            }
+            audit.sent(&scratch[..n]);
+            if let Some(violation) = audit.violations().first() {
+                panic!(
+                    "wire audit: the {from:?} end ({}) sent {violation}",
+                    end.name()
+                );
             }
             if link.eof_sent {
                 // The connection is gone: output vanishes.
@@ -327,7 +505,7 @@ impl Pair {
             }
             moved = true;
             if let Some(xor) = link.corrupt_next.take() {
-                self.scratch[0] ^= xor;
+                scratch[0] ^= xor;
             }
             if let Some(left) = link.cut_after.as_mut() {
                 n = n.min(*left);
@@ -347,38 +525,42 @@ impl Pair {
             };
             if n > 0 {
                 link.in_transit
-                    .push_back((sent + latency, self.scratch[..n].to_vec()));
+                    .push_back((sent + latency, scratch[..n].to_vec()));
             }
         }
         if link.eof_sent && link.cut_after == Some(0) {
             // A cut breaks both directions.
-            let other = match from {
-                Side::Client => &mut self.to_client,
-                Side::Server => &mut self.to_server,
-            };
             other.eof_sent = true;
         }
         moved
     }
 
-    /// Hands every piece due by now to the receiving session.
+    /// Hands every piece due by now to the receiving end.
     fn deliver(&mut self, to: Side) -> bool {
         let now = self.now;
-        let (session, link) = match to {
-            Side::Server => (&mut self.server, &mut self.to_server),
-            Side::Client => (&mut self.client, &mut self.to_client),
-        };
+        let (end, link, audit) = self.end(to);
         let mut moved = false;
         while link.in_transit.front().is_some_and(|&(at, _)| at <= now) {
             let (_, bytes) = link.in_transit.pop_front().expect("checked above");
-            session.handle_input(now, &bytes);
+            audit.received(&bytes);
+            end.handle_input(now, &bytes);
+            if let Some(fault) = end.fault() {
+                panic!("the {to:?} end ({}) failed: {fault}", end.name());
+            }
             moved = true;
         }
         if link.eof_sent && !link.eof_delivered && link.in_transit.is_empty() {
             link.eof_delivered = true;
-            session.handle_eof(now);
+            end.handle_eof(now);
             moved = true;
         }
         moved
+    }
+}
+
+fn side_index(side: Side) -> usize {
+    match side {
+        Side::Client => 0,
+        Side::Server => 1,
     }
 }
