@@ -92,70 +92,6 @@ pub fn judge(m: &Measurement, limits: &Limits) -> Judged {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::limits::Limits;
-    use std::time::Duration;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(size(256 << 20), "256 MiB");
-        assert_eq!(size(2048), "2 KiB");
-        assert_eq!(size(1536), "1.5 KiB");
-        assert_eq!(size(303), "303 B");
-        assert_eq!(size(1_100_000_000), "1.02 GiB");
-    }
-
-    #[test]
-    fn judges_each_kind_of_evidence() {
-        let limits = Limits::from_config("Config { }", None);
-        let m = |growth, evidence| Measurement {
-            growth,
-            evidence: Some(evidence),
-            ..Measurement::default()
-        };
-        let one = Evidence::Connections {
-            connections: 1,
-            streams: 10,
-        };
-        assert!(judge(&m(1 << 20, one), &limits).within);
-        let many = Evidence::Connections {
-            connections: 300,
-            streams: 1,
-        };
-        assert!(judge(&m(1 << 30, many), &limits).within);
-        let unread = |bytes| Evidence::Unread { bytes };
-        assert!(judge(&m(150, unread(100)), &limits).within);
-        assert!(!judge(&m(151, unread(100)), &limits).within);
-        let closed = |after| Evidence::Closed {
-            after,
-            waited: Duration::from_secs(11),
-        };
-        assert!(judge(&m(0, closed(Some(Duration::from_secs(10)))), &limits).within);
-        assert!(!judge(&m(0, closed(None)), &limits).within);
-        let each = |count| Evidence::Each {
-            count,
-            limit: 256,
-            unit: "stream",
-        };
-        assert!(judge(&m(2560, each(10)), &limits).within);
-        assert!(!judge(&m(2570, each(10)), &limits).within);
-        assert!(!judge(&m(0, each(0)), &limits).within);
-        let mut broken = m(0, each(10));
-        broken.problems.push("no echo".into());
-        assert!(!judge(&broken, &limits).within);
-    }
-
-    #[test]
-    fn verdicts() {
-        assert_eq!(Verdict::of(true, false), Verdict::Pass);
-        assert_eq!(Verdict::of(false, false), Verdict::Fail);
-        assert_eq!(Verdict::of(false, true), Verdict::ExpectedFail);
-        assert_eq!(Verdict::of(true, true), Verdict::UnexpectedPass);
-    }
-}
-
 fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 {
         f64::INFINITY
@@ -229,5 +165,69 @@ pub fn print_table(rows: &[[String; 5]]) {
             .map(|(cell, w)| format!("{cell:<w$}"))
             .collect();
         println!("{}", cells.join(" | ").trim_end());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::Limits;
+    use std::time::Duration;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(size(256 << 20), "256 MiB");
+        assert_eq!(size(2048), "2 KiB");
+        assert_eq!(size(1536), "1.5 KiB");
+        assert_eq!(size(303), "303 B");
+        assert_eq!(size(1_100_000_000), "1.02 GiB");
+    }
+
+    #[test]
+    fn judges_each_kind_of_evidence() {
+        let limits = Limits::from_config("Config { }", None);
+        let m = |growth, evidence| Measurement {
+            growth,
+            evidence: Some(evidence),
+            ..Measurement::default()
+        };
+        let one = Evidence::Connections {
+            connections: 1,
+            streams: 10,
+        };
+        assert!(judge(&m(1 << 20, one), &limits).within);
+        let many = Evidence::Connections {
+            connections: 300,
+            streams: 1,
+        };
+        assert!(judge(&m(1 << 30, many), &limits).within);
+        let unread = |bytes| Evidence::Unread { bytes };
+        assert!(judge(&m(150, unread(100)), &limits).within);
+        assert!(!judge(&m(151, unread(100)), &limits).within);
+        let closed = |after| Evidence::Closed {
+            after,
+            waited: Duration::from_secs(11),
+        };
+        assert!(judge(&m(0, closed(Some(Duration::from_secs(10)))), &limits).within);
+        assert!(!judge(&m(0, closed(None)), &limits).within);
+        let each = |count| Evidence::Each {
+            count,
+            limit: 256,
+            unit: "stream",
+        };
+        assert!(judge(&m(2560, each(10)), &limits).within);
+        assert!(!judge(&m(2570, each(10)), &limits).within);
+        assert!(!judge(&m(0, each(0)), &limits).within);
+        let mut broken = m(0, each(10));
+        broken.problems.push("no echo".into());
+        assert!(!judge(&broken, &limits).within);
+    }
+
+    #[test]
+    fn verdicts() {
+        assert_eq!(Verdict::of(true, false), Verdict::Pass);
+        assert_eq!(Verdict::of(false, false), Verdict::Fail);
+        assert_eq!(Verdict::of(false, true), Verdict::ExpectedFail);
+        assert_eq!(Verdict::of(true, true), Verdict::UnexpectedPass);
     }
 }
