@@ -139,7 +139,7 @@ func bigWritesServer(e *env) (int64, error) {
 		}
 		total += int64(size)
 	}
-	_, err := acceptAll(e.sess, func(st stream) error {
+	_, err := acceptAll(e.sess, func(_ int, st stream) error {
 		return fmt.Errorf("stream %d: unexpected", st.id())
 	})
 	return total, err
@@ -147,19 +147,25 @@ func bigWritesServer(e *env) (int64, error) {
 
 // ---------------------------------------------------------------------------
 // Server-initiated streams: both ends open streams at once and echo the
-// other's.
+// other's. Once its echoes are checked the client opens one more stream,
+// "done"; the server ends the session once it has that and its own
+// echoes checked, so no end closes while the other still checks.
 
 func bothOpen(e *env) (int64, error) {
 	base, sizeSeed := uint64(0xC1000000), uint64(0xC1)
 	if !e.client {
 		base, sizeSeed = 0x5E000000, 0x5E
 	}
-	echoed := make(chan struct{}, bothStreams)
+	done := make(chan error, 1)
 	served := make(chan error, 1)
 	go func() {
-		_, err := acceptAll(e.sess, func(st stream) error {
-			defer func() { echoed <- struct{}{} }()
-			return echo(st)
+		_, err := acceptAll(e.sess, func(k int, st stream) error {
+			if k < bothStreams {
+				return echo(k, st)
+			}
+			err := expectDone(st)
+			done <- err
+			return err
 		})
 		served <- err
 	}()
@@ -170,14 +176,32 @@ func bothOpen(e *env) (int64, error) {
 		return total, err
 	}
 	if e.client {
-		// The peer's streams must all be echoed before the client ends
-		// the session.
-		for range bothStreams {
-			<-echoed
+		st, err := e.sess.open()
+		if err != nil {
+			return total, err
 		}
-		return total, nil
+		if _, err := st.Write([]byte("done")); err != nil {
+			return total, err
+		}
+		if err := st.closeWrite(); err != nil {
+			return total, err
+		}
+		return total, <-served
 	}
+	if err := <-done; err != nil {
+		return total, err
+	}
+	e.sess.close()
 	return total, <-served
+}
+
+// expectDone reads the client's "done" stream.
+func expectDone(st stream) error {
+	got, err := io.ReadAll(st)
+	if err != nil || string(got) != "done" {
+		return fmt.Errorf("stream %d: %q (%v), want \"done\"", st.id(), got, err)
+	}
+	return nil
 }
 
 // ---------------------------------------------------------------------------

@@ -85,7 +85,7 @@ func roundTrip(st stream, seed, size uint64) error {
 }
 
 // echo writes back everything it reads, then FIN.
-func echo(st stream) error {
+func echo(_ int, st stream) error {
 	buf := make([]byte, chunkSize)
 	for {
 		n, err := st.Read(buf)
@@ -118,14 +118,14 @@ func parallel(n int, f func(i int) error) error {
 	return errors.Join(errs...)
 }
 
-// acceptAll hands every inbound stream to handle until the session ends,
-// then waits for the handlers and returns the accept error that ended it
-// and the handlers' errors.
-func acceptAll(sess session, handle func(st stream) error) (acceptErr, handlerErr error) {
+// acceptAll hands every inbound stream to handle, with its number in the
+// order of arrival, until the session ends; then waits for the handlers
+// and returns the accept error that ended it and the handlers' errors.
+func acceptAll(sess session, handle func(k int, st stream) error) (acceptErr, handlerErr error) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
-	for {
+	for k := 0; ; k++ {
 		st, err := sess.accept()
 		if err != nil {
 			wg.Wait()
@@ -134,7 +134,7 @@ func acceptAll(sess session, handle func(st stream) error) (acceptErr, handlerEr
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := handle(st); err != nil {
+			if err := handle(k, st); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()

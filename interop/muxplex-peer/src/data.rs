@@ -2,7 +2,7 @@
 //! delaying relay) and streams opened by both ends. The numbers match the
 //! Go peer's (`interop/go-peer/scenarios.go`).
 
-use muxplex_tokio::Stream;
+use muxplex_tokio::{CloseReason, Stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -131,24 +131,30 @@ pub async fn big_writes_server(env: &Env) -> Outcome<u64> {
     handled.map(|()| BIG_SIZES.iter().sum())
 }
 
-async fn unexpected(stream: Stream) -> Outcome {
+async fn unexpected(_k: u64, stream: Stream) -> Outcome {
     Err(format!("stream {}: unexpected", stream.id()))
 }
 
-/// Both ends open 100 streams at once and echo the other's.
+/// Both ends open 100 streams at once and echo the other's. Once its
+/// echoes are checked the client opens one more stream, "done"; the server
+/// ends the session once it has that and its own echoes checked, so no end
+/// closes while the other still checks.
 pub async fn both_open(env: &Env) -> Outcome<u64> {
     let (base, size_seed) = match env.client {
         true => (0xC100_0000, 0xC1),
         false => (0x5E00_0000, 0x5E),
     };
-    let (echoed_tx, mut echoed) = mpsc::unbounded_channel();
+    let (done_tx, mut done) = mpsc::unbounded_channel();
     let connection = env.connection.clone();
     let served = tokio::spawn(async move {
-        accept_all(&connection, move |stream| {
-            let echoed = echoed_tx.clone();
+        accept_all(&connection, move |k, stream| {
+            let done = done_tx.clone();
             async move {
-                let outcome = echo(stream).await;
-                let _ = echoed.send(outcome.clone());
+                if k < BOTH_STREAMS {
+                    return echo(k, stream).await;
+                }
+                let outcome = expect_done(stream).await;
+                let _ = done.send(outcome.clone());
                 outcome
             }
         })
@@ -160,15 +166,41 @@ pub async fn both_open(env: &Env) -> Outcome<u64> {
     })
     .await?;
     if env.client {
-        // The peer's streams must all be echoed before the client ends
-        // the session.
-        for _ in 0..BOTH_STREAMS {
-            echoed.recv().await.ok_or("the echo server ended early")??;
+        let mut stream = env
+            .connection
+            .open_stream()
+            .await
+            .map_err(|e| format!("open: {e}"))?;
+        stream
+            .write_all(b"done")
+            .await
+            .map_err(|e| format!("done: {e}"))?;
+        finish(&mut stream).await?;
+    } else {
+        done.recv()
+            .await
+            .ok_or("the session ended without \"done\"")??;
+        match env.connection.close().await {
+            Ok(CloseReason::LocalClose) => {}
+            other => return Err(format!("close() returned {other:?}, want LocalClose")),
         }
-        return Ok(total);
     }
     served
         .await
         .map_err(|e| format!("echo server: {e}"))?
         .map(|()| total)
+}
+
+/// Reads the client's "done" stream.
+async fn expect_done(mut stream: Stream) -> Outcome {
+    let mut got = Vec::new();
+    let read = stream.read_to_end(&mut got).await;
+    match read.is_ok() && got == b"done" {
+        true => Ok(()),
+        false => Err(format!(
+            "stream {}: {:?} ({read:?}), want \"done\"",
+            stream.id(),
+            String::from_utf8_lossy(&got)
+        )),
+    }
 }

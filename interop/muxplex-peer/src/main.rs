@@ -149,9 +149,12 @@ async fn run(args: &Args) -> Outcome<(u64, Duration)> {
     let start = Instant::now();
     let checked = side(&env, &args.scenario).await?;
     let elapsed = start.elapsed();
-    if client && !args.scenario.starts_with("close-") {
-        // The client ends the session (the closing scenarios end it
-        // themselves); every stream is done, so nothing may be reset.
+    let ended_by_scenario =
+        args.scenario.starts_with("close-") || args.scenario == "server-streams";
+    if client && !ended_by_scenario {
+        // The client ends the session (in the closing scenarios and
+        // server-streams the scenario does); every stream is done, so
+        // nothing may be reset.
         match env.connection.close().await {
             Ok(CloseReason::LocalClose) => {}
             other => return Err(format!("close() returned {other:?}, want LocalClose")),

@@ -94,8 +94,9 @@ pub async fn round_trip(stream: Stream, seed: u64, size: u64) -> Outcome {
     sent.and(received).map_err(|e| format!("stream {id}: {e}"))
 }
 
-/// Writes back everything it reads, then FIN.
-pub async fn echo(stream: Stream) -> Outcome {
+/// Writes back everything it reads, then FIN (stream `_k` of those
+/// accepted).
+pub async fn echo(_k: u64, stream: Stream) -> Outcome {
     let id = stream.id();
     let (mut reader, mut writer) = tokio::io::split(stream);
     tokio::io::copy(&mut reader, &mut writer)
@@ -125,19 +126,22 @@ pub async fn join_all(mut tasks: JoinSet<Outcome>) -> Outcome {
     }
 }
 
-/// Hands every inbound stream to `handle` until accepting fails (the
-/// session is closing or over), then waits for the handlers. Returns the
-/// error that ended accepting and the handlers' outcome.
+/// Hands every inbound stream to `handle`, with its number in the order
+/// of arrival, until accepting fails (the session is closing or over),
+/// then waits for the handlers. Returns the error that ended accepting and
+/// the handlers' outcome.
 pub async fn accept_all<F, Fut>(connection: &Connection, handle: F) -> (Error, Outcome)
 where
-    F: Fn(Stream) -> Fut,
+    F: Fn(u64, Stream) -> Fut,
     Fut: Future<Output = Outcome> + Send + 'static,
 {
     let mut handlers = JoinSet::new();
+    let mut k = 0;
     let ended = loop {
         match connection.accept_stream().await {
             Ok(stream) => {
-                handlers.spawn(handle(stream));
+                handlers.spawn(handle(k, stream));
+                k += 1;
             }
             Err(e) => break e,
         }
