@@ -140,20 +140,26 @@ impl Peer {
         match status {
             Ok(status) if status.success() => Ok(stdout.lines().last().unwrap_or("").to_string()),
             status => Err(format!(
-                "{} exited with {status:?}; its stderr ends:\n{}",
+                "{} exited with {status:?}; its stderr:\n{}",
                 self.name,
-                tail(&stderr, 12)
+                excerpt(&stderr, 12)
             )),
         }
     }
 }
 
-/// The last `lines` lines of `text`, indented.
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    let from = all.len().saturating_sub(lines);
-    all[from..]
+/// Up to `lines` lines of a peer's stderr, indented: from a few before its
+/// FAIL line (or the last ones), without hashicorp/yamux's warnings about
+/// frames for streams it already closed.
+fn excerpt(text: &str, lines: usize) -> String {
+    let kept: Vec<&str> = text.lines().filter(|l| !l.contains("[WARN]")).collect();
+    let from = match kept.iter().position(|l| l.contains("FAIL")) {
+        Some(fail) => fail.saturating_sub(3),
+        None => kept.len().saturating_sub(lines),
+    };
+    kept[from..]
         .iter()
+        .take(lines)
         .map(|l| format!("        {l}\n"))
         .collect()
 }
@@ -403,4 +409,38 @@ fn audit_failures(cell: &Cell, audit: &Audit) -> Vec<String> {
         _ => {}
     }
     failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_result_line() {
+        assert_eq!(parse_result("result bytes=10 micros=20"), Some((10, 20)));
+        assert_eq!(parse_result("result bytes=10"), None);
+        assert_eq!(parse_result("listening 127.0.0.1:1"), None);
+    }
+
+    #[test]
+    fn the_excerpt_starts_near_the_failure_and_drops_warnings() {
+        let mut stderr = String::new();
+        for i in 0..30 {
+            stderr.push_str(&format!(
+                "line {i}\n[WARN] yamux: frame for missing stream\n"
+            ));
+        }
+        stderr.push_str("go-peer goyamux client echo: FAIL: short\nstream 3: short\n");
+        let shown = excerpt(&stderr, 12);
+        assert!(!shown.contains("WARN"), "{shown}");
+        assert!(
+            shown.contains("FAIL: short") && shown.contains("stream 3"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("line 27") && !shown.contains("line 26"),
+            "{shown}"
+        );
+        assert_eq!(excerpt("a\nb\nc\n", 2), "        b\n        c\n");
+    }
 }
