@@ -3,7 +3,7 @@
 
 use std::io;
 
-use crate::mux::{MuxplexSmol, MuxplexTokio, RawTcp, Yamux};
+use crate::mux::{MuxplexSmol, MuxplexTokio, RawTcp, Yamux, Yamux013};
 use crate::{Sizes, blocking, core, idle, workload};
 
 /// What is measured.
@@ -62,7 +62,7 @@ pub struct Case {
     /// What is measured.
     pub scenario: Scenario,
     /// One of `muxplex-tokio`, `muxplex-smol`, `muxplex-blocking`,
-    /// `muxplex-core`, `yamux`, `raw-tcp`.
+    /// `muxplex-core`, `yamux` (0.14), `yamux-0.13`, `raw-tcp`.
     pub implementation: &'static str,
     /// Runs it once and returns the figure in the scenario's unit.
     pub run: fn(&Sizes) -> io::Result<f64>,
@@ -122,6 +122,10 @@ pub fn all() -> Vec<Case> {
         case(Hello10k, "yamux", |s| {
             workload::hello::<Yamux>(s.hello_streams, s.hello_concurrency)
         }),
+        // The older yamux only where it costs little time.
+        case(Hello10k, "yamux-0.13", |s| {
+            workload::hello::<Yamux013>(s.hello_streams, s.hello_concurrency)
+        }),
         case(Hello10k, "muxplex-tokio", |s| {
             workload::hello::<MuxplexTokio>(s.hello_streams, s.hello_concurrency)
         }),
@@ -135,6 +139,9 @@ pub fn all() -> Vec<Case> {
             workload::rtt::<RawTcp>(s.rtt_round_trips)
         }),
         case(Rtt, "yamux", |s| workload::rtt::<Yamux>(s.rtt_round_trips)),
+        case(Rtt, "yamux-0.13", |s| {
+            workload::rtt::<Yamux013>(s.rtt_round_trips)
+        }),
         case(Rtt, "muxplex-tokio", |s| {
             workload::rtt::<MuxplexTokio>(s.rtt_round_trips)
         }),

@@ -31,9 +31,12 @@ use cases::{Case, Scenario};
 #[global_allocator]
 static ALLOCATOR: alloc::Counting = alloc::Counting;
 
-/// The yamux crate version measured, found in `Cargo.lock` by the build
-/// script.
+/// The yamux crate version measured as `yamux`, found in `Cargo.lock` by
+/// the build script.
 pub const YAMUX_VERSION: &str = env!("MUXPLEX_BENCH_YAMUX_VERSION");
+
+/// The older yamux crate version measured as `yamux-0.13`.
+pub const YAMUX013_VERSION: &str = env!("MUXPLEX_BENCH_YAMUX013_VERSION");
 
 /// How much work each scenario does.
 #[derive(Clone, Copy, Debug)]

@@ -1,6 +1,6 @@
 //! The async implementations under test behind one trait, so each async
 //! workload is written once: raw TCP (a connection per stream), the
-//! `yamux` crate, muxplex-tokio and muxplex-smol.
+//! `yamux` crate (0.14, and 0.13), muxplex-tokio and muxplex-smol.
 
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
@@ -162,87 +162,104 @@ impl MuxplexSmol {
     }
 }
 
-type OpenReply = oneshot::Sender<Result<yamux::Stream, yamux::ConnectionError>>;
-
-/// The `yamux` crate (0.13). Its `Connection` makes progress only while
-/// polled, so it lives in a task of its own, as libp2p runs it: the task
-/// opens streams on request and hands inbound ones over a channel.
-#[derive(Clone, Debug)]
-pub struct Yamux {
-    opens: mpsc::UnboundedSender<OpenReply>,
-    inbound: Arc<Mutex<mpsc::UnboundedReceiver<yamux::Stream>>>,
-}
-
-impl Yamux {
-    /// Spawns the task that drives a yamux connection over `io`.
-    pub fn spawn<T>(io: T, mode: yamux::Mode, config: yamux::Config) -> Yamux
-    where
-        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        let mut connection = yamux::Connection::new(io.compat(), config, mode);
-        let (opens, mut open_rx) = mpsc::unbounded_channel::<OpenReply>();
-        let (inbound_tx, inbound) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            let mut waiting: VecDeque<OpenReply> = VecDeque::new();
-            poll_fn(|cx| {
-                loop {
-                    while let Poll::Ready(Some(reply)) = open_rx.poll_recv(cx) {
-                        waiting.push_back(reply);
-                    }
-                    while !waiting.is_empty() {
-                        match connection.poll_new_outbound(cx) {
-                            Poll::Ready(result) => {
-                                let reply = waiting.pop_front().expect("not empty");
-                                let _ = reply.send(result);
-                            }
-                            Poll::Pending => break,
-                        }
-                    }
-                    // Polling for inbound streams is what drives its I/O.
-                    match connection.poll_next_inbound(cx) {
-                        Poll::Ready(Some(Ok(stream))) => {
-                            let _ = inbound_tx.send(stream);
-                        }
-                        Poll::Ready(Some(Err(_)) | None) => return Poll::Ready(()),
-                        Poll::Pending => return Poll::Pending,
-                    }
-                }
-            })
-            .await
-        });
-        Yamux {
-            opens,
-            inbound: Arc::new(Mutex::new(inbound)),
+/// Defines `$name`, the yamux crate imported as `$krate` behind
+/// [`AsyncMux`]. Its `Connection` makes progress only while polled, so it
+/// lives in a task of its own, as libp2p runs it: the task opens streams on
+/// request and hands inbound ones over a channel.
+macro_rules! yamux_mux {
+    ($(#[$doc:meta])* $name:ident, $krate:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug)]
+        pub struct $name {
+            opens: mpsc::UnboundedSender<oneshot::Sender<Result<$krate::Stream, $krate::ConnectionError>>>,
+            inbound: Arc<Mutex<mpsc::UnboundedReceiver<$krate::Stream>>>,
         }
-    }
+
+        impl $name {
+            /// Spawns the task that drives a yamux connection over `io`.
+            pub fn spawn<T>(io: T, mode: $krate::Mode, config: $krate::Config) -> $name
+            where
+                T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+            {
+                type OpenReply = oneshot::Sender<Result<$krate::Stream, $krate::ConnectionError>>;
+                let mut connection = $krate::Connection::new(io.compat(), config, mode);
+                let (opens, mut open_rx) = mpsc::unbounded_channel::<OpenReply>();
+                let (inbound_tx, inbound) = mpsc::unbounded_channel();
+                tokio::spawn(async move {
+                    let mut waiting: VecDeque<OpenReply> = VecDeque::new();
+                    poll_fn(|cx| {
+                        loop {
+                            while let Poll::Ready(Some(reply)) = open_rx.poll_recv(cx) {
+                                waiting.push_back(reply);
+                            }
+                            while !waiting.is_empty() {
+                                match connection.poll_new_outbound(cx) {
+                                    Poll::Ready(result) => {
+                                        let reply = waiting.pop_front().expect("not empty");
+                                        let _ = reply.send(result);
+                                    }
+                                    Poll::Pending => break,
+                                }
+                            }
+                            // Polling for inbound streams is what drives its I/O.
+                            match connection.poll_next_inbound(cx) {
+                                Poll::Ready(Some(Ok(stream))) => {
+                                    let _ = inbound_tx.send(stream);
+                                }
+                                Poll::Ready(Some(Err(_)) | None) => return Poll::Ready(()),
+                                Poll::Pending => return Poll::Pending,
+                            }
+                        }
+                    })
+                    .await
+                });
+                $name {
+                    opens,
+                    inbound: Arc::new(Mutex::new(inbound)),
+                }
+            }
+        }
+
+        impl AsyncMux for $name {
+            type Stream = Compat<$krate::Stream>;
+
+            async fn pair() -> io::Result<(Self, Self)> {
+                let (dialed, accepted) = tcp_pair().await?;
+                Ok((
+                    $name::spawn(dialed, $krate::Mode::Client, $krate::Config::default()),
+                    $name::spawn(accepted, $krate::Mode::Server, $krate::Config::default()),
+                ))
+            }
+
+            async fn open(&self) -> io::Result<Self::Stream> {
+                let (reply, answer) = oneshot::channel();
+                self.opens
+                    .send(reply)
+                    .map_err(|_| io::Error::other("yamux connection task ended"))?;
+                let stream = answer
+                    .await
+                    .map_err(|_| io::Error::other("yamux connection task ended"))?
+                    .map_err(io::Error::other)?;
+                Ok(stream.compat())
+            }
+
+            async fn accept(&self) -> io::Result<Self::Stream> {
+                let stream = self.inbound.lock().await.recv().await;
+                let stream = stream.ok_or_else(|| io::Error::other("yamux connection ended"))?;
+                Ok(stream.compat())
+            }
+        }
+    };
 }
 
-impl AsyncMux for Yamux {
-    type Stream = Compat<yamux::Stream>;
+yamux_mux!(
+    /// The `yamux` crate at 0.14, its current version.
+    Yamux,
+    yamux
+);
 
-    async fn pair() -> io::Result<(Self, Self)> {
-        let (dialed, accepted) = tcp_pair().await?;
-        Ok((
-            Yamux::spawn(dialed, yamux::Mode::Client, yamux::Config::default()),
-            Yamux::spawn(accepted, yamux::Mode::Server, yamux::Config::default()),
-        ))
-    }
-
-    async fn open(&self) -> io::Result<Self::Stream> {
-        let (reply, answer) = oneshot::channel();
-        self.opens
-            .send(reply)
-            .map_err(|_| io::Error::other("yamux connection task ended"))?;
-        let stream = answer
-            .await
-            .map_err(|_| io::Error::other("yamux connection task ended"))?
-            .map_err(io::Error::other)?;
-        Ok(stream.compat())
-    }
-
-    async fn accept(&self) -> io::Result<Self::Stream> {
-        let stream = self.inbound.lock().await.recv().await;
-        let stream = stream.ok_or_else(|| io::Error::other("yamux connection ended"))?;
-        Ok(stream.compat())
-    }
-}
+yamux_mux!(
+    /// The `yamux` crate at 0.13, the version before.
+    Yamux013,
+    yamux013
+);

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::cases::{Case, Scenario};
-use crate::{Sample, Sizes, YAMUX_VERSION};
+use crate::{Sample, Sizes, YAMUX_VERSION, YAMUX013_VERSION};
 
 /// The median of one case over the rounds.
 pub struct Median {
@@ -73,7 +73,8 @@ pub fn print_header(sizes: &Sizes, quick: bool) {
     println!("muxplex-bench, {mode} mode");
     println!("machine: {}", machine());
     println!(
-        "comparison: yamux crate {YAMUX_VERSION}; raw TCP = one loopback connection per stream"
+        "comparison: yamux crate {YAMUX_VERSION} (yamux-0.13: {YAMUX013_VERSION}, in hello-10k and rtt); \
+         raw TCP = one loopback connection per stream"
     );
     println!(
         "sizes: {} rounds; bulk {} MiB ({} streams in bulk-100); hello {} streams, {} at a time; \
@@ -223,6 +224,7 @@ fn colour(implementation: &str) -> &'static str {
     match implementation {
         "raw-tcp" => "#9e9e9e",
         "yamux" => "#e07b39",
+        "yamux-0.13" => "#f0b27a",
         "muxplex-tokio" => "#2f6db5",
         "muxplex-smol" => "#5aa05a",
         "muxplex-blocking" => "#7a58b0",

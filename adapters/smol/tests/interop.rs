@@ -1,7 +1,7 @@
-//! Interoperability with the `yamux` crate (0.13) under smol, over
-//! loopback TCP, with muxplex as the client and as the server: the
-//! scenarios in `muxplex_test_support::interop` (shared with the tokio
-//! adapter's suite), run under smol.
+//! Interoperability with the `yamux` crate (0.14 and 0.13, a module of
+//! tests each) under smol, over loopback TCP, with muxplex as the client
+//! and as the server: the scenarios in `muxplex_test_support::interop`
+//! (shared with the tokio adapter's suite), run under smol.
 //!
 //! Our streams and smol's sockets speak futures-io, as the scenarios do;
 //! every byte muxplex writes passes through the scenarios' frame audit.
@@ -72,63 +72,87 @@ impl Runtime for Smol {
 
 const BOTH_ROLES: [Role; 2] = [Role::Client, Role::Server];
 
-#[test]
-fn many_concurrent_streams_our_client_their_server() {
-    smol::block_on(interop::many_concurrent_streams_our_client_their_server::<
-        Smol,
-    >());
+/// The scenarios against one version of the yamux crate, as a module of
+/// tests.
+macro_rules! suite {
+    ($module:ident, $yamux:ty) => {
+        mod $module {
+            use super::*;
+
+            #[test]
+            fn many_concurrent_streams_our_client_their_server() {
+                smol::block_on(interop::many_concurrent_streams_our_client_their_server::<
+                    Smol,
+                    $yamux,
+                >());
+            }
+
+            #[test]
+            fn many_concurrent_streams_their_client_our_server() {
+                smol::block_on(interop::many_concurrent_streams_their_client_our_server::<
+                    Smol,
+                    $yamux,
+                >());
+            }
+
+            #[test]
+            fn large_transfer_our_client_their_server() {
+                smol::block_on(interop::large_transfer_our_client_their_server::<
+                    Smol,
+                    $yamux,
+                >());
+            }
+
+            #[test]
+            fn large_transfer_their_client_our_server_with_largest_frames() {
+                smol::block_on(
+                    interop::large_transfer_their_client_our_server_with_largest_frames::<
+                        Smol,
+                        $yamux,
+                    >(),
+                );
+            }
+
+            #[test]
+            fn half_close_both_ways() {
+                for role in BOTH_ROLES {
+                    smol::block_on(interop::half_close_both_ways::<Smol, $yamux>(role));
+                }
+            }
+
+            #[test]
+            fn reset_both_ways() {
+                for role in BOTH_ROLES {
+                    smol::block_on(interop::reset_both_ways::<Smol, $yamux>(role));
+                }
+            }
+
+            #[test]
+            fn we_close_gracefully() {
+                for role in BOTH_ROLES {
+                    smol::block_on(interop::we_close_gracefully::<Smol, $yamux>(role));
+                }
+            }
+
+            #[test]
+            fn they_close_gracefully() {
+                for role in BOTH_ROLES {
+                    smol::block_on(interop::they_close_gracefully::<Smol, $yamux>(role));
+                }
+            }
+
+            #[test]
+            fn lost_connection_fails_pending_operations_at_once() {
+                for role in BOTH_ROLES {
+                    smol::block_on(interop::lost_connection_fails_pending_operations_at_once::<
+                        Smol,
+                        $yamux,
+                    >(role));
+                }
+            }
+        }
+    };
 }
 
-#[test]
-fn many_concurrent_streams_their_client_our_server() {
-    smol::block_on(interop::many_concurrent_streams_their_client_our_server::<
-        Smol,
-    >());
-}
-
-#[test]
-fn large_transfer_our_client_their_server() {
-    smol::block_on(interop::large_transfer_our_client_their_server::<Smol>());
-}
-
-#[test]
-fn large_transfer_their_client_our_server_with_largest_frames() {
-    smol::block_on(interop::large_transfer_their_client_our_server_with_largest_frames::<Smol>());
-}
-
-#[test]
-fn half_close_both_ways() {
-    for role in BOTH_ROLES {
-        smol::block_on(interop::half_close_both_ways::<Smol>(role));
-    }
-}
-
-#[test]
-fn reset_both_ways() {
-    for role in BOTH_ROLES {
-        smol::block_on(interop::reset_both_ways::<Smol>(role));
-    }
-}
-
-#[test]
-fn we_close_gracefully() {
-    for role in BOTH_ROLES {
-        smol::block_on(interop::we_close_gracefully::<Smol>(role));
-    }
-}
-
-#[test]
-fn they_close_gracefully() {
-    for role in BOTH_ROLES {
-        smol::block_on(interop::they_close_gracefully::<Smol>(role));
-    }
-}
-
-#[test]
-fn lost_connection_fails_pending_operations_at_once() {
-    for role in BOTH_ROLES {
-        smol::block_on(interop::lost_connection_fails_pending_operations_at_once::<
-            Smol,
-        >(role));
-    }
-}
+suite!(yamux_0_14, interop::Yamux014);
+suite!(yamux_0_13, interop::Yamux013);

@@ -8,7 +8,8 @@
 //! - [`pattern_byte`] and [`fill_pattern`] give each test stream content
 //!   that is cheap to generate and to check without keeping a copy.
 //! - With the `interop` feature, `interop` holds the scenarios against
-//!   the `yamux` crate that every async runtime's suite runs.
+//!   the `yamux` crate (0.14 and 0.13) that every async runtime's suite
+//!   runs.
 //!
 //! The wrapper implements the futures-io traits; tokio suites reach it
 //! through `tokio_util::compat`.

@@ -1,7 +1,7 @@
-//! Interoperability with the `yamux` crate (0.13) over loopback TCP, with
-//! muxplex as the client and as the server: the scenarios in
-//! `muxplex_test_support::interop` (shared with the smol adapter's suite),
-//! run under tokio.
+//! Interoperability with the `yamux` crate (0.14 and 0.13, a module of
+//! tests each) over loopback TCP, with muxplex as the client and as the
+//! server: the scenarios in `muxplex_test_support::interop` (shared with
+//! the smol adapter's suite), run under tokio.
 //!
 //! The scenarios speak futures-io, as the yamux crate does, so
 //! `tokio_util::compat` carries our streams and sockets across; every byte
@@ -71,63 +71,78 @@ impl Runtime for Tokio {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn many_concurrent_streams_our_client_their_server() {
-    interop::many_concurrent_streams_our_client_their_server::<Tokio>().await;
+/// The scenarios against one version of the yamux crate, as a module of
+/// tests.
+macro_rules! suite {
+    ($module:ident, $yamux:ty) => {
+        mod $module {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn many_concurrent_streams_our_client_their_server() {
+                interop::many_concurrent_streams_our_client_their_server::<Tokio, $yamux>().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn many_concurrent_streams_their_client_our_server() {
+                interop::many_concurrent_streams_their_client_our_server::<Tokio, $yamux>().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn large_transfer_our_client_their_server() {
+                interop::large_transfer_our_client_their_server::<Tokio, $yamux>().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn large_transfer_their_client_our_server_with_largest_frames() {
+                interop::large_transfer_their_client_our_server_with_largest_frames::<Tokio, $yamux>()
+                    .await;
+            }
+
+            #[tokio::test]
+            async fn half_close_both_ways_our_client_their_server() {
+                interop::half_close_both_ways::<Tokio, $yamux>(Role::Client).await;
+            }
+
+            #[tokio::test]
+            async fn half_close_both_ways_their_client_our_server() {
+                interop::half_close_both_ways::<Tokio, $yamux>(Role::Server).await;
+            }
+
+            #[tokio::test]
+            async fn reset_both_ways_our_client_their_server() {
+                interop::reset_both_ways::<Tokio, $yamux>(Role::Client).await;
+            }
+
+            #[tokio::test]
+            async fn reset_both_ways_their_client_our_server() {
+                interop::reset_both_ways::<Tokio, $yamux>(Role::Server).await;
+            }
+
+            #[tokio::test]
+            async fn we_close_gracefully() {
+                for role in [Role::Client, Role::Server] {
+                    interop::we_close_gracefully::<Tokio, $yamux>(role).await;
+                }
+            }
+
+            #[tokio::test]
+            async fn they_close_gracefully() {
+                for role in [Role::Client, Role::Server] {
+                    interop::they_close_gracefully::<Tokio, $yamux>(role).await;
+                }
+            }
+
+            #[tokio::test]
+            async fn lost_connection_fails_pending_operations_at_once() {
+                for role in [Role::Client, Role::Server] {
+                    interop::lost_connection_fails_pending_operations_at_once::<Tokio, $yamux>(role)
+                        .await;
+                }
+            }
+        }
+    };
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn many_concurrent_streams_their_client_our_server() {
-    interop::many_concurrent_streams_their_client_our_server::<Tokio>().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn large_transfer_our_client_their_server() {
-    interop::large_transfer_our_client_their_server::<Tokio>().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn large_transfer_their_client_our_server_with_largest_frames() {
-    interop::large_transfer_their_client_our_server_with_largest_frames::<Tokio>().await;
-}
-
-#[tokio::test]
-async fn half_close_both_ways_our_client_their_server() {
-    interop::half_close_both_ways::<Tokio>(Role::Client).await;
-}
-
-#[tokio::test]
-async fn half_close_both_ways_their_client_our_server() {
-    interop::half_close_both_ways::<Tokio>(Role::Server).await;
-}
-
-#[tokio::test]
-async fn reset_both_ways_our_client_their_server() {
-    interop::reset_both_ways::<Tokio>(Role::Client).await;
-}
-
-#[tokio::test]
-async fn reset_both_ways_their_client_our_server() {
-    interop::reset_both_ways::<Tokio>(Role::Server).await;
-}
-
-#[tokio::test]
-async fn we_close_gracefully() {
-    for role in [Role::Client, Role::Server] {
-        interop::we_close_gracefully::<Tokio>(role).await;
-    }
-}
-
-#[tokio::test]
-async fn they_close_gracefully() {
-    for role in [Role::Client, Role::Server] {
-        interop::they_close_gracefully::<Tokio>(role).await;
-    }
-}
-
-#[tokio::test]
-async fn lost_connection_fails_pending_operations_at_once() {
-    for role in [Role::Client, Role::Server] {
-        interop::lost_connection_fails_pending_operations_at_once::<Tokio>(role).await;
-    }
-}
+suite!(yamux_0_14, interop::Yamux014);
+suite!(yamux_0_13, interop::Yamux013);

@@ -1,35 +1,38 @@
-//! Interoperability with the `yamux` crate (0.13) over loopback TCP, with
-//! muxplex as the client and as the server, written once for every async
-//! runtime. Each adapter's `tests/interop.rs` implements [`Runtime`] for
-//! its runtime and runs these scenarios under it.
+//! Interoperability with the `yamux` crate over loopback TCP, with muxplex
+//! as the client and as the server, written once for every async runtime
+//! and every version of the crate we support: 0.14 (current) and 0.13
+//! ([`Yamux014`], [`Yamux013`]). Each adapter's `tests/interop.rs`
+//! implements [`Runtime`] for its runtime and runs these scenarios under
+//! it against both versions.
 //!
 //! The yamux crate speaks futures-io, so both ends are used through the
 //! same generic routines; a runtime whose streams speak other traits hands
 //! them over through a compat layer. The peer's connection runs in a task
 //! that drives it by polling for inbound streams, opens streams on request
 //! and hands inbound ones to the test. Window auto-tuning is always on in
-//! yamux 0.13 (bounded by `max_connection_receive_window`, 1 GiB by
+//! both versions (bounded by `max_connection_receive_window`, 1 GiB by
 //! default); there is no separate knob to turn on.
 //!
 //! Every byte muxplex writes passes through [`Audit`], so each scenario
 //! also checks that no Data frame exceeded our limit or the 1 MiB the peer
 //! accepts.
 
-use std::collections::VecDeque;
-use std::future::{Future, poll_fn};
+mod peer;
+
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::Poll;
 
-use async_channel::{Receiver, Sender};
 use futures_io::{AsyncRead, AsyncWrite};
-use futures_lite::{AsyncReadExt, AsyncWriteExt, Stream as _};
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use muxplex::{CloseReason, Config, Delivery, Role};
 use muxplex_async::Error;
 
 use crate::{Audit, AuditLog, assert_frames_within, check_pattern, fill_pattern};
+
+pub use peer::{Peer, Yamux, Yamux013, Yamux014};
 
 /// A spawned task's output, once it is done. A panic in the task fails the
 /// test that awaits it.
@@ -84,147 +87,27 @@ pub trait Runtime: 'static {
 }
 
 // ---------------------------------------------------------------------------
-// Their end: a yamux connection in a task.
-
-type Reply<T> = Sender<Result<T, yamux::ConnectionError>>;
-
-enum Command {
-    Open(Reply<yamux::Stream>),
-    Close(Reply<()>),
-    /// Drop the connection and its socket without a word to our end.
-    Vanish,
-}
-
-struct Peer {
-    commands: Sender<Command>,
-    inbound: Receiver<yamux::Stream>,
-    task: Task<Result<(), yamux::ConnectionError>>,
-}
-
-impl Peer {
-    fn spawn<R: Runtime>(socket: R::Socket, mode: yamux::Mode) -> Peer {
-        let mut connection = yamux::Connection::new(socket, yamux::Config::default(), mode);
-        let (commands, command_rx) = async_channel::unbounded();
-        let (inbound_tx, inbound) = async_channel::unbounded();
-        let task = R::spawn(async move {
-            let mut command_rx: Pin<Box<Receiver<Command>>> = Box::pin(command_rx);
-            let mut opens: VecDeque<Reply<yamux::Stream>> = VecDeque::new();
-            let mut closing: Option<Reply<()>> = None;
-            let mut commands_open = true;
-            poll_fn(|cx| {
-                loop {
-                    while commands_open && closing.is_none() {
-                        match command_rx.as_mut().poll_next(cx) {
-                            Poll::Ready(Some(Command::Open(reply))) => opens.push_back(reply),
-                            Poll::Ready(Some(Command::Close(reply))) => closing = Some(reply),
-                            Poll::Ready(Some(Command::Vanish)) => return Poll::Ready(Ok(())),
-                            Poll::Ready(None) => commands_open = false,
-                            Poll::Pending => break,
-                        }
-                    }
-                    if let Some(reply) = &closing {
-                        let result = std::task::ready!(connection.poll_close(cx));
-                        let _ = reply.try_send(result);
-                        return Poll::Ready(Ok(()));
-                    }
-                    while let Some(reply) = opens.front() {
-                        let Poll::Ready(result) = connection.poll_new_outbound(cx) else {
-                            break;
-                        };
-                        let _ = reply.try_send(result);
-                        opens.pop_front();
-                    }
-                    // Polling for inbound streams is what drives the
-                    // connection's I/O.
-                    match connection.poll_next_inbound(cx) {
-                        Poll::Ready(Some(Ok(stream))) => {
-                            let _ = inbound_tx.try_send(stream);
-                        }
-                        Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
-                        Poll::Ready(None) => return Poll::Ready(Ok(())),
-                        Poll::Pending => return Poll::Pending,
-                    }
-                }
-            })
-            .await
-        });
-        Peer {
-            commands,
-            inbound,
-            task,
-        }
-    }
-
-    async fn open(&self) -> yamux::Stream {
-        let (reply, answer) = async_channel::bounded(1);
-        self.commands
-            .try_send(Command::Open(reply))
-            .expect("peer task alive");
-        let opened = answer.recv().await.expect("peer task answers");
-        opened.expect("peer opens a stream")
-    }
-
-    async fn accept(&self) -> yamux::Stream {
-        let stream = self.inbound.recv().await;
-        stream.expect("peer delivers an inbound stream")
-    }
-
-    /// Hands every inbound stream to an echo task; the returned task ends
-    /// once the connection has ended and every echo is done.
-    fn echo_all_inbound<R: Runtime>(&self) -> Task<()> {
-        let inbound = self.inbound.clone();
-        R::spawn(async move {
-            let mut echoes = Vec::new();
-            while let Ok(stream) = inbound.recv().await {
-                echoes.push(R::spawn(echo(stream)));
-            }
-            for echo in echoes {
-                echo.await.expect("their echo succeeds");
-            }
-        })
-    }
-
-    async fn close(&self) {
-        let (reply, answer) = async_channel::bounded(1);
-        self.commands
-            .try_send(Command::Close(reply))
-            .expect("peer task alive");
-        let closed = answer.recv().await.expect("peer task answers");
-        closed.expect("peer closes cleanly");
-    }
-
-    /// Drops the peer's connection and socket without a GoAway, and waits
-    /// until they are gone.
-    async fn vanish(self) {
-        self.commands
-            .try_send(Command::Vanish)
-            .expect("peer task alive");
-        self.task.await.expect("the peer vanishes quietly");
-    }
-}
-
-// ---------------------------------------------------------------------------
 // Setup and shared routines.
 
-struct Setup<R: Runtime> {
+struct Setup<R: Runtime, Y: Yamux> {
     ours: R::Connection,
     driver: Task<io::Result<()>>,
     log: Arc<AuditLog>,
-    theirs: Peer,
+    theirs: Peer<Y::Stream>,
 }
 
 /// A loopback TCP connection with muxplex at one end (in `our_role`) and
-/// the yamux crate at the other.
-async fn setup<R: Runtime>(our_role: Role, config: Config) -> Setup<R> {
+/// the yamux crate (version `Y`) at the other.
+async fn setup<R: Runtime, Y: Yamux>(our_role: Role, config: Config) -> Setup<R, Y> {
     // Connecting on loopback completes in the kernel's backlog, so the
     // blocking std calls return at once.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let dialed = std::net::TcpStream::connect(listener.local_addr().expect("address"));
     let dialed = dialed.expect("connect");
     let (accepted, _) = listener.accept().expect("accept");
-    let (our_socket, their_socket, their_mode) = match our_role {
-        Role::Client => (dialed, accepted, yamux::Mode::Server),
-        _ => (accepted, dialed, yamux::Mode::Client),
+    let (our_socket, their_socket) = match our_role {
+        Role::Client => (dialed, accepted),
+        _ => (accepted, dialed),
     };
     for socket in [&our_socket, &their_socket] {
         socket.set_nodelay(true).expect("nodelay");
@@ -236,7 +119,7 @@ async fn setup<R: Runtime>(our_role: Role, config: Config) -> Setup<R> {
         ours,
         driver,
         log,
-        theirs: Peer::spawn::<R>(R::socket(their_socket), their_mode),
+        theirs: Y::spawn::<R>(R::socket(their_socket), our_role != Role::Client),
     }
 }
 
@@ -292,13 +175,13 @@ async fn round_trip<S: AsyncRead + AsyncWrite + Unpin>(stream: S, seed: u64, len
 }
 
 /// A stream of ours and the peer's end of it, opened by `opener_is_us`'s
-/// side and announced with one byte. Never empty: the yamux crate (0.13)
-/// sends the FIN of a stream closed before anything was written without a
+/// side and announced with one byte. Never empty: the yamux crate (0.13
+/// and 0.14) sends the FIN of a stream closed before anything was written without a
 /// SYN, so no peer learns of that stream and its opener waits forever.
-async fn stream_pair<R: Runtime>(
-    setup: &Setup<R>,
+async fn stream_pair<R: Runtime, Y: Yamux>(
+    setup: &Setup<R, Y>,
     opener_is_us: bool,
-) -> (R::Stream, yamux::Stream) {
+) -> (R::Stream, Y::Stream) {
     let mut first = [0u8; 1];
     if opener_is_us {
         let mut ours = R::open_stream(&setup.ours).await.expect("open");
@@ -334,8 +217,8 @@ async fn run_all(streams: Vec<(u64, u64, Task<u64>)>) {
 }
 
 /// We open 200 streams of assorted sizes at once; the peer echoes them.
-pub async fn many_concurrent_streams_our_client_their_server<R: Runtime>() {
-    let setup = setup::<R>(Role::Client, Config::default()).await;
+pub async fn many_concurrent_streams_our_client_their_server<R: Runtime, Y: Yamux>() {
+    let setup = setup::<R, Y>(Role::Client, Config::default()).await;
     let their_server = setup.theirs.echo_all_inbound::<R>();
     let mut streams = Vec::new();
     for i in 0..MANY_STREAMS {
@@ -353,8 +236,8 @@ pub async fn many_concurrent_streams_our_client_their_server<R: Runtime>() {
 }
 
 /// The peer opens 200 streams of assorted sizes at once; we echo them.
-pub async fn many_concurrent_streams_their_client_our_server<R: Runtime>() {
-    let setup = setup::<R>(Role::Server, Config::default()).await;
+pub async fn many_concurrent_streams_their_client_our_server<R: Runtime, Y: Yamux>() {
+    let setup = setup::<R, Y>(Role::Server, Config::default()).await;
     let server = our_echo_server::<R>(setup.ours.clone());
     // Never empty: see `stream_pair`.
     let len = |i| many_len(i).max(1);
@@ -377,8 +260,8 @@ pub async fn many_concurrent_streams_their_client_our_server<R: Runtime>() {
 const LARGE: u64 = 64 * 1024 * 1024;
 
 /// 64 MiB on one stream we open, echoed by the peer.
-pub async fn large_transfer_our_client_their_server<R: Runtime>() {
-    let setup = setup::<R>(Role::Client, Config::default()).await;
+pub async fn large_transfer_our_client_their_server<R: Runtime, Y: Yamux>() {
+    let setup = setup::<R, Y>(Role::Client, Config::default()).await;
     let their_server = setup.theirs.echo_all_inbound::<R>();
     let stream = R::open_stream(&setup.ours).await.expect("open");
     assert_eq!(round_trip(stream, 1, LARGE).await, LARGE);
@@ -392,9 +275,9 @@ pub async fn large_transfer_our_client_their_server<R: Runtime>() {
 
 /// 64 MiB on one stream the peer opens, echoed by us, with muxplex's
 /// largest frame size: the largest the peer takes.
-pub async fn large_transfer_their_client_our_server_with_largest_frames<R: Runtime>() {
+pub async fn large_transfer_their_client_our_server_with_largest_frames<R: Runtime, Y: Yamux>() {
     let config = Config::default().with_max_frame_size(muxplex::MAX_FRAME_SIZE_LIMIT);
-    let setup = setup::<R>(Role::Server, config.clone()).await;
+    let setup = setup::<R, Y>(Role::Server, config.clone()).await;
     // One write of a whole initial window lands in the session at once, so
     // it leaves as one 256 KiB frame, far above the default 16 KiB, and the
     // peer takes it.
@@ -461,8 +344,8 @@ where
 
 /// With muxplex in `our_role`, on streams either side opened, each side
 /// half-closes first in turn and still reads the other's answer.
-pub async fn half_close_both_ways<R: Runtime>(our_role: Role) {
-    let setup = setup::<R>(our_role, Config::default()).await;
+pub async fn half_close_both_ways<R: Runtime, Y: Yamux>(our_role: Role) {
+    let setup = setup::<R, Y>(our_role, Config::default()).await;
     for opener_is_us in [true, false] {
         let (ours, theirs) = stream_pair(&setup, opener_is_us).await;
         request_then_answer(ours, theirs).await;
@@ -473,7 +356,8 @@ pub async fn half_close_both_ways<R: Runtime>(our_role: Role) {
     assert_eq!(
         setup.log.rst_frames.load(Ordering::Relaxed),
         0,
-        "{our_role:?}"
+        "{our_role:?} against yamux {}",
+        Y::VERSION
     );
 }
 
@@ -482,7 +366,10 @@ pub async fn half_close_both_ways<R: Runtime>(our_role: Role) {
 
 /// We reset a stream the peer is using: the yamux crate reports a reset as
 /// the end of input on reads, and refuses further writes.
-async fn we_reset<R: Runtime>(mut ours: R::Stream, mut theirs: yamux::Stream) {
+async fn we_reset<R: Runtime, S: AsyncRead + AsyncWrite + Unpin>(
+    mut ours: R::Stream,
+    mut theirs: S,
+) {
     ours.write_all(b"before reset").await.expect("write");
     let mut buf = [0u8; 12];
     theirs.read_exact(&mut buf).await.expect("peer reads");
@@ -507,7 +394,7 @@ async fn we_reset<R: Runtime>(mut ours: R::Stream, mut theirs: yamux::Stream) {
 /// write or a window update), and reading one byte sent neither before its
 /// RST. This is the weakening the `Delivery` docs describe for lazily
 /// acknowledging peers.
-async fn they_reset<R: Runtime>(mut ours: R::Stream, theirs: yamux::Stream, opener_is_us: bool) {
+async fn they_reset<R: Runtime, S>(mut ours: R::Stream, theirs: S, opener_is_us: bool) {
     let reader = R::spawn(async move {
         let result = ours.read(&mut [0u8; 4]).await;
         (ours, result)
@@ -540,13 +427,13 @@ async fn they_reset<R: Runtime>(mut ours: R::Stream, theirs: yamux::Stream, open
 
 /// With muxplex in `our_role`, on streams either side opened, we reset one
 /// and the peer resets another; the connection outlives them.
-pub async fn reset_both_ways<R: Runtime>(our_role: Role) {
-    let setup = setup::<R>(our_role, Config::default()).await;
+pub async fn reset_both_ways<R: Runtime, Y: Yamux>(our_role: Role) {
+    let setup = setup::<R, Y>(our_role, Config::default()).await;
     for opener_is_us in [true, false] {
         let (ours, theirs) = stream_pair(&setup, opener_is_us).await;
-        we_reset::<R>(ours, theirs).await;
+        we_reset::<R, _>(ours, theirs).await;
         let (ours, theirs) = stream_pair(&setup, opener_is_us).await;
-        they_reset::<R>(ours, theirs, opener_is_us).await;
+        they_reset::<R, _>(ours, theirs, opener_is_us).await;
     }
     // The connection outlives its streams' resets.
     let their_server = setup.theirs.echo_all_inbound::<R>();
@@ -560,7 +447,8 @@ pub async fn reset_both_ways<R: Runtime>(our_role: Role) {
     assert_eq!(
         setup.log.rst_frames.load(Ordering::Relaxed),
         2,
-        "{our_role:?}"
+        "{our_role:?} against yamux {}",
+        Y::VERSION
     );
 }
 
@@ -569,8 +457,8 @@ pub async fn reset_both_ways<R: Runtime>(our_role: Role) {
 
 /// With muxplex in `our_role`, we close: a stream still open when the close
 /// starts may finish, and the peer sees a clean end.
-pub async fn we_close_gracefully<R: Runtime>(our_role: Role) {
-    let setup = setup::<R>(our_role, Config::default()).await;
+pub async fn we_close_gracefully<R: Runtime, Y: Yamux>(our_role: Role) {
+    let setup = setup::<R, Y>(our_role, Config::default()).await;
     // A stream over before the close starts.
     let (ours, theirs) = stream_pair(&setup, true).await;
     let their_echo = R::spawn(echo(theirs));
@@ -605,8 +493,8 @@ pub async fn we_close_gracefully<R: Runtime>(our_role: Role) {
 
 /// With muxplex in `our_role`, the peer closes after a stream we echoed:
 /// our accept loop and driver end without error.
-pub async fn they_close_gracefully<R: Runtime>(our_role: Role) {
-    let setup = setup::<R>(our_role, Config::default()).await;
+pub async fn they_close_gracefully<R: Runtime, Y: Yamux>(our_role: Role) {
+    let setup = setup::<R, Y>(our_role, Config::default()).await;
     let server = our_echo_server::<R>(setup.ours.clone());
     let stream = setup.theirs.open().await;
     assert_eq!(round_trip(stream, 6, 10_000).await, 10_000);
@@ -630,8 +518,10 @@ pub async fn they_close_gracefully<R: Runtime>(our_role: Role) {
 
 /// With muxplex in `our_role`, the peer vanishes without a GoAway: a
 /// waiting read and accept fail at once, and so do later writes.
-pub async fn lost_connection_fails_pending_operations_at_once<R: Runtime>(our_role: Role) {
-    let setup = setup::<R>(our_role, Config::default()).await;
+pub async fn lost_connection_fails_pending_operations_at_once<R: Runtime, Y: Yamux>(
+    our_role: Role,
+) {
+    let setup = setup::<R, Y>(our_role, Config::default()).await;
     let (mut ours, _theirs) = stream_pair(&setup, true).await;
     let reader = R::spawn(async move {
         let mut buf = [0u8; 16];
