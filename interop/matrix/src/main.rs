@@ -8,8 +8,9 @@
 //! interop-matrix --go-peer PATH --muxplex-peer PATH [--scenario NAME]... [--peer hashicorp|goyamux]...
 //! ```
 //!
-//! It prints one line per cell, then the echo throughput beside Go's, then
-//! `N passed, M failed`, and exits non-zero if any cell failed.
+//! It prints one line per cell (the echo cells run three interleaved rounds
+//! and report their median throughput), then the echo throughput beside
+//! Go's, then `N passed, M failed`, and exits non-zero if any cell failed.
 //! `interop/run-go-matrix` builds the peers and runs it.
 
 mod audit;
@@ -18,7 +19,7 @@ mod relay;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::cell::{Binaries, Cell, Impl, Outcome};
 
@@ -130,6 +131,80 @@ fn throughput(cell: &Cell, outcome: &Outcome) -> Option<f64> {
         .then(|| outcome.bytes as f64 / secs / 1e6)
 }
 
+/// Rounds of the echo cells. They run interleaved (every direction and Go
+/// against Go, then again), so the load of a shared machine weighs on all
+/// of them alike, and each reports its median.
+const ECHO_ROUNDS: usize = 3;
+
+/// A cell's rounds, summed up.
+struct Row {
+    cell: Cell,
+    failures: Vec<String>,
+    bytes: u64,
+    /// Each round's throughput, where it means something.
+    rates: Vec<f64>,
+    wall_time: Duration,
+}
+
+impl Row {
+    fn new(cell: Cell, rounds: &[Outcome]) -> Row {
+        let mut failures = Vec::new();
+        for (i, outcome) in rounds.iter().enumerate() {
+            let prefix = match rounds.len() {
+                1 => String::new(),
+                _ => format!("round {}: ", i + 1),
+            };
+            failures.extend(outcome.failures.iter().map(|f| format!("{prefix}{f}")));
+        }
+        Row {
+            cell,
+            bytes: rounds.iter().map(|o| o.bytes).max().unwrap_or(0),
+            rates: rounds.iter().filter_map(|o| throughput(&cell, o)).collect(),
+            wall_time: rounds.iter().map(|o| o.wall_time).sum(),
+            failures,
+        }
+    }
+
+    fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+
+    /// The median throughput of the rounds, once all passed.
+    fn rate(&self) -> Option<f64> {
+        if !self.passed() {
+            return None;
+        }
+        let mut rates = self.rates.clone();
+        rates.sort_by(f64::total_cmp);
+        rates.get(rates.len() / 2).copied()
+    }
+
+    fn print(&self) {
+        let cell = &self.cell;
+        let rate = self.rate().map_or("-".into(), |r| format!("{r:.1}"));
+        let rounds = match self.rates.len() {
+            0 | 1 => String::new(),
+            _ => {
+                let each: Vec<String> = self.rates.iter().map(|r| format!("{r:.1}")).collect();
+                format!("  (median of {})", each.join(", "))
+            }
+        };
+        println!(
+            "{:<15} {:<10} {:<12} {:<6} {:>11} {:>9} {:>6.1}s{rounds}",
+            cell.scenario,
+            go_peer(cell).name(),
+            direction(cell),
+            if self.passed() { "PASS" } else { "FAIL" },
+            self.bytes,
+            rate,
+            self.wall_time.as_secs_f64(),
+        );
+        for failure in &self.failures {
+            println!("    {}", failure.trim_end());
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(args) => args,
@@ -148,36 +223,30 @@ fn main() -> ExitCode {
         "{:<15} {:<10} {:<12} {:<6} {:>11} {:>9} {:>7}",
         "scenario", "peer", "direction", "result", "bytes", "MB/s", "time"
     );
-    let mut results = Vec::new();
-    for cell in cells(&args) {
-        let outcome = runtime.block_on(cell::run(&args.binaries, &cell));
-        let rate = throughput(&cell, &outcome).map_or("-".into(), |r| format!("{r:.1}"));
-        println!(
-            "{:<15} {:<10} {:<12} {:<6} {:>11} {:>9} {:>6.1}s",
-            cell.scenario,
-            go_peer(&cell).name(),
-            direction(&cell),
-            if outcome.failures.is_empty() {
-                "PASS"
-            } else {
-                "FAIL"
-            },
-            outcome.bytes,
-            rate,
-            outcome.wall_time.as_secs_f64(),
-        );
-        for failure in &outcome.failures {
-            println!("    {}", failure.trim_end());
+    let run = |cell: &Cell| runtime.block_on(cell::run(&args.binaries, cell));
+    let (echo, others): (Vec<Cell>, Vec<Cell>) =
+        cells(&args).into_iter().partition(|c| c.scenario == "echo");
+    let mut echo_rounds: Vec<Vec<Outcome>> = echo.iter().map(|_| Vec::new()).collect();
+    for _ in 0..ECHO_ROUNDS {
+        for (cell, rounds) in echo.iter().zip(&mut echo_rounds) {
+            rounds.push(run(cell));
         }
-        results.push((cell, outcome));
     }
-    print_comparison(&results);
-    let failed = results
-        .iter()
-        .filter(|(_, o)| !o.failures.is_empty())
-        .count();
+    let mut rows = Vec::new();
+    for (cell, rounds) in echo.into_iter().zip(echo_rounds) {
+        let row = Row::new(cell, &rounds);
+        row.print();
+        rows.push(row);
+    }
+    for cell in others {
+        let row = Row::new(cell, &[run(&cell)]);
+        row.print();
+        rows.push(row);
+    }
+    print_comparison(&rows);
+    let failed = rows.iter().filter(|r| !r.passed()).count();
     println!("matrix time: {:.1}s", started.elapsed().as_secs_f64());
-    println!("{} passed, {failed} failed", results.len() - failed);
+    println!("{} passed, {failed} failed", rows.len() - failed);
     match failed {
         0 => ExitCode::SUCCESS,
         _ => ExitCode::FAILURE,
@@ -185,12 +254,13 @@ fn main() -> ExitCode {
 }
 
 /// Echo throughput each way beside Go against itself, per Go peer.
-fn print_comparison(results: &[(Cell, Outcome)]) {
+fn print_comparison(rows: &[Row]) {
     let rate = |go: Impl, dir: &str| {
-        results
-            .iter()
-            .find(|(c, _)| c.scenario == "echo" && go_peer(c) == go && direction(c) == dir)
-            .and_then(|(c, o)| throughput(c, o))
+        rows.iter()
+            .find(|r| {
+                r.cell.scenario == "echo" && go_peer(&r.cell) == go && direction(&r.cell) == dir
+            })
+            .and_then(Row::rate)
     };
     for go in GO_PEERS {
         let Some(base) = rate(go, "go->go") else {
@@ -201,7 +271,7 @@ fn print_comparison(results: &[(Cell, Outcome)]) {
             None => format!("{dir} -"),
         };
         println!(
-            "echo throughput, {}: go->go {base:.1} MB/s; {}; {}",
+            "echo throughput (medians), {}: go->go {base:.1} MB/s; {}; {}",
             go.name(),
             show("go->muxplex"),
             show("muxplex->go")
