@@ -58,8 +58,15 @@ pub struct Driver<T> {
     /// The transport's input ended (or failed); it is not read again.
     read_closed: bool,
     /// Since when the transport has taken none of the output waiting for
-    /// it (a write or close that stays pending), for `Config::write_timeout`.
+    /// it (a write or close that stays pending), for `Config::write_timeout`;
+    /// once our output is closed, since when we wait for the peer's EOF.
     write_stalled_since: Option<Instant>,
+    /// Our direction of the transport is closed (after the session's last
+    /// frames). The transport is still read, and what arrives discarded,
+    /// until the peer's EOF: dropped with unread input, a TCP socket
+    /// answers with a reset, and the kernel discards what it had not yet
+    /// sent of our last frames.
+    output_closed: bool,
     done: bool,
 }
 
@@ -89,6 +96,7 @@ where
             needs_flush: false,
             read_closed: false,
             write_stalled_since: None,
+            output_closed: false,
             done: false,
         }
     }
@@ -99,7 +107,15 @@ where
         let mut progress = false;
 
         if !self.read_closed {
-            progress |= self.read(cx)?;
+            match self.read(cx) {
+                Ok(read) => progress |= read,
+                // Lingering for the peer's EOF: its failure ends that too.
+                Err(_) if self.output_closed => {
+                    self.read_closed = true;
+                    progress = true;
+                }
+                Err(e) => return Err(e),
+            }
         }
 
         {
@@ -117,6 +133,11 @@ where
             {
                 let now = inner.now();
                 if stall_deadline.is_some_and(|at| at <= now) {
+                    if self.output_closed {
+                        // The peer never closed: stop waiting for it.
+                        self.read_closed = true;
+                        return Ok(true);
+                    }
                     return Err(io::Error::new(
                         io::ErrorKind::TimedOut,
                         "the transport accepted no output within the write timeout",
@@ -297,12 +318,21 @@ where
                         // The session is over and flushed: end our output so
                         // the peer sees EOF. A failure here changes nothing
                         // for the session, which has already ended.
-                        if this.transport.poll_close(cx).is_pending() {
+                        if !this.output_closed {
+                            if this.transport.poll_close(cx).is_pending() {
+                                this.note_write_stall();
+                                return Poll::Pending;
+                            }
+                            this.output_closed = true;
+                            // The write timeout now bounds the wait for EOF.
+                            this.write_stalled_since = None;
                             this.note_write_stall();
-                            return Poll::Pending;
+                            continue;
                         }
-                        this.finish(None);
-                        return Poll::Ready(Ok(()));
+                        if this.read_closed {
+                            this.finish(None);
+                            return Poll::Ready(Ok(()));
+                        }
                     }
                     return Poll::Pending;
                 }

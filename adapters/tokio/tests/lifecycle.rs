@@ -401,3 +401,101 @@ async fn closed_returns_after_the_goaway_is_written() {
     assert_eq!(client.closed().await, CloseReason::LocalAbort { code: 0 });
     assert_eq!(log.goaway_frames.load(Ordering::Relaxed), 1);
 }
+
+/// A transport that reads at most 16 KiB every 2 ms: a slow link, so the
+/// peer's output waits in its kernel's send queue.
+struct SlowReads<T> {
+    io: T,
+    next_read: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for SlowReads<T> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::ready!(self.next_read.as_mut().poll(cx));
+        let mut piece = [0u8; 16 * 1024];
+        let room = piece.len().min(buf.remaining());
+        let mut limited = tokio::io::ReadBuf::new(&mut piece[..room]);
+        std::task::ready!(std::pin::Pin::new(&mut self.io).poll_read(cx, &mut limited))?;
+        buf.put_slice(limited.filled());
+        let next = tokio::time::Instant::now() + Duration::from_millis(2);
+        self.next_read.as_mut().reset(next);
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for SlowReads<T> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut self.io).poll_write(cx, data)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// A graceful close over real TCP to a peer behind a slow link, which
+/// still sends window updates while the tail of our output waits in our
+/// kernel: the driver must not drop the socket with the peer's input
+/// unread, or the kernel answers with a reset and discards that tail
+/// (hashicorp/yamux then sees a clean but short stream).
+#[tokio::test]
+async fn a_graceful_close_delivers_everything_over_a_slow_link() {
+    const SIZE: usize = 2 * 1024 * 1024;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let server = tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.expect("accept");
+        let server = Connection::spawn(socket, Role::Server, Config::default());
+        let mut stream = server.accept_stream().await.expect("accept stream");
+        let mut request = [0u8; 1];
+        stream.read_exact(&mut request).await.expect("request");
+        stream.write_all(&vec![9u8; SIZE]).await.expect("write");
+        stream.shutdown().await.expect("finish");
+        drop(stream);
+        server.close().await.expect("close")
+    });
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .set_recv_buffer_size(16 * 1024)
+        .expect("small buffer");
+    let socket = socket.connect(address).await.expect("connect");
+    let slow = SlowReads {
+        io: socket,
+        next_read: Box::pin(tokio::time::sleep(Duration::ZERO)),
+    };
+    let client = Connection::spawn(slow, Role::Client, Config::default());
+    let mut stream = client.open_stream().await.expect("open");
+    stream.write_all(b"?").await.expect("request");
+    stream.shutdown().await.expect("finish the request");
+    let mut received = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => received += n,
+            Err(e) => panic!("after {received} of {SIZE} bytes: {e}"),
+        }
+    }
+    assert_eq!(received, SIZE);
+    assert_eq!(server.await.expect("server task"), CloseReason::LocalClose);
+}
