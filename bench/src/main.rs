@@ -194,5 +194,5 @@ fn target_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
         return PathBuf::from(dir);
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target")
 }
