@@ -10,6 +10,7 @@ use std::io;
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_util::compat::TokioAsyncReadCompatExt;
+use yamux013 as yamux;
 
 /// Serves echo on 127.0.0.1 (a free port) until killed.
 #[tokio::main]
