@@ -95,6 +95,7 @@ impl Sizes {
 }
 
 /// One measurement of one case in one round.
+#[derive(Debug)]
 pub struct Sample {
     scenario: Scenario,
     implementation: &'static str,
