@@ -118,6 +118,7 @@ impl Default for Config {
 
 impl Config {
     /// Sets the largest Data payload per frame, clamped to `1..=1 MiB`.
+    #[must_use]
     pub fn with_max_frame_size(mut self, bytes: u32) -> Self {
         self.max_frame_size = bytes.clamp(1, MAX_FRAME_SIZE_LIMIT);
         self
@@ -125,78 +126,91 @@ impl Config {
 
     /// Sets the largest receive window a stream may grow to; never below the
     /// protocol's initial window.
+    #[must_use]
     pub fn with_max_stream_window(mut self, bytes: u32) -> Self {
         self.max_stream_window = bytes.max(INITIAL_STREAM_WINDOW);
         self
     }
 
     /// Sets how many peer pings may wait for their pong.
+    #[must_use]
     pub fn with_max_pending_pongs(mut self, count: usize) -> Self {
         self.max_pending_pongs = count.max(1);
         self
     }
 
     /// Sets how many of our own pings may be outstanding.
+    #[must_use]
     pub fn with_max_outstanding_pings(mut self, count: usize) -> Self {
         self.max_outstanding_pings = count.max(1);
         self
     }
 
     /// Sets the keepalive interval; `None` disables keepalive.
+    #[must_use]
     pub fn with_keepalive_interval(mut self, interval: Option<Duration>) -> Self {
         self.keepalive_interval = interval.filter(|d| !d.is_zero());
         self
     }
 
     /// Sets how long a keepalive ping may go unanswered.
+    #[must_use]
     pub fn with_keepalive_timeout(mut self, timeout: Duration) -> Self {
         self.keepalive_timeout = timeout;
         self
     }
 
     /// Sets how long a graceful close waits for streams to finish.
+    #[must_use]
     pub fn with_close_timeout(mut self, timeout: Duration) -> Self {
         self.close_timeout = timeout;
         self
     }
 
     /// Sets whether a GoAway(0) from the peer ends the session at once.
+    #[must_use]
     pub fn with_terminate_on_peer_go_away(mut self, terminate: bool) -> Self {
         self.terminate_on_peer_go_away = terminate;
         self
     }
 
     /// Sets how many outbound streams may await their ACK.
+    #[must_use]
     pub fn with_max_unacked_outbound(mut self, count: usize) -> Self {
         self.max_unacked_outbound = count.max(1);
         self
     }
 
     /// Sets how many inbound streams may wait to be accepted.
+    #[must_use]
     pub fn with_accept_backlog(mut self, count: usize) -> Self {
         self.accept_backlog = count;
         self
     }
 
     /// Sets how many streams the session holds at once.
+    #[must_use]
     pub fn with_max_streams(mut self, count: usize) -> Self {
         self.max_streams = count;
         self
     }
 
     /// Sets how long an outbound stream may wait for its ACK.
+    #[must_use]
     pub fn with_open_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.open_timeout = timeout;
         self
     }
 
     /// Sets how long a stream we finished waits for the peer's FIN.
+    #[must_use]
     pub fn with_stream_close_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.stream_close_timeout = timeout;
         self
     }
 
     /// Sets the session-wide budget for received, unread data.
+    #[must_use]
     pub fn with_max_session_buffer(mut self, bytes: usize) -> Self {
         self.max_session_buffer = bytes;
         self
@@ -204,6 +218,7 @@ impl Config {
 
     /// Sets the session-wide budget for written, unsent data; at least one
     /// byte.
+    #[must_use]
     pub fn with_max_send_buffer(mut self, bytes: usize) -> Self {
         self.max_send_buffer = bytes.max(1);
         self
@@ -211,6 +226,7 @@ impl Config {
 
     /// Sets how long the transport may accept nothing while output waits;
     /// `None` (or zero) waits forever.
+    #[must_use]
     pub fn with_write_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.write_timeout = timeout.filter(|d| !d.is_zero());
         self

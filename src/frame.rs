@@ -279,6 +279,7 @@ pub struct FrameDecoder {
 
 impl FrameDecoder {
     /// A decoder that rejects Data payloads longer than `max_data_len`.
+    #[must_use]
     pub fn new(max_data_len: u32) -> Self {
         FrameDecoder {
             header: HeaderBuffer::default(),

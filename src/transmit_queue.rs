@@ -76,6 +76,7 @@ impl TransmitQueue {
 
     /// An empty queue with a 64 KiB copy buffer. With `vectored` false
     /// (the transport has no vectored writes), every frame is copied.
+    #[must_use]
     pub fn new(vectored: bool) -> Self {
         TransmitQueue {
             copied: vec![0; COPY_BUFFER].into_boxed_slice(),

@@ -46,6 +46,7 @@ fn shrank(bytes: usize) {
     LIVE.fetch_sub(bytes, Ordering::Relaxed);
 }
 
+#[allow(unsafe_code)] // a counting allocator cannot be written without it
 // SAFETY: every call is forwarded unchanged to the system allocator; the
 // wrapper only keeps counts.
 unsafe impl GlobalAlloc for CountingAllocator {

@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 
 /// Serves echo on 127.0.0.1 (a free port) until killed.
 #[tokio::main]
-pub async fn main() -> io::Result<()> {
+pub(crate) async fn main() -> io::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     println!("listening {}", listener.local_addr()?);
     println!("config {:?}", Config::default());

@@ -10,10 +10,11 @@ use std::io;
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_util::compat::TokioAsyncReadCompatExt;
+use yamux013 as yamux;
 
 /// Serves echo on 127.0.0.1 (a free port) until killed.
 #[tokio::main]
-pub async fn main() -> io::Result<()> {
+pub(crate) async fn main() -> io::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     println!("listening {}", listener.local_addr()?);
     loop {

@@ -6,22 +6,22 @@
 use std::time::Duration;
 
 /// Growth any single hostile connection may cause with the defaults.
-pub const CONNECTION_CAP: u64 = 256 << 20;
+pub(crate) const CONNECTION_CAP: u64 = 256 << 20;
 /// The write timeout assumed while the config has none.
-pub const ASSUMED_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const ASSUMED_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// What a stuck-output socket may take beyond the write timeout to close.
-pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
+pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// What the echo application itself may hold per stream, outside the
 /// session: its task, the split halves' lock, `tokio::io::copy`'s 8 KiB
 /// buffer and allocator overhead.
-pub const APP_PER_STREAM: u64 = 16 << 10;
+pub(crate) const APP_PER_STREAM: u64 = 16 << 10;
 /// What the adapter may hold per connection outside the session: its
 /// 64 KiB read buffer and its 64 KiB transmit queue, twice over.
-pub const ADAPTER_PER_CONNECTION: u64 = 256 << 10;
+pub(crate) const ADAPTER_PER_CONNECTION: u64 = 256 << 10;
 
 /// Where the write timeout comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WriteTimeout {
+pub(crate) enum WriteTimeout {
     /// Given with `--write-timeout` or `HOSTILE_WRITE_TIMEOUT`.
     Given(Duration),
     /// Read from the server's `Config`.
@@ -34,7 +34,7 @@ pub enum WriteTimeout {
 
 impl WriteTimeout {
     /// The timeout the stuck-output scenarios wait for.
-    pub fn duration(self) -> Duration {
+    pub(crate) fn duration(self) -> Duration {
         match self {
             WriteTimeout::Given(d) | WriteTimeout::Config(d) => d,
             WriteTimeout::Disabled | WriteTimeout::Missing => ASSUMED_WRITE_TIMEOUT,
@@ -42,7 +42,7 @@ impl WriteTimeout {
     }
 
     /// How the table shows it.
-    pub fn describe(self) -> String {
+    pub(crate) fn describe(self) -> String {
         match self {
             WriteTimeout::Given(d) => format!("write timeout {} (given)", secs(d)),
             WriteTimeout::Config(d) => format!("write timeout {}", secs(d)),
@@ -53,13 +53,13 @@ impl WriteTimeout {
 }
 
 /// Seconds, as the table shows them.
-pub fn secs(d: Duration) -> String {
+pub(crate) fn secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
 /// The muxplex server's configuration as far as the bounds need it.
 #[derive(Clone, Debug)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// The stuck-output deadline.
     pub write_timeout: WriteTimeout,
     /// `max_session_buffer`.
@@ -77,7 +77,7 @@ pub struct Limits {
 impl Limits {
     /// Reads the limits from a `Config`'s `Debug` text; `given` overrides
     /// the write timeout.
-    pub fn from_config(debug: &str, given: Option<Duration>) -> Limits {
+    pub(crate) fn from_config(debug: &str, given: Option<Duration>) -> Limits {
         let fields = fields(debug);
         let find = |test: &dyn Fn(&str) -> bool| {
             fields
@@ -110,7 +110,7 @@ impl Limits {
     /// with `R = max(accept_backlog, 1024)`, plus what lives outside the
     /// session ([`APP_PER_STREAM`], [`ADAPTER_PER_CONNECTION`]); `None`
     /// while a term is unknown (no send budget: unbounded).
-    pub fn formula(&self, streams: usize) -> Option<u64> {
+    pub(crate) fn formula(&self, streams: usize) -> Option<u64> {
         let streams = (streams as u64).min(self.max_streams.unwrap_or(u64::MAX));
         let resets = self.accept_backlog?.max(1024);
         let session = (16 << 10)
@@ -123,7 +123,7 @@ impl Limits {
 
     /// The growth one hostile connection with `streams` streams may cause:
     /// [`CONNECTION_CAP`], or the formula where it is lower.
-    pub fn per_connection(&self, streams: usize) -> u64 {
+    pub(crate) fn per_connection(&self, streams: usize) -> u64 {
         self.formula(streams)
             .map_or(CONNECTION_CAP, |f| f.min(CONNECTION_CAP))
     }

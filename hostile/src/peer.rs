@@ -27,7 +27,7 @@ const MAX_OWED_PONGS: usize = 64;
 
 /// How the pump reads the server's output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reading {
+pub(crate) enum Reading {
     /// Never: the server's output fills the socket buffers and sticks.
     Never,
     /// As fast as it arrives.
@@ -38,7 +38,7 @@ pub enum Reading {
 
 /// What the pump has seen so far.
 #[derive(Clone, Debug, Default)]
-pub struct Stats {
+pub(crate) struct Stats {
     /// Frames with ACK on a stream (the server accepted it).
     pub acks: usize,
     /// Frames with RST.
@@ -82,7 +82,7 @@ impl Shared {
 
 /// One hostile connection.
 #[derive(Debug)]
-pub struct Conn {
+pub(crate) struct Conn {
     stream: TcpStream,
     writer: Arc<Mutex<TcpStream>>,
     shared: Arc<Shared>,
@@ -94,7 +94,7 @@ pub struct Conn {
 impl Conn {
     /// Connects to the server on 127.0.0.1:`port`; `verify` checks every
     /// echoed byte against [`wire::pattern_byte`].
-    pub fn connect(port: u16, reading: Reading, verify: bool) -> io::Result<Conn> {
+    pub(crate) fn connect(port: u16, reading: Reading, verify: bool) -> io::Result<Conn> {
         let address = SocketAddr::from(([127, 0, 0, 1], port));
         let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
         if let Reading::Rate(_) = reading {
@@ -137,7 +137,7 @@ impl Conn {
 
     /// Writes raw bytes (whole frames, or any part of them); fails with
     /// `TimedOut` if the server has not taken them all within 3 s.
-    pub fn send(&self, bytes: &[u8]) -> io::Result<()> {
+    pub(crate) fn send(&self, bytes: &[u8]) -> io::Result<()> {
         let deadline = Instant::now() + SEND_TIMEOUT;
         let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let mut rest = bytes;
@@ -163,7 +163,7 @@ impl Conn {
 
     /// Records that we opened stream `id`: its send window starts at the
     /// initial window.
-    pub fn opened(&self, id: u32) {
+    pub(crate) fn opened(&self, id: u32) {
         self.shared
             .lock()
             .credit
@@ -172,7 +172,7 @@ impl Conn {
 
     /// Takes `len` bytes of stream `id`'s send window, waiting for the
     /// server's window updates until `deadline`.
-    pub fn take_credit(&self, id: u32, len: u64, deadline: Instant) -> bool {
+    pub(crate) fn take_credit(&self, id: u32, len: u64, deadline: Instant) -> bool {
         let mut state = self.shared.lock();
         loop {
             let credit = state.credit.entry(id).or_default();
@@ -194,13 +194,13 @@ impl Conn {
     }
 
     /// A copy of what the pump has seen.
-    pub fn stats(&self) -> Stats {
+    pub(crate) fn stats(&self) -> Stats {
         self.shared.lock().stats.clone()
     }
 
     /// Waits until `done` holds for the pump's stats or `deadline` passes;
     /// returns whether it holds.
-    pub fn wait_until(&self, deadline: Instant, done: impl Fn(&Stats) -> bool) -> bool {
+    pub(crate) fn wait_until(&self, deadline: Instant, done: impl Fn(&Stats) -> bool) -> bool {
         let mut state = self.shared.lock();
         loop {
             if done(&state.stats) {
@@ -220,12 +220,12 @@ impl Conn {
     }
 
     /// Half-closes the TCP connection: we send nothing more.
-    pub fn shutdown_write(&self) -> io::Result<()> {
+    pub(crate) fn shutdown_write(&self) -> io::Result<()> {
         self.stream.shutdown(Shutdown::Write)
     }
 
     /// Sets TCP_NODELAY, so one-byte writes go out as one-byte segments.
-    pub fn set_nodelay(&self) -> io::Result<()> {
+    pub(crate) fn set_nodelay(&self) -> io::Result<()> {
         self.stream.set_nodelay(true)
     }
 }
@@ -366,7 +366,7 @@ fn on_payload(stats: &mut Stats, id: u32, payload: &[u8], verify: bool) {
 /// A well-behaved client's check: a fresh connection, one stream with
 /// 4 KiB of data and FIN; the server must echo it byte for byte and finish
 /// within 5 s.
-pub fn echo_check(port: u16) -> Result<(), String> {
+pub(crate) fn echo_check(port: u16) -> Result<(), String> {
     const LEN: usize = 4096;
     const ID: u32 = 1;
     let conn = Conn::connect(port, Reading::Drain, true).map_err(|e| format!("connect: {e}"))?;
@@ -396,7 +396,7 @@ impl Conn {
     /// On a connection without a pump ([`Reading::Never`]): sends a ping
     /// and reads until its pong, at most until `deadline`. Whatever else
     /// arrives first is read and dropped.
-    pub fn ping_unpumped(&self, value: u32, deadline: Instant) -> bool {
+    pub(crate) fn ping_unpumped(&self, value: u32, deadline: Instant) -> bool {
         assert!(self.pump.is_none(), "the pump reads this connection");
         if self.send(&wire::header(PING, SYN, 0, value)).is_err() {
             return false;

@@ -5,7 +5,7 @@ use crate::scenarios::{Evidence, mib};
 
 /// What one scenario measured on one server.
 #[derive(Debug, Default)]
-pub struct Measurement {
+pub(crate) struct Measurement {
     /// Peak resident-set growth over the baseline, bytes.
     pub growth: u64,
     /// What the attack showed; `None` if it did not run.
@@ -18,7 +18,7 @@ pub struct Measurement {
 
 /// A measurement held to its bound.
 #[derive(Debug)]
-pub struct Judged {
+pub(crate) struct Judged {
     /// The bound, as the table shows it.
     pub bound: String,
     /// The measured value, as the table shows it.
@@ -28,7 +28,7 @@ pub struct Judged {
 }
 
 /// Holds `m` to the bound its evidence calls for.
-pub fn judge(m: &Measurement, limits: &Limits) -> Judged {
+pub(crate) fn judge(m: &Measurement, limits: &Limits) -> Judged {
     let Some(evidence) = &m.evidence else {
         return Judged {
             bound: "-".into(),
@@ -101,7 +101,7 @@ fn ratio(a: u64, b: u64) -> f64 {
 }
 
 /// A byte count in B, KiB, MiB or GiB (whole numbers without decimals).
-pub fn size(bytes: u64) -> String {
+pub(crate) fn size(bytes: u64) -> String {
     let (unit, name, decimals) = match bytes {
         0..1024 => (1, "B", 0),
         1024..0x10_0000 => (1 << 10, "KiB", 1),
@@ -117,7 +117,7 @@ pub fn size(bytes: u64) -> String {
 
 /// A scenario's verdict on muxplex, given whether it was expected to fail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Within the bound.
     Pass,
     /// Over the bound, or broke a promise.
@@ -130,7 +130,7 @@ pub enum Verdict {
 
 impl Verdict {
     /// The verdict for a result.
-    pub fn of(within: bool, expected_to_fail: bool) -> Verdict {
+    pub(crate) fn of(within: bool, expected_to_fail: bool) -> Verdict {
         match (within, expected_to_fail) {
             (true, false) => Verdict::Pass,
             (false, false) => Verdict::Fail,
@@ -140,7 +140,7 @@ impl Verdict {
     }
 
     /// How the table shows it.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Verdict::Pass => "PASS",
             Verdict::Fail => "FAIL",
@@ -151,7 +151,7 @@ impl Verdict {
 }
 
 /// Prints rows as a table, columns padded to their widest cell.
-pub fn print_table(rows: &[[String; 5]]) {
+pub(crate) fn print_table(rows: &[[String; 5]]) {
     let mut widths = [0; 5];
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

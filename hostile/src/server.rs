@@ -10,11 +10,11 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 /// How often the sampler reads the server's resident set size.
-pub const SAMPLE_EVERY: Duration = Duration::from_millis(50);
+pub(crate) const SAMPLE_EVERY: Duration = Duration::from_millis(50);
 
 /// Which echo server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// `echo_muxplex`: muxplex-tokio with the default `Config`.
     Muxplex,
     /// `echo_yamux`: the `yamux` crate with its default `Config`.
@@ -23,7 +23,7 @@ pub enum Kind {
 
 impl Kind {
     /// The argument of `muxplex-hostile serve`.
-    pub fn arg(self) -> &'static str {
+    pub(crate) fn arg(self) -> &'static str {
         match self {
             Kind::Muxplex => "muxplex",
             Kind::Yamux => "yamux",
@@ -33,7 +33,7 @@ impl Kind {
 
 /// A running echo server: a child process of ours, killed when dropped.
 #[derive(Debug)]
-pub struct Server {
+pub(crate) struct Server {
     child: Child,
     /// Kept open so the server's stdout never breaks.
     _stdout: BufReader<ChildStdout>,
@@ -46,7 +46,7 @@ pub struct Server {
 impl Server {
     /// Starts `muxplex-hostile serve KIND` and waits (at most 10 s) for its
     /// `listening` line (and, for muxplex, its `config` line).
-    pub fn start(kind: Kind) -> io::Result<Server> {
+    pub(crate) fn start(kind: Kind) -> io::Result<Server> {
         let mut child = Command::new(std::env::current_exe()?)
             .args(["serve", kind.arg()])
             .stdin(Stdio::null())
@@ -99,12 +99,12 @@ impl Server {
     }
 
     /// Its process id.
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Whether it is still running.
-    pub fn alive(&mut self) -> bool {
+    pub(crate) fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
 }
@@ -119,7 +119,7 @@ impl Drop for Server {
 
 /// The resident set size of process `pid` (`VmRSS` in `/proc/PID/status`),
 /// in bytes; `None` once it is gone.
-pub fn rss(pid: u32) -> Option<u64> {
+pub(crate) fn rss(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -129,7 +129,7 @@ pub fn rss(pid: u32) -> Option<u64> {
 /// Samples a process's resident set size every [`SAMPLE_EVERY`] on a thread
 /// of its own and keeps the peak.
 #[derive(Debug)]
-pub struct Sampler {
+pub(crate) struct Sampler {
     stop: Arc<AtomicBool>,
     peak: Arc<AtomicU64>,
     thread: JoinHandle<()>,
@@ -137,7 +137,7 @@ pub struct Sampler {
 
 impl Sampler {
     /// Starts sampling `pid`.
-    pub fn start(pid: u32) -> Sampler {
+    pub(crate) fn start(pid: u32) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let peak = Arc::new(AtomicU64::new(rss(pid).unwrap_or(0)));
         let thread = {
@@ -156,7 +156,7 @@ impl Sampler {
     }
 
     /// Stops sampling (after one last sample) and returns the peak.
-    pub fn finish(self, pid: u32) -> u64 {
+    pub(crate) fn finish(self, pid: u32) -> u64 {
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.thread.join();
         if let Some(now) = rss(pid) {
@@ -170,7 +170,7 @@ impl Sampler {
 /// 127.0.0.1:`server_port` and 127.0.0.1:`client_port` open: the socket is
 /// in `/proc/net/tcp` in state ESTABLISHED or CLOSE_WAIT. Once the server
 /// closes it, it is gone or in a closing state (FIN_WAIT, LAST_ACK, ...).
-pub fn server_socket_open(server_port: u16, client_port: u16) -> bool {
+pub(crate) fn server_socket_open(server_port: u16, client_port: u16) -> bool {
     let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else {
         return false;
     };

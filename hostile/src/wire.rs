@@ -3,31 +3,31 @@
 //! then, for Data frames only, `length` bytes of payload.
 
 /// Data frame: `length` bytes of payload follow.
-pub const DATA: u8 = 0;
+pub(crate) const DATA: u8 = 0;
 /// Window update: `length` is an additive delta to the stream's window.
-pub const WINDOW_UPDATE: u8 = 1;
+pub(crate) const WINDOW_UPDATE: u8 = 1;
 /// Ping: `length` is an opaque value echoed back.
-pub const PING: u8 = 2;
+pub(crate) const PING: u8 = 2;
 /// GoAway: `length` is the code (0 normal, 1 protocol error, 2 internal).
-pub const GO_AWAY: u8 = 3;
+pub(crate) const GO_AWAY: u8 = 3;
 
 /// Opens a stream (or, on a ping, asks for a pong).
-pub const SYN: u16 = 1;
+pub(crate) const SYN: u16 = 1;
 /// Acknowledges a stream (or, on a ping, is the pong).
-pub const ACK: u16 = 2;
+pub(crate) const ACK: u16 = 2;
 /// Half-closes a stream: the sender sends no more.
-pub const FIN: u16 = 4;
+pub(crate) const FIN: u16 = 4;
 /// Resets a stream.
-pub const RST: u16 = 8;
+pub(crate) const RST: u16 = 8;
 
 /// The size of a frame header.
-pub const HEADER_LEN: usize = 12;
+pub(crate) const HEADER_LEN: usize = 12;
 /// The window each stream starts with, in each direction.
-pub const INITIAL_WINDOW: u32 = 256 * 1024;
+pub(crate) const INITIAL_WINDOW: u32 = 256 * 1024;
 
 /// A decoded frame header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Header {
+pub(crate) struct Header {
     /// Frame type: [`DATA`], [`WINDOW_UPDATE`], [`PING`] or [`GO_AWAY`].
     pub kind: u8,
     /// Flags: [`SYN`], [`ACK`], [`FIN`], [`RST`].
@@ -40,13 +40,13 @@ pub struct Header {
 
 impl Header {
     /// Whether all of `flags` are set.
-    pub fn has(&self, flags: u16) -> bool {
+    pub(crate) fn has(&self, flags: u16) -> bool {
         self.flags & flags == flags
     }
 }
 
 /// Encodes a header.
-pub fn header(kind: u8, flags: u16, stream: u32, length: u32) -> [u8; HEADER_LEN] {
+pub(crate) fn header(kind: u8, flags: u16, stream: u32, length: u32) -> [u8; HEADER_LEN] {
     let mut out = [0u8; HEADER_LEN];
     out[1] = kind;
     out[2..4].copy_from_slice(&flags.to_be_bytes());
@@ -57,12 +57,12 @@ pub fn header(kind: u8, flags: u16, stream: u32, length: u32) -> [u8; HEADER_LEN
 
 /// Appends a frame without payload (window update, ping, GoAway, or an
 /// empty Data frame).
-pub fn push_frame(out: &mut Vec<u8>, kind: u8, flags: u16, stream: u32, length: u32) {
+pub(crate) fn push_frame(out: &mut Vec<u8>, kind: u8, flags: u16, stream: u32, length: u32) {
     out.extend_from_slice(&header(kind, flags, stream, length));
 }
 
 /// Appends a Data frame carrying `payload`.
-pub fn push_data(out: &mut Vec<u8>, flags: u16, stream: u32, payload: &[u8]) {
+pub(crate) fn push_data(out: &mut Vec<u8>, flags: u16, stream: u32, payload: &[u8]) {
     let length = u32::try_from(payload.len()).expect("payload below 4 GiB");
     out.extend_from_slice(&header(DATA, flags, stream, length));
     out.extend_from_slice(payload);
@@ -70,7 +70,7 @@ pub fn push_data(out: &mut Vec<u8>, flags: u16, stream: u32, payload: &[u8]) {
 
 /// The payload byte at `offset` of stream `stream`: differs per stream and
 /// per position, so a swapped, lost or repeated byte shows in an echo.
-pub fn pattern_byte(stream: u32, offset: usize) -> u8 {
+pub(crate) fn pattern_byte(stream: u32, offset: usize) -> u8 {
     (stream as usize)
         .wrapping_mul(31)
         .wrapping_add(offset.wrapping_mul(7))
@@ -78,7 +78,7 @@ pub fn pattern_byte(stream: u32, offset: usize) -> u8 {
 }
 
 /// `len` payload bytes of stream `stream` from `offset` on.
-pub fn pattern(stream: u32, offset: usize, len: usize) -> Vec<u8> {
+pub(crate) fn pattern(stream: u32, offset: usize, len: usize) -> Vec<u8> {
     (offset..offset + len)
         .map(|i| pattern_byte(stream, i))
         .collect()
@@ -86,7 +86,7 @@ pub fn pattern(stream: u32, offset: usize, len: usize) -> Vec<u8> {
 
 /// What the decoder found in the input.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Item<'a> {
+pub(crate) enum Item<'a> {
     /// A complete header; a Data header's payload follows as
     /// [`Item::Payload`] pieces.
     Header(Header),
@@ -97,7 +97,7 @@ pub enum Item<'a> {
 /// An incremental frame decoder: feed it the transport's bytes in any
 /// chunking.
 #[derive(Debug, Default)]
-pub struct Decoder {
+pub(crate) struct Decoder {
     partial: [u8; HEADER_LEN],
     have: usize,
     payload_left: usize,
@@ -105,7 +105,7 @@ pub struct Decoder {
 
 impl Decoder {
     /// Decodes `input`, calling `on_item` for each header and payload piece.
-    pub fn feed<'a>(&mut self, mut input: &'a [u8], mut on_item: impl FnMut(Item<'a>)) {
+    pub(crate) fn feed<'a>(&mut self, mut input: &'a [u8], mut on_item: impl FnMut(Item<'a>)) {
         while !input.is_empty() {
             if self.payload_left > 0 {
                 let n = self.payload_left.min(input.len());

@@ -129,6 +129,7 @@ impl Default for PoolConfig {
 impl PoolConfig {
     /// Sets the sessions kept up when idle; raises `max_sessions` to match
     /// if needed.
+    #[must_use]
     pub fn with_min_sessions(mut self, count: usize) -> Self {
         self.min_sessions = count;
         self.max_sessions = self.max_sessions.max(count).max(1);
@@ -137,6 +138,7 @@ impl PoolConfig {
 
     /// Sets the most sessions at once (at least 1); lowers `min_sessions`
     /// to match if needed.
+    #[must_use]
     pub fn with_max_sessions(mut self, count: usize) -> Self {
         self.max_sessions = count.max(1);
         self.min_sessions = self.min_sessions.min(self.max_sessions);
@@ -144,18 +146,21 @@ impl PoolConfig {
     }
 
     /// Sets the stream count per session above which the pool scales out.
+    #[must_use]
     pub fn with_target_streams_per_session(mut self, streams: usize) -> Self {
         self.target_streams_per_session = streams;
         self
     }
 
     /// Sets how long an extra session may stay idle; `None` keeps them.
+    #[must_use]
     pub fn with_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.idle_timeout = timeout;
         self
     }
 
     /// Sets how long a dial may take before it counts as failed.
+    #[must_use]
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -164,6 +169,7 @@ impl PoolConfig {
     /// Sets the reconnect backoff: the first delay, the factor per further
     /// failure (at least 1) and the cap. `max` is raised to `initial` if
     /// below it.
+    #[must_use]
     pub fn with_backoff(mut self, initial: Duration, multiplier: f64, max: Duration) -> Self {
         self.backoff_initial = initial;
         self.backoff_multiplier = if multiplier.is_finite() {
@@ -176,6 +182,7 @@ impl PoolConfig {
     }
 
     /// Sets the relative jitter, clamped to `0..=1` (0 disables it).
+    #[must_use]
     pub fn with_backoff_jitter(mut self, jitter: f64) -> Self {
         self.backoff_jitter = if jitter.is_finite() {
             jitter.clamp(0.0, 1.0)
@@ -186,6 +193,7 @@ impl PoolConfig {
     }
 
     /// Sets how long a session must stay up to prove healthy.
+    #[must_use]
     pub fn with_healthy_after(mut self, uptime: Duration) -> Self {
         self.healthy_after = uptime;
         self
@@ -193,6 +201,7 @@ impl PoolConfig {
 
     /// Sets the consecutive failures of a slot after which the pool gives
     /// up (at least 1); `None` retries forever.
+    #[must_use]
     pub fn with_max_attempts(mut self, attempts: Option<u32>) -> Self {
         self.max_attempts = attempts.map(|n| n.max(1));
         self
@@ -200,18 +209,21 @@ impl PoolConfig {
 
     /// Sets the RTT ratio above which a session is slow (at least 2);
     /// `None` never treats a session as slow.
+    #[must_use]
     pub fn with_slow_rtt_factor(mut self, factor: Option<u32>) -> Self {
         self.slow_rtt_factor = factor.map(|f| f.max(2));
         self
     }
 
     /// Sets the selection policy.
+    #[must_use]
     pub fn with_policy(mut self, policy: Policy) -> Self {
         self.policy = policy;
         self
     }
 
     /// Sets the jitter seed.
+    #[must_use]
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self

@@ -15,6 +15,7 @@ use crate::time::Instant;
 
 impl Pool {
     /// The dial for `slot` produced a session; it is live and can be picked.
+    #[must_use = "`false` means the pool does not want this connection: close it"]
     pub fn dial_succeeded(&mut self, now: Instant, slot: Slot) -> bool {
         self.report(now, slot, |pool, index| {
             let entry = &mut pool.entries[index];

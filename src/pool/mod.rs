@@ -50,7 +50,7 @@
 //!     while let Some(action) = pool.poll_action() {
 //!         match action {
 //!             Action::Dial { slot } if tried.contains(&slot.index()) => {
-//!                 pool.dial_succeeded(now, slot);
+//!                 if !pool.dial_succeeded(now, slot) { /* unwanted now: close it */ }
 //!             }
 //!             Action::Dial { slot } => {
 //!                 tried.push(slot.index());
@@ -163,6 +163,7 @@ pub struct Pool {
 
 impl Pool {
     /// A pool that starts at once: it asks to dial `min_sessions` sessions.
+    #[must_use]
     pub fn new(config: PoolConfig, now: Instant) -> Self {
         let mut pool = Pool {
             jitter: Jitter::new(config.seed),
@@ -186,6 +187,7 @@ impl Pool {
 
     /// The next thing the host should do, if any. Drain it after every
     /// report and every [`handle_timeout`](Self::handle_timeout).
+    #[must_use = "an action taken and dropped is never carried out"]
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }
@@ -193,6 +195,7 @@ impl Pool {
     /// When the pool next needs [`handle_timeout`](Self::handle_timeout): a
     /// redial, a connect timeout, a session proving healthy by uptime, or an
     /// idle session to close. `None` when nothing is pending.
+    #[must_use = "the pool needs `handle_timeout` at this deadline"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let slots = self.entries.iter().filter_map(|entry| match entry.phase {
             slot::Phase::BackingOff { until } => Some(until),

@@ -22,6 +22,7 @@ impl Pool {
     ///
     /// Picking opens nothing: report the stream with
     /// [`load_changed`](Self::load_changed) once it is open.
+    #[must_use]
     pub fn pick(&mut self, key: Option<u64>) -> Option<Slot> {
         self.choose(key, None)
     }
@@ -32,6 +33,7 @@ impl Pool {
     /// lands elsewhere. `avoid` itself comes back only when it is the sole
     /// candidate, since a retry there beats waiting for a session the load
     /// would never have the pool dial.
+    #[must_use]
     pub fn pick_avoiding(&mut self, key: Option<u64>, avoid: Slot) -> Option<Slot> {
         let current = self
             .entries

@@ -246,7 +246,7 @@ fn scales_out_when_every_session_is_above_target() {
     let b = dials(&actions(&mut pool))[0];
     pool.load_changed(now, a, 9);
     assert_eq!(actions(&mut pool), [], "one scale-out at a time");
-    pool.dial_succeeded(now, b);
+    assert!(pool.dial_succeeded(now, b));
     pool.load_changed(now, b, 3);
     let c = connect_all(&mut pool, now)[0];
     pool.load_changed(now, c, 3);
@@ -318,7 +318,7 @@ fn min_sessions_zero_dials_on_demand() {
     // A second miss while the dial runs does not dial again.
     assert_eq!(pool.pick(None), None);
     assert_eq!(actions(&mut pool), []);
-    pool.dial_succeeded(Instant::ZERO, slot);
+    assert!(pool.dial_succeeded(Instant::ZERO, slot));
     assert_eq!(pool.pick(None), Some(slot));
 }
 

@@ -151,6 +151,7 @@ pub struct Session {
 
 impl Session {
     /// A session for the given end of the transport.
+    #[must_use]
     pub fn new(role: Role, config: Config) -> Self {
         let inbound = Inbound::new(config.effective_max_window());
         Session {
@@ -187,11 +188,13 @@ impl Session {
     }
 
     /// A session for the end that dialed the transport.
+    #[must_use]
     pub fn client(config: Config) -> Self {
         Self::new(Role::Client, config)
     }
 
     /// A session for the end that accepted the transport.
+    #[must_use]
     pub fn server(config: Config) -> Self {
         Self::new(Role::Server, config)
     }
@@ -280,6 +283,7 @@ impl Session {
 
     /// Takes the oldest stream the peer opened, if any. Accepting sends
     /// the ACK, so the peer learns its stream reached the application.
+    #[must_use = "an accepted stream whose id is dropped is never read or closed"]
     pub fn accept_stream(&mut self) -> Option<StreamId> {
         while let Some(id) = self.accept_queue.pop_front() {
             let Some(stream) = self.streams.get_mut(&id) else {
@@ -374,6 +378,7 @@ impl Session {
     }
 
     /// The next event for the application, oldest first.
+    #[must_use = "an event taken and dropped is lost"]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }

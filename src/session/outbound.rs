@@ -15,6 +15,7 @@ impl Session {
     /// Copies the next bytes for the transport into `buf`; returns how
     /// many. Frames may be split across calls. Call until it returns 0
     /// after every input or command.
+    #[must_use = "the bytes written into `buf` must be sent"]
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
         let mut written = 0;
         while written < buf.len() {
@@ -36,6 +37,7 @@ impl Session {
     /// The next frame for the transport, or what is left of one that
     /// [`poll_transmit`](Self::poll_transmit) split. The payload is shared
     /// with the stream's buffer, not copied: use it for vectored writes.
+    #[must_use = "a frame taken must be sent, or it is lost"]
     pub fn poll_transmit_frame(&mut self) -> Option<Transmit> {
         self.in_flight.take().or_else(|| self.next_frame())
     }

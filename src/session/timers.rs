@@ -119,6 +119,7 @@ impl Session {
     /// Before the host has supplied any time, and with keepalive on, this is
     /// [`Instant::ZERO`]: call `handle_timeout(now)` at once so the session
     /// learns the time and starts its keepalive clock.
+    #[must_use = "the session needs `handle_timeout` at this deadline"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.is_closed() {
             return None;

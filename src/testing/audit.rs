@@ -276,6 +276,7 @@ impl WireAudit {
     /// Allows FIN on a Data frame with payload, for an end that is meant
     /// to send it (a peer model playing an implementation that does). Only
     /// muxplex's own conservative rule is lifted; the protocol's rules stay.
+    #[must_use]
     pub fn with_fin_on_data(mut self, allowed: bool) -> Self {
         self.rules.fin_on_data_allowed = allowed;
         self

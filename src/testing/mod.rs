@@ -303,18 +303,21 @@ impl<C: Endpoint, S: Endpoint> Pair<C, S> {
     }
 
     /// Seeds the generator behind random chunking and [`Pair::rng`].
+    #[must_use]
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.rng = Rng::new(seed);
         self
     }
 
     /// Sets how both links cut the byte stream.
+    #[must_use]
     pub fn with_chunking(mut self, chunking: Chunking) -> Self {
         self.chunking = chunking;
         self
     }
 
     /// Sets the one-way delay of both links.
+    #[must_use]
     pub fn with_latency(mut self, latency: Duration) -> Self {
         self.latency = latency;
         self
@@ -322,6 +325,7 @@ impl<C: Endpoint, S: Endpoint> Pair<C, S> {
 
     /// Limits both links to this many bytes per second: bytes queue behind
     /// each other as on a real link, then take the latency to arrive.
+    #[must_use]
     pub fn with_bandwidth(mut self, bytes_per_second: u64) -> Self {
         self.bandwidth = Some(bytes_per_second.max(1));
         self

@@ -129,30 +129,35 @@ impl Quirks {
     }
 
     /// Sets [`flags_before_payload`](Self::flags_before_payload).
+    #[must_use]
     pub const fn with_flags_before_payload(mut self, on: bool) -> Self {
         self.flags_before_payload = on;
         self
     }
 
     /// Sets [`lazy_ack`](Self::lazy_ack).
+    #[must_use]
     pub const fn with_lazy_ack(mut self, on: bool) -> Self {
         self.lazy_ack = on;
         self
     }
 
     /// Sets [`go_away_terminates`](Self::go_away_terminates).
+    #[must_use]
     pub const fn with_go_away_terminates(mut self, on: bool) -> Self {
         self.go_away_terminates = on;
         self
     }
 
     /// Sets [`fin_on_window_update`](Self::fin_on_window_update).
+    #[must_use]
     pub const fn with_fin_on_window_update(mut self, on: bool) -> Self {
         self.fin_on_window_update = on;
         self
     }
 
     /// Sets [`whole_window_frames`](Self::whole_window_frames).
+    #[must_use]
     pub const fn with_whole_window_frames(mut self, on: bool) -> Self {
         self.whole_window_frames = on;
         self

@@ -11,7 +11,7 @@ use muxplex::{Event, Instant, MAX_FRAME_SIZE_LIMIT, Session, StreamError, Stream
 
 /// Drains everything the session wants to send, as raw bytes, so a test can
 /// inspect or forward exactly what would hit the wire.
-pub fn take_bytes(session: &mut Session) -> Vec<u8> {
+pub(crate) fn take_bytes(session: &mut Session) -> Vec<u8> {
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -25,7 +25,7 @@ pub fn take_bytes(session: &mut Session) -> Vec<u8> {
 
 /// Decodes a complete transmission. Panics on a malformed or truncated one:
 /// a drained session must only ever have produced whole, valid frames.
-pub fn decode_all(bytes: &[u8]) -> Vec<Frame> {
+pub(crate) fn decode_all(bytes: &[u8]) -> Vec<Frame> {
     let mut decoder = FrameDecoder::new(MAX_FRAME_SIZE_LIMIT);
     let mut input = bytes;
     let mut frames = Vec::new();
@@ -42,12 +42,12 @@ pub fn decode_all(bytes: &[u8]) -> Vec<Frame> {
 
 /// Drains and decodes what the session wants to send, so tests assert on
 /// frames rather than bytes.
-pub fn take_frames(session: &mut Session) -> Vec<Frame> {
+pub(crate) fn take_frames(session: &mut Session) -> Vec<Frame> {
     decode_all(&take_bytes(session))
 }
 
 /// Wire bytes of a frame without payload, to play a hand-crafted peer.
-pub fn header(frame_type: FrameType, flags: Flags, stream_id: u32, length: u32) -> Vec<u8> {
+pub(crate) fn header(frame_type: FrameType, flags: Flags, stream_id: u32, length: u32) -> Vec<u8> {
     Header::new(frame_type, flags, stream_id, length)
         .encode()
         .to_vec()
@@ -55,7 +55,7 @@ pub fn header(frame_type: FrameType, flags: Flags, stream_id: u32, length: u32) 
 
 /// Wire bytes of a Data frame carrying `payload`, to play a hand-crafted
 /// peer.
-pub fn data(flags: Flags, stream_id: u32, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn data(flags: Flags, stream_id: u32, payload: &[u8]) -> Vec<u8> {
     let mut bytes = header(FrameType::Data, flags, stream_id, payload.len() as u32);
     bytes.extend_from_slice(payload);
     bytes
@@ -63,20 +63,20 @@ pub fn data(flags: Flags, stream_id: u32, payload: &[u8]) -> Vec<u8> {
 
 /// Feeds `bytes` in pieces of `chunk` bytes, to check that how the
 /// transport splits input makes no difference.
-pub fn feed(session: &mut Session, bytes: &[u8], chunk: usize) {
+pub(crate) fn feed(session: &mut Session, bytes: &[u8], chunk: usize) {
     for piece in bytes.chunks(chunk.max(1)) {
         session.handle_input(Instant::ZERO, piece);
     }
 }
 
 /// Drains the session's event queue.
-pub fn events(session: &mut Session) -> Vec<Event> {
+pub(crate) fn events(session: &mut Session) -> Vec<Event> {
     core::iter::from_fn(|| session.poll_event()).collect()
 }
 
 /// Moves bytes both ways between two sessions until neither has anything
 /// to send, for tests that need a plain lossless link without a `Pair`.
-pub fn settle(a: &mut Session, b: &mut Session) {
+pub(crate) fn settle(a: &mut Session, b: &mut Session) {
     loop {
         let to_b = take_bytes(a);
         b.handle_input(Instant::ZERO, &to_b);
@@ -91,7 +91,7 @@ pub fn settle(a: &mut Session, b: &mut Session) {
 /// Reads a stream until it reports something other than data; returns the
 /// data and how reading stopped (`Ok(())` for the end of the stream), so a
 /// test can assert on both.
-pub fn read_all(session: &mut Session, id: StreamId) -> (Vec<u8>, Result<(), StreamError>) {
+pub(crate) fn read_all(session: &mut Session, id: StreamId) -> (Vec<u8>, Result<(), StreamError>) {
     let mut stream = session.stream(id).expect("stream is open");
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
@@ -106,7 +106,7 @@ pub fn read_all(session: &mut Session, id: StreamId) -> (Vec<u8>, Result<(), Str
 
 /// Deterministic pseudo-random bytes, so a receiver can check content and
 /// order, not just length.
-pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
+pub(crate) fn pattern(seed: u64, len: usize) -> Vec<u8> {
     let mut rng = Rng::new(seed);
     let mut out = Vec::with_capacity(len + 8);
     while out.len() < len {
@@ -119,7 +119,7 @@ pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
 /// A server session that has accepted stream 1 from a hand-crafted client
 /// which sent `payload` on its SYN. Its ACK has been drained, so its output
 /// starts empty. Used by tests that play a hostile or unusual client.
-pub fn server_with_stream(payload: &[u8]) -> Session {
+pub(crate) fn server_with_stream(payload: &[u8]) -> Session {
     let mut server = Session::server(muxplex::Config::default());
     server.handle_input(Instant::ZERO, &data(Flags::SYN, 1, payload));
     assert_eq!(
@@ -134,14 +134,14 @@ pub fn server_with_stream(payload: &[u8]) -> Session {
 }
 
 /// Whether `frames` hold a GoAway with `code`.
-pub fn has_go_away(frames: &[Frame], code: u32) -> bool {
+pub(crate) fn has_go_away(frames: &[Frame], code: u32) -> bool {
     frames
         .iter()
         .any(|f| f.header.frame_type == FrameType::GoAway && f.header.length == code)
 }
 
 /// The code of the RST `frames` hold for `stream`, if any.
-pub fn reset_code(frames: &[Frame], stream: u32) -> Option<u32> {
+pub(crate) fn reset_code(frames: &[Frame], stream: u32) -> Option<u32> {
     frames
         .iter()
         .find(|f| f.header.stream_id == stream && f.header.flags.contains(Flags::RST))

@@ -9,7 +9,7 @@ use muxplex::{Config, Instant, Role, Session, StreamError, StreamId};
 
 /// Why a stream command did nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Refused {
+pub(crate) enum Refused {
     /// Nothing can be done now; later it may.
     Blocked,
     /// The stream was already finished for writing.
@@ -47,7 +47,7 @@ impl From<PeerError> for Refused {
 #[derive(Debug)]
 // A pair holds two of them, so the size difference costs nothing.
 #[allow(clippy::large_enum_variant)]
-pub enum Peer {
+pub(crate) enum Peer {
     Mux(Session),
     Model(PeerModel),
 }
@@ -55,17 +55,17 @@ pub enum Peer {
 impl Peer {
     /// A muxplex session: the only place the tests that use this module
     /// build one, open a stream on one or close one.
-    pub fn muxplex(role: Role, config: Config) -> Peer {
+    pub(crate) fn muxplex(role: Role, config: Config) -> Peer {
         Peer::Mux(Session::new(role, config))
     }
 
     /// A peer model with these quirks.
-    pub fn model(role: Role, quirks: Quirks) -> Peer {
+    pub(crate) fn model(role: Role, quirks: Quirks) -> Peer {
         Peer::Model(PeerModel::new(role, quirks))
     }
 
     /// The session, if this end is muxplex.
-    pub fn session(&mut self) -> Option<&mut Session> {
+    pub(crate) fn session(&mut self) -> Option<&mut Session> {
         match self {
             Peer::Mux(session) => Some(session),
             Peer::Model(_) => None,
@@ -73,7 +73,7 @@ impl Peer {
     }
 
     /// The model, if this end is one.
-    pub fn peer_model(&mut self) -> Option<&mut PeerModel> {
+    pub(crate) fn peer_model(&mut self) -> Option<&mut PeerModel> {
         match self {
             Peer::Mux(_) => None,
             Peer::Model(model) => Some(model),
@@ -81,23 +81,23 @@ impl Peer {
     }
 
     /// The session; panics if this end is a model.
-    pub fn mux(&mut self) -> &mut Session {
+    pub(crate) fn mux(&mut self) -> &mut Session {
         self.session().expect("this end is muxplex")
     }
 
     /// The model; panics if this end is muxplex.
-    pub fn modelled(&mut self) -> &mut PeerModel {
+    pub(crate) fn modelled(&mut self) -> &mut PeerModel {
         self.peer_model().expect("this end is a peer model")
     }
 
-    pub fn open(&mut self) -> Option<StreamId> {
+    pub(crate) fn open(&mut self) -> Option<StreamId> {
         match self {
             Peer::Mux(session) => session.open_stream().ok(),
             Peer::Model(model) => model.open_stream().ok(),
         }
     }
 
-    pub fn accept(&mut self) -> Option<StreamId> {
+    pub(crate) fn accept(&mut self) -> Option<StreamId> {
         match self {
             Peer::Mux(session) => session.accept_stream(),
             Peer::Model(model) => model.accept_stream(),
@@ -105,7 +105,7 @@ impl Peer {
     }
 
     /// Writes what the stream takes now (a model takes everything).
-    pub fn write(&mut self, id: StreamId, data: &[u8]) -> Result<usize, Refused> {
+    pub(crate) fn write(&mut self, id: StreamId, data: &[u8]) -> Result<usize, Refused> {
         match self {
             Peer::Mux(session) => {
                 let mut stream = session.stream(id).ok_or(Refused::Gone)?;
@@ -121,7 +121,7 @@ impl Peer {
     /// Reads up to `max` bytes, copying or (muxplex, `chunk`) taking a
     /// shared chunk: `Ok(None)` is the end of the stream, an empty vector
     /// a read of nothing (only when `max` is 0).
-    pub fn read(
+    pub(crate) fn read(
         &mut self,
         id: StreamId,
         max: usize,
@@ -150,7 +150,7 @@ impl Peer {
         }
     }
 
-    pub fn finish(&mut self, id: StreamId) -> Result<(), Refused> {
+    pub(crate) fn finish(&mut self, id: StreamId) -> Result<(), Refused> {
         match self {
             Peer::Mux(session) => Ok(session.stream(id).ok_or(Refused::Gone)?.finish()?),
             Peer::Model(model) => Ok(model.finish(id)?),
@@ -158,7 +158,7 @@ impl Peer {
     }
 
     /// Resets the stream, if the end still has it.
-    pub fn reset(&mut self, id: StreamId, code: u32) {
+    pub(crate) fn reset(&mut self, id: StreamId, code: u32) {
         match self {
             Peer::Mux(session) => {
                 if let Some(stream) = session.stream(id) {
@@ -172,7 +172,7 @@ impl Peer {
     }
 
     /// Closes gracefully: muxplex's `close`, a model's GoAway(0).
-    pub fn close(&mut self) {
+    pub(crate) fn close(&mut self) {
         match self {
             Peer::Mux(session) => session.close(),
             Peer::Model(model) => model.go_away(0),

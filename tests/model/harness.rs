@@ -14,7 +14,7 @@ use super::{End, Model, pattern};
 
 /// One thing an application or the network does.
 #[derive(Clone, Debug)]
-pub enum Op {
+pub(crate) enum Op {
     Open(End),
     Accept(End),
     Write {
@@ -53,7 +53,7 @@ pub enum Op {
 
 /// How the transport and the sessions are set up for one case.
 #[derive(Clone, Debug)]
-pub struct Setup {
+pub(crate) struct Setup {
     pub seed: u64,
     pub chunk_max: usize,
     pub latency_ms: u64,
@@ -65,7 +65,7 @@ pub struct Setup {
 }
 
 /// The ends under test, the model, and what each application holds.
-pub struct Harness {
+pub(crate) struct Harness {
     pair: Pair<Peer, Peer>,
     model: Model,
     /// Streams each end's application holds, by end index.
@@ -82,7 +82,7 @@ fn slot(end: End) -> usize {
 }
 
 impl Harness {
-    pub fn new(setup: &Setup) -> Self {
+    pub(crate) fn new(setup: &Setup) -> Self {
         let config = Config::default()
             .with_max_frame_size(setup.max_frame_size)
             .with_max_unacked_outbound(setup.max_unacked)
@@ -123,7 +123,7 @@ impl Harness {
         self.held[slot(end)].retain(|&held| held != id);
     }
 
-    pub fn apply(&mut self, op: &Op) {
+    pub(crate) fn apply(&mut self, op: &Op) {
         match *op {
             Op::Open(end) => {
                 if let Some(id) = self.end(end).open() {
@@ -317,7 +317,7 @@ impl Harness {
 
     /// Finishes everything, then drives, accepts and reads until nothing
     /// moves; the model must then be complete.
-    pub fn finale(&mut self) {
+    pub(crate) fn finale(&mut self) {
         for end in [End::Client, End::Server] {
             for id in self.held[slot(end)].clone() {
                 self.finish(end, id);
@@ -375,10 +375,10 @@ impl Harness {
 
 /// Turns arbitrary bytes into a setup and operations, a few bytes each, so
 /// a fuzzer's inputs (and the crashes it finds) replay as harness runs.
-pub struct ByteScript<'a>(&'a [u8]);
+pub(crate) struct ByteScript<'a>(&'a [u8]);
 
 impl<'a> ByteScript<'a> {
-    pub fn new(bytes: &'a [u8]) -> Self {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
         ByteScript(bytes)
     }
 
@@ -401,7 +401,7 @@ impl<'a> ByteScript<'a> {
     }
 
     /// The setup, from the first four bytes.
-    pub fn setup(&mut self) -> Option<Setup> {
+    pub(crate) fn setup(&mut self) -> Option<Setup> {
         let (a, b, c, d) = (self.byte()?, self.byte()?, self.byte()?, self.byte()?);
         Some(Setup {
             seed: u64::from(a),
@@ -423,7 +423,7 @@ impl<'a> ByteScript<'a> {
     }
 
     /// The next operation, while bytes last.
-    pub fn op(&mut self) -> Option<Op> {
+    pub(crate) fn op(&mut self) -> Option<Op> {
         Some(match self.byte()? % 12 {
             0 => Op::Open(self.end()?),
             1 => Op::Accept(self.end()?),
@@ -462,7 +462,7 @@ impl<'a> ByteScript<'a> {
 }
 
 /// Runs a whole byte script: at most 200 operations, then the finale.
-pub fn run_script(bytes: &[u8]) {
+pub(crate) fn run_script(bytes: &[u8]) {
     let mut script = ByteScript::new(bytes);
     let Some(setup) = script.setup() else {
         return;

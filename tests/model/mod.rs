@@ -9,18 +9,18 @@
 
 use std::collections::BTreeMap;
 
-pub mod ends;
-pub mod harness;
+pub(crate) mod ends;
+pub(crate) mod harness;
 
 /// One end of the session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum End {
+pub(crate) enum End {
     Client,
     Server,
 }
 
 impl End {
-    pub fn other(self) -> End {
+    pub(crate) fn other(self) -> End {
         match self {
             End::Client => End::Server,
             End::Server => End::Client,
@@ -36,7 +36,7 @@ impl End {
 }
 
 /// The byte at `offset` of the direction that `sender` writes on `stream`.
-pub fn pattern(stream: u32, sender: End, offset: u64) -> u8 {
+pub(crate) fn pattern(stream: u32, sender: End, offset: u64) -> u8 {
     let mut x = (u64::from(stream) << 40) ^ ((sender.index() as u64) << 39) ^ offset;
     x = x.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     (x >> 56) as u8
@@ -44,7 +44,7 @@ pub fn pattern(stream: u32, sender: End, offset: u64) -> u8 {
 
 /// One direction of one stream as the model sees it.
 #[derive(Clone, Debug, Default)]
-pub struct Direction {
+pub(crate) struct Direction {
     /// Bytes the sender's `write` took.
     pub written: u64,
     /// Bytes the receiver has read, all checked against `pattern`.
@@ -57,7 +57,7 @@ pub struct Direction {
 
 /// What the model knows of a stream.
 #[derive(Clone, Debug)]
-pub struct StreamModel {
+pub(crate) struct StreamModel {
     pub opener: End,
     /// Whether the other end's application accepted it.
     pub accepted: bool,
@@ -69,29 +69,29 @@ pub struct StreamModel {
 }
 
 impl StreamModel {
-    pub fn direction(&mut self, sender: End) -> &mut Direction {
+    pub(crate) fn direction(&mut self, sender: End) -> &mut Direction {
         &mut self.directions[sender.index()]
     }
 
     /// The direction `sender` writes, read-only.
-    pub fn sent_by(&self, sender: End) -> &Direction {
+    pub(crate) fn sent_by(&self, sender: End) -> &Direction {
         &self.directions[sender.index()]
     }
 
     /// Whether `end` holds the stream as far as its application knows.
-    pub fn visible_to(&self, end: End) -> bool {
+    pub(crate) fn visible_to(&self, end: End) -> bool {
         end == self.opener || self.accepted
     }
 }
 
 /// The model of a whole session: every stream ever opened, by id.
 #[derive(Clone, Debug, Default)]
-pub struct Model {
+pub(crate) struct Model {
     pub streams: BTreeMap<u32, StreamModel>,
 }
 
 impl Model {
-    pub fn opened(&mut self, id: u32, opener: End) {
+    pub(crate) fn opened(&mut self, id: u32, opener: End) {
         let previous = self.streams.insert(
             id,
             StreamModel {
@@ -105,7 +105,7 @@ impl Model {
     }
 
     /// The other end accepted `id`; it must be a stream the opener opened.
-    pub fn accepted(&mut self, id: u32, by: End) {
+    pub(crate) fn accepted(&mut self, id: u32, by: End) {
         let stream = self
             .streams
             .get_mut(&id)
@@ -120,7 +120,7 @@ impl Model {
     }
 
     /// `reader` read `bytes` from `id`: they must continue the sequence.
-    pub fn read(&mut self, id: u32, reader: End, bytes: &[u8]) {
+    pub(crate) fn read(&mut self, id: u32, reader: End, bytes: &[u8]) {
         let stream = self.streams.get_mut(&id).expect("reads name known streams");
         let direction = stream.direction(reader.other());
         assert!(!direction.eof_seen, "data on {id} after its end");
@@ -144,7 +144,7 @@ impl Model {
 
     /// `reader` saw the end of `id`: only after the sender finished, and
     /// only once everything written was read, unless the stream was cut.
-    pub fn eof(&mut self, id: u32, reader: End) {
+    pub(crate) fn eof(&mut self, id: u32, reader: End) {
         let stream = self.streams.get_mut(&id).expect("EOF names a known stream");
         let cut = stream.cut;
         let direction = stream.direction(reader.other());
@@ -159,7 +159,7 @@ impl Model {
     }
 
     /// Marks `id` as reset or lost: from now on, prefixes suffice.
-    pub fn cut(&mut self, id: u32) {
+    pub(crate) fn cut(&mut self, id: u32) {
         if let Some(stream) = self.streams.get_mut(&id) {
             stream.cut = true;
         }
@@ -168,7 +168,7 @@ impl Model {
     /// After everything was finished, delivered and read on a healthy
     /// session: every direction of every uncut, accepted stream arrived
     /// whole and ended.
-    pub fn check_complete(&self) {
+    pub(crate) fn check_complete(&self) {
         for (id, stream) in &self.streams {
             if stream.cut || !stream.accepted {
                 continue;

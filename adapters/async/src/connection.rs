@@ -84,6 +84,7 @@ impl Connection {
     /// the session's clock and deadlines. Poll (spawn) the returned
     /// [`Driver`]; it finishes when the session has ended and its last
     /// bytes are out.
+    #[must_use = "the connection makes no progress until its driver is polled or spawned"]
     pub fn new<T, Tm>(
         transport: T,
         timer: Tm,
@@ -111,6 +112,7 @@ impl Connection {
     }
 
     /// Poll form of [`open_stream`](Self::open_stream).
+    #[must_use = "a stream opened and dropped is finished at once"]
     pub fn poll_open_stream(&self, cx: &mut Context<'_>) -> Poll<Result<Stream, Error>> {
         let mut inner = self.shared.lock();
         let inner = &mut *inner;
@@ -143,6 +145,7 @@ impl Connection {
     }
 
     /// Poll form of [`accept_stream`](Self::accept_stream).
+    #[must_use = "a stream accepted and dropped is finished at once"]
     pub fn poll_accept_stream(&self, cx: &mut Context<'_>) -> Poll<Result<Stream, Error>> {
         let mut inner = self.shared.lock();
         let inner = &mut *inner;

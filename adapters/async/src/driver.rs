@@ -38,6 +38,7 @@ const ROUNDS_PER_POLL: usize = 64;
 /// end (either side closed, or the peer's transport reached EOF), the
 /// transport's error otherwise. Dropping it early ends the connection:
 /// every waiting stream operation then fails instead of hanging.
+#[must_use = "a driver moves no bytes unless it is polled or spawned"]
 pub struct Driver<T> {
     shared: Arc<Shared>,
     transport: T,

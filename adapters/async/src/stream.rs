@@ -112,6 +112,7 @@ impl Stream {
     /// Reads received bytes into `buf`. `Ready(Ok(0))` for a non-empty
     /// `buf` is the end of the stream (the peer finished); a reset or the
     /// connection's end is an error, after any bytes already received.
+    #[must_use = "the bytes read, or the error, must be handled"]
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Result<usize, Error>> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
@@ -181,6 +182,7 @@ impl Stream {
     /// as much as the peer's window and the session's send budget allow).
     /// Pending while neither has room. Taken means buffered in the session,
     /// not yet on the wire: an abort or a lost transport can still drop it.
+    #[must_use = "a write may take only part of the data, or fail"]
     pub fn poll_write(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<Result<usize, Error>> {
         if data.is_empty() {
             return Poll::Ready(Ok(0));
@@ -235,6 +237,7 @@ impl Stream {
     /// Ready at once: written bytes are already the session's, and the
     /// driver sends them as the peer's window allows. Fails if the stream
     /// can no longer send.
+    #[must_use = "a flush may fail"]
     pub fn poll_flush(&self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let mut inner = self.shared.lock();
         match self.write_precheck(&mut inner) {
@@ -246,6 +249,7 @@ impl Stream {
 
     /// Half-closes our direction: FIN follows the bytes already written.
     /// Reading goes on until the peer finishes. Finishing twice is fine.
+    #[must_use = "finishing may fail"]
     pub fn poll_finish(&self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let mut inner = self.shared.lock();
         let inner = &mut *inner;

@@ -74,6 +74,7 @@ where
 {
     /// A driver with [`DEFAULT_BUFFER_SIZE`] bytes each for reading and for
     /// output waiting on the transport.
+    #[must_use]
     pub fn new(reader: R, writer: W, clock: C, session: Session) -> Self {
         let size = DEFAULT_BUFFER_SIZE;
         Self::with_capacity(reader, writer, clock, session, size, size)

@@ -46,6 +46,7 @@ where
 {
     /// A driver with [`DEFAULT_BUFFER_SIZE`] bytes each for reading and for
     /// output waiting on the transport.
+    #[must_use]
     pub fn new(transport: T, session: Session) -> Self {
         Self::with_capacity(transport, session, DEFAULT_BUFFER_SIZE, DEFAULT_BUFFER_SIZE)
     }

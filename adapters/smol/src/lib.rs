@@ -88,6 +88,7 @@ pub struct Connection {
 impl Connection {
     /// A connection over `io` as the given end, and the [`Driver`] that
     /// must run (be spawned) for it to make progress.
+    #[must_use = "the connection makes no progress until its driver is polled or spawned"]
     pub fn new<T>(io: T, role: Role, config: Config) -> (Connection, Driver<T>)
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -103,6 +104,7 @@ impl Connection {
     ///
     /// A smol `Task` cancels its future when dropped, so keep the handle
     /// (awaiting it gives the driver's result) or call `detach` on it.
+    #[must_use = "a dropped smol task cancels the driver: keep or detach it"]
     pub fn spawn<T, S, R>(io: T, role: Role, config: Config, spawn: S) -> (Connection, R)
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,

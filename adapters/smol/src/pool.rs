@@ -64,6 +64,7 @@ impl Pool {
     /// `|task| smol::spawn(task).detach()`, or an `Executor`'s spawn. The
     /// tasks end once the last pool handle is dropped and its sessions
     /// have closed.
+    #[must_use = "dropping the pool shuts it down"]
     pub fn new<C, F, T, S>(connector: C, options: impl Into<PoolOptions>, spawn: S) -> Pool
     where
         C: Fn() -> F + Send + Sync + 'static,

@@ -77,6 +77,7 @@ pub struct Connection {
 impl Connection {
     /// A connection over `io` as the given end, and the [`Driver`] that
     /// must run (be spawned) for it to make progress.
+    #[must_use = "the connection makes no progress until its driver is polled or spawned"]
     pub fn new<T>(io: T, role: Role, config: Config) -> (Connection, Driver<T>)
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -91,6 +92,7 @@ impl Connection {
     ///
     /// The driver's result is dropped; a failed transport shows up as
     /// [`Error::Transport`] on the connection's streams.
+    #[must_use = "dropping the last handle of a connection closes it"]
     pub fn spawn<T>(io: T, role: Role, config: Config) -> Connection
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,

@@ -62,6 +62,7 @@ impl Pool {
     /// on the current tokio runtime. Panics outside a runtime, as
     /// `tokio::spawn` does. `options` is a [`PoolOptions`] or just a
     /// [`PoolConfig`](muxplex::pool::PoolConfig).
+    #[must_use = "dropping the pool shuts it down"]
     pub fn new<C, F, T>(connector: C, options: impl Into<PoolOptions>) -> Pool
     where
         C: Fn() -> F + Send + Sync + 'static,

@@ -15,13 +15,13 @@ use crate::server;
 use crate::wire;
 
 /// A payload that is never checked: the bulk of the memory attacks.
-pub static FILL: [u8; 64 * 1024] = [0x5a; 64 * 1024];
+pub(crate) static FILL: [u8; 64 * 1024] = [0x5a; 64 * 1024];
 /// The Data frame size the attacks send, as real peers do.
-pub const FRAME: usize = 16 * 1024;
+pub(crate) const FRAME: usize = 16 * 1024;
 
 /// The server under attack.
 #[derive(Debug)]
-pub struct Target {
+pub(crate) struct Target {
     /// Its port on 127.0.0.1.
     pub port: u16,
     /// Its process id.
@@ -34,7 +34,7 @@ pub struct Target {
 impl Target {
     /// Waits until the server's memory stops moving (300 ms within 64 KiB)
     /// or `most` has passed, so its peak is in.
-    pub fn settle(&self, most: Duration) {
+    pub(crate) fn settle(&self, most: Duration) {
         let end = Instant::now() + most;
         let mut last = server::rss(self.pid).unwrap_or(0);
         let mut still = 0;
@@ -53,7 +53,7 @@ impl Target {
 
 /// What a scenario shows about the server, judged against its bound.
 #[derive(Debug)]
-pub enum Evidence {
+pub(crate) enum Evidence {
     /// `connections` hostile connections of `streams` streams each: the
     /// growth per connection must stay within the per-connection bound.
     Connections {
@@ -89,7 +89,7 @@ pub enum Evidence {
 }
 
 /// What an attack returns.
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// What it shows.
     pub evidence: Evidence,
     /// What else happened, for the report (never judged).
@@ -114,7 +114,7 @@ impl Outcome {
 }
 
 /// One attack.
-pub struct Scenario {
+pub(crate) struct Scenario {
     /// Its name, for `--only` and `--expect-fail`.
     pub name: &'static str,
     /// What it does, in a line.
@@ -127,7 +127,7 @@ pub struct Scenario {
 }
 
 /// Every scenario, in the order they run.
-pub fn all() -> Vec<Scenario> {
+pub(crate) fn all() -> Vec<Scenario> {
     let mut all = Vec::new();
     all.extend(memory::scenarios());
     all.extend(stuck::scenarios());
@@ -137,14 +137,14 @@ pub fn all() -> Vec<Scenario> {
 }
 
 /// Client stream ids: odd, from 1.
-pub fn ids(count: usize) -> impl Iterator<Item = u32> {
+pub(crate) fn ids(count: usize) -> impl Iterator<Item = u32> {
     (0..count as u32).map(|i| 2 * i + 1)
 }
 
 /// Frames gathered into large writes. After a write fails (the server
 /// stopped reading for seconds, or closed) or its deadline has passed, it
 /// sends nothing more and says why in [`note`](Self::note).
-pub struct Batch<'a> {
+pub(crate) struct Batch<'a> {
     conn: &'a Conn,
     buf: Vec<u8>,
     deadline: Instant,
@@ -158,7 +158,7 @@ impl<'a> Batch<'a> {
     const SIZE: usize = 256 * 1024;
 
     /// A batch on `conn` that sends nothing after `most` from now.
-    pub fn new(conn: &'a Conn, most: Duration) -> Batch<'a> {
+    pub(crate) fn new(conn: &'a Conn, most: Duration) -> Batch<'a> {
         Batch {
             conn,
             buf: Vec::with_capacity(Self::SIZE + FRAME + wire::HEADER_LEN),
@@ -169,13 +169,13 @@ impl<'a> Batch<'a> {
     }
 
     /// Adds a frame without payload; false once writing has failed.
-    pub fn frame(&mut self, kind: u8, flags: u16, stream: u32, length: u32) -> bool {
+    pub(crate) fn frame(&mut self, kind: u8, flags: u16, stream: u32, length: u32) -> bool {
         wire::push_frame(&mut self.buf, kind, flags, stream, length);
         self.maybe_flush()
     }
 
     /// Adds a Data frame; false once writing has failed.
-    pub fn data(&mut self, flags: u16, stream: u32, payload: &[u8]) -> bool {
+    pub(crate) fn data(&mut self, flags: u16, stream: u32, payload: &[u8]) -> bool {
         wire::push_data(&mut self.buf, flags, stream, payload);
         self.maybe_flush()
     }
@@ -188,7 +188,7 @@ impl<'a> Batch<'a> {
     }
 
     /// Writes what is gathered; false once writing has failed.
-    pub fn flush(&mut self) -> bool {
+    pub(crate) fn flush(&mut self) -> bool {
         if self.failed.is_none() && Instant::now() > self.deadline {
             self.failed = Some(format!("time cap reached after {}", mib(self.sent)));
         }
@@ -205,19 +205,19 @@ impl<'a> Batch<'a> {
     }
 
     /// Flushes, and says why writing stopped, if it did.
-    pub fn note(mut self) -> Option<String> {
+    pub(crate) fn note(mut self) -> Option<String> {
         self.flush();
         self.failed
     }
 }
 
 /// Bytes in MiB, one decimal.
-pub fn mib(bytes: u64) -> String {
+pub(crate) fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
 }
 
 /// What the server told a connection: resets, GoAway, its end.
-pub fn conn_notes(stats: &Stats) -> Vec<String> {
+pub(crate) fn conn_notes(stats: &Stats) -> Vec<String> {
     let mut notes = Vec::new();
     if stats.resets > 0 {
         notes.push(format!("{} streams reset by the server", stats.resets));
@@ -233,7 +233,7 @@ pub fn conn_notes(stats: &Stats) -> Vec<String> {
 
 /// Sends a ping on `conn` (read by its pump) and waits at most `most` for
 /// the pong: then the server has processed everything sent before it.
-pub fn ping_through(conn: &Conn, most: Duration) -> bool {
+pub(crate) fn ping_through(conn: &Conn, most: Duration) -> bool {
     let before = conn.stats().pongs;
     if conn
         .send(&wire::header(wire::PING, wire::SYN, 0, 7))

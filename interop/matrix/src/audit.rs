@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 /// Bytes in a frame header.
-pub const HEADER_LEN: usize = 12;
+pub(crate) const HEADER_LEN: usize = 12;
 
 const DATA: u8 = 0;
 const WINDOW_UPDATE: u8 = 1;
@@ -23,7 +23,7 @@ const KEPT_VIOLATIONS: usize = 20;
 
 /// One frame header, as it crossed the relay.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Header {
+pub(crate) struct Header {
     /// Protocol version (0).
     pub version: u8,
     /// Frame type: 0 Data, 1 WindowUpdate, 2 Ping, 3 GoAway.
@@ -38,7 +38,7 @@ pub struct Header {
 
 impl Header {
     /// Decodes the 12 big-endian header bytes.
-    pub fn parse(bytes: &[u8; HEADER_LEN]) -> Header {
+    pub(crate) fn parse(bytes: &[u8; HEADER_LEN]) -> Header {
         let u32_at =
             |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
         Header {
@@ -52,7 +52,7 @@ impl Header {
 
     /// How many payload bytes follow the header: only Data frames carry
     /// any.
-    pub fn payload_len(&self) -> u32 {
+    pub(crate) fn payload_len(&self) -> u32 {
         match self.kind {
             DATA => self.length,
             _ => 0,
@@ -61,7 +61,7 @@ impl Header {
 
     /// Whether a relay may go on parsing after this header: an unknown
     /// version or type leaves the framing unknown.
-    pub fn is_well_formed(&self) -> bool {
+    pub(crate) fn is_well_formed(&self) -> bool {
         self.version == 0 && self.kind <= GO_AWAY
     }
 
@@ -73,7 +73,7 @@ impl Header {
 /// Which way a frame went: index 0 from the client (the end that dialed),
 /// 1 from the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dir {
+pub(crate) enum Dir {
     /// Sent by the client.
     FromClient = 0,
     /// Sent by the server.
@@ -91,7 +91,7 @@ impl Dir {
 
 /// What one end sent, counted.
 #[derive(Clone, Debug, Default)]
-pub struct Sent {
+pub(crate) struct Sent {
     /// Frames of any type.
     pub frames: u64,
     /// Data payload bytes.
@@ -116,7 +116,7 @@ struct StreamLog {
 }
 
 /// The audit of one connection.
-pub struct Audit {
+pub(crate) struct Audit {
     names: [String; 2],
     /// Which ends are muxplex, held to its own rule on FIN.
     muxplex: [bool; 2],
@@ -131,7 +131,7 @@ pub struct Audit {
 impl Audit {
     /// An audit of a connection between `client` and `server` (names for
     /// the report); `muxplex` says which of them is muxplex.
-    pub fn new(client: &str, server: &str, muxplex: [bool; 2]) -> Audit {
+    pub(crate) fn new(client: &str, server: &str, muxplex: [bool; 2]) -> Audit {
         Audit {
             names: [client.to_string(), server.to_string()],
             muxplex,
@@ -144,12 +144,12 @@ impl Audit {
     }
 
     /// What `dir`'s end sent.
-    pub fn sent(&self, dir: Dir) -> &Sent {
+    pub(crate) fn sent(&self, dir: Dir) -> &Sent {
         &self.sent[dir as usize]
     }
 
     /// Ping requests from `dir`'s end still unanswered.
-    pub fn unanswered(&self, dir: Dir) -> u64 {
+    pub(crate) fn unanswered(&self, dir: Dir) -> u64 {
         self.asked[dir as usize]
             .values()
             .map(|&n| u64::from(n))
@@ -157,7 +157,7 @@ impl Audit {
     }
 
     /// The first violations, and how many there were in all.
-    pub fn violations(&self) -> (&[String], usize) {
+    pub(crate) fn violations(&self) -> (&[String], usize) {
         (&self.violations, self.violation_count)
     }
 
@@ -171,7 +171,7 @@ impl Audit {
     }
 
     /// Records one frame `dir`'s end sent, before it is forwarded.
-    pub fn record(&mut self, dir: Dir, header: &Header) {
+    pub(crate) fn record(&mut self, dir: Dir, header: &Header) {
         let sent = &mut self.sent[dir as usize];
         sent.frames += 1;
         sent.data_bytes += u64::from(header.payload_len());

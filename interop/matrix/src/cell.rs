@@ -20,7 +20,7 @@ const CELL_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// A yamux implementation at one end of a cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Impl {
+pub(crate) enum Impl {
     /// muxplex, through `interop/muxplex-peer`.
     Muxplex,
     /// hashicorp/yamux, through the Go peer.
@@ -31,7 +31,7 @@ pub enum Impl {
 
 impl Impl {
     /// The name the peers' `peer` flags use.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Impl::Muxplex => "muxplex",
             Impl::Hashicorp => "hashicorp",
@@ -41,7 +41,7 @@ impl Impl {
 }
 
 /// The peer programs.
-pub struct Binaries {
+pub(crate) struct Binaries {
     /// The Go peer (`interop/go-peer`, built).
     pub go_peer: PathBuf,
     /// `interop/muxplex-peer`'s binary.
@@ -50,7 +50,7 @@ pub struct Binaries {
 
 /// One scenario between one client and one server.
 #[derive(Clone, Copy, Debug)]
-pub struct Cell {
+pub(crate) struct Cell {
     /// The scenario's name, as both peers know it.
     pub scenario: &'static str,
     /// The end that dials.
@@ -60,7 +60,7 @@ pub struct Cell {
 }
 
 /// What a cell came to.
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// Every check that failed, in words; empty when the cell passed.
     pub failures: Vec<String>,
     /// The payload bytes the client checked.
@@ -165,7 +165,7 @@ fn excerpt(text: &str, lines: usize) -> String {
 }
 
 /// Runs one cell and checks everything it reports.
-pub async fn run(binaries: &Binaries, cell: &Cell) -> Outcome {
+pub(crate) async fn run(binaries: &Binaries, cell: &Cell) -> Outcome {
     let started = Instant::now();
     let mut failures = Vec::new();
     let mut bytes = 0;

@@ -17,7 +17,7 @@ use crate::audit::{Audit, Dir, HEADER_LEN, Header};
 
 /// How the delaying relay pauses between a header and its payload.
 #[derive(Clone, Copy, Debug)]
-pub struct Delays {
+pub(crate) struct Delays {
     /// One payload in this many waits (the others follow their header in a
     /// write of their own at once).
     pub one_in: u64,
@@ -88,7 +88,7 @@ impl Framer {
 /// Accepts one connection on `listener`, connects it to `server`, and
 /// relays both ways until both have ended, recording every frame in
 /// `audit`.
-pub async fn run(
+pub(crate) async fn run(
     listener: TcpListener,
     server: SocketAddr,
     audit: Arc<Mutex<Audit>>,

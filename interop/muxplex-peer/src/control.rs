@@ -72,7 +72,7 @@ async fn expect_reset(env: &Env, stream: &mut Stream, code: u32) -> Outcome {
 
 /// A: the client resets it with code 42 once the server read its bytes;
 /// B: the server resets it with code 7; C: the session still works.
-pub async fn reset_client(env: &Env) -> Outcome<u64> {
+pub(crate) async fn reset_client(env: &Env) -> Outcome<u64> {
     let connection = &env.connection;
     let mut a = connection.open_stream().await.map_err(|e| e.to_string())?;
     send_pattern(&mut a, 0xA, 0, RESET_LEN).await?;
@@ -94,7 +94,7 @@ pub async fn reset_client(env: &Env) -> Outcome<u64> {
 }
 
 /// The server's part of [`reset_client`].
-pub async fn reset_server(env: &Env) -> Outcome<u64> {
+pub(crate) async fn reset_server(env: &Env) -> Outcome<u64> {
     let connection = &env.connection;
     let mut a = connection
         .accept_stream()
@@ -117,7 +117,7 @@ pub async fn reset_server(env: &Env) -> Outcome<u64> {
 /// close; on S1 the other end sends 2 MiB, and we answer "c" (close begun)
 /// and 2 MiB. `close()` runs from the first megabyte on and must deliver
 /// all of it, then end with [`CloseReason::LocalClose`].
-pub async fn closer(env: &Env) -> Outcome<u64> {
+pub(crate) async fn closer(env: &Env) -> Outcome<u64> {
     let connection = &env.connection;
     let mut s2 = connection.open_stream().await.map_err(|e| e.to_string())?;
     let first = tokio::spawn(async move {
@@ -152,7 +152,7 @@ pub async fn closer(env: &Env) -> Outcome<u64> {
 /// The other end: it must get all of the closer's bytes, may not open a
 /// stream once the close began, and sees the session end with
 /// [`CloseReason::PeerGoAway`] code 0.
-pub async fn close_other(env: &Env) -> Outcome<u64> {
+pub(crate) async fn close_other(env: &Env) -> Outcome<u64> {
     let connection = &env.connection;
     let mut s1 = connection.open_stream().await.map_err(|e| e.to_string())?;
     let second = tokio::spawn({
@@ -210,7 +210,7 @@ async fn refused_during_close(env: &Env) -> Outcome {
 /// Two exchanges on one stream with 5.5 s of silence between them; the
 /// session must survive it on keepalive alone, and our pings must have
 /// been answered.
-pub async fn keepalive_client(env: &Env) -> Outcome<u64> {
+pub(crate) async fn keepalive_client(env: &Env) -> Outcome<u64> {
     let mut stream = env
         .connection
         .open_stream()
@@ -240,7 +240,7 @@ async fn exchange(stream: &mut Stream, message: &[u8]) -> Outcome {
 }
 
 /// Echoes until the session ends, which must not be a keepalive timeout.
-pub async fn keepalive_server(env: &Env) -> Outcome<u64> {
+pub(crate) async fn keepalive_server(env: &Env) -> Outcome<u64> {
     let (_, handled) = accept_all(&env.connection, echo).await;
     handled?;
     match env.connection.close_reason() {

@@ -30,13 +30,13 @@ fn big_seed(i: usize) -> u64 {
 }
 
 /// Echoes every stream until the session ends.
-pub async fn echo_server(env: &Env) -> Outcome<u64> {
+pub(crate) async fn echo_server(env: &Env) -> Outcome<u64> {
     let (_, handled) = accept_all(&env.connection, echo).await;
     handled.map(|()| 0)
 }
 
 /// 100 concurrent streams of 0 to 8 MiB, each echoed.
-pub async fn echo_client(env: &Env) -> Outcome<u64> {
+pub(crate) async fn echo_client(env: &Env) -> Outcome<u64> {
     open_round_trips(&env.connection, ECHO_STREAMS, 0xEC00_0000, |i| {
         uniform_size(0xEC, i, ECHO_MAX)
     })
@@ -45,7 +45,7 @@ pub async fn echo_client(env: &Env) -> Outcome<u64> {
 
 /// 2,000 streams of 1 B to 256 KiB, each echoed (through the relay that
 /// delays every frame's payload).
-pub async fn short_client(env: &Env) -> Outcome<u64> {
+pub(crate) async fn short_client(env: &Env) -> Outcome<u64> {
     open_round_trips(&env.connection, SHORT_STREAMS, 0x5000_0000, |i| {
         log_size(0x50, i, SHORT_MAX)
     })
@@ -54,7 +54,7 @@ pub async fn short_client(env: &Env) -> Outcome<u64> {
 
 /// 10,000 streams at once, each sending "hello" and FIN and reading the
 /// echo.
-pub async fn hello_client(env: &Env) -> Outcome<u64> {
+pub(crate) async fn hello_client(env: &Env) -> Outcome<u64> {
     let mut tasks = JoinSet::new();
     for _ in 0..HELLO_STREAMS {
         let mut stream = env
@@ -82,7 +82,7 @@ pub async fn hello_client(env: &Env) -> Outcome<u64> {
 }
 
 /// 4 MiB, then 16 MiB, each in one write, echoed.
-pub async fn big_writes_client(env: &Env) -> Outcome<u64> {
+pub(crate) async fn big_writes_client(env: &Env) -> Outcome<u64> {
     for (i, &size) in BIG_SIZES.iter().enumerate() {
         let mut stream = env
             .connection
@@ -104,7 +104,7 @@ pub async fn big_writes_client(env: &Env) -> Outcome<u64> {
 
 /// Reads each big stream whole, checks it, and writes it back in one
 /// write.
-pub async fn big_writes_server(env: &Env) -> Outcome<u64> {
+pub(crate) async fn big_writes_server(env: &Env) -> Outcome<u64> {
     for (i, &size) in BIG_SIZES.iter().enumerate() {
         let mut stream = env
             .connection
@@ -139,7 +139,7 @@ async fn unexpected(_k: u64, stream: Stream) -> Outcome {
 /// echoes are checked the client opens one more stream, "done"; the server
 /// ends the session once it has that and its own echoes checked, so no end
 /// closes while the other still checks.
-pub async fn both_open(env: &Env) -> Outcome<u64> {
+pub(crate) async fn both_open(env: &Env) -> Outcome<u64> {
     let (base, size_seed) = match env.client {
         true => (0xC100_0000, 0xC1),
         false => (0x5E00_0000, 0x5E),

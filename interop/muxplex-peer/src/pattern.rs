@@ -11,12 +11,12 @@ fn mix(mut z: u64) -> u64 {
 }
 
 /// Word `i` of `seed`'s pattern: its bytes `8i..8i + 8`, little-endian.
-pub fn word(seed: u64, i: u64) -> u64 {
+pub(crate) fn word(seed: u64, i: u64) -> u64 {
     mix(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(i))
 }
 
 /// Writes `seed`'s pattern from `offset` on into `buf`.
-pub fn fill(seed: u64, offset: u64, buf: &mut [u8]) {
+pub(crate) fn fill(seed: u64, offset: u64, buf: &mut [u8]) {
     let mut i = 0;
     while i < buf.len() {
         let at = offset + i as u64;
@@ -31,7 +31,7 @@ pub fn fill(seed: u64, offset: u64, buf: &mut [u8]) {
 }
 
 /// Checks a stream's bytes against its pattern as they arrive.
-pub struct Checker {
+pub(crate) struct Checker {
     seed: u64,
     offset: u64,
     scratch: Vec<u8>,
@@ -39,7 +39,7 @@ pub struct Checker {
 
 impl Checker {
     /// A checker for `seed`'s pattern from `offset` on.
-    pub fn new(seed: u64, offset: u64) -> Self {
+    pub(crate) fn new(seed: u64, offset: u64) -> Self {
         Checker {
             seed,
             offset,
@@ -48,7 +48,7 @@ impl Checker {
     }
 
     /// Checks the next bytes; names the first wrong one.
-    pub fn check(&mut self, mut got: &[u8]) -> Result<(), String> {
+    pub(crate) fn check(&mut self, mut got: &[u8]) -> Result<(), String> {
         while !got.is_empty() {
             let n = got.len().min(self.scratch.len());
             let want = &mut self.scratch[..n];
@@ -71,13 +71,13 @@ impl Checker {
 }
 
 /// Stream `i`'s size in `0..=max`.
-pub fn uniform_size(seed: u64, i: u64, max: u64) -> u64 {
+pub(crate) fn uniform_size(seed: u64, i: u64, max: u64) -> u64 {
     word(seed, i) % (max + 1)
 }
 
 /// Stream `i`'s size in `1..=max` (`max` a power of two), spread evenly
 /// over the powers of two, so short streams dominate.
-pub fn log_size(seed: u64, i: u64, max: u64) -> u64 {
+pub(crate) fn log_size(seed: u64, i: u64, max: u64) -> u64 {
     let bits = u64::from(max.next_power_of_two().trailing_zeros());
     let u = word(seed, i);
     let e = u % (bits + 1);

@@ -9,12 +9,12 @@ use tokio::task::JoinSet;
 use crate::pattern::{Checker, fill};
 
 /// A scenario step's outcome: what went wrong, in words.
-pub type Outcome<T = ()> = Result<T, String>;
+pub(crate) type Outcome<T = ()> = Result<T, String>;
 
 const CHUNK: usize = 64 * 1024;
 
 /// Writes `size` bytes of `seed`'s pattern from `offset` on, in chunks.
-pub async fn send_pattern<W: AsyncWrite + Unpin>(
+pub(crate) async fn send_pattern<W: AsyncWrite + Unpin>(
     writer: &mut W,
     seed: u64,
     offset: u64,
@@ -36,7 +36,7 @@ pub async fn send_pattern<W: AsyncWrite + Unpin>(
 
 /// Reads exactly `size` bytes and checks them against `seed`'s pattern
 /// from `offset` on.
-pub async fn read_pattern<R: AsyncRead + Unpin>(
+pub(crate) async fn read_pattern<R: AsyncRead + Unpin>(
     reader: &mut R,
     seed: u64,
     offset: u64,
@@ -63,7 +63,7 @@ pub async fn read_pattern<R: AsyncRead + Unpin>(
 }
 
 /// Reads the end of the stream, which must come before any more bytes.
-pub async fn expect_eof<R: AsyncRead + Unpin>(reader: &mut R) -> Outcome {
+pub(crate) async fn expect_eof<R: AsyncRead + Unpin>(reader: &mut R) -> Outcome {
     let mut byte = [0u8; 1];
     match reader.read(&mut byte).await {
         Ok(0) => Ok(()),
@@ -73,13 +73,13 @@ pub async fn expect_eof<R: AsyncRead + Unpin>(reader: &mut R) -> Outcome {
 }
 
 /// Finishes our direction (FIN).
-pub async fn finish<W: AsyncWrite + Unpin>(writer: &mut W) -> Outcome {
+pub(crate) async fn finish<W: AsyncWrite + Unpin>(writer: &mut W) -> Outcome {
     writer.shutdown().await.map_err(|e| format!("finish: {e}"))
 }
 
 /// Sends `size` pattern bytes and FIN while reading the echo back,
 /// checking every byte and the EOF after the last.
-pub async fn round_trip(stream: Stream, seed: u64, size: u64) -> Outcome {
+pub(crate) async fn round_trip(stream: Stream, seed: u64, size: u64) -> Outcome {
     let id = stream.id();
     let (mut reader, mut writer) = tokio::io::split(stream);
     let send = async {
@@ -96,7 +96,7 @@ pub async fn round_trip(stream: Stream, seed: u64, size: u64) -> Outcome {
 
 /// Writes back everything it reads, then FIN (stream `_k` of those
 /// accepted).
-pub async fn echo(_k: u64, stream: Stream) -> Outcome {
+pub(crate) async fn echo(_k: u64, stream: Stream) -> Outcome {
     let id = stream.id();
     let (mut reader, mut writer) = tokio::io::split(stream);
     tokio::io::copy(&mut reader, &mut writer)
@@ -108,7 +108,7 @@ pub async fn echo(_k: u64, stream: Stream) -> Outcome {
 }
 
 /// Waits for every task and joins their failures.
-pub async fn join_all(mut tasks: JoinSet<Outcome>) -> Outcome {
+pub(crate) async fn join_all(mut tasks: JoinSet<Outcome>) -> Outcome {
     let mut failures = Vec::new();
     while let Some(done) = tasks.join_next().await {
         match done {
@@ -130,7 +130,7 @@ pub async fn join_all(mut tasks: JoinSet<Outcome>) -> Outcome {
 /// of arrival, until accepting fails (the session is closing or over),
 /// then waits for the handlers. Returns the error that ended accepting and
 /// the handlers' outcome.
-pub async fn accept_all<F, Fut>(connection: &Connection, handle: F) -> (Error, Outcome)
+pub(crate) async fn accept_all<F, Fut>(connection: &Connection, handle: F) -> (Error, Outcome)
 where
     F: Fn(u64, Stream) -> Fut,
     Fut: Future<Output = Outcome> + Send + 'static,
@@ -151,7 +151,7 @@ where
 
 /// Opens `n` streams at once, stream `i` carrying seed `base + i` and
 /// `size(i)` bytes, and checks each echo; returns the bytes sent.
-pub async fn open_round_trips(
+pub(crate) async fn open_round_trips(
     connection: &Connection,
     n: u64,
     base: u64,

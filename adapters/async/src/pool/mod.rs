@@ -125,18 +125,21 @@ impl From<PoolConfig> for PoolOptions {
 
 impl PoolOptions {
     /// Sets the session config every dialed session uses.
+    #[must_use]
     pub fn with_session_config(mut self, session: Config) -> Self {
         self.session = session;
         self
     }
 
     /// Sets how long an open may wait for a session.
+    #[must_use]
     pub fn with_open_timeout(mut self, timeout: Duration) -> Self {
         self.open_timeout = timeout;
         self
     }
 
     /// Sets how many times [`Pool::retry`] runs a request again.
+    #[must_use]
     pub fn with_max_retries(mut self, retries: u32) -> Self {
         self.max_retries = retries;
         self
@@ -144,6 +147,7 @@ impl PoolOptions {
 
     /// Sets how often every session is pinged for its round-trip time;
     /// `None` never pings, so the pool sees no RTT.
+    #[must_use]
     pub fn with_ping_interval(mut self, interval: Option<Duration>) -> Self {
         self.ping_interval = interval;
         self
@@ -213,6 +217,7 @@ impl Pool {
     /// A pool whose sessions run over what `connector` returns, started at
     /// once: it dials `min_sessions` sessions in the background. Each call
     /// of `connector` makes one transport (a TCP connection, say).
+    #[must_use = "dropping the pool shuts it down"]
     pub fn new<R, C, F, T>(runtime: R, connector: C, options: impl Into<PoolOptions>) -> Pool
     where
         R: Runtime,

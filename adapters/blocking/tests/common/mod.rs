@@ -16,7 +16,7 @@ use muxplex_blocking::{Config, Connection, StreamError};
 /// Runs a test body on its own thread and fails the test if it has not
 /// returned after `HANG_GUARD`. Only a hang reaches the limit, so it is
 /// generous: it says nothing about speed.
-pub fn hang_guard<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
+pub(crate) fn hang_guard<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
     const HANG_GUARD: Duration = Duration::from_secs(300);
     let (done, result) = mpsc::channel();
     thread::spawn(move || {
@@ -31,17 +31,17 @@ pub fn hang_guard<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) 
 
 /// Both ends of a connection over loopback TCP, with a handle on the
 /// client's socket so a test can kill the transport.
-pub struct Ends {
+pub(crate) struct Ends {
     pub client: Connection,
     pub server: Connection,
     pub client_tcp: TcpStream,
 }
 
-pub fn connect() -> Ends {
+pub(crate) fn connect() -> Ends {
     connect_with(Config::default(), Config::default())
 }
 
-pub fn connect_with(client: Config, server: Config) -> Ends {
+pub(crate) fn connect_with(client: Config, server: Config) -> Ends {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let client_tcp = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (server_tcp, _) = listener.accept().unwrap();
@@ -53,7 +53,7 @@ pub fn connect_with(client: Config, server: Config) -> Ends {
 }
 
 /// Deterministic bytes that differ by seed and by position.
-pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
+pub(crate) fn pattern(seed: u64, len: usize) -> Vec<u8> {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     (0..len)
         .map(|_| {
@@ -66,14 +66,14 @@ pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
 }
 
 /// Reads to the end of the stream.
-pub fn read_all(mut reader: impl Read) -> io::Result<Vec<u8>> {
+pub(crate) fn read_all(mut reader: impl Read) -> io::Result<Vec<u8>> {
     let mut data = Vec::new();
     reader.read_to_end(&mut data)?;
     Ok(data)
 }
 
 /// The core error inside an adapter error, which must be there.
-pub fn inner(error: &io::Error) -> StreamError {
+pub(crate) fn inner(error: &io::Error) -> StreamError {
     *error
         .get_ref()
         .and_then(|e| e.downcast_ref::<StreamError>())

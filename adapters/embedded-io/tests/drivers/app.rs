@@ -8,7 +8,7 @@ use muxplex::{Event, Session, StreamError, StreamId};
 
 /// A deterministic payload for stream number `i`, distinct per stream and
 /// per position, so a swapped, lost or repeated byte shows.
-pub fn payload(i: usize, len: usize) -> Vec<u8> {
+pub(crate) fn payload(i: usize, len: usize) -> Vec<u8> {
     (0..len).map(|j| (i * 31 + j * 7 + j / 251) as u8).collect()
 }
 
@@ -25,13 +25,13 @@ struct Flow {
 
 /// Opens a stream per payload, writes it, finishes, and collects the echo.
 #[derive(Debug)]
-pub struct Client {
+pub(crate) struct Client {
     flows: BTreeMap<StreamId, Flow>,
 }
 
 impl Client {
     /// Opens every stream and writes what the windows take now.
-    pub fn start(session: &mut Session, payloads: Vec<Vec<u8>>) -> Self {
+    pub(crate) fn start(session: &mut Session, payloads: Vec<Vec<u8>>) -> Self {
         let mut flows = BTreeMap::new();
         for data in payloads {
             let id = session.open_stream().expect("within the open limit");
@@ -53,7 +53,7 @@ impl Client {
     }
 
     /// Acts on one event of the client's session.
-    pub fn on_event(&mut self, session: &mut Session, event: Event) {
+    pub(crate) fn on_event(&mut self, session: &mut Session, event: Event) {
         match event {
             Event::Writable(id) => self.push(session, id),
             Event::Readable(id) => self.pull(session, id),
@@ -62,12 +62,12 @@ impl Client {
     }
 
     /// Whether every stream's echo arrived in full (each was checked).
-    pub fn is_done(&self) -> bool {
+    pub(crate) fn is_done(&self) -> bool {
         self.flows.values().all(|flow| flow.done)
     }
 
     /// Bytes echoed back so far, for progress messages.
-    pub fn echoed(&self) -> usize {
+    pub(crate) fn echoed(&self) -> usize {
         self.flows.values().map(|flow| flow.echoed.len()).sum()
     }
 
@@ -116,14 +116,14 @@ struct Echo {
 
 /// Accepts every stream and writes back what it reads, then finishes.
 #[derive(Debug, Default)]
-pub struct EchoServer {
+pub(crate) struct EchoServer {
     streams: BTreeMap<StreamId, Echo>,
 }
 
 impl EchoServer {
     /// Acts on one event of the server's session; returns whether it was
     /// the peer's GoAway.
-    pub fn on_event(&mut self, session: &mut Session, event: Event) -> bool {
+    pub(crate) fn on_event(&mut self, session: &mut Session, event: Event) -> bool {
         match event {
             Event::IncomingStream(_) => {
                 while let Some(id) = session.accept_stream() {

@@ -60,7 +60,7 @@ fn put(pipe: &Shared, stalled: &Cell<bool>, buf: &[u8]) -> Option<usize> {
 
 /// One end of a connection made of two pipes.
 #[derive(Debug)]
-pub struct End {
+pub(crate) struct End {
     rx: Shared,
     tx: Shared,
     /// While set, the end reports that it cannot write, as a link whose
@@ -71,7 +71,7 @@ pub struct End {
 }
 
 /// Two connected ends, each direction holding at most `capacity` bytes.
-pub fn pair(capacity: usize) -> (End, End) {
+pub(crate) fn pair(capacity: usize) -> (End, End) {
     let (ab, ba) = (pipe(capacity), pipe(capacity));
     let a = End {
         rx: ba.clone(),
@@ -90,7 +90,7 @@ pub fn pair(capacity: usize) -> (End, End) {
 
 /// Test-side controls of an end that a driver owns.
 #[derive(Clone, Debug)]
-pub struct Controls {
+pub(crate) struct Controls {
     tx: Shared,
     stalled: Rc<Cell<bool>>,
     unflushed: Rc<Cell<usize>>,
@@ -98,24 +98,24 @@ pub struct Controls {
 
 impl Controls {
     /// Makes the end report write-not-ready (or ready again).
-    pub fn stall(&self, stalled: bool) {
+    pub(crate) fn stall(&self, stalled: bool) {
         self.stalled.set(stalled);
     }
 
     /// Shuts the end's writing side: the other end reads end of file.
-    pub fn shutdown(&self) {
+    pub(crate) fn shutdown(&self) {
         self.tx.borrow_mut().closed = true;
     }
 
     /// Bytes the end's async write half wrote and has not flushed since.
-    pub fn unflushed(&self) -> usize {
+    pub(crate) fn unflushed(&self) -> usize {
         self.unflushed.get()
     }
 }
 
 impl End {
     /// Controls that stay with the test once the end is given away.
-    pub fn controls(&self) -> Controls {
+    pub(crate) fn controls(&self) -> Controls {
         Controls {
             tx: self.tx.clone(),
             stalled: self.stalled.clone(),
@@ -124,7 +124,7 @@ impl End {
     }
 
     /// The async read and write halves.
-    pub fn split(self) -> (ReadHalf, WriteHalf) {
+    pub(crate) fn split(self) -> (ReadHalf, WriteHalf) {
         (
             ReadHalf { rx: self.rx },
             WriteHalf {
@@ -175,13 +175,13 @@ impl WriteReady for End {
 /// the tests' executor polls every task each round, so none is needed.
 /// They are cancel-safe: bytes move only in a poll that completes.
 #[derive(Debug)]
-pub struct ReadHalf {
+pub(crate) struct ReadHalf {
     rx: Shared,
 }
 
 /// The async writing half of an [`End`].
 #[derive(Debug)]
-pub struct WriteHalf {
+pub(crate) struct WriteHalf {
     tx: Shared,
     stalled: Rc<Cell<bool>>,
     unflushed: Rc<Cell<usize>>,

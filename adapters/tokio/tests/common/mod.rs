@@ -8,7 +8,7 @@ use tokio::time::sleep;
 /// Copies `from` into `to`, holding each chunk for `delay` (on tokio's
 /// clock, so a paused test clock makes the delay exact), then shuts `to`
 /// down.
-pub async fn delay_copy(
+pub(crate) async fn delay_copy(
     mut from: impl AsyncReadExt + Unpin,
     mut to: impl AsyncWriteExt + Unpin,
     delay: Duration,

@@ -16,7 +16,7 @@ const DUPLEX: usize = 64 * 1024;
 
 /// The core: `n` streams opened by the client and accepted by the server,
 /// SYN and ACK exchanged, nothing else.
-pub fn core(n: usize) -> io::Result<f64> {
+pub(crate) fn core(n: usize) -> io::Result<f64> {
     let mut pair = Pair::new();
     // Allocated before the baseline: the application's own list of ids is
     // not the session's cost.
@@ -47,7 +47,7 @@ pub fn core(n: usize) -> io::Result<f64> {
 }
 
 /// The yamux crate: its two connections over an in-memory duplex.
-pub fn yamux(n: usize) -> io::Result<f64> {
+pub(crate) fn yamux(n: usize) -> io::Result<f64> {
     on_current_thread(async move {
         let (a, b) = tokio::io::duplex(DUPLEX);
         let mut config = yamux::Config::default();
@@ -62,7 +62,7 @@ pub fn yamux(n: usize) -> io::Result<f64> {
 }
 
 /// muxplex-tokio: its two connections over an in-memory duplex.
-pub fn muxplex_tokio(n: usize) -> io::Result<f64> {
+pub(crate) fn muxplex_tokio(n: usize) -> io::Result<f64> {
     use muxplex_tokio::{Config, Connection, Role};
     on_current_thread(async move {
         let (a, b) = tokio::io::duplex(DUPLEX);
@@ -74,7 +74,7 @@ pub fn muxplex_tokio(n: usize) -> io::Result<f64> {
 
 /// muxplex-smol: its two connections over an in-memory duplex, seen
 /// through the futures-io compat layer as in the other workloads.
-pub fn muxplex_smol(n: usize) -> io::Result<f64> {
+pub(crate) fn muxplex_smol(n: usize) -> io::Result<f64> {
     use muxplex_smol::Role;
     use tokio_util::compat::TokioAsyncReadCompatExt;
     on_current_thread(async move {

@@ -8,7 +8,7 @@ use crate::{Sizes, blocking, core, idle, workload};
 
 /// What is measured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Scenario {
+pub(crate) enum Scenario {
     /// One stream, `bulk_bytes` one way over loopback TCP.
     Bulk1,
     /// `bulk_streams` concurrent streams, `bulk_bytes` in total.
@@ -28,7 +28,7 @@ pub enum Scenario {
 
 impl Scenario {
     /// The name in the report and the JSON.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Scenario::Bulk1 => "bulk-1",
             Scenario::Bulk100 => "bulk-100",
@@ -41,7 +41,7 @@ impl Scenario {
     }
 
     /// The unit of its figure.
-    pub fn unit(self) -> &'static str {
+    pub(crate) fn unit(self) -> &'static str {
         match self {
             Scenario::Bulk1 | Scenario::Bulk100 | Scenario::CoreBulk => "MB/s",
             Scenario::Hello10k | Scenario::CoreOpen => "streams/s",
@@ -52,13 +52,13 @@ impl Scenario {
 
     /// Whether a larger figure is better (throughput) or worse (latency,
     /// memory).
-    pub fn higher_is_better(self) -> bool {
+    pub(crate) fn higher_is_better(self) -> bool {
         !matches!(self, Scenario::Rtt | Scenario::IdleStreamBytes)
     }
 }
 
 /// One scenario for one implementation.
-pub struct Case {
+pub(crate) struct Case {
     /// What is measured.
     pub scenario: Scenario,
     /// One of `muxplex-tokio`, `muxplex-smol`, `muxplex-blocking`,
@@ -85,7 +85,7 @@ const fn case(
 ///
 /// An async adapter joins by implementing [`crate::mux::AsyncMux`] and
 /// adding its lines here, like `muxplex-tokio` and `muxplex-smol`.
-pub fn all() -> Vec<Case> {
+pub(crate) fn all() -> Vec<Case> {
     use Scenario::*;
     vec![
         case(Bulk1, "raw-tcp", |s| {

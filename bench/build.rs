@@ -3,7 +3,7 @@
 //! what it measured.
 
 fn main() {
-    let lock = concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock");
+    let lock = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock");
     println!("cargo::rerun-if-changed={lock}");
     let text = std::fs::read_to_string(lock).unwrap_or_default();
     for (series, variable) in [

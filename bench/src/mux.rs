@@ -17,7 +17,7 @@ use tokio_util::compat::{Compat, FuturesAsyncReadCompatExt, TokioAsyncReadCompat
 
 /// A way to carry many byte streams between a client end and a server
 /// end, as the workloads use it.
-pub trait AsyncMux: Clone + Send + Sync + 'static {
+pub(crate) trait AsyncMux: Clone + Send + Sync + 'static {
     /// One stream, as tokio I/O. `shutdown` finishes our direction.
     type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
 
@@ -34,7 +34,7 @@ pub trait AsyncMux: Clone + Send + Sync + 'static {
 
 /// A connected loopback TCP pair with Nagle off, as every multiplexer here
 /// gets its transport.
-pub async fn tcp_pair() -> io::Result<(TcpStream, TcpStream)> {
+pub(crate) async fn tcp_pair() -> io::Result<(TcpStream, TcpStream)> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     let (dialed, (accepted, _)) = tokio::try_join!(TcpStream::connect(address), listener.accept())?;
@@ -45,7 +45,7 @@ pub async fn tcp_pair() -> io::Result<(TcpStream, TcpStream)> {
 
 /// The baseline: every stream is a TCP connection of its own.
 #[derive(Clone, Debug)]
-pub enum RawTcp {
+pub(crate) enum RawTcp {
     /// The client end dials a new connection per stream.
     Dialer(SocketAddr),
     /// The server end accepts them.
@@ -89,7 +89,7 @@ impl AsyncMux for RawTcp {
 
 /// muxplex over tokio, default configuration.
 #[derive(Clone, Debug)]
-pub struct MuxplexTokio(pub muxplex_tokio::Connection);
+pub(crate) struct MuxplexTokio(pub muxplex_tokio::Connection);
 
 impl AsyncMux for MuxplexTokio {
     type Stream = muxplex_tokio::Stream;
@@ -125,7 +125,7 @@ impl AsyncMux for MuxplexTokio {
 /// threads, and the figure would measure the oversubscription, not the
 /// adapter; this way only the adapter differs from muxplex-tokio.
 #[derive(Clone, Debug)]
-pub struct MuxplexSmol(pub muxplex_smol::Connection);
+pub(crate) struct MuxplexSmol(pub muxplex_smol::Connection);
 
 impl AsyncMux for MuxplexSmol {
     type Stream = Compat<muxplex_smol::Stream>;
@@ -152,7 +152,7 @@ impl AsyncMux for MuxplexSmol {
 impl MuxplexSmol {
     /// A connection over a futures-io transport, its driver spawned on the
     /// current tokio runtime.
-    pub fn spawn<T>(io: T, role: muxplex_smol::Role) -> MuxplexSmol
+    pub(crate) fn spawn<T>(io: T, role: muxplex_smol::Role) -> MuxplexSmol
     where
         T: futures::io::AsyncRead + futures::io::AsyncWrite + Unpin + Send + 'static,
     {
@@ -170,14 +170,14 @@ macro_rules! yamux_mux {
     ($(#[$doc:meta])* $name:ident, $krate:ident) => {
         $(#[$doc])*
         #[derive(Clone, Debug)]
-        pub struct $name {
+        pub(crate) struct $name {
             opens: mpsc::UnboundedSender<oneshot::Sender<Result<$krate::Stream, $krate::ConnectionError>>>,
             inbound: Arc<Mutex<mpsc::UnboundedReceiver<$krate::Stream>>>,
         }
 
         impl $name {
             /// Spawns the task that drives a yamux connection over `io`.
-            pub fn spawn<T>(io: T, mode: $krate::Mode, config: $krate::Config) -> $name
+            pub(crate) fn spawn<T>(io: T, mode: $krate::Mode, config: $krate::Config) -> $name
             where
                 T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
             {

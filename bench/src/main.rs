@@ -95,6 +95,7 @@ impl Sizes {
 }
 
 /// One measurement of one case in one round.
+#[derive(Debug)]
 pub struct Sample {
     scenario: Scenario,
     implementation: &'static str,
@@ -194,5 +195,5 @@ fn target_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
         return PathBuf::from(dir);
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target")
 }

@@ -6,7 +6,7 @@ use crate::cases::{Case, Scenario};
 use crate::{Sample, Sizes, YAMUX_VERSION, YAMUX013_VERSION};
 
 /// The median of one case over the rounds.
-pub struct Median {
+pub(crate) struct Median {
     scenario: Scenario,
     implementation: &'static str,
     value: f64,
@@ -14,7 +14,7 @@ pub struct Median {
 
 /// The median of every case that produced at least one sample, in the
 /// order of `cases`.
-pub fn medians(samples: &[Sample], cases: &[Case]) -> Vec<Median> {
+pub(crate) fn medians(samples: &[Sample], cases: &[Case]) -> Vec<Median> {
     let mut medians = Vec::new();
     for case in cases {
         let mut values: Vec<f64> = samples
@@ -64,7 +64,7 @@ fn machine() -> String {
 }
 
 /// What is measured, with which sizes, on what.
-pub fn print_header(sizes: &Sizes, quick: bool) {
+pub(crate) fn print_header(sizes: &Sizes, quick: bool) {
     let mode = if quick {
         "quick (smoke run, figures not meaningful)"
     } else {
@@ -94,7 +94,7 @@ pub fn print_header(sizes: &Sizes, quick: bool) {
 }
 
 /// The table: one row per case, with ratios to raw TCP and to yamux.
-pub fn print_table(medians: &[Median]) {
+pub(crate) fn print_table(medians: &[Median]) {
     println!(
         "{:<18} {:<17} {:>12} {:<10} {:>9} {:>9}",
         "scenario", "implementation", "median", "unit", "x raw-tcp", "x yamux"
@@ -169,7 +169,7 @@ const TARGETS: [Target; 6] = [
 
 /// PASS or FAIL per target and muxplex implementation. Informational: the
 /// process never fails on them, since they compare noisy measurements.
-pub fn print_targets(medians: &[Median]) {
+pub(crate) fn print_targets(medians: &[Median]) {
     println!("targets (ratios of medians from this run; informational, never fatal):");
     for target in &TARGETS {
         let ours = medians
@@ -203,7 +203,7 @@ pub fn print_targets(medians: &[Median]) {
 
 /// The medians as a JSON array of `{scenario, implementation, value,
 /// unit}` objects.
-pub fn json(medians: &[Median]) -> String {
+pub(crate) fn json(medians: &[Median]) -> String {
     let rows: Vec<String> = medians
         .iter()
         .map(|m| {
@@ -234,7 +234,7 @@ fn colour(implementation: &str) -> &'static str {
 
 /// A hand-written SVG bar chart: one panel per scenario, bars scaled to
 /// the largest figure in it.
-pub fn svg(medians: &[Median]) -> String {
+pub(crate) fn svg(medians: &[Median]) -> String {
     const WIDTH: f64 = 760.0;
     const LABEL: f64 = 140.0;
     const BAR: f64 = 18.0;

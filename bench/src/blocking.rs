@@ -32,7 +32,7 @@ fn join<T>(handle: thread::JoinHandle<io::Result<T>>) -> io::Result<T> {
 }
 
 /// `total` bytes one way over `streams` streams, a thread each.
-pub fn bulk(total: u64, streams: usize) -> io::Result<f64> {
+pub(crate) fn bulk(total: u64, streams: usize) -> io::Result<f64> {
     let (client, server) = pair()?;
     let per_stream = total / streams as u64;
     let started = Instant::now();
@@ -73,7 +73,7 @@ pub fn bulk(total: u64, streams: usize) -> io::Result<f64> {
 
 /// `streams` hello streams from `concurrency` client threads; the server
 /// hands them to as many worker threads.
-pub fn hello(streams: usize, concurrency: usize) -> io::Result<f64> {
+pub(crate) fn hello(streams: usize, concurrency: usize) -> io::Result<f64> {
     let (client, server) = pair()?;
     let started = Instant::now();
     let (work, queue) = mpsc::channel::<Stream>();
@@ -132,7 +132,7 @@ pub fn hello(streams: usize, concurrency: usize) -> io::Result<f64> {
 }
 
 /// One-byte ping-pong on one stream; microseconds per round trip.
-pub fn rtt(round_trips: usize) -> io::Result<f64> {
+pub(crate) fn rtt(round_trips: usize) -> io::Result<f64> {
     let (client, server) = pair()?;
     let echo = thread::spawn(move || {
         let mut stream = server.accept_stream()?;

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 static LIVE: AtomicIsize = AtomicIsize::new(0);
 
 /// The system allocator, counting what is live.
-pub struct Counting;
+pub(crate) struct Counting;
 
 // SAFETY: every call is forwarded unchanged to `System`; the counter has no
 // say in what is returned.
@@ -53,6 +53,6 @@ unsafe impl GlobalAlloc for Counting {
 }
 
 /// Heap bytes live right now, in the whole process.
-pub fn live_bytes() -> isize {
+pub(crate) fn live_bytes() -> isize {
     LIVE.load(Ordering::Relaxed)
 }

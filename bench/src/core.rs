@@ -9,7 +9,7 @@ use muxplex::{Config, Instant, Session, StreamError};
 use crate::workload::{CHUNK, PAYLOAD, mb_per_s};
 
 /// The two sessions and the scratch buffers of the hand-written host.
-pub struct Pair {
+pub(crate) struct Pair {
     /// The end that opens streams.
     pub client: Session,
     /// The end that accepts them.
@@ -20,7 +20,7 @@ pub struct Pair {
 
 impl Pair {
     /// A fresh client and server with the default configuration.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Pair {
             client: Session::client(Config::default()),
             server: Session::server(Config::default()),
@@ -37,13 +37,13 @@ impl Pair {
     /// Moves everything the client has to send into the server, as a
     /// transport would, in writes of up to [`CHUNK`] bytes; then drops
     /// the client's events, which nothing here waits on.
-    pub fn client_to_server(&mut self) {
+    pub(crate) fn client_to_server(&mut self) {
         let now = self.now();
         pump(&mut self.client, &mut self.server, &mut self.wire, now);
     }
 
     /// The same, server to client.
-    pub fn server_to_client(&mut self) {
+    pub(crate) fn server_to_client(&mut self) {
         let now = self.now();
         pump(&mut self.server, &mut self.client, &mut self.wire, now);
     }
@@ -67,7 +67,7 @@ fn stream_error(error: StreamError) -> io::Error {
 }
 
 /// `total` bytes one way on one stream; MB/s through the pair.
-pub fn bulk(total: u64) -> io::Result<f64> {
+pub(crate) fn bulk(total: u64) -> io::Result<f64> {
     let mut pair = Pair::new();
     let mut read_buf = vec![0u8; CHUNK];
     let started = Clock::now();
@@ -110,7 +110,7 @@ pub fn bulk(total: u64) -> io::Result<f64> {
 /// and finished by the server, whose end the client reads; streams per
 /// second. Opens go in batches as large as the core allows before the
 /// peer's ACKs come back.
-pub fn open(total: usize) -> io::Result<f64> {
+pub(crate) fn open(total: usize) -> io::Result<f64> {
     let mut pair = Pair::new();
     let mut opened = Vec::new();
     let started = Clock::now();

@@ -10,16 +10,16 @@ use tokio::task::JoinSet;
 use crate::mux::AsyncMux;
 
 /// Bytes per application write and read.
-pub const CHUNK: usize = 64 * 1024;
+pub(crate) const CHUNK: usize = 64 * 1024;
 /// What bulk writers send; the content does not matter.
-pub static PAYLOAD: [u8; CHUNK] = [0x5a; CHUNK];
+pub(crate) static PAYLOAD: [u8; CHUNK] = [0x5a; CHUNK];
 /// A case that takes longer than this is broken, not slow.
 const LIMIT: Duration = Duration::from_secs(120);
 
 /// Runs `work` on a fresh multi-threaded runtime with a worker per core,
 /// so client and server can run in parallel and no state carries over
 /// from one case to the next.
-pub fn on_runtime<F>(work: F) -> io::Result<f64>
+pub(crate) fn on_runtime<F>(work: F) -> io::Result<f64>
 where
     F: Future<Output = io::Result<f64>> + Send,
 {
@@ -41,13 +41,13 @@ where
 // the session, which would drop a FIN still queued for the client.
 
 /// Megabytes (10^6 bytes) per second.
-pub fn mb_per_s(bytes: u64, elapsed: Duration) -> f64 {
+pub(crate) fn mb_per_s(bytes: u64, elapsed: Duration) -> f64 {
     bytes as f64 / elapsed.as_secs_f64() / 1e6
 }
 
 /// `total` bytes one way, split over `streams` concurrent streams; MB/s
 /// from the first open until the server has read the last byte.
-pub fn bulk<M: AsyncMux>(total: u64, streams: usize) -> io::Result<f64> {
+pub(crate) fn bulk<M: AsyncMux>(total: u64, streams: usize) -> io::Result<f64> {
     on_runtime(async move {
         let (client, server) = M::pair().await?;
         let _keep = server.clone(); // see `hold_open`
@@ -94,7 +94,7 @@ pub fn bulk<M: AsyncMux>(total: u64, streams: usize) -> io::Result<f64> {
 /// `streams` streams, `concurrency` at a time: each opened, sent "hello"
 /// and finished; the server reads each to the end and finishes too, and
 /// the client reads that end. Streams per second until all are done.
-pub fn hello<M: AsyncMux>(streams: usize, concurrency: usize) -> io::Result<f64> {
+pub(crate) fn hello<M: AsyncMux>(streams: usize, concurrency: usize) -> io::Result<f64> {
     on_runtime(async move {
         let (client, server) = M::pair().await?;
         let _keep = server.clone(); // see `hold_open`
@@ -143,7 +143,7 @@ pub fn hello<M: AsyncMux>(streams: usize, concurrency: usize) -> io::Result<f64>
 }
 
 /// One-byte ping-pong on one stream; microseconds per round trip.
-pub fn rtt<M: AsyncMux>(round_trips: usize) -> io::Result<f64> {
+pub(crate) fn rtt<M: AsyncMux>(round_trips: usize) -> io::Result<f64> {
     on_runtime(async move {
         let (client, server) = M::pair().await?;
         let _keep = server.clone(); // see `hold_open`

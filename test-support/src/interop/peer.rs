@@ -112,6 +112,15 @@ pub struct Peer<S> {
     pub(super) task: Task<Result<(), String>>,
 }
 
+impl<S> std::fmt::Debug for Peer<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Peer")
+            .field("commands", &self.commands)
+            .field("inbound", &self.inbound)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Peer<S> {
     fn spawn<R: Runtime, C: Driven<Stream = S>>(mut connection: C) -> Peer<S> {
         let (commands, command_rx) = async_channel::unbounded();
