@@ -72,8 +72,8 @@
 //!     }
 //! }
 //!
-//! let mut driver = Driver::new(Line::default(), Session::client(Config::default()));
-//! let mut peer = Session::server(Config::default());
+//! let mut driver = Driver::new(Line::default(), Session::client(Config::default(), now).expect("valid config"));
+//! let mut peer = Session::server(Config::default(), now).expect("valid config");
 //!
 //! // The application opens a stream and writes through the session.
 //! let id = driver.session_mut().open_stream()?;
