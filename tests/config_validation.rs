@@ -4,13 +4,16 @@ use core::time::Duration;
 
 use muxplex::{Config, ConfigError, INITIAL_STREAM_WINDOW, Instant, MAX_FRAME_SIZE_LIMIT, Session};
 
+/// A change to a default config, and the field it puts out of range.
+type Case = (fn(&mut Config), &'static str);
+
 fn build(config: Config) -> Result<Session, ConfigError> {
     Session::client(config, Instant::ZERO)
 }
 
 #[test]
 fn zero_counts_are_refused_by_name() {
-    let cases: [(fn(&mut Config), &str); 6] = [
+    let cases: [Case; 6] = [
         (|c| c.max_pending_pongs = 0, "max_pending_pongs"),
         (|c| c.max_outstanding_pings = 0, "max_outstanding_pings"),
         (|c| c.max_unacked_outbound = 0, "max_unacked_outbound"),
@@ -27,7 +30,7 @@ fn zero_counts_are_refused_by_name() {
 
 #[test]
 fn zero_durations_are_refused_by_name() {
-    let cases: [(fn(&mut Config), &str); 5] = [
+    let cases: [Case; 5] = [
         (
             |c| c.keepalive_interval = Some(Duration::ZERO),
             "keepalive_interval",
