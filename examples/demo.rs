@@ -232,9 +232,10 @@ impl Report {
 }
 
 fn run() -> Result<Report, String> {
-    let mut client = Session::client(Config::default());
-    let mut server = Session::server(Config::default());
     let mut now = Instant::ZERO;
+    let config = |e: muxplex::ConfigError| e.to_string();
+    let mut client = Session::client(Config::default(), now).map_err(config)?;
+    let mut server = Session::server(Config::default(), now).map_err(config)?;
     let mut report = Report {
         streams: STREAMS,
         smallest: usize::MAX,
@@ -250,7 +251,7 @@ fn run() -> Result<Report, String> {
     };
     let mut outgoing: HashMap<StreamId, Outgoing> = HashMap::with_capacity(STREAMS);
     let mut scratch = vec![0u8; 64 * 1024];
-    opener.open_more(&mut client, &mut outgoing, &mut report, &mut scratch)?;
+    opener.open_more(&mut client, now, &mut outgoing, &mut report, &mut scratch)?;
 
     let mut echoes: HashMap<StreamId, Echo> = HashMap::new();
     let mut transmit_buf = vec![0u8; TRANSMIT_BUF];
@@ -306,14 +307,21 @@ fn run() -> Result<Report, String> {
 
         // The applications react to the news.
         while let Some(event) = server.poll_event() {
-            server_event(&mut server, event, &mut echoes, &mut report)?;
+            server_event(&mut server, now, event, &mut echoes, &mut report)?;
         }
         while let Some(event) = client.poll_event() {
             if event == Event::OpenUnblocked {
-                opener.open_more(&mut client, &mut outgoing, &mut report, &mut scratch)?;
+                opener.open_more(&mut client, now, &mut outgoing, &mut report, &mut scratch)?;
                 continue;
             }
-            client_event(&mut client, event, &mut outgoing, &mut report, &mut scratch)?;
+            client_event(
+                &mut client,
+                now,
+                event,
+                &mut outgoing,
+                &mut report,
+                &mut scratch,
+            )?;
         }
     }
 
@@ -347,6 +355,7 @@ fn transmit(session: &mut Session, buf: &mut [u8], link: &mut Vec<u8>) -> bool {
 
 fn server_event(
     server: &mut Session,
+    now: Instant,
     event: Event,
     echoes: &mut HashMap<StreamId, Echo>,
     report: &mut Report,
@@ -358,13 +367,13 @@ fn server_event(
             while let Some(id) = server.accept_stream() {
                 report.accepted += 1;
                 echoes.insert(id, Echo::default());
-                server_step(server, id, echoes, report)?;
+                server_step(server, now, id, echoes, report)?;
             }
         }
-        Event::Readable(id) => server_step(server, id, echoes, report)?,
+        Event::Readable(id) => server_step(server, now, id, echoes, report)?,
         Event::Writable(id) => {
             report.server_writable += 1;
-            server_step(server, id, echoes, report)?;
+            server_step(server, now, id, echoes, report)?;
         }
         Event::Closed(reason) => return Err(format!("server session closed: {reason}")),
         other => return Err(format!("server: unexpected {other:?}")),
@@ -376,6 +385,7 @@ fn server_event(
 /// read more, until a write or a read would block.
 fn server_step(
     server: &mut Session,
+    now: Instant,
     id: StreamId,
     echoes: &mut HashMap<StreamId, Echo>,
     report: &mut Report,
@@ -403,7 +413,7 @@ fn server_step(
             }
         }
         if echo.client_finished {
-            stream.finish().map_err(fail)?;
+            stream.finish(now).map_err(fail)?;
             echoes.remove(&id);
             return Ok(());
         }
@@ -429,12 +439,13 @@ impl Opener {
     fn open_more(
         &mut self,
         client: &mut Session,
+        now: Instant,
         outgoing: &mut HashMap<StreamId, Outgoing>,
         report: &mut Report,
         scratch: &mut [u8],
     ) -> Result<(), String> {
         while self.next_index < STREAMS {
-            let id = match client.open_stream() {
+            let id = match client.open_stream(now) {
                 Ok(id) => id,
                 Err(OpenError::Blocked) => return Ok(()), // OpenUnblocked follows
                 Err(e) => return Err(format!("open_stream: {e}")),
@@ -452,7 +463,7 @@ impl Opener {
                 corrupt: false,
                 done: false,
             };
-            client_step(client, id, &mut stream, report, scratch)?;
+            client_step(client, now, id, &mut stream, report, scratch)?;
             outgoing.insert(id, stream);
         }
         Ok(())
@@ -461,6 +472,7 @@ impl Opener {
 
 fn client_event(
     client: &mut Session,
+    now: Instant,
     event: Event,
     outgoing: &mut HashMap<StreamId, Outgoing>,
     report: &mut Report,
@@ -469,13 +481,13 @@ fn client_event(
     match event {
         Event::Readable(id) => {
             if let Some(stream) = outgoing.get_mut(&id) {
-                client_step(client, id, stream, report, scratch)?;
+                client_step(client, now, id, stream, report, scratch)?;
             }
         }
         Event::Writable(id) => {
             report.client_writable += 1;
             if let Some(stream) = outgoing.get_mut(&id) {
-                client_step(client, id, stream, report, scratch)?;
+                client_step(client, now, id, stream, report, scratch)?;
             }
         }
         Event::Pong { rtt } => report.ping_rtt = Some(rtt),
@@ -489,6 +501,7 @@ fn client_event(
 /// checks whatever echo has arrived.
 fn client_step(
     client: &mut Session,
+    now: Instant,
     id: StreamId,
     out: &mut Outgoing,
     report: &mut Report,
@@ -514,7 +527,7 @@ fn client_step(
         }
         // A partial write means the window is full; Writable follows.
         if out.written == out.payload.len() {
-            stream.finish().map_err(fail)?;
+            stream.finish(now).map_err(fail)?;
             out.finished = true;
         }
     }
@@ -584,7 +597,7 @@ fn grouped(value: u64) -> String {
     let digits = value.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(digit);

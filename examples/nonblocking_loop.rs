@@ -4,8 +4,10 @@
 //! One thread owns both ends of a loopback TCP connection, each with its
 //! own `Session`. Every turn of the loop reads what the sockets have, feeds
 //! it in, lets the applications act on the events, fires due timers and
-//! writes out what the sessions produced, keeping whatever a socket would
-//! not take for the next turn. A real host would wait in epoll/kqueue (or
+//! writes out what the sessions produced through a [`TransmitQueue`], the
+//! one output path for hand-driven hosts: it keeps whatever a socket would
+//! not take for the next turn, shares large payloads for vectored writes
+//! and never asks the session for more than the socket can take. A real host would wait in epoll/kqueue (or
 //! mio) instead of napping when a turn does nothing.
 //!
 //! Run with `cargo run --release --example nonblocking_loop`.
@@ -16,7 +18,9 @@ use std::net::{TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::time::{Duration, Instant as Clock};
 
-use muxplex::{Config, Event, Instant, OpenError, Session, StreamError, StreamId};
+use std::io::IoSlice;
+
+use muxplex::{Config, Event, Instant, OpenError, Session, StreamError, StreamId, TransmitQueue};
 
 /// Streams the client opens, and the size of each one's payload: more than
 /// the 256 KiB window, so flow control has to work.
@@ -28,7 +32,8 @@ struct Endpoint {
     name: &'static str,
     session: Session,
     socket: TcpStream,
-    unsent: Vec<u8>,
+    /// Output taken from the session that the socket has not taken yet.
+    unsent: TransmitQueue,
     eof: bool,
     /// Whether our direction of the socket is shut, after the session
     /// ended and its last bytes (the GoAway) went out.
@@ -43,7 +48,7 @@ impl Endpoint {
             name,
             session,
             socket,
-            unsent: Vec::new(),
+            unsent: TransmitQueue::default(),
             eof: false,
             shut: false,
         })
@@ -79,29 +84,30 @@ impl Endpoint {
     }
 
     /// Drains the session's output into the socket; what does not fit
-    /// waits in `unsent`, and the session is not asked for more until the
+    /// waits in the queue, and the session is not asked for more until the
     /// socket has taken it (that is the backpressure).
     fn write(&mut self) -> std::io::Result<bool> {
         let mut progress = false;
         loop {
-            if self.unsent.is_empty() {
-                let mut chunk = [0u8; 64 * 1024];
-                let n = self.session.poll_transmit(&mut chunk);
-                if n == 0 {
-                    if self.session.is_closed() && !self.shut {
-                        // Ended and flushed: the transport goes too, so the
-                        // peer sees end of file instead of silence.
-                        self.shut = true;
-                        let _ = self.socket.shutdown(std::net::Shutdown::Write);
-                        progress = true;
-                    }
-                    return Ok(progress);
+            if self.unsent.is_empty() && !self.unsent.fill(&mut self.session) {
+                if self.session.is_closed() && !self.shut {
+                    // Ended and flushed: the transport goes too, so the
+                    // peer sees end of file instead of silence.
+                    self.shut = true;
+                    let _ = self.socket.shutdown(std::net::Shutdown::Write);
+                    progress = true;
                 }
-                self.unsent.extend_from_slice(&chunk[..n]);
+                return Ok(progress);
             }
-            match self.socket.write(&self.unsent) {
+            let mut chunks = [&[][..]; TransmitQueue::MAX_CHUNKS];
+            let count = self.unsent.chunks(&mut chunks);
+            let slices: Vec<IoSlice<'_>> =
+                chunks[..count].iter().map(|c| IoSlice::new(c)).collect();
+            match self.socket.write_vectored(&slices) {
                 Ok(n) => {
-                    self.unsent.drain(..n);
+                    let first = chunks[0].len();
+                    self.unsent.note_vectored_write(n, first, count);
+                    self.unsent.advance(n);
                     progress = true;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(progress),
@@ -118,7 +124,6 @@ impl Endpoint {
     }
 }
 
-/// The byte at `offset` of stream `index`'s payload.
 fn pattern(index: usize, offset: usize) -> u8 {
     (index.wrapping_mul(31) ^ offset.wrapping_mul(7)) as u8
 }
@@ -135,9 +140,9 @@ struct Client {
 
 impl Client {
     /// Opens what the session allows, then writes what the windows allow.
-    fn act(&mut self, session: &mut Session) -> Result<(), String> {
+    fn act(&mut self, session: &mut Session, now: Instant) -> Result<(), String> {
         while self.opened < STREAMS {
-            match session.open_stream() {
+            match session.open_stream(now) {
                 Ok(id) => {
                     self.written.insert(id, (self.opened, 0));
                     self.opened += 1;
@@ -160,7 +165,7 @@ impl Client {
                 Err(e) => return Err(format!("client write on {id}: {e}")),
             }
             if *written == PAYLOAD {
-                stream.finish().map_err(|e| e.to_string())?;
+                stream.finish(now).map_err(|e| e.to_string())?;
             }
         }
         Ok(())
@@ -208,7 +213,7 @@ struct Server {
 }
 
 impl Server {
-    fn act(&mut self, session: &mut Session) -> Result<(), String> {
+    fn act(&mut self, session: &mut Session, now: Instant) -> Result<(), String> {
         while let Some(id) = session.accept_stream() {
             self.pending.insert(id, (Vec::new(), false));
         }
@@ -237,7 +242,7 @@ impl Server {
                 }
             }
             if *client_done && backlog.is_empty() {
-                stream.finish().map_err(|e| e.to_string())?;
+                stream.finish(now).map_err(|e| e.to_string())?;
                 finished.push(id);
             }
         }
@@ -253,13 +258,14 @@ fn run() -> Result<(), String> {
     let dialed = TcpStream::connect(listener.local_addr().unwrap()).map_err(|e| e.to_string())?;
     let (accepted, _) = listener.accept().map_err(|e| e.to_string())?;
     let io = |e: std::io::Error| e.to_string();
-    let mut client =
-        Endpoint::new("client", Session::client(Config::default()), dialed).map_err(io)?;
-    let mut server =
-        Endpoint::new("server", Session::server(Config::default()), accepted).map_err(io)?;
-
     let origin = Clock::now();
     let now = || Instant::from_micros(origin.elapsed().as_micros() as u64);
+    let config = |e: muxplex::ConfigError| e.to_string();
+    let session = Session::client(Config::default(), now()).map_err(config)?;
+    let mut client = Endpoint::new("client", session, dialed).map_err(io)?;
+    let session = Session::server(Config::default(), now()).map_err(config)?;
+    let mut server = Endpoint::new("server", session, accepted).map_err(io)?;
+
     let (mut app, mut echo) = (Client::default(), Server::default());
     let mut turns = 0u64;
     let mut idle_turns = 0u64;
@@ -285,12 +291,12 @@ fn run() -> Result<(), String> {
             }
         }
         if !closing {
-            app.act(&mut client.session)?;
-            echo.act(&mut server.session)?;
+            app.act(&mut client.session, t)?;
+            echo.act(&mut server.session, t)?;
         }
         if app.done == STREAMS && !closing {
             println!("client: all {STREAMS} echoes back after {turns} turns; closing");
-            client.session.close();
+            client.session.close(t);
             closing = true;
         }
 

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use muxplex::testing::{Chunking, Pair};
-use muxplex::{Config, Event, Session, StreamError, StreamId};
+use muxplex::{Config, Event, Instant, Session, StreamError, StreamId};
 
 /// Messages being received, by stream: a message is complete at the
 /// stream's end, and may arrive in any number of pieces before it.
@@ -36,7 +36,7 @@ impl Inbox {
 }
 
 /// The server's side of the protocol: answer every complete request.
-fn serve(server: &mut Session, inbox: &mut Inbox, store: &HashMap<Vec<u8>, Vec<u8>>) {
+fn serve(server: &mut Session, now: Instant, inbox: &mut Inbox, store: &HashMap<Vec<u8>, Vec<u8>>) {
     while server.accept_stream().is_some() {}
     while let Some(event) = server.poll_event() {
         let Event::Readable(id) = event else { continue };
@@ -47,7 +47,7 @@ fn serve(server: &mut Session, inbox: &mut Inbox, store: &HashMap<Vec<u8>, Vec<u
         let mut stream = server.stream(id).expect("request stream");
         // Values are small: one write always fits the window.
         stream.write(&value).expect("answer fits");
-        stream.finish().expect("answer ends");
+        stream.finish(now).expect("answer ends");
     }
 }
 
@@ -71,10 +71,11 @@ fn run(seed: u64) -> Vec<Vec<u8>> {
     let requests: Vec<(StreamId, Vec<u8>)> = (0..20u32)
         .map(|i| {
             let key = format!("key{}", (i * 7 + seed as u32) % 60).into_bytes();
-            let id = pair.client.open_stream().expect("open");
+            let now = pair.now();
+            let id = pair.client.open_stream(now).expect("open");
             let mut stream = pair.client.stream(id).expect("just opened");
             stream.write(&key).expect("write");
-            stream.finish().expect("finish");
+            stream.finish(now).expect("finish");
             (id, key)
         })
         .collect();
@@ -86,7 +87,8 @@ fn run(seed: u64) -> Vec<Vec<u8>> {
         // pieces across rounds, as they would on a real network.
         pair.step();
         pair.advance(Duration::from_millis(1));
-        serve(&mut pair.server, &mut server_inbox, &store);
+        let now = pair.now();
+        serve(&mut pair.server, now, &mut server_inbox, &store);
         while let Some(event) = pair.client.poll_event() {
             let Event::Readable(id) = event else { continue };
             if let Some(answer) = client_inbox.collect(&mut pair.client, id) {

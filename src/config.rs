@@ -1,5 +1,6 @@
 //! Session configuration.
 
+use core::fmt;
 use core::time::Duration;
 
 /// The window each stream starts with in each direction, fixed by the yamux
@@ -21,7 +22,10 @@ pub enum Role {
 }
 
 /// Tunables of a [`Session`](crate::Session). Start from
-/// [`Config::default`] and adjust with the `with_*` methods.
+/// [`Config::default`] and adjust with the `with_*` methods, which clamp
+/// out-of-range values as each documents. Fields set directly are checked
+/// when a session is built: [`Session::new`](crate::Session::new) refuses a
+/// configuration that [`validate`](Self::validate) rejects.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {
@@ -132,31 +136,31 @@ impl Config {
         self
     }
 
-    /// Sets how many peer pings may wait for their pong.
+    /// Sets how many peer pings may wait for their pong; at least 1.
     #[must_use]
     pub fn with_max_pending_pongs(mut self, count: usize) -> Self {
         self.max_pending_pongs = count.max(1);
         self
     }
 
-    /// Sets how many of our own pings may be outstanding.
+    /// Sets how many of our own pings may be outstanding; at least 1.
     #[must_use]
     pub fn with_max_outstanding_pings(mut self, count: usize) -> Self {
         self.max_outstanding_pings = count.max(1);
         self
     }
 
-    /// Sets the keepalive interval; `None` disables keepalive.
+    /// Sets the keepalive interval; `None` (or zero) disables keepalive.
     #[must_use]
     pub fn with_keepalive_interval(mut self, interval: Option<Duration>) -> Self {
         self.keepalive_interval = interval.filter(|d| !d.is_zero());
         self
     }
 
-    /// Sets how long a keepalive ping may go unanswered.
+    /// Sets how long a keepalive ping may go unanswered; at least 1 µs.
     #[must_use]
     pub fn with_keepalive_timeout(mut self, timeout: Duration) -> Self {
-        self.keepalive_timeout = timeout;
+        self.keepalive_timeout = timeout.max(Duration::from_micros(1));
         self
     }
 
@@ -174,7 +178,7 @@ impl Config {
         self
     }
 
-    /// Sets how many outbound streams may await their ACK.
+    /// Sets how many outbound streams may await their ACK; at least 1.
     #[must_use]
     pub fn with_max_unacked_outbound(mut self, count: usize) -> Self {
         self.max_unacked_outbound = count.max(1);
@@ -188,31 +192,34 @@ impl Config {
         self
     }
 
-    /// Sets how many streams the session holds at once.
+    /// Sets how many streams the session holds at once; at least 1.
     #[must_use]
     pub fn with_max_streams(mut self, count: usize) -> Self {
-        self.max_streams = count;
+        self.max_streams = count.max(1);
         self
     }
 
-    /// Sets how long an outbound stream may wait for its ACK.
+    /// Sets how long an outbound stream may wait for its ACK; `None` (or
+    /// zero) waits as long as the session lives.
     #[must_use]
     pub fn with_open_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.open_timeout = timeout;
+        self.open_timeout = timeout.filter(|d| !d.is_zero());
         self
     }
 
-    /// Sets how long a stream we finished waits for the peer's FIN.
+    /// Sets how long a stream we finished waits for the peer's FIN; `None`
+    /// (or zero) waits forever.
     #[must_use]
     pub fn with_stream_close_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.stream_close_timeout = timeout;
+        self.stream_close_timeout = timeout.filter(|d| !d.is_zero());
         self
     }
 
-    /// Sets the session-wide budget for received, unread data.
+    /// Sets the session-wide budget for received, unread data; at least
+    /// one byte.
     #[must_use]
     pub fn with_max_session_buffer(mut self, bytes: usize) -> Self {
-        self.max_session_buffer = bytes;
+        self.max_session_buffer = bytes.max(1);
         self
     }
 
@@ -232,14 +239,84 @@ impl Config {
         self
     }
 
-    /// The frame size actually used: the configured one, clamped to the
-    /// protocol's limits even if the field was set directly.
-    pub(crate) fn effective_frame_size(&self) -> u32 {
-        self.max_frame_size.clamp(1, MAX_FRAME_SIZE_LIMIT)
-    }
-
-    /// The largest window a stream may hold, never below the initial one.
-    pub(crate) fn effective_max_window(&self) -> u32 {
-        self.max_stream_window.max(INITIAL_STREAM_WINDOW)
+    /// Checks every field, as building a session does: the first value out
+    /// of range is named in the error. Zero counts and zero durations that
+    /// would make a session useless (no ping could ever leave, every
+    /// stream would time out at once, no frame could carry data) are
+    /// refused; `accept_backlog = 0` (refuse every inbound stream) and
+    /// `close_timeout = 0` (a graceful close resets what is still open at
+    /// the next `handle_timeout`) are meaningful and allowed. Durations and
+    /// counts have no upper limit beyond the type's: deadlines saturate.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        use ConfigError as E;
+        if !(1..=MAX_FRAME_SIZE_LIMIT).contains(&self.max_frame_size) {
+            return Err(E::MaxFrameSize(self.max_frame_size));
+        }
+        if self.max_stream_window < INITIAL_STREAM_WINDOW {
+            return Err(E::MaxStreamWindow(self.max_stream_window));
+        }
+        let zero_count = [
+            (self.max_pending_pongs, "max_pending_pongs"),
+            (self.max_outstanding_pings, "max_outstanding_pings"),
+            (self.max_unacked_outbound, "max_unacked_outbound"),
+            (self.max_streams, "max_streams"),
+            (self.max_session_buffer, "max_session_buffer"),
+            (self.max_send_buffer, "max_send_buffer"),
+        ];
+        if let Some((_, field)) = zero_count.iter().find(|(value, _)| *value == 0) {
+            return Err(E::Zero(field));
+        }
+        let zero_duration = [
+            (Some(self.keepalive_timeout), "keepalive_timeout"),
+            (self.keepalive_interval, "keepalive_interval"),
+            (self.open_timeout, "open_timeout"),
+            (self.stream_close_timeout, "stream_close_timeout"),
+            (self.write_timeout, "write_timeout"),
+        ];
+        if let Some((_, field)) = zero_duration
+            .iter()
+            .find(|(value, _)| value.is_some_and(|d| d.is_zero()))
+        {
+            return Err(E::ZeroDuration(field));
+        }
+        Ok(())
     }
 }
+
+/// A [`Config`] field out of range, from [`Config::validate`] or
+/// [`Session::new`](crate::Session::new).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `max_frame_size` is 0 or above [`MAX_FRAME_SIZE_LIMIT`].
+    MaxFrameSize(u32),
+    /// `max_stream_window` is below [`INITIAL_STREAM_WINDOW`].
+    MaxStreamWindow(u32),
+    /// The named count or budget is 0, so the session could never do what
+    /// it bounds (answer a ping, ping, open a stream, hold one, buffer data).
+    Zero(&'static str),
+    /// The named duration is `Some(0)`: every deadline of that kind would
+    /// pass the moment it starts (use `None` to disable where allowed).
+    ZeroDuration(&'static str),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::MaxFrameSize(v) => write!(
+                f,
+                "max_frame_size {v} is outside 1..={MAX_FRAME_SIZE_LIMIT}"
+            ),
+            ConfigError::MaxStreamWindow(v) => write!(
+                f,
+                "max_stream_window {v} is below the initial window {INITIAL_STREAM_WINDOW}"
+            ),
+            ConfigError::Zero(field) => write!(f, "{field} must be at least 1"),
+            ConfigError::ZeroDuration(field) => {
+                write!(f, "{field} must not be zero (use None to disable it)")
+            }
+        }
+    }
+}
+
+impl core::error::Error for ConfigError {}

@@ -10,7 +10,9 @@
 //!
 //! After any input or command, drain [`Session::poll_transmit`] (bytes for
 //! the transport) and [`Session::poll_event`] (news for the application);
-//! then wait for the transport or for [`Session::poll_timeout`].
+//! then wait for the transport or for [`Session::poll_timeout`]. A host
+//! writing to a socket drains through a [`TransmitQueue`], which keeps what
+//! the socket did not take and shares large payloads for vectored writes.
 //!
 //! Here two sessions are wired back to back in memory; a real host copies
 //! the same bytes to and from a socket.
@@ -19,8 +21,9 @@
 //! use muxplex::{Config, Event, Instant, Session};
 //!
 //! let now = Instant::ZERO;
-//! let mut client = Session::client(Config::default());
-//! let mut server = Session::server(Config::default());
+//! // Every call that can start a timer takes the time, building included.
+//! let mut client = Session::client(Config::default(), now)?;
+//! let mut server = Session::server(Config::default(), now)?;
 //!
 //! // Moves every pending byte from one session to the other.
 //! fn pump(from: &mut Session, to: &mut Session, now: Instant) {
@@ -34,11 +37,11 @@
 //!     }
 //! }
 //!
-//! let id = client.open_stream()?;
+//! let id = client.open_stream(now)?;
 //! {
 //!     let mut stream = client.stream(id).expect("just opened");
 //!     stream.write(b"hello")?;
-//!     stream.finish()?;
+//!     stream.finish(now)?;
 //! }
 //! pump(&mut client, &mut server, now);
 //!
@@ -90,7 +93,7 @@ mod transmit_queue;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use config::{Config, INITIAL_STREAM_WINDOW, MAX_FRAME_SIZE_LIMIT, Role};
+pub use config::{Config, ConfigError, INITIAL_STREAM_WINDOW, MAX_FRAME_SIZE_LIMIT, Role};
 pub use error::{CloseReason, Delivery, OpenError, PingError, ProtocolError, StreamError};
 pub use event::Event;
 pub use session::{

@@ -111,13 +111,18 @@ impl TransmitQueue {
         self.pending = 0;
     }
 
-    /// Takes frames from the session into the queue, which must be empty;
-    /// returns whether it took any.
+    /// Takes frames from the session into the queue, behind what it still
+    /// holds; returns whether it took any. Filling a queue that is not
+    /// empty appends (as far as its limits allow), so nothing taken from
+    /// the session is ever lost; filling when it is empty keeps the copy
+    /// buffer from being split over many fills.
     pub fn fill(&mut self, session: &mut Session) -> bool {
-        debug_assert!(self.is_empty(), "fill an empty queue only");
-        self.clear();
+        if self.is_empty() {
+            self.clear();
+        }
+        let before = self.pending;
         if !self.vectored {
-            let n = session.poll_transmit(&mut self.copied);
+            let n = session.poll_transmit(&mut self.copied[self.used..]);
             self.push_copied(n);
             return n > 0;
         }
@@ -144,7 +149,7 @@ impl TransmitQueue {
                 self.segments.push_back(Segment::Shared(payload.clone()));
             }
         }
-        !self.is_empty()
+        self.pending > before
     }
 
     /// Records `n` bytes just copied at `copied[used..]`.
@@ -235,12 +240,14 @@ impl TransmitQueue {
 mod tests {
     use super::*;
     use crate::config::{Config, Role};
+    use crate::time::Instant;
     use alloc::vec::Vec;
 
     /// A session with one stream holding `len` bytes to send.
     fn session_with(len: usize) -> Session {
-        let mut session = Session::new(Role::Client, Config::default());
-        let id = session.open_stream().expect("open");
+        let mut session =
+            Session::new(Role::Client, Config::default(), Instant::ZERO).expect("valid config");
+        let id = session.open_stream(Instant::ZERO).expect("open");
         let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
         assert_eq!(session.stream(id).expect("open").write(&data), Ok(len));
         session
@@ -276,6 +283,32 @@ mod tests {
         let copied = drain(&mut b, &mut TransmitQueue::new(false), 3_001);
         assert_eq!(vectored, copied);
         assert!(vectored.len() > len);
+    }
+
+    /// Issue 13: filling a queue that still held bytes cleared it, so the
+    /// frames it held were lost and the byte stream corrupted (in release
+    /// builds; debug builds panicked on an assertion).
+    #[test]
+    fn filling_a_non_empty_queue_loses_nothing() {
+        for vectored in [true, false] {
+            let len = 200_000;
+            let mut reference = session_with(len);
+            let expected = drain(&mut reference, &mut TransmitQueue::new(vectored), 7_001);
+            let mut session = session_with(len);
+            let mut queue = TransmitQueue::new(vectored);
+            let mut wire = Vec::new();
+            loop {
+                // Fill on every turn, empty or not, and write a little.
+                let took = queue.fill(&mut session);
+                if !took && queue.is_empty() {
+                    break;
+                }
+                let n = queue.first().len().min(1_000);
+                wire.extend_from_slice(&queue.first()[..n]);
+                queue.advance(n);
+            }
+            assert_eq!(wire, expected, "vectored: {vectored}");
+        }
     }
 
     #[test]

@@ -53,7 +53,7 @@ fn bulk_transfer(config: Config, total: usize, limit: Duration) -> Transfer {
         .with_latency(LATENCY)
         .with_bandwidth(LINK_RATE);
     let data = vec![0x42u8; MIB];
-    let id = pair.client.open_stream().expect("open");
+    let id = pair.client.open_stream(pair.now()).expect("open");
     let start = pair.now();
     let mut accepted = None;
     let mut written = 0;
@@ -242,8 +242,10 @@ fn many_streams(reader: Reader, per_stream: usize, seed: u64) -> (Outcome, Sessi
     let config = Config::default()
         .with_max_session_buffer(BUDGET)
         .with_keepalive_interval(None);
-    let mut client = Session::client(config.clone());
-    let mut server = Session::server(config);
+    let now = Instant::ZERO;
+    let mut client = Session::client(config.clone(), now).expect("valid config");
+    let now = Instant::ZERO;
+    let mut server = Session::server(config, now).expect("valid config");
     let mut rng = Rng::new(seed);
     let table: Vec<u8> = (0..256 + 64 * 1024).map(|i| i as u8).collect();
 
@@ -257,7 +259,8 @@ fn many_streams(reader: Reader, per_stream: usize, seed: u64) -> (Outcome, Sessi
     loop {
         // The client opens what it may and writes what the windows allow.
         while opened.len() < STREAMS {
-            match client.open_stream() {
+            let now = Instant::ZERO;
+            match client.open_stream(now) {
                 Ok(id) => opened.push((id, 0)),
                 Err(muxplex::OpenError::Blocked) => break,
                 Err(e) => panic!("open: {e}"),
@@ -398,9 +401,10 @@ fn the_session_buffer_budget_holds_whatever_the_reader_does() {
         never.max_buffered > BUDGET - PER_STREAM,
         "the budget was used"
     );
+    let now = Instant::ZERO;
 
     // Afterwards a well-behaved stream moves far more than the budget.
-    let id = client.open_stream().expect("open");
+    let id = client.open_stream(now).expect("open");
     let mut max_buffered = 0;
     let chunk = vec![0x77u8; 256 * 1024];
     let (mut sent, mut got) = (0, 0);

@@ -95,9 +95,11 @@ fn random_bytes_never_panic() {
     let mut closed = 0;
     for case in 0..4000 {
         let mut session = if case % 2 == 0 {
-            Session::client(Config::default())
+            let now = Instant::ZERO;
+            Session::client(Config::default(), now).expect("valid config")
         } else {
-            Session::server(Config::default())
+            let now = Instant::ZERO;
+            Session::server(Config::default(), now).expect("valid config")
         };
         let len = rng.range(0, 300);
         let mut bytes: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
@@ -198,9 +200,11 @@ fn fuzz_case(seed: u64) {
     let is_client = rng.chance(1, 2);
     let config = Config::default().with_max_frame_size(rng.range(1, 20_000) as u32);
     let mut session = if is_client {
-        Session::client(config)
+        let now = Instant::ZERO;
+        Session::client(config, now).expect("valid config")
     } else {
-        Session::server(config)
+        let now = Instant::ZERO;
+        Session::server(config, now).expect("valid config")
     };
     let mut now = Instant::ZERO;
     let mut ledger: BTreeMap<u32, Ledger> = BTreeMap::new();
@@ -234,7 +238,7 @@ fn fuzz_case(seed: u64) {
                 output.extend_from_slice(&buf[..n]);
             }
             6 => {
-                if let Ok(id) = session.open_stream() {
+                if let Ok(id) = session.open_stream(now) {
                     ledger.entry(id.get()).or_default().incarnations += 1;
                     known.push(id);
                 }
@@ -343,7 +347,8 @@ fn stream_action(
             }
         }
         3 => {
-            let _ = stream.finish();
+            let now = Instant::ZERO;
+            let _ = stream.finish(now);
         }
         4 => stream.reset(rng.range(0, 3) as u32),
         _ => stream.set_priority(rng.range(0, 3) as i32 - 1),

@@ -97,7 +97,8 @@ fn act(
         }
         if o.written == o.data.len() {
             if o.finish {
-                stream.finish().unwrap();
+                let now = Instant::ZERO;
+                stream.finish(now).unwrap();
             }
             out.remove(&id);
         }
@@ -117,14 +118,18 @@ fn run(chunk: Option<usize>) -> Transcript {
 /// if `shared`, else by `handle_input`.
 fn run_with(next: &mut dyn FnMut(usize) -> usize, shared: bool) -> Transcript {
     let mut t = Transcript::default();
+    let now = Instant::ZERO;
     let mut sessions = [
-        Session::client(Config::default()),
-        Session::server(Config::default()),
+        Session::client(Config::default(), now).expect("valid config"),
+        Session::server(Config::default(), now).expect("valid config"),
     ];
     let mut outs: [BTreeMap<StreamId, Outgoing>; 2] = Default::default();
-    let big = sessions[0].open_stream().unwrap();
-    let small = sessions[0].open_stream().unwrap();
-    let pushed = sessions[1].open_stream().unwrap();
+    let now = Instant::ZERO;
+    let big = sessions[0].open_stream(now).unwrap();
+    let now = Instant::ZERO;
+    let small = sessions[0].open_stream(now).unwrap();
+    let now = Instant::ZERO;
+    let pushed = sessions[1].open_stream(now).unwrap();
     for (side, id, data, finish) in [
         (0, big, pattern(1, 300_000), true),
         (0, small, b"reset me".to_vec(), false),
@@ -133,7 +138,8 @@ fn run_with(next: &mut dyn FnMut(usize) -> usize, shared: bool) -> Transcript {
         let mut stream = sessions[side].stream(id).unwrap();
         let written = stream.write(&data).unwrap();
         if written == data.len() && finish {
-            stream.finish().unwrap();
+            let now = Instant::ZERO;
+            stream.finish(now).unwrap();
         }
         if written < data.len() {
             let rest = Outgoing {
@@ -248,9 +254,12 @@ fn shared_input_behaves_like_copied_input() {
 /// slice of that input; a small one is copied.
 #[test]
 fn shared_input_is_sliced_not_copied() {
-    let mut client = Session::client(Config::default());
-    let mut server = Session::server(Config::default());
-    let id = client.open_stream().unwrap();
+    let now = Instant::ZERO;
+    let mut client = Session::client(Config::default(), now).expect("valid config");
+    let now = Instant::ZERO;
+    let mut server = Session::server(Config::default(), now).expect("valid config");
+    let now = Instant::ZERO;
+    let id = client.open_stream(now).unwrap();
     client
         .stream(id)
         .unwrap()
@@ -277,12 +286,17 @@ fn shared_input_is_sliced_not_copied() {
 /// A client with several kinds of frames queued: SYN with data, a second
 /// stream's data and FIN, and a ping.
 fn loaded_client() -> Session {
-    let mut client = Session::client(Config::default().with_max_frame_size(1000));
-    let a = client.open_stream().unwrap();
-    let b = client.open_stream().unwrap();
+    let now = Instant::ZERO;
+    let mut client =
+        Session::client(Config::default().with_max_frame_size(1000), now).expect("valid config");
+    let now = Instant::ZERO;
+    let a = client.open_stream(now).unwrap();
+    let now = Instant::ZERO;
+    let b = client.open_stream(now).unwrap();
     client.stream(a).unwrap().write(&pattern(5, 4321)).unwrap();
     client.stream(b).unwrap().write(&pattern(6, 2500)).unwrap();
-    client.stream(b).unwrap().finish().unwrap();
+    let now = Instant::ZERO;
+    client.stream(b).unwrap().finish(now).unwrap();
     client.ping(Instant::ZERO).unwrap();
     client
 }

@@ -23,10 +23,11 @@ fn about(events: &[Event], id: StreamId) -> Vec<Event> {
 #[test]
 fn a_detached_stream_delivers_what_was_written_and_discards_the_rest() {
     let mut pair = Pair::new(Config::default(), Config::default());
-    let id = pair.client.open_stream().unwrap();
+    let id = pair.client.open_stream(pair.now()).unwrap();
+    let now = pair.now();
     let mut stream = pair.client.stream(id).unwrap();
     stream.write(b"request").unwrap();
-    stream.detach();
+    stream.detach(now);
     assert!(
         pair.client.stream(id).is_none(),
         "the application gave it up"
@@ -47,7 +48,8 @@ fn a_detached_stream_delivers_what_was_written_and_discards_the_rest() {
         drop(stream);
         pair.drive();
     }
-    pair.server.stream(accepted).unwrap().finish().unwrap();
+    let now = pair.now();
+    pair.server.stream(accepted).unwrap().finish(now).unwrap();
     pair.drive();
 
     assert_eq!(pair.client.stream_count(), 0, "freed at the peer's FIN");
@@ -59,12 +61,13 @@ fn a_detached_stream_delivers_what_was_written_and_discards_the_rest() {
 #[test]
 fn a_reset_of_a_detached_stream_frees_it_silently() {
     let mut pair = Pair::new(Config::default(), Config::default());
-    let id = pair.client.open_stream().unwrap();
+    let id = pair.client.open_stream(pair.now()).unwrap();
     pair.client.stream(id).unwrap().write(b"x").unwrap();
     pair.drive();
     let accepted = pair.server.accept_stream().unwrap();
     pair.drive();
-    pair.client.stream(id).unwrap().detach();
+    let now = pair.now();
+    pair.client.stream(id).unwrap().detach(now);
     pair.server.stream(accepted).unwrap().reset(9);
     pair.drive();
     assert_eq!(pair.client.stream_count(), 0);

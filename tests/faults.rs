@@ -26,7 +26,7 @@ fn outbound_streams(pair: &mut Pair) -> Outbound {
     let open = |pair: &mut Pair, count: usize, bytes: usize| -> Vec<StreamId> {
         (0..count)
             .map(|_| {
-                let id = pair.client.open_stream().unwrap();
+                let id = pair.client.open_stream(pair.now()).unwrap();
                 let payload = common::pattern(u64::from(id.get()), bytes);
                 pair.client.stream(id).unwrap().write(&payload).unwrap();
                 id
@@ -135,7 +135,7 @@ fn corrupted_input_is_a_typed_error_and_the_peer_learns_of_it() {
 fn truncated_input_ends_the_session_not_hangs_it() {
     for keep in [1, 5, 11, 12, 13, 20] {
         let mut pair = Pair::new(Config::default(), Config::default());
-        let id = pair.client.open_stream().unwrap();
+        let id = pair.client.open_stream(pair.now()).unwrap();
         pair.client
             .stream(id)
             .unwrap()
@@ -209,9 +209,10 @@ fn a_window_overflow_mid_session_is_a_protocol_error() {
 #[test]
 fn tolerated_abuse_leaves_the_session_working() {
     let mut pair = Pair::new(Config::default(), Config::default());
-    let id = pair.client.open_stream().unwrap();
+    let id = pair.client.open_stream(pair.now()).unwrap();
     pair.client.stream(id).unwrap().write(b"request").unwrap();
-    pair.client.stream(id).unwrap().finish().unwrap();
+    let now = pair.now();
+    pair.client.stream(id).unwrap().finish(now).unwrap();
     pair.drive();
     assert_eq!(pair.server.accept_stream(), Some(id));
     pair.inject(Side::Client, &data(Flags::NONE, id.get(), b"after fin"));
@@ -220,9 +221,10 @@ fn tolerated_abuse_leaves_the_session_working() {
     assert!(!pair.server.is_closed() && !pair.client.is_closed());
     let (got, end) = common::read_all(&mut pair.server, id);
     assert_eq!((got.as_slice(), end), (&b"request"[..], Ok(())));
+    let now = pair.now();
     let mut stream = pair.server.stream(id).unwrap();
     stream.write(b"response").unwrap();
-    stream.finish().unwrap();
+    stream.finish(now).unwrap();
     drop(stream);
     pair.drive();
     let (got, end) = common::read_all(&mut pair.client, id);

@@ -15,7 +15,7 @@ const WINDOW: usize = INITIAL_STREAM_WINDOW as usize;
 fn writer_blocks_at_the_window_and_resumes_after_reads() {
     let mut pair = Pair::new(Config::default(), Config::default());
     let payload = pattern(1, 3 * WINDOW + 12_345);
-    let id = pair.client.open_stream().unwrap();
+    let id = pair.client.open_stream(pair.now()).unwrap();
 
     let first = pair.client.stream(id).unwrap().write(&payload).unwrap();
     assert_eq!(first, WINDOW, "a write takes only what the window allows");
@@ -63,9 +63,12 @@ fn writer_blocks_at_the_window_and_resumes_after_reads() {
 
 #[test]
 fn credit_is_returned_at_half_the_window() {
-    let mut client = Session::client(Config::default());
-    let mut server = Session::server(Config::default());
-    let id = client.open_stream().unwrap();
+    let now = Instant::ZERO;
+    let mut client = Session::client(Config::default(), now).expect("valid config");
+    let now = Instant::ZERO;
+    let mut server = Session::server(Config::default(), now).expect("valid config");
+    let now = Instant::ZERO;
+    let id = client.open_stream(now).unwrap();
     assert_eq!(
         client.stream(id).unwrap().write(&vec![7; WINDOW]),
         Ok(WINDOW)
@@ -101,8 +104,10 @@ fn credit_is_returned_at_half_the_window() {
 
 #[test]
 fn window_updates_are_additive() {
-    let mut client = Session::client(Config::default());
-    let id = client.open_stream().unwrap();
+    let now = Instant::ZERO;
+    let mut client = Session::client(Config::default(), now).expect("valid config");
+    let now = Instant::ZERO;
+    let id = client.open_stream(now).unwrap();
     assert_eq!(
         client.stream(id).unwrap().write(&vec![1; WINDOW + 10]),
         Ok(WINDOW)
@@ -172,8 +177,10 @@ fn receiver_grants_more_only_as_it_reads() {
 #[test]
 fn unsent_counts_written_bytes_until_a_frame_takes_them() {
     let config = Config::default().with_max_frame_size(1_000);
-    let mut client = Session::client(config);
-    let id = client.open_stream().unwrap();
+    let now = Instant::ZERO;
+    let mut client = Session::client(config, now).expect("valid config");
+    let now = Instant::ZERO;
+    let id = client.open_stream(now).unwrap();
     assert_eq!(
         client.stream(id).unwrap().write(&[7; 2_500]).unwrap(),
         2_500
@@ -191,10 +198,13 @@ fn unsent_counts_written_bytes_until_a_frame_takes_them() {
 
 #[test]
 fn handed_over_chunks_respect_the_window_and_arrive_intact() {
-    let mut client = Session::client(Config::default());
-    let mut server = Session::server(Config::default());
+    let now = Instant::ZERO;
+    let mut client = Session::client(Config::default(), now).expect("valid config");
+    let now = Instant::ZERO;
+    let mut server = Session::server(Config::default(), now).expect("valid config");
     let payload = pattern(9, WINDOW + 50_000);
-    let id = client.open_stream().unwrap();
+    let now = Instant::ZERO;
+    let id = client.open_stream(now).unwrap();
 
     // Small and large chunks; the one that crosses the window is cut.
     let small = bytes::Bytes::copy_from_slice(&payload[..100]);

@@ -245,7 +245,8 @@ fn ping_flood() {
         .collect();
 
     let meter = Meter::start();
-    let mut server = Session::server(config());
+    let now = Instant::ZERO;
+    let mut server = Session::server(config(), now).expect("valid config");
     feed(&mut server, &wire);
     let peak = meter.peak();
     assert!(
@@ -295,7 +296,8 @@ fn syn_flood_never_accepted() {
         .collect();
 
     let meter = Meter::start();
-    let mut server = Session::server(config());
+    let now = Instant::ZERO;
+    let mut server = Session::server(config(), now).expect("valid config");
     feed(&mut server, &wire);
     let peak = meter.peak();
     let streams = server.stream_count();
@@ -349,7 +351,8 @@ fn syn_flood_accepted() {
         .collect();
 
     let meter = Meter::start();
-    let mut server = Session::server(config());
+    let now = Instant::ZERO;
+    let mut server = Session::server(config(), now).expect("valid config");
     for batch in wire.chunks(12 * ACCEPT_BACKLOG) {
         feed(&mut server, batch);
         while server.accept_stream().is_some() {}
@@ -388,7 +391,8 @@ fn window_update_flood() {
     }
 
     let meter = Meter::start();
-    let mut server = Session::server(config());
+    let now = Instant::ZERO;
+    let mut server = Session::server(config(), now).expect("valid config");
     assert_eq!(echo(&mut server, 1, true, b"before"), b"before");
     let before = meter.live();
     feed(&mut server, &wire);
@@ -454,7 +458,8 @@ fn peer_never_reads() {
 
     let mut ids = Vec::with_capacity(STREAMS as usize);
     let meter = Meter::start();
-    let mut server = Session::server(config());
+    let now = Instant::ZERO;
+    let mut server = Session::server(config(), now).expect("valid config");
     feed(&mut server, &wire);
     while let Some(id) = server.accept_stream() {
         ids.push(id);
@@ -535,7 +540,9 @@ fn send_budget_across_many_streams() {
     let mut written = vec![0usize; STREAMS as usize];
     let mut order = Vec::with_capacity(4 * STREAMS as usize);
     let meter = Meter::start();
-    let mut server = Session::server(config().with_max_send_buffer(BUDGET));
+    let now = Instant::ZERO;
+    let mut server =
+        Session::server(config().with_max_send_buffer(BUDGET), now).expect("valid config");
     feed(&mut server, &wire);
     while let Some(id) = server.accept_stream() {
         ids.push(id);
@@ -635,7 +642,8 @@ fn pinned_input_buffers() {
         .collect();
 
     let meter = Meter::start();
-    let mut server = Session::server(config());
+    let now = Instant::ZERO;
+    let mut server = Session::server(config(), now).expect("valid config");
     feed(&mut server, &syns);
     while server.accept_stream().is_some() {}
     for round in 0..PER_STREAM {
@@ -706,7 +714,8 @@ fn one_byte_frames_on_many_streams() {
     }
 
     let meter = Meter::start();
-    let mut server = Session::server(config());
+    let now = Instant::ZERO;
+    let mut server = Session::server(config(), now).expect("valid config");
     for batch in wire[..opens].chunks(12 * ACCEPT_BACKLOG) {
         feed(&mut server, batch);
         while server.accept_stream().is_some() {}
@@ -762,7 +771,8 @@ fn stream_churn_while_output_blocked() {
     }
 
     let meter = Meter::start();
-    let mut server = Session::server(config());
+    let now = Instant::ZERO;
+    let mut server = Session::server(config(), now).expect("valid config");
     let mut buf = [0u8; 8];
     for (open, reset) in opens.chunks(15).zip(resets.chunks(12)) {
         server.handle_input(NOW, open);
@@ -770,7 +780,8 @@ fn stream_churn_while_output_blocked() {
         let mut stream = server.stream(id).expect("accepted");
         assert_eq!(stream.read(&mut buf), Ok(3));
         assert_eq!(stream.write(b"resp"), Ok(4));
-        stream.finish().expect("finish");
+        let now = Instant::ZERO;
+        stream.finish(now).expect("finish");
         drop(stream);
         server.handle_input(NOW, reset);
         while let Some(event) = server.poll_event() {
@@ -814,8 +825,9 @@ fn buffer_full_churn_while_output_blocked() {
         churn.extend_from_slice(&header(FrameType::Data, Flags::SYN, 1 + 2 * i, 1));
         churn.push(0x22);
     }
+    let now = Instant::ZERO;
 
-    let mut server = Session::server(config());
+    let mut server = Session::server(config(), now).expect("valid config");
     feed(&mut server, &fill);
     while server.accept_stream().is_some() {}
     assert_eq!(server.buffered_bytes(), MAX_SESSION_BUFFER);
@@ -875,7 +887,8 @@ fn request_response_churn() {
     }
 
     let meter = Meter::start();
-    let mut server = Session::server(config());
+    let now = Instant::ZERO;
+    let mut server = Session::server(config(), now).expect("valid config");
     let mut buf = [0u8; 8];
     let mut answers = 0;
     for open in opens.chunks(15) {
@@ -885,7 +898,8 @@ fn request_response_churn() {
         assert_eq!(stream.read(&mut buf), Ok(3));
         assert_eq!(stream.read(&mut buf), Ok(0));
         assert_eq!(stream.write(b"resp"), Ok(4));
-        stream.finish().expect("finish");
+        let now = Instant::ZERO;
+        stream.finish(now).expect("finish");
         drop(stream);
         drain_each(&mut server, |frame| {
             if frame.header.flags.contains(Flags::FIN) {

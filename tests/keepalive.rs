@@ -36,13 +36,9 @@ fn answered_keepalive_keeps_the_session_and_measures_rtt() {
 
 #[test]
 fn silence_brings_a_ping_and_traffic_postpones_it() {
-    let mut session = Session::client(keepalive_config());
-    assert_eq!(
-        session.poll_timeout(),
-        Some(Instant::ZERO),
-        "asks for the time"
-    );
-    session.handle_timeout(Instant::from_millis(0));
+    let now = Instant::ZERO;
+    let mut session = Session::client(keepalive_config(), now).expect("valid config");
+    // The keepalive clock starts when the session is built.
     assert_eq!(session.poll_timeout(), Some(Instant::from_millis(1_000)));
 
     // Traffic at 0.9 s postpones the ping to 1.9 s.
@@ -58,7 +54,8 @@ fn silence_brings_a_ping_and_traffic_postpones_it() {
 
 #[test]
 fn unanswered_ping_closes_with_keepalive_timeout() {
-    let mut session = Session::client(keepalive_config());
+    let now = Instant::ZERO;
+    let mut session = Session::client(keepalive_config(), now).expect("valid config");
     session.handle_timeout(Instant::from_millis(0));
     session.handle_timeout(Instant::from_millis(1_000));
     assert_eq!(pings(&common::take_frames(&mut session)), 1);
@@ -79,7 +76,9 @@ fn unanswered_ping_closes_with_keepalive_timeout() {
 
 #[test]
 fn disabled_keepalive_sets_no_deadline() {
-    let mut session = Session::client(Config::default().with_keepalive_interval(None));
+    let now = Instant::ZERO;
+    let mut session = Session::client(Config::default().with_keepalive_interval(None), now)
+        .expect("valid config");
     assert_eq!(session.poll_timeout(), None);
     session.handle_timeout(Instant::from_millis(3_600_000));
     assert!(common::take_frames(&mut session).is_empty());

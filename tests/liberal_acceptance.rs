@@ -22,8 +22,10 @@ fn fin_on_a_window_update_ends_the_stream() {
 
 #[test]
 fn fin_with_a_grant_applies_both() {
-    let mut client = Session::client(Config::default());
-    let id = client.open_stream().unwrap();
+    let now = Instant::ZERO;
+    let mut client = Session::client(Config::default(), now).expect("valid config");
+    let now = Instant::ZERO;
+    let id = client.open_stream(now).unwrap();
     client.stream(id).unwrap().write(&vec![0; 300_000]).unwrap();
     take_frames(&mut client);
     client.handle_input(
@@ -63,7 +65,8 @@ fn rst_on_a_window_update_surfaces_its_code() {
 
 #[test]
 fn syn_with_a_payload_delivers_it() {
-    let mut server = Session::server(Config::default());
+    let now = Instant::ZERO;
+    let mut server = Session::server(Config::default(), now).expect("valid config");
     let mut wire = data(Flags::SYN, 1, b"carried on the SYN");
     wire.extend(data(Flags::FIN, 1, b", then more"));
     feed(&mut server, &wire, 3);
@@ -85,7 +88,8 @@ fn frames_for_unknown_streams_are_dropped() {
     // The payloads above must be skipped exactly, or this frame is garbled.
     wire.extend(data(Flags::SYN, 3, b"still works"));
     for chunk in [wire.len(), 1, 7] {
-        let mut server = Session::server(Config::default());
+        let now = Instant::ZERO;
+        let mut server = Session::server(Config::default(), now).expect("valid config");
         feed(&mut server, &wire, chunk);
         assert!(
             !server.is_closed(),
@@ -113,7 +117,8 @@ fn frames_for_closed_streams_are_dropped() {
         &header(FrameType::WindowUpdate, Flags::FIN, 1, 0),
     );
     assert_eq!(read_all(&mut server, ONE), (b"request".to_vec(), Ok(())));
-    server.stream(ONE).unwrap().finish().unwrap();
+    let now = Instant::ZERO;
+    server.stream(ONE).unwrap().finish(now).unwrap();
     take_frames(&mut server);
     assert_eq!(server.stream_count(), 0);
     events(&mut server);
@@ -160,7 +165,8 @@ fn data_after_a_local_reset_is_dropped() {
 
 #[test]
 fn unknown_flag_bits_are_ignored() {
-    let mut server = Session::server(Config::default());
+    let now = Instant::ZERO;
+    let mut server = Session::server(Config::default(), now).expect("valid config");
     server.handle_input(
         Instant::ZERO,
         &data(Flags::SYN | Flags::from_bits(0x8000), 1, b"x"),
@@ -175,7 +181,8 @@ fn unknown_flag_bits_are_ignored() {
 #[test]
 fn bare_fin_on_a_new_peer_id_opens_an_empty_stream() {
     for frame_type in [FrameType::Data, FrameType::WindowUpdate] {
-        let mut server = Session::server(Config::default());
+        let now = Instant::ZERO;
+        let mut server = Session::server(Config::default(), now).expect("valid config");
         feed(&mut server, &header(frame_type, Flags::FIN, 1, 0), 1);
         assert_eq!(events(&mut server), [Event::IncomingStream(ONE)]);
         assert_eq!(server.accept_stream(), Some(ONE));

@@ -19,8 +19,10 @@ fn pair() -> Pair {
 
 #[test]
 fn syn_rides_on_the_first_data_frame() {
-    let mut client = Session::client(Config::default());
-    let id = client.open_stream().unwrap();
+    let now = Instant::ZERO;
+    let mut client = Session::client(Config::default(), now).expect("valid config");
+    let now = Instant::ZERO;
+    let id = client.open_stream(now).unwrap();
     assert_eq!(id, StreamId::new(1));
     assert_eq!(client.stream(id).unwrap().write(b"hello"), Ok(5));
 
@@ -41,14 +43,17 @@ fn syn_rides_on_the_first_data_frame() {
 #[test]
 fn fin_never_rides_on_a_data_frame_with_payload() {
     for finish_before_transmit in [true, false] {
-        let mut client = Session::client(Config::default());
-        let id = client.open_stream().unwrap();
+        let now = Instant::ZERO;
+        let mut client = Session::client(Config::default(), now).expect("valid config");
+        let now = Instant::ZERO;
+        let id = client.open_stream(now).unwrap();
         assert_eq!(client.stream(id).unwrap().write(b"hello"), Ok(5));
         let mut frames = Vec::new();
         if !finish_before_transmit {
             frames.extend(take_frames(&mut client));
         }
-        client.stream(id).unwrap().finish().unwrap();
+        let now = Instant::ZERO;
+        client.stream(id).unwrap().finish(now).unwrap();
         frames.extend(take_frames(&mut client));
 
         let shapes: Vec<_> = frames
@@ -68,8 +73,10 @@ fn fin_never_rides_on_a_data_frame_with_payload() {
 
 #[test]
 fn open_without_data_sends_a_bare_syn() {
-    let mut client = Session::client(Config::default());
-    let id = client.open_stream().unwrap();
+    let now = Instant::ZERO;
+    let mut client = Session::client(Config::default(), now).expect("valid config");
+    let now = Instant::ZERO;
+    let id = client.open_stream(now).unwrap();
     let frames = take_frames(&mut client);
     assert_eq!(frames.len(), 1);
     assert_eq!(frames[0].header.frame_type, FrameType::WindowUpdate);
@@ -80,9 +87,12 @@ fn open_without_data_sends_a_bare_syn() {
 
 #[test]
 fn data_flows_before_the_ack_and_ack_waits_for_accept() {
-    let mut client = Session::client(Config::default());
-    let mut server = Session::server(Config::default());
-    let id = client.open_stream().unwrap();
+    let now = Instant::ZERO;
+    let mut client = Session::client(Config::default(), now).expect("valid config");
+    let now = Instant::ZERO;
+    let mut server = Session::server(Config::default(), now).expect("valid config");
+    let now = Instant::ZERO;
+    let id = client.open_stream(now).unwrap();
     client.stream(id).unwrap().write(b"first ").unwrap();
     let syn = take_bytes(&mut client);
     client.stream(id).unwrap().write(b"second").unwrap();
@@ -121,7 +131,8 @@ fn data_flows_before_the_ack_and_ack_waits_for_accept() {
 
 #[test]
 fn ack_rides_on_the_first_reply_after_accept() {
-    let mut server = Session::server(Config::default());
+    let now = Instant::ZERO;
+    let mut server = Session::server(Config::default(), now).expect("valid config");
     server.handle_input(Instant::ZERO, &data(Flags::SYN, 1, b"hi"));
     let id = server.accept_stream().unwrap();
     server.stream(id).unwrap().write(b"yo").unwrap();
@@ -136,7 +147,7 @@ fn ack_rides_on_the_first_reply_after_accept() {
 /// `client_finishes` picks which side goes first.
 fn half_close(client_finishes: bool) {
     let mut pair = pair();
-    let id = pair.client.open_stream().unwrap();
+    let id = pair.client.open_stream(pair.now()).unwrap();
     pair.client.stream(id).unwrap().write(b"open").unwrap();
     pair.drive();
     assert_eq!(pair.server.accept_stream(), Some(id));
@@ -147,7 +158,12 @@ fn half_close(client_finishes: bool) {
     } else {
         (Side::Server, Side::Client)
     };
-    pair.session(closer).stream(id).unwrap().finish().unwrap();
+    let now = pair.now();
+    pair.session(closer)
+        .stream(id)
+        .unwrap()
+        .finish(now)
+        .unwrap();
     pair.drive();
     assert_eq!(
         pair.session(closer).stream(id).unwrap().write(b"late"),
@@ -169,8 +185,13 @@ fn half_close(client_finishes: bool) {
         received.extend_from_slice(&got);
     }
     assert_eq!(received, expected);
+    let now = pair.now();
 
-    pair.session(writer).stream(id).unwrap().finish().unwrap();
+    pair.session(writer)
+        .stream(id)
+        .unwrap()
+        .finish(now)
+        .unwrap();
     pair.drive();
     assert_eq!(read_all(pair.session(closer), id), (Vec::new(), Ok(())));
     pair.drive();
@@ -191,9 +212,12 @@ fn server_half_close_client_keeps_writing() {
 
 #[test]
 fn local_reset_sends_rst_with_code_and_peer_sees_it() {
-    let mut client = Session::client(Config::default());
-    let mut server = Session::server(Config::default());
-    let id = client.open_stream().unwrap();
+    let now = Instant::ZERO;
+    let mut client = Session::client(Config::default(), now).expect("valid config");
+    let now = Instant::ZERO;
+    let mut server = Session::server(Config::default(), now).expect("valid config");
+    let now = Instant::ZERO;
+    let id = client.open_stream(now).unwrap();
     client.stream(id).unwrap().write(b"data").unwrap();
     common::settle(&mut client, &mut server);
     assert_eq!(server.accept_stream(), Some(id));
@@ -235,7 +259,8 @@ fn local_reset_sends_rst_with_code_and_peer_sees_it() {
     );
     assert_eq!(stream.write(b"x"), Err(peer_reset));
     assert_eq!(stream.read_chunk(8), Err(peer_reset));
-    assert_eq!(stream.finish(), Err(peer_reset));
+    let now = Instant::ZERO;
+    assert_eq!(stream.finish(now), Err(peer_reset));
     drop(stream);
     assert_eq!(
         server.stream_count(),
@@ -247,8 +272,10 @@ fn local_reset_sends_rst_with_code_and_peer_sees_it() {
 
 #[test]
 fn reset_before_the_syn_left_sends_nothing() {
-    let mut client = Session::client(Config::default());
-    let id = client.open_stream().unwrap();
+    let now = Instant::ZERO;
+    let mut client = Session::client(Config::default(), now).expect("valid config");
+    let now = Instant::ZERO;
+    let id = client.open_stream(now).unwrap();
     client.stream(id).unwrap().write(b"never sent").unwrap();
     client.stream(id).unwrap().reset(3);
     assert!(take_bytes(&mut client).is_empty());
@@ -285,7 +312,8 @@ fn rst_on_a_data_frame_resets_the_stream() {
 
 #[test]
 fn peer_reset_before_accept_is_reported_at_accept() {
-    let mut server = Session::server(Config::default());
+    let now = Instant::ZERO;
+    let mut server = Session::server(Config::default(), now).expect("valid config");
     server.handle_input(Instant::ZERO, &data(Flags::SYN, 1, b"x"));
     server.handle_input(
         Instant::ZERO,
@@ -317,9 +345,10 @@ fn peer_reset_before_accept_is_reported_at_accept() {
 #[test]
 fn state_is_freed_when_both_directions_end() {
     let mut pair = pair();
-    let id = pair.client.open_stream().unwrap();
+    let id = pair.client.open_stream(pair.now()).unwrap();
     pair.client.stream(id).unwrap().write(b"request").unwrap();
-    pair.client.stream(id).unwrap().finish().unwrap();
+    let now = pair.now();
+    pair.client.stream(id).unwrap().finish(now).unwrap();
     pair.drive();
     assert_eq!(
         pair.client.stream_count(),
@@ -335,7 +364,8 @@ fn state_is_freed_when_both_directions_end() {
     );
     assert_eq!(pair.server.stream_count(), 1, "server has not finished");
     pair.server.stream(id).unwrap().write(b"reply").unwrap();
-    pair.server.stream(id).unwrap().finish().unwrap();
+    let now = pair.now();
+    pair.server.stream(id).unwrap().finish(now).unwrap();
     pair.drive();
     assert_eq!(pair.server.stream_count(), 0, "freed when its FIN left");
 
@@ -354,10 +384,11 @@ fn twenty_thousand_short_streams_keep_state_bounded() {
     for batch in 0..20_000 / BATCH {
         let mut ids = Vec::new();
         for i in 0..BATCH {
-            let id = pair.client.open_stream().unwrap();
+            let id = pair.client.open_stream(pair.now()).unwrap();
+            let now = pair.now();
             let mut stream = pair.client.stream(id).unwrap();
             stream.write(&[(batch + i) as u8; 16]).unwrap();
-            stream.finish().unwrap();
+            stream.finish(now).unwrap();
             ids.push(id);
         }
         pair.drive();
@@ -365,9 +396,10 @@ fn twenty_thousand_short_streams_keep_state_bounded() {
             assert_eq!(pair.server.accept_stream(), Some(id));
             let (request, end) = read_all(&mut pair.server, id);
             assert_eq!((request.len(), end), (16, Ok(())));
+            let now = pair.now();
             let mut stream = pair.server.stream(id).unwrap();
             stream.write(&request[..4]).unwrap();
-            stream.finish().unwrap();
+            stream.finish(now).unwrap();
         }
         peak = peak
             .max(pair.client.stream_count())
@@ -388,7 +420,7 @@ fn twenty_thousand_short_streams_keep_state_bounded() {
 #[test]
 fn eof_closes_once_and_keeps_buffered_data_readable() {
     let mut pair = pair();
-    let id = pair.client.open_stream().unwrap();
+    let id = pair.client.open_stream(pair.now()).unwrap();
     pair.client.stream(id).unwrap().write(b"buffered").unwrap();
     pair.drive();
     assert_eq!(pair.server.accept_stream(), Some(id));
@@ -414,16 +446,17 @@ fn eof_closes_once_and_keeps_buffered_data_readable() {
         reason: CloseReason::TransportClosed,
         delivery: Delivery::Delivered,
     };
+    let now = pair.now();
     let mut stream = pair.server.stream(id).unwrap();
     assert_eq!(stream.write(b"reply"), Err(closed));
-    assert_eq!(stream.finish(), Err(closed));
+    assert_eq!(stream.finish(now), Err(closed));
     drop(stream);
     assert_eq!(
         read_all(&mut pair.server, id),
         (b"buffered".to_vec(), Err(closed))
     );
     assert_eq!(
-        pair.server.open_stream(),
+        pair.server.open_stream(pair.now()),
         Err(OpenError::SessionClosed(CloseReason::TransportClosed))
     );
     assert!(
@@ -440,9 +473,10 @@ fn zero_sized_reads_neither_consume_nor_end_the_stream() {
         Instant::ZERO,
         &header(FrameType::WindowUpdate, Flags::FIN, 1, 0),
     );
+    let now = Instant::ZERO;
     // With our FIN gone too, a wrongly reported end would free the stream
     // and lose the data.
-    server.stream(id).unwrap().finish().unwrap();
+    server.stream(id).unwrap().finish(now).unwrap();
     take_bytes(&mut server);
     let mut stream = server.stream(id).unwrap();
     assert_eq!(stream.read(&mut []), Ok(0));
@@ -459,7 +493,7 @@ fn zero_sized_reads_neither_consume_nor_end_the_stream() {
 #[test]
 fn peer_goaway_zero_drains_existing_streams() {
     let mut pair = pair();
-    let id = pair.client.open_stream().unwrap();
+    let id = pair.client.open_stream(pair.now()).unwrap();
     pair.client.stream(id).unwrap().write(b"before").unwrap();
     pair.drive();
     pair.client.handle_input(
@@ -471,11 +505,15 @@ fn peer_goaway_zero_drains_existing_streams() {
         &header(FrameType::GoAway, Flags::NONE, 0, muxplex::GOAWAY_NORMAL),
     );
     assert_eq!(events(&mut pair.client), [Event::PeerGoingAway]);
-    assert_eq!(pair.client.open_stream(), Err(OpenError::PeerGoingAway));
+    assert_eq!(
+        pair.client.open_stream(pair.now()),
+        Err(OpenError::PeerGoingAway)
+    );
     assert!(!pair.client.is_closed());
 
     pair.client.stream(id).unwrap().write(b" after").unwrap();
-    pair.client.stream(id).unwrap().finish().unwrap();
+    let now = pair.now();
+    pair.client.stream(id).unwrap().finish(now).unwrap();
     pair.drive();
     assert_eq!(pair.server.accept_stream(), Some(id));
     assert_eq!(
@@ -487,7 +525,7 @@ fn peer_goaway_zero_drains_existing_streams() {
 #[test]
 fn abort_sends_goaway_and_fails_streams() {
     let mut pair = pair();
-    let id = pair.client.open_stream().unwrap();
+    let id = pair.client.open_stream(pair.now()).unwrap();
     pair.client.stream(id).unwrap().write(b"request").unwrap();
     pair.drive();
     assert_eq!(pair.server.accept_stream(), Some(id));
@@ -496,7 +534,7 @@ fn abort_sends_goaway_and_fails_streams() {
     events(&mut pair.client);
 
     pair.client.stream(id).unwrap().write(&[0; 50_000]).unwrap();
-    pair.client.abort(7);
+    pair.client.abort(pair.now(), 7);
     let reason = CloseReason::LocalAbort { code: 7 };
     assert_eq!(events(&mut pair.client), [Event::Closed(reason)]);
     let frames = take_frames(&mut pair.client);

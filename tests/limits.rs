@@ -33,8 +33,10 @@ fn unacknowledged_opens_are_bounded_and_unblock() {
         Config::default().with_max_unacked_outbound(4),
         Config::default(),
     );
-    let ids: Vec<StreamId> = (0..4).map(|_| pair.client.open_stream().unwrap()).collect();
-    assert_eq!(pair.client.open_stream(), Err(OpenError::Blocked));
+    let ids: Vec<StreamId> = (0..4)
+        .map(|_| pair.client.open_stream(pair.now()).unwrap())
+        .collect();
+    assert_eq!(pair.client.open_stream(pair.now()), Err(OpenError::Blocked));
     pair.drive();
     assert_eq!(pair.client.unacknowledged_streams(), 4);
     assert!(common::events(&mut pair.client).is_empty());
@@ -44,19 +46,21 @@ fn unacknowledged_opens_are_bounded_and_unblock() {
     pair.drive();
     assert_eq!(common::events(&mut pair.client), vec![Event::OpenUnblocked]);
     assert_eq!(pair.client.unacknowledged_streams(), 3);
-    let fifth = pair.client.open_stream().unwrap();
-    assert_eq!(pair.client.open_stream(), Err(OpenError::Blocked));
+    let fifth = pair.client.open_stream(pair.now()).unwrap();
+    assert_eq!(pair.client.open_stream(pair.now()), Err(OpenError::Blocked));
     // A reset stream frees its slot too.
     pair.client.stream(fifth).unwrap().reset(0);
     assert_eq!(common::events(&mut pair.client), vec![Event::OpenUnblocked]);
-    assert!(pair.client.open_stream().is_ok());
+    assert!(pair.client.open_stream(pair.now()).is_ok());
 }
 
 #[test]
 fn syn_beyond_the_accept_backlog_is_refused_alone() {
     let server_config = Config::default().with_accept_backlog(3);
     let mut pair = Pair::new(Config::default(), server_config);
-    let ids: Vec<StreamId> = (0..5).map(|_| pair.client.open_stream().unwrap()).collect();
+    let ids: Vec<StreamId> = (0..5)
+        .map(|_| pair.client.open_stream(pair.now()).unwrap())
+        .collect();
     for &id in &ids {
         pair.client.stream(id).unwrap().write(b"hi").unwrap();
     }
@@ -74,7 +78,7 @@ fn syn_beyond_the_accept_backlog_is_refused_alone() {
     for _ in 0..3 {
         assert!(pair.server.accept_stream().is_some());
     }
-    let again = pair.client.open_stream().unwrap();
+    let again = pair.client.open_stream(pair.now()).unwrap();
     pair.client.stream(again).unwrap().write(b"hi").unwrap();
     pair.drive();
     assert_eq!(pair.server.accept_stream(), Some(again));
@@ -82,7 +86,9 @@ fn syn_beyond_the_accept_backlog_is_refused_alone() {
 
 #[test]
 fn syn_beyond_max_streams_is_refused_alone() {
-    let mut server = Session::server(Config::default().with_max_streams(2));
+    let now = Instant::ZERO;
+    let mut server =
+        Session::server(Config::default().with_max_streams(2), now).expect("valid config");
     let now = Instant::ZERO;
     for id in [1, 3, 5] {
         server.handle_input(now, &common::data(Flags::SYN, id, b"x"));
@@ -101,7 +107,7 @@ fn syn_beyond_max_streams_is_refused_alone() {
 fn open_timeout_resets_an_unacknowledged_stream_only() {
     let config = Config::default().with_open_timeout(Some(Duration::from_secs(5)));
     let mut pair = Pair::new(config, Config::default());
-    let ignored = pair.client.open_stream().unwrap();
+    let ignored = pair.client.open_stream(pair.now()).unwrap();
     pair.client
         .stream(ignored)
         .unwrap()
@@ -130,7 +136,7 @@ fn open_timeout_resets_an_unacknowledged_stream_only() {
     assert!(!pair.client.is_closed());
 
     // A stream acknowledged in time is left alone.
-    let answered = pair.client.open_stream().unwrap();
+    let answered = pair.client.open_stream(pair.now()).unwrap();
     pair.client
         .stream(answered)
         .unwrap()
@@ -150,8 +156,9 @@ fn open_timeout_resets_an_unacknowledged_stream_only() {
 fn stream_close_timeout_resets_a_half_open_stream() {
     let config = Config::default().with_stream_close_timeout(Some(Duration::from_secs(3)));
     let mut pair = Pair::new(config, Config::default());
-    let id = pair.client.open_stream().unwrap();
-    pair.client.stream(id).unwrap().finish().unwrap();
+    let id = pair.client.open_stream(pair.now()).unwrap();
+    let now = pair.now();
+    pair.client.stream(id).unwrap().finish(now).unwrap();
     pair.drive();
     let accepted = pair.server.accept_stream().unwrap();
     pair.drive();

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use muxplex::testing::{Chunking, Pair, Rng, Side};
-use muxplex::{Config, Event, Session, StreamError, StreamId};
+use muxplex::{Config, Event, Instant, Session, StreamError, StreamId};
 
 /// Streams each side opens.
 const PER_SIDE: usize = 500;
@@ -100,7 +100,8 @@ impl App {
         }
         if self.opened < PER_SIDE {
             for _ in 0..rng.range(1, 100).min(PER_SIDE - self.opened) {
-                let id = session.open_stream().unwrap();
+                let now = Instant::ZERO;
+                let id = session.open_stream(now).unwrap();
                 self.opened += 1;
                 self.track(id);
             }
@@ -128,7 +129,8 @@ impl App {
                 if !all_open {
                     break;
                 }
-                stream.finish().unwrap();
+                let now = Instant::ZERO;
+                stream.finish(now).unwrap();
                 half.finished = true;
                 self.writers.remove(&id);
                 break;

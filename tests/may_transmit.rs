@@ -25,12 +25,15 @@ fn assert_honest(session: &mut Session) {
 
 #[test]
 fn says_yes_only_while_frames_wait() {
-    let mut client = Session::client(Config::default());
-    let mut server = Session::server(Config::default());
+    let now = Instant::ZERO;
+    let mut client = Session::client(Config::default(), now).expect("valid config");
+    let now = Instant::ZERO;
+    let mut server = Session::server(Config::default(), now).expect("valid config");
     assert!(!client.may_transmit());
     assert!(!server.may_transmit());
+    let now = Instant::ZERO;
 
-    let id = client.open_stream().expect("open");
+    let id = client.open_stream(now).expect("open");
     assert_eq!(client.stream(id).expect("open").write(b"x"), Ok(1));
     assert!(client.may_transmit());
     assert!(deliver(&mut client, &mut server) > 0);
@@ -69,23 +72,27 @@ fn says_yes_only_while_frames_wait() {
     assert!(server.may_transmit(), "a window update is due");
     assert!(!take_bytes(&mut server).is_empty());
     assert!(!server.may_transmit());
+    let now = Instant::ZERO;
 
     // Finishing has a FIN to send.
-    assert_eq!(server.stream(id).expect("open").finish(), Ok(()));
+    assert_eq!(server.stream(id).expect("open").finish(now), Ok(()));
     assert!(server.may_transmit());
 }
 
 #[test]
 fn never_says_no_while_something_waits() {
     let mut rng = muxplex::testing::Rng::new(7);
-    let mut client = Session::client(Config::default());
-    let mut server = Session::server(Config::default());
+    let now = Instant::ZERO;
+    let mut client = Session::client(Config::default(), now).expect("valid config");
+    let now = Instant::ZERO;
+    let mut server = Session::server(Config::default(), now).expect("valid config");
     let mut ids = Vec::new();
     let mut buf = vec![0u8; 40_000];
     for _ in 0..2_000 {
         match rng.range(0, 6) {
             0 => {
-                if let Ok(id) = client.open_stream() {
+                let now = Instant::ZERO;
+                if let Ok(id) = client.open_stream(now) {
                     ids.push(id);
                 }
             }

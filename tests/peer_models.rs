@@ -50,7 +50,7 @@ struct Host {
 impl Host {
     /// One round: accept, write what the streams take, read everything
     /// there is. Returns whether anything moved.
-    fn run(&mut self, end: &mut Peer) -> bool {
+    fn run(&mut self, end: &mut Peer, now: Instant) -> bool {
         let mut moved = false;
         if let Some(session) = end.session() {
             while session.poll_event().is_some() {}
@@ -60,12 +60,12 @@ impl Host {
             moved = true;
         }
         for (&id, app) in self.streams.iter_mut().filter(|(_, app)| !app.done()) {
-            moved |= Self::run_stream(self.echo, end, id, app);
+            moved |= Self::run_stream(self.echo, end, now, id, app);
         }
         moved
     }
 
-    fn run_stream(echo: bool, end: &mut Peer, id: StreamId, app: &mut App) -> bool {
+    fn run_stream(echo: bool, end: &mut Peer, now: Instant, id: StreamId, app: &mut App) -> bool {
         let mut moved = false;
         loop {
             match end.read(id, 70_000, false) {
@@ -105,7 +105,7 @@ impl Host {
             }
         }
         if app.finish_when_sent && !app.finished && app.sent == app.to_send.len() {
-            match end.finish(id) {
+            match end.finish(now, id) {
                 Ok(()) => app.finished = true,
                 Err(Refused::Cut) => app.failed = true,
                 Err(other) => panic!("finish of {id}: {other:?}"),
@@ -160,7 +160,8 @@ impl Echo {
         hosts[index(other(opener))].echo = true;
         let mut expected = BTreeMap::new();
         for (i, &size) in sizes.iter().enumerate() {
-            let id = end(&mut pair, opener).open().expect("open");
+            let now = pair.now();
+            let id = end(&mut pair, opener).open(now).expect("open");
             let payload = pattern(seed.wrapping_mul(1_000).wrapping_add(i as u64), size);
             expected.insert(id, payload.clone());
             hosts[index(opener)].streams.insert(
@@ -187,7 +188,8 @@ impl Echo {
             self.pair.drive();
             let mut moved = false;
             for side in [Side::Client, Side::Server] {
-                moved |= self.hosts[index(side)].run(end(&mut self.pair, side));
+                let now = self.pair.now();
+                moved |= self.hosts[index(side)].run(end(&mut self.pair, side), now);
             }
             if !moved {
                 return;
@@ -408,14 +410,17 @@ fn close_mid_transfer(model_side: Side, opener: Side, early_go_away: bool) -> Ec
     let mut echo = Echo::new(pair, opener, 4, &sizes);
     // Under way: the opener has sent what the windows allow, and the echo
     // server has accepted every stream and echoed what arrived.
+    let now = echo.pair.now();
     let opener_end = end(&mut echo.pair, opener);
-    echo.hosts[index(opener)].run(opener_end);
+    echo.hosts[index(opener)].run(opener_end, now);
     echo.pair.advance(Duration::from_millis(6));
     let echoer = other(opener);
+    let now = echo.pair.now();
     let echoer_end = end(&mut echo.pair, echoer);
-    echo.hosts[index(echoer)].run(echoer_end);
+    echo.hosts[index(echoer)].run(echoer_end, now);
     assert_eq!(echo.hosts[index(echoer)].streams.len(), sizes.len());
-    end(&mut echo.pair, mux_side).close();
+    let now = echo.pair.now();
+    end(&mut echo.pair, mux_side).close(now);
     if early_go_away {
         echo.pair
             .inject(mux_side, &header(FrameType::GoAway, Flags::NONE, 0, 0));
@@ -480,7 +485,7 @@ fn a_lazy_peer_acknowledges_with_its_first_frame_back() {
     for lazy in [false, true] {
         let config = Config::default().with_max_unacked_outbound(1);
         let mut pair = pair(Quirks::none().with_lazy_ack(lazy), Side::Server, config);
-        let id = pair.client.open().unwrap();
+        let id = pair.client.open(pair.now()).unwrap();
         pair.client.write(id, b"ping").unwrap();
         pair.drive();
         let accepted = pair.server.accept().unwrap();
@@ -493,7 +498,7 @@ fn a_lazy_peer_acknowledges_with_its_first_frame_back() {
         assert_eq!(unacked(&mut pair), usize::from(lazy), "lazy: {lazy}");
         // Opening waits for the ACK; without it, a second stream opens
         // (and stays unacknowledged, since the model never accepts it).
-        let second = pair.client.open();
+        let second = pair.client.open(pair.now());
         assert_eq!(second.is_none(), lazy, "opening blocked: {lazy}");
         pair.server.write(accepted, b"pong").unwrap();
         pair.drive();

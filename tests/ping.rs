@@ -12,7 +12,8 @@ use muxplex::{Config, Event, Instant, PingError, Session};
 
 #[test]
 fn a_ping_is_answered_with_the_same_value() {
-    let mut server = Session::server(Config::default());
+    let now = Instant::ZERO;
+    let mut server = Session::server(Config::default(), now).expect("valid config");
     for value in [0, 0xDEAD_BEEF, u32::MAX] {
         server.handle_input(
             Instant::ZERO,
@@ -70,7 +71,8 @@ fn several_outstanding_pings_each_get_their_rtt() {
 
 #[test]
 fn unsolicited_pongs_are_ignored() {
-    let mut client = Session::client(Config::default());
+    let now = Instant::ZERO;
+    let mut client = Session::client(Config::default(), now).expect("valid config");
     client.ping(Instant::ZERO).unwrap();
     let sent = take_frames(&mut client);
     let value = sent[0].header.length;
@@ -94,7 +96,9 @@ fn unsolicited_pongs_are_ignored() {
 
 #[test]
 fn outstanding_pings_are_limited() {
-    let mut client = Session::client(Config::default().with_max_outstanding_pings(2));
+    let now = Instant::ZERO;
+    let mut client = Session::client(Config::default().with_max_outstanding_pings(2), now)
+        .expect("valid config");
     client.ping(Instant::ZERO).unwrap();
     client.ping(Instant::ZERO).unwrap();
     assert_eq!(
@@ -112,7 +116,9 @@ fn outstanding_pings_are_limited() {
 
 #[test]
 fn a_ping_flood_queues_at_most_the_configured_pongs() {
-    let mut server = Session::server(Config::default().with_max_pending_pongs(8));
+    let now = Instant::ZERO;
+    let mut server =
+        Session::server(Config::default().with_max_pending_pongs(8), now).expect("valid config");
     let mut flood = Vec::new();
     for value in 0..1000 {
         flood.extend(header(FrameType::Ping, Flags::SYN, 0, value));

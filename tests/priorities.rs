@@ -33,8 +33,8 @@ impl Link {
             .with_max_frame_size(FRAME as u32)
             .with_keepalive_interval(None);
         Link {
-            client: Session::client(config.clone()),
-            server: Session::server(config),
+            client: Session::client(config.clone(), NOW).expect("valid config"),
+            server: Session::server(config, NOW).expect("valid config"),
             decoder: FrameDecoder::new(FRAME as u32),
             data_frames: Vec::new(),
             received: BTreeMap::new(),
@@ -44,7 +44,7 @@ impl Link {
 
     /// Opens a client stream at `priority`.
     fn open(&mut self, priority: i32) -> StreamId {
-        let id = self.client.open_stream().expect("open");
+        let id = self.client.open_stream(NOW).expect("open");
         self.client.stream(id).expect("open").set_priority(priority);
         id
     }

@@ -157,7 +157,7 @@ fn window_update_overflowing_u32_is_rejected() {
 #[test]
 fn the_peer_learns_of_the_error_from_the_goaway() {
     let mut pair = Pair::new(Config::default(), Config::default());
-    let id = pair.client.open_stream().unwrap();
+    let id = pair.client.open_stream(pair.now()).unwrap();
     pair.client.stream(id).unwrap().write(b"hello").unwrap();
     pair.drive();
     // The server breaks the protocol from the client's point of view.
@@ -172,7 +172,7 @@ fn the_peer_learns_of_the_error_from_the_goaway() {
     assert!(events(&mut pair.server).contains(&Event::Closed(peer)));
     assert_eq!(pair.server.close_reason(), Some(peer));
     assert_eq!(
-        pair.server.open_stream(),
+        pair.server.open_stream(pair.now()),
         Err(muxplex::OpenError::SessionClosed(peer))
     );
 }

@@ -9,8 +9,9 @@ use muxplex::{CloseReason, Config, Delivery, Event, Instant, Session, StreamErro
 
 #[test]
 fn reset_before_ack_is_not_delivered() {
-    let mut client = Session::client(Config::default());
-    let id = client.open_stream().unwrap();
+    let now = Instant::ZERO;
+    let mut client = Session::client(Config::default(), now).expect("valid config");
+    let id = client.open_stream(now).unwrap();
     client.stream(id).unwrap().write(b"request").unwrap();
     common::take_frames(&mut client);
     let rst = common::header(FrameType::WindowUpdate, Flags::RST, id.get(), 0);
@@ -35,7 +36,7 @@ fn reset_before_ack_is_not_delivered() {
 #[test]
 fn reset_after_ack_is_delivered() {
     let mut pair = Pair::new(Config::default(), Config::default());
-    let id = pair.client.open_stream().unwrap();
+    let id = pair.client.open_stream(pair.now()).unwrap();
     pair.client.stream(id).unwrap().write(b"request").unwrap();
     pair.drive();
     let accepted = pair.server.accept_stream().unwrap();
@@ -59,12 +60,12 @@ fn reset_after_ack_is_delivered() {
 #[test]
 fn session_lost_before_ack_is_maybe_delivered() {
     let mut pair = Pair::new(Config::default(), Config::default());
-    let sent = pair.client.open_stream().unwrap();
+    let sent = pair.client.open_stream(pair.now()).unwrap();
     pair.client.stream(sent).unwrap().write(b"request").unwrap();
     pair.drive();
     // Opened after the last transmit: its SYN never leaves, because the
     // transport ends before the client transmits again.
-    let unsent = pair.client.open_stream().unwrap();
+    let unsent = pair.client.open_stream(pair.now()).unwrap();
     let now = pair.now();
     pair.client.handle_eof(now);
 
@@ -87,10 +88,11 @@ fn session_lost_before_ack_is_maybe_delivered() {
 
 #[test]
 fn streams_not_yet_sent_fail_as_not_delivered_after_go_away() {
-    let mut client = Session::client(Config::default());
-    let sent = client.open_stream().unwrap();
+    let now = Instant::ZERO;
+    let mut client = Session::client(Config::default(), now).expect("valid config");
+    let sent = client.open_stream(now).unwrap();
     common::take_frames(&mut client);
-    let unsent = client.open_stream().unwrap();
+    let unsent = client.open_stream(now).unwrap();
     let go_away = common::header(FrameType::GoAway, Flags::NONE, 0, 0);
     client.handle_input(Instant::ZERO, &go_away);
     let events = common::events(&mut client);
@@ -116,7 +118,7 @@ fn streams_not_yet_sent_fail_as_not_delivered_after_go_away() {
 #[test]
 fn reset_right_after_accept_still_reports_delivered() {
     let mut pair = Pair::new(Config::default(), Config::default());
-    let id = pair.client.open_stream().unwrap();
+    let id = pair.client.open_stream(pair.now()).unwrap();
     pair.client.stream(id).unwrap().write(b"request").unwrap();
     pair.drive();
     // The server application takes the stream and drops it before any

@@ -13,8 +13,10 @@ use muxplex::{Config, Instant, Session, StreamId};
 fn data_frames_never_exceed_max_frame_size() {
     for max in [1u32, 700, 16 * 1024] {
         let config = Config::default().with_max_frame_size(max);
-        let mut client = Session::client(config);
-        let id = client.open_stream().unwrap();
+        let now = Instant::ZERO;
+        let mut client = Session::client(config, now).expect("valid config");
+        let now = Instant::ZERO;
+        let id = client.open_stream(now).unwrap();
         let payload = pattern(u64::from(max), 100_003);
         let mut written = 0;
         for size in [1, 999, 40_000, 59_003] {
@@ -51,10 +53,11 @@ fn small_frames_arrive_intact_through_a_pair() {
     let mut pair = Pair::new(config.clone(), config)
         .with_seed(3)
         .with_chunking(Chunking::Random { max: 100 });
-    let id = pair.client.open_stream().unwrap();
+    let id = pair.client.open_stream(pair.now()).unwrap();
     let payload = pattern(9, 50_000);
     pair.client.stream(id).unwrap().write(&payload).unwrap();
-    pair.client.stream(id).unwrap().finish().unwrap();
+    let now = pair.now();
+    pair.client.stream(id).unwrap().finish(now).unwrap();
     pair.drive();
     assert_eq!(pair.server.accept_stream(), Some(id));
     let (got, end) = common::read_all(&mut pair.server, id);
@@ -64,9 +67,13 @@ fn small_frames_arrive_intact_through_a_pair() {
 
 #[test]
 fn streams_take_turns_frame_by_frame() {
-    let mut client = Session::client(Config::default().with_max_frame_size(1024));
-    let a = client.open_stream().unwrap();
-    let b = client.open_stream().unwrap();
+    let now = Instant::ZERO;
+    let mut client =
+        Session::client(Config::default().with_max_frame_size(1024), now).expect("valid config");
+    let now = Instant::ZERO;
+    let a = client.open_stream(now).unwrap();
+    let now = Instant::ZERO;
+    let b = client.open_stream(now).unwrap();
     client.stream(a).unwrap().write(&[b'a'; 20 * 1024]).unwrap();
     client.stream(b).unwrap().write(&[b'b'; 20 * 1024]).unwrap();
     let order: Vec<u32> = take_frames(&mut client)
@@ -83,9 +90,13 @@ fn streams_take_turns_frame_by_frame() {
 
 #[test]
 fn higher_priority_goes_first() {
-    let mut client = Session::client(Config::default().with_max_frame_size(1000));
-    let low = client.open_stream().unwrap();
-    let high = client.open_stream().unwrap();
+    let now = Instant::ZERO;
+    let mut client =
+        Session::client(Config::default().with_max_frame_size(1000), now).expect("valid config");
+    let now = Instant::ZERO;
+    let low = client.open_stream(now).unwrap();
+    let now = Instant::ZERO;
+    let high = client.open_stream(now).unwrap();
     client.stream(low).unwrap().write(&[0; 5000]).unwrap();
     client.stream(high).unwrap().write(&[1; 5000]).unwrap();
     // Set after the writes: the queued entry must move to the new level.
@@ -100,8 +111,10 @@ fn higher_priority_goes_first() {
 
 /// A client with a lot of data queued and nothing sent yet.
 fn client_with_queued_data() -> Session {
-    let mut client = Session::client(Config::default());
-    let id = client.open_stream().unwrap();
+    let now = Instant::ZERO;
+    let mut client = Session::client(Config::default(), now).expect("valid config");
+    let now = Instant::ZERO;
+    let id = client.open_stream(now).unwrap();
     assert_eq!(client.stream(id).unwrap().write(&[5; 200_000]), Ok(200_000));
     client
 }

@@ -24,7 +24,7 @@ fn closed_events(events: &[Event]) -> Vec<CloseReason> {
 
 /// Opens a client stream, writes `data` and lets the server accept it.
 fn open_accepted(pair: &mut Pair, data: &[u8]) -> (StreamId, StreamId) {
-    let id = pair.client.open_stream().unwrap();
+    let id = pair.client.open_stream(pair.now()).unwrap();
     pair.client.stream(id).unwrap().write(data).unwrap();
     pair.drive();
     let accepted = pair.server.accept_stream().unwrap();
@@ -50,11 +50,11 @@ fn graceful_close_lets_streams_finish_then_goes_away() {
     let mut pair = Pair::new(Config::default(), Config::default());
     let (id, accepted) = open_accepted(&mut pair, b"request");
 
-    pair.client.close();
+    pair.client.close(pair.now());
     assert!(pair.client.is_closing());
-    assert_eq!(pair.client.open_stream(), Err(OpenError::Closing));
+    assert_eq!(pair.client.open_stream(pair.now()), Err(OpenError::Closing));
     // The server may still try to open: refused with an RST, not fatal.
-    let refused = pair.server.open_stream().unwrap();
+    let refused = pair.server.open_stream(pair.now()).unwrap();
     pair.server.stream(refused).unwrap().write(b"x").unwrap();
     pair.drive();
     let server_events = common::events(&mut pair.server);
@@ -67,11 +67,12 @@ fn graceful_close_lets_streams_finish_then_goes_away() {
     assert!(!pair.client.is_closed(), "the open stream holds the close");
 
     // The existing stream completes in both directions.
+    let now = pair.now();
     let mut stream = pair.server.stream(accepted).unwrap();
     stream.write(b"response").unwrap();
-    stream.finish().unwrap();
+    stream.finish(now).unwrap();
     drop(stream);
-    pair.client.stream(id).unwrap().finish().unwrap();
+    pair.client.stream(id).unwrap().finish(now).unwrap();
     pair.drive();
     assert_eq!(read_all(&mut pair.server, accepted).unwrap(), b"request");
     assert_eq!(read_all(&mut pair.client, id).unwrap(), b"response");
@@ -84,7 +85,10 @@ fn graceful_close_lets_streams_finish_then_goes_away() {
     );
     // The server saw GoAway(0): it drains, and opens nothing new.
     assert!(common::events(&mut pair.server).contains(&Event::PeerGoingAway));
-    assert_eq!(pair.server.open_stream(), Err(OpenError::PeerGoingAway));
+    assert_eq!(
+        pair.server.open_stream(pair.now()),
+        Err(OpenError::PeerGoingAway)
+    );
 }
 
 #[test]
@@ -94,7 +98,7 @@ fn close_timeout_resets_what_is_left() {
     let (id, accepted) = open_accepted(&mut pair, b"never finished");
     common::events(&mut pair.server);
 
-    pair.client.close();
+    pair.client.close(pair.now());
     pair.advance(Duration::from_millis(1_999));
     assert!(pair.client.is_closing());
     pair.advance(Duration::from_millis(1));
@@ -131,7 +135,7 @@ fn close_timeout_resets_what_is_left() {
 fn abort_sends_go_away_with_its_code() {
     let mut pair = Pair::new(Config::default(), Config::default());
     let (id, _) = open_accepted(&mut pair, b"data");
-    pair.client.abort(7);
+    pair.client.abort(pair.now(), 7);
     let frames = common::take_frames(&mut pair.client);
     assert!(common::has_go_away(&frames, 7));
     assert_eq!(
@@ -145,8 +149,9 @@ fn abort_sends_go_away_with_its_code() {
             delivery: Delivery::Delivered,
         })
     ));
+    let now = pair.now();
 
-    let mut server = Session::server(Config::default());
+    let mut server = Session::server(Config::default(), now).expect("valid config");
     let mut wire_bytes = Vec::new();
     for f in &frames {
         wire_bytes.extend_from_slice(&f.header.encode());
@@ -168,15 +173,18 @@ fn peer_go_away_normal_drains_existing_streams() {
     pair.client.handle_input(now, &go_away);
     assert!(common::events(&mut pair.client).contains(&Event::PeerGoingAway));
     assert!(!pair.client.is_closed());
-    assert_eq!(pair.client.open_stream(), Err(OpenError::PeerGoingAway));
+    assert_eq!(
+        pair.client.open_stream(pair.now()),
+        Err(OpenError::PeerGoingAway)
+    );
     // The existing stream still works both ways.
     pair.client
         .stream(id)
         .unwrap()
         .write(b" and after")
         .unwrap();
-    pair.client.stream(id).unwrap().finish().unwrap();
-    pair.server.stream(accepted).unwrap().finish().unwrap();
+    pair.client.stream(id).unwrap().finish(now).unwrap();
+    pair.server.stream(accepted).unwrap().finish(now).unwrap();
     pair.drive();
     assert_eq!(
         read_all(&mut pair.server, accepted).unwrap(),
@@ -194,7 +202,7 @@ fn peer_go_away_normal_drains_existing_streams() {
 #[test]
 fn peer_go_away_can_be_made_terminal() {
     let config = Config::default().with_terminate_on_peer_go_away(true);
-    let mut session = Session::client(config);
+    let mut session = Session::client(config, muxplex::Instant::ZERO).expect("valid config");
     let go_away = common::header(FrameType::GoAway, Flags::NONE, 0, 0);
     session.handle_input(muxplex::Instant::ZERO, &go_away);
     assert_eq!(
@@ -210,16 +218,16 @@ type Ending = (&'static str, fn(&mut Pair));
 fn every_end_is_reported_once() {
     let ends: [Ending; 4] = [
         ("eof", |pair| pair.close_transport(Side::Server)),
-        ("abort", |pair| pair.client.abort(2)),
-        ("close", |pair| pair.client.close()),
-        ("peer error", |pair| pair.server.abort(1)),
+        ("abort", |pair| pair.client.abort(pair.now(), 2)),
+        ("close", |pair| pair.client.close(pair.now())),
+        ("peer error", |pair| pair.server.abort(pair.now(), 1)),
     ];
     for (name, end) in ends {
         let mut pair = Pair::new(Config::default(), Config::default());
         end(&mut pair);
         pair.drive();
         // Later inputs cannot end it again.
-        pair.client.abort(9);
+        pair.client.abort(pair.now(), 9);
         pair.client.handle_eof(pair.now());
         let closes = closed_events(&common::events(&mut pair.client));
         assert_eq!(closes.len(), 1, "{name}: {closes:?}");
@@ -230,15 +238,17 @@ fn every_end_is_reported_once() {
 fn the_peers_graceful_close_is_reported_as_such() {
     let mut pair = Pair::new(Config::default(), Config::default());
     let (id, accepted) = open_accepted(&mut pair, b"last request");
-    pair.client.stream(id).unwrap().finish().unwrap();
-    pair.server.stream(accepted).unwrap().finish().unwrap();
+    let now = pair.now();
+    pair.client.stream(id).unwrap().finish(now).unwrap();
+    let now = pair.now();
+    pair.server.stream(accepted).unwrap().finish(now).unwrap();
     pair.drive();
     assert_eq!(
         read_all(&mut pair.server, accepted).unwrap(),
         b"last request"
     );
     assert_eq!(read_all(&mut pair.client, id).unwrap(), b"");
-    pair.client.close();
+    pair.client.close(pair.now());
     pair.drive();
     // The client is done and hangs up; the server saw its GoAway(0) first.
     pair.close_transport(Side::Client);

@@ -268,15 +268,17 @@ fn a_pair_panics_at_the_first_violation() {
 #[test]
 fn a_pair_audits_what_its_sessions_send() {
     let mut pair = Pair::new(Config::default(), Config::default());
-    let id = pair.client.open_stream().unwrap();
+    let id = pair.client.open_stream(pair.now()).unwrap();
     {
+        let now = pair.now();
         let mut stream = pair.client.stream(id).unwrap();
         stream.write(&[5; 40_000]).unwrap();
-        stream.finish().unwrap();
+        stream.finish(now).unwrap();
     }
     pair.drive();
     let accepted = pair.server.accept_stream().unwrap();
-    pair.server.stream(accepted).unwrap().finish().unwrap();
+    let now = pair.now();
+    pair.server.stream(accepted).unwrap().finish(now).unwrap();
     pair.drive();
     // Three Data frames and the FIN; the ACK and the server's FIN.
     assert_eq!(pair.wire_audit(Side::Client).frames_sent(), 4);
@@ -286,7 +288,7 @@ fn a_pair_audits_what_its_sessions_send() {
 #[test]
 fn injected_frames_are_not_the_senders_but_their_grants_count() {
     let mut pair = Pair::new(Config::default(), Config::default());
-    let id = pair.client.open_stream().unwrap();
+    let id = pair.client.open_stream(pair.now()).unwrap();
     pair.client
         .stream(id)
         .unwrap()

@@ -22,15 +22,15 @@ impl Pair {
     /// A fresh client and server with the default configuration.
     pub(crate) fn new() -> Self {
         Pair {
-            client: Session::client(Config::default()),
-            server: Session::server(Config::default()),
+            client: Session::client(Config::default(), Instant::ZERO).expect("valid config"),
+            server: Session::server(Config::default(), Instant::ZERO).expect("valid config"),
             wire: vec![0; CHUNK],
             origin: Clock::now(),
         }
     }
 
     /// The host's monotonic time in the core's terms.
-    fn now(&self) -> Instant {
+    pub(crate) fn now(&self) -> Instant {
         Instant::from_micros(self.origin.elapsed().as_micros() as u64)
     }
 
@@ -71,7 +71,10 @@ pub(crate) fn bulk(total: u64) -> io::Result<f64> {
     let mut pair = Pair::new();
     let mut read_buf = vec![0u8; CHUNK];
     let started = Clock::now();
-    let id = pair.client.open_stream().map_err(io::Error::other)?;
+    let id = pair
+        .client
+        .open_stream(pair.now())
+        .map_err(io::Error::other)?;
     let mut server_id = None;
     let (mut sent, mut received) = (0u64, 0u64);
     while received < total {
@@ -117,15 +120,17 @@ pub(crate) fn open(total: usize) -> io::Result<f64> {
     let mut done = 0;
     while done < total {
         opened.clear();
+        // One clock reading per turn of the loop, as a host takes it.
+        let now = pair.now();
         while done + opened.len() < total {
-            let id = match pair.client.open_stream() {
+            let id = match pair.client.open_stream(now) {
                 Ok(id) => id,
                 Err(muxplex::OpenError::Blocked) => break,
                 Err(e) => return Err(io::Error::other(e)),
             };
             let mut stream = pair.client.stream(id).expect("just opened");
             stream.write(b"hello").map_err(stream_error)?;
-            stream.finish().map_err(stream_error)?;
+            stream.finish(now).map_err(stream_error)?;
             opened.push(id);
         }
         pair.client_to_server();
@@ -134,7 +139,7 @@ pub(crate) fn open(total: usize) -> io::Result<f64> {
             if read_to_end(&mut stream)? != 5 {
                 return Err(io::Error::other("wrong message"));
             }
-            stream.finish().map_err(stream_error)?;
+            stream.finish(now).map_err(stream_error)?;
         }
         pair.server_to_client();
         for &id in &opened {

@@ -25,7 +25,7 @@ pub(crate) fn core(n: usize) -> io::Result<f64> {
     let before = live_bytes();
     while opened.len() < n {
         while opened.len() < n {
-            match pair.client.open_stream() {
+            match pair.client.open_stream(pair.now()) {
                 Ok(id) => opened.push(id),
                 // At the limit of unacknowledged opens: let the ACKs in.
                 Err(OpenError::Blocked) => break,

@@ -21,7 +21,7 @@ use core::panic::PanicInfo;
 use core::time::Duration;
 
 use cortex_m_rt::entry;
-use muxplex::{Config, Event, Session, StreamId};
+use muxplex::{Config, Event, Instant, Session, StreamId};
 use muxplex_embedded_io::Driver;
 
 #[global_allocator]
@@ -50,22 +50,30 @@ fn config() -> Config {
 fn main() -> ! {
     board::init();
     let mut clock = board::Clock::default();
-    let mut driver = Driver::new(board::Uart, Session::client(config()));
+    let mut driver = Driver::new(board::Uart, new_session(clock.now()));
     loop {
-        greet(driver.session_mut());
+        greet(driver.session_mut(), clock.now());
         serve(&mut driver, &mut clock);
         // The session ended (the peer left, or the line failed): start over.
-        *driver.session_mut() = Session::client(config());
+        *driver.session_mut() = new_session(clock.now());
+    }
+}
+
+/// A client session from the fixed configuration, which is valid.
+fn new_session(now: Instant) -> Session {
+    match Session::client(config(), now) {
+        Ok(session) => session,
+        Err(_) => panic!(),
     }
 }
 
 /// Opens a stream and writes a greeting on it, then finishes it.
-fn greet(session: &mut Session) {
-    if let Ok(id) = session.open_stream()
+fn greet(session: &mut Session, now: Instant) {
+    if let Ok(id) = session.open_stream(now)
         && let Some(mut stream) = session.stream(id)
     {
         let _ = stream.write(b"hello from a microcontroller\n");
-        let _ = stream.finish();
+        let _ = stream.finish(now);
     }
 }
 
@@ -73,14 +81,15 @@ fn greet(session: &mut Session) {
 fn serve(driver: &mut Driver<board::Uart>, clock: &mut board::Clock) {
     let mut buf = [0u8; 256];
     loop {
-        if driver.poll(clock.now()).is_err() {
+        let now = clock.now();
+        if driver.poll(now).is_err() {
             return;
         }
         let session = driver.session_mut();
         while let Some(event) = session.poll_event() {
             match event {
                 Event::IncomingStream(_) => while session.accept_stream().is_some() {},
-                Event::Readable(id) | Event::Writable(id) => echo(session, id, &mut buf),
+                Event::Readable(id) | Event::Writable(id) => echo(session, id, now, &mut buf),
                 Event::Closed(_) => return,
                 _ => {}
             }
@@ -90,7 +99,7 @@ fn serve(driver: &mut Driver<board::Uart>, clock: &mut board::Clock) {
 
 /// Echoes what stream `id` has to read, as far as it can write; finishes
 /// when the peer has.
-fn echo(session: &mut Session, id: StreamId, buf: &mut [u8]) {
+fn echo(session: &mut Session, id: StreamId, now: Instant, buf: &mut [u8]) {
     let Some(mut stream) = session.stream(id) else {
         return;
     };
@@ -101,7 +110,7 @@ fn echo(session: &mut Session, id: StreamId, buf: &mut [u8]) {
         }
         match stream.read(&mut buf[..room]) {
             Ok(0) => {
-                let _ = stream.finish();
+                let _ = stream.finish(now);
                 return;
             }
             Ok(n) => {

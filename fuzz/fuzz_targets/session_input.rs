@@ -16,8 +16,8 @@ fuzz_target!(|data: &[u8]| {
         .with_max_streams(64)
         .with_accept_backlog(8);
     let mut session = match control & 1 {
-        0 => Session::client(config),
-        _ => Session::server(config),
+        0 => Session::client(config, now).expect("valid config"),
+        _ => Session::server(config, now).expect("valid config"),
     };
     let piece = usize::from(control >> 1).max(1);
     let mut now = Instant::ZERO;

@@ -108,7 +108,7 @@ pub(crate) fn size(bytes: u64) -> String {
         0x10_0000..0x4000_0000 => (1 << 20, "MiB", 1),
         _ => (1 << 30, "GiB", 2),
     };
-    if bytes % unit == 0 {
+    if bytes.is_multiple_of(unit) {
         format!("{} {name}", bytes / unit)
     } else {
         format!("{:.decimals$} {name}", bytes as f64 / unit as f64)

@@ -7,6 +7,7 @@ use crate::error::{Delivery, StreamError};
 use crate::pins::Pins;
 use crate::stream::{RecvState, SendState, StreamState};
 use crate::stream_id::StreamId;
+use crate::time::Instant;
 
 /// One stream of a [`Session`], borrowed from
 /// [`Session::stream`](Session::stream).
@@ -86,7 +87,7 @@ impl<'a> Stream<'a> {
     /// budget, whichever cut it short.
     fn write_room(&mut self, len: usize) -> Result<(usize, usize), StreamError> {
         self.check_writable()?;
-        let max_buffer = self.session.config.effective_max_window();
+        let max_buffer = self.session.config.max_stream_window;
         let budget_room = self.session.send_budget_room();
         let id = self.id;
         let stream = self.state();
@@ -109,7 +110,7 @@ impl<'a> Stream<'a> {
     /// How many bytes a write would take now: what the peer's window and
     /// the session's send budget allow.
     pub fn write_capacity(&self) -> usize {
-        let max_buffer = self.session.config.effective_max_window();
+        let max_buffer = self.session.config.max_stream_window;
         match self.session.streams.get(&self.id) {
             Some(stream) if stream.send == SendState::Open && stream.reset.is_none() => stream
                 .write_capacity(max_buffer)
@@ -165,8 +166,12 @@ impl<'a> Stream<'a> {
     }
 
     /// Half-closes our direction: FIN goes out after the buffered data.
-    /// Reading goes on until the peer finishes too.
-    pub fn finish(&mut self) -> Result<(), StreamError> {
+    /// Reading goes on until the peer finishes too. The
+    /// [`stream close timeout`](crate::Config::stream_close_timeout) starts
+    /// when the FIN leaves, counting from the latest time the host supplied
+    /// by then: `now` or later.
+    pub fn finish(&mut self, now: Instant) -> Result<(), StreamError> {
+        self.session.timers.observe(now);
         self.check_writable()?;
         let stream = self.state();
         stream.send = SendState::FinQueued;
@@ -193,7 +198,9 @@ impl<'a> Stream<'a> {
     /// [`Config::stream_close_timeout`](crate::Config) if it never comes).
     /// No more events name the stream, and [`Session::stream`] no longer
     /// finds it. Adapters call this when the application drops a handle.
-    pub fn detach(mut self) {
+    /// `now` starts the close timeout, as for [`finish`](Self::finish).
+    pub fn detach(mut self, now: Instant) {
+        self.session.timers.observe(now);
         let closed = self.session.is_closed();
         let state = self.state();
         if state.reset.is_some() || closed {

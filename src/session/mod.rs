@@ -10,7 +10,7 @@ use alloc::collections::{BTreeMap, VecDeque};
 
 pub use handle::Stream;
 
-use crate::config::{Config, Role};
+use crate::config::{Config, ConfigError, Role};
 use crate::error::{CloseReason, Delivery, OpenError, PingError};
 use crate::event::Event;
 use crate::pins::Pins;
@@ -150,11 +150,13 @@ pub struct Session {
 }
 
 impl Session {
-    /// A session for the given end of the transport.
-    #[must_use]
-    pub fn new(role: Role, config: Config) -> Self {
-        let inbound = Inbound::new(config.effective_max_window());
-        Session {
+    /// A session for the given end of the transport, starting at `now`
+    /// (the keepalive clock starts then). Fails if `config` has a field out
+    /// of range (see [`Config::validate`]).
+    pub fn new(role: Role, config: Config, now: Instant) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let inbound = Inbound::new(config.max_stream_window);
+        Ok(Session {
             role,
             config,
             phase: Phase::Open,
@@ -182,21 +184,19 @@ impl Session {
             pending_pongs: 0,
             outstanding_pings: VecDeque::new(),
             next_ping_value: 0,
-            timers: Timers::default(),
+            timers: Timers::new(now),
             events: VecDeque::new(),
-        }
+        })
     }
 
-    /// A session for the end that dialed the transport.
-    #[must_use]
-    pub fn client(config: Config) -> Self {
-        Self::new(Role::Client, config)
+    /// A session for the end that dialed the transport; see [`new`](Self::new).
+    pub fn client(config: Config, now: Instant) -> Result<Self, ConfigError> {
+        Self::new(Role::Client, config, now)
     }
 
-    /// A session for the end that accepted the transport.
-    #[must_use]
-    pub fn server(config: Config) -> Self {
-        Self::new(Role::Server, config)
+    /// A session for the end that accepted the transport; see [`new`](Self::new).
+    pub fn server(config: Config, now: Instant) -> Result<Self, ConfigError> {
+        Self::new(Role::Server, config, now)
     }
 
     /// Which end this session is.
@@ -258,7 +258,8 @@ impl Session {
     /// Refused with [`OpenError::Blocked`] while
     /// [`Config::max_unacked_outbound`] streams await the peer's ACK; an
     /// [`Event::OpenUnblocked`] follows when one more may open.
-    pub fn open_stream(&mut self) -> Result<StreamId, OpenError> {
+    pub fn open_stream(&mut self, now: Instant) -> Result<StreamId, OpenError> {
+        self.timers.observe(now);
         match self.phase {
             Phase::Closed(reason) => return Err(OpenError::SessionClosed(reason)),
             Phase::Closing { .. } => return Err(OpenError::Closing),
@@ -335,9 +336,9 @@ impl Session {
     /// Closes the session gracefully: no new streams either way (SYNs from
     /// the peer are refused with RST), open streams may finish until
     /// [`Config::close_timeout`], then the rest are reset, GoAway(0) goes
-    /// out and [`Event::Closed`] follows. The timeout counts from the last
-    /// time the host supplied.
-    pub fn close(&mut self) {
+    /// out and [`Event::Closed`] follows. The timeout counts from `now`.
+    pub fn close(&mut self, now: Instant) {
+        self.timers.observe(now);
         if self.phase != Phase::Open {
             return;
         }
@@ -353,7 +354,8 @@ impl Session {
 
     /// Ends the session at once: sends GoAway(`code`) and fails every
     /// stream. Data already buffered for reading stays readable.
-    pub fn abort(&mut self, code: u32) {
+    pub fn abort(&mut self, now: Instant, code: u32) {
+        self.timers.observe(now);
         self.end(CloseReason::LocalAbort { code }, Some(code));
     }
 
@@ -447,7 +449,7 @@ impl Session {
     /// that the peer's window lets write but the send budget does not joins
     /// the budget's queue instead.
     fn notify_writable_if_unblocked(&mut self, id: StreamId) {
-        let max_buffer = self.config.effective_max_window();
+        let max_buffer = self.config.max_stream_window;
         let budget_room = self.send_budget_room();
         let Some(stream) = self.streams.get_mut(&id) else {
             return;
@@ -485,7 +487,7 @@ impl Session {
         }
         let mut wakes = match self.send_total {
             0 => self.budget_waiters.len(),
-            _ => room.div_ceil(self.config.effective_frame_size() as usize),
+            _ => room.div_ceil(self.config.max_frame_size as usize),
         };
         while wakes > 0 {
             let Some(id) = self.budget_waiters.pop_front() else {

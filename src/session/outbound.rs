@@ -126,7 +126,7 @@ impl Session {
     fn grow_window(&mut self, id: StreamId) -> u32 {
         let now = self.timers.now();
         let rtt = self.timers.smoothed_rtt();
-        let max_window = self.config.effective_max_window();
+        let max_window = self.config.max_stream_window;
         let budget = self.config.max_session_buffer;
         let Some(stream) = self.streams.get_mut(&id) else {
             return 0;
@@ -179,7 +179,7 @@ impl Session {
     }
 
     fn data_frame(&mut self, id: StreamId) -> Option<Transmit> {
-        let frame_size = self.config.effective_frame_size();
+        let frame_size = self.config.max_frame_size;
         let stream = self.streams.get_mut(&id)?;
         stream.scheduled = false;
         if !stream.has_sendable_data() || stream.reset.is_some() {

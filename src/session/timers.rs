@@ -1,8 +1,11 @@
 //! Deadlines: keepalive, graceful close, open and stream close timeouts.
 //!
-//! The host supplies time with every input; the session remembers the
-//! latest, so commands that take no time (opening a stream, a FIN leaving)
-//! start their timeouts from it.
+//! The host supplies time with every input and with every command that
+//! starts a timer (building the session, opening a stream, finishing one,
+//! closing); the session remembers the latest. The one deadline that starts
+//! inside an output call is the stream close timeout, when the FIN leaves in
+//! `poll_transmit`: it counts from the latest time supplied, which is never
+//! earlier than the `finish(now)` that queued the FIN.
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
@@ -28,10 +31,10 @@ pub(super) enum PingPurpose {
 }
 
 /// The session's clocks and deadline queues.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Timers {
-    /// The latest time the host supplied; `None` until it supplies one.
-    now: Option<Instant>,
+    /// The latest time the host supplied.
+    now: Instant,
     /// When the peer last sent us anything.
     last_inbound: Instant,
     /// When our unanswered keepalive ping left, if one is out.
@@ -45,18 +48,26 @@ pub(super) struct Timers {
 }
 
 impl Timers {
-    /// Records the host's time; the first time also starts the keepalive
-    /// clock.
-    pub(super) fn observe(&mut self, now: Instant) {
-        if self.now.is_none() {
-            self.last_inbound = now;
+    /// Clocks starting at `now`, the keepalive clock among them.
+    pub(super) fn new(now: Instant) -> Self {
+        Timers {
+            now,
+            last_inbound: now,
+            keepalive_sent: None,
+            smoothed_rtt: None,
+            open_deadlines: VecDeque::new(),
+            close_deadlines: VecDeque::new(),
         }
-        self.now = Some(self.now.map_or(now, |seen| seen.max(now)));
+    }
+
+    /// Records the host's time; time never moves back.
+    pub(super) fn observe(&mut self, now: Instant) {
+        self.now = self.now.max(now);
     }
 
     /// The latest time the host supplied.
     pub(super) fn now(&self) -> Instant {
-        self.now.unwrap_or(Instant::ZERO)
+        self.now
     }
 
     pub(super) fn inbound_traffic(&mut self, now: Instant) {
@@ -115,25 +126,22 @@ impl Session {
     /// When the session next needs [`handle_timeout`](Self::handle_timeout):
     /// the keepalive ping or its timeout, a graceful close's deadline, or a
     /// stream's open or close timeout. `None` when nothing is pending.
-    ///
-    /// Before the host has supplied any time, and with keepalive on, this is
-    /// [`Instant::ZERO`]: call `handle_timeout(now)` at once so the session
-    /// learns the time and starts its keepalive clock.
+    /// Every deadline counts from a time the host supplied, so a fresh
+    /// session's first deadline is its keepalive, an interval after the
+    /// `now` it was built with.
     #[must_use = "the session needs `handle_timeout` at this deadline"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.is_closed() {
             return None;
         }
         let timers = &self.timers;
-        let keepalive = self.config.keepalive_interval.map(|interval| {
-            if timers.now.is_none() {
-                return Instant::ZERO;
-            }
-            match timers.keepalive_sent {
-                Some(sent) => sent + self.config.keepalive_timeout,
-                None => timers.last_inbound + interval,
-            }
-        });
+        let keepalive =
+            self.config
+                .keepalive_interval
+                .map(|interval| match timers.keepalive_sent {
+                    Some(sent) => sent + self.config.keepalive_timeout,
+                    None => timers.last_inbound + interval,
+                });
         let closing = match self.phase {
             Phase::Closing { deadline } => Some(deadline),
             _ => None,

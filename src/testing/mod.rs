@@ -20,7 +20,7 @@
 //! let mut pair = Pair::new(Config::default(), Config::default())
 //!     .with_seed(7)
 //!     .with_chunking(Chunking::Random { max: 5 });
-//! let id = pair.client.open_stream().unwrap();
+//! let id = pair.client.open_stream(pair.now()).unwrap();
 //! pair.client.stream(id).unwrap().write(b"ping").unwrap();
 //! pair.drive();
 //! let accepted = pair.server.accept_stream().unwrap();
@@ -160,7 +160,7 @@ impl Endpoint for Session {
 
     /// Every rule, with the session's own frame size.
     fn wire_audit(&self) -> WireAudit {
-        WireAudit::new(Session::role(self), self.config().effective_frame_size())
+        WireAudit::new(Session::role(self), self.config().max_frame_size)
     }
 
     /// None: a session's problems surface as its events and errors, which
@@ -171,9 +171,12 @@ impl Endpoint for Session {
 }
 
 /// Builds a session the way every constructor of [`Pair`] does, in one
-/// place.
+/// place: at the virtual clock's origin. Panics on an invalid `config`.
 fn new_session(role: Role, config: Config) -> Session {
-    Session::new(role, config)
+    match Session::new(role, config, Instant::ZERO) {
+        Ok(session) => session,
+        Err(error) => panic!("invalid Config for a test pair: {error}"),
+    }
 }
 
 /// Bytes travelling one way, each piece with the time it arrives.
@@ -239,7 +242,7 @@ const MAX_DRIVE_STEPS: usize = 10_000_000;
 
 impl Pair {
     /// Two fresh sessions with these configurations, chunking `Whole`,
-    /// no latency, seed 0.
+    /// no latency, seed 0. Panics if a configuration is invalid.
     pub fn new(client: Config, server: Config) -> Self {
         Pair::from_endpoints(
             new_session(Role::Client, client),

@@ -23,11 +23,12 @@
 //!
 //! let model = PeerModel::new(muxplex::Role::Server, Quirks::hashicorp());
 //! let mut pair = Pair::with_model_server(Config::default(), model);
-//! let id = pair.client.open_stream().unwrap();
+//! let now = pair.now();
+//! let id = pair.client.open_stream(now).unwrap();
 //! {
 //!     let mut stream = pair.client.stream(id).unwrap();
 //!     stream.write(b"hello").unwrap();
-//!     stream.finish().unwrap();
+//!     stream.finish(now).unwrap();
 //! }
 //! pair.drive();
 //! let accepted = pair.server.accept_stream().unwrap();

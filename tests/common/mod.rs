@@ -120,7 +120,8 @@ pub(crate) fn pattern(seed: u64, len: usize) -> Vec<u8> {
 /// which sent `payload` on its SYN. Its ACK has been drained, so its output
 /// starts empty. Used by tests that play a hostile or unusual client.
 pub(crate) fn server_with_stream(payload: &[u8]) -> Session {
-    let mut server = Session::server(muxplex::Config::default());
+    let mut server =
+        Session::server(muxplex::Config::default(), Instant::ZERO).expect("valid config");
     server.handle_input(Instant::ZERO, &data(Flags::SYN, 1, payload));
     assert_eq!(
         events(&mut server),

@@ -56,7 +56,7 @@ impl Peer {
     /// A muxplex session: the only place the tests that use this module
     /// build one, open a stream on one or close one.
     pub(crate) fn muxplex(role: Role, config: Config) -> Peer {
-        Peer::Mux(Session::new(role, config))
+        Peer::Mux(Session::new(role, config, Instant::ZERO).expect("valid config"))
     }
 
     /// A peer model with these quirks.
@@ -90,9 +90,9 @@ impl Peer {
         self.peer_model().expect("this end is a peer model")
     }
 
-    pub(crate) fn open(&mut self) -> Option<StreamId> {
+    pub(crate) fn open(&mut self, now: Instant) -> Option<StreamId> {
         match self {
-            Peer::Mux(session) => session.open_stream().ok(),
+            Peer::Mux(session) => session.open_stream(now).ok(),
             Peer::Model(model) => model.open_stream().ok(),
         }
     }
@@ -150,9 +150,9 @@ impl Peer {
         }
     }
 
-    pub(crate) fn finish(&mut self, id: StreamId) -> Result<(), Refused> {
+    pub(crate) fn finish(&mut self, now: Instant, id: StreamId) -> Result<(), Refused> {
         match self {
-            Peer::Mux(session) => Ok(session.stream(id).ok_or(Refused::Gone)?.finish()?),
+            Peer::Mux(session) => Ok(session.stream(id).ok_or(Refused::Gone)?.finish(now)?),
             Peer::Model(model) => Ok(model.finish(id)?),
         }
     }
@@ -172,9 +172,9 @@ impl Peer {
     }
 
     /// Closes gracefully: muxplex's `close`, a model's GoAway(0).
-    pub(crate) fn close(&mut self) {
+    pub(crate) fn close(&mut self, now: Instant) {
         match self {
-            Peer::Mux(session) => session.close(),
+            Peer::Mux(session) => session.close(now),
             Peer::Model(model) => model.go_away(0),
         }
     }

@@ -126,7 +126,8 @@ impl Harness {
     pub(crate) fn apply(&mut self, op: &Op) {
         match *op {
             Op::Open(end) => {
-                if let Some(id) = self.end(end).open() {
+                let now = self.pair.now();
+                if let Some(id) = self.end(end).open(now) {
                     self.model.opened(id.get(), end);
                     self.held[slot(end)].push(id.get());
                 }
@@ -179,7 +180,10 @@ impl Harness {
                     let _ = session.ping(now);
                 }
             }
-            Op::Close(end) => self.end(end).close(),
+            Op::Close(end) => {
+                let now = self.pair.now();
+                self.end(end).close(now);
+            }
             Op::Step => {
                 self.pair.step();
             }
@@ -248,7 +252,8 @@ impl Harness {
     }
 
     fn finish(&mut self, end: End, id: u32) {
-        match self.end(end).finish(StreamId::new(id)) {
+        let now = self.pair.now();
+        match self.end(end).finish(now, StreamId::new(id)) {
             Ok(()) => {
                 self.model
                     .streams

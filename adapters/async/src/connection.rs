@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use muxplex::{CloseReason, Config, Delivery, OpenError, Role, Session};
+use muxplex::{CloseReason, Config, Delivery, Instant, OpenError, Role, Session};
 
 use crate::driver::Driver;
 use crate::error::Error;
@@ -84,6 +84,11 @@ impl Connection {
     /// the session's clock and deadlines. Poll (spawn) the returned
     /// [`Driver`]; it finishes when the session has ended and its last
     /// bytes are out.
+    ///
+    /// # Panics
+    ///
+    /// If `config` is invalid ([`Config::validate`] names the field); check
+    /// a configuration built from outside input with it first.
     #[must_use = "the connection makes no progress until its driver is polled or spawned"]
     pub fn new<T, Tm>(
         transport: T,
@@ -95,7 +100,13 @@ impl Connection {
         T: TransportRead + TransportWrite + Unpin,
         Tm: Timer + Send + 'static,
     {
-        let shared = Shared::new(Session::new(role, config), Box::new(timer));
+        // The session's clock starts at 0 when the connection is created
+        // (see `Shared::new`).
+        let session = match Session::new(role, config, Instant::ZERO) {
+            Ok(session) => session,
+            Err(error) => panic!("invalid muxplex Config: {error}"),
+        };
+        let shared = Shared::new(session, Box::new(timer));
         let driver = Driver::new(Arc::clone(&shared), transport);
         (Connection { shared }, driver)
     }
@@ -119,7 +130,8 @@ impl Connection {
         if let Some(error) = inner.connection_error(Delivery::NotDelivered) {
             return Poll::Ready(Err(error));
         }
-        match inner.session.open_stream() {
+        let now = inner.now();
+        match inner.session.open_stream(now) {
             Ok(id) => {
                 let stream = Stream::new(id, Arc::clone(&self.shared), inner);
                 inner.wake_driver();
@@ -193,7 +205,8 @@ impl Connection {
     /// [`closed`](Self::closed), is what delivers everything written.
     pub fn abort(&self, code: u32) {
         let mut inner = self.shared.lock();
-        inner.session.abort(code);
+        let now = inner.now();
+        inner.session.abort(now, code);
         inner.dispatch_events();
         inner.wake_driver();
     }

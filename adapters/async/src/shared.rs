@@ -336,12 +336,10 @@ impl Inner {
         }
     }
 
-    /// Starts a graceful close. The session learns the time first, since
-    /// the close timeout counts from the last time it was given.
+    /// Starts a graceful close; its timeout counts from now.
     pub(crate) fn close(&mut self) {
         let now = self.now();
-        self.session.handle_timeout(now);
-        self.session.close();
+        self.session.close(now);
         self.dispatch_events();
         // Openers and acceptors fail now rather than at the end.
         wake_all(&mut self.accept_wakers);
@@ -369,8 +367,9 @@ impl Inner {
     /// direction (what was written is still delivered), discards what the
     /// peer sends until its FIN, and frees the stream then.
     pub(crate) fn detach(&mut self, id: StreamId) {
+        let now = self.now();
         if let Some(stream) = self.session.stream(id) {
-            stream.detach();
+            stream.detach(now);
         }
         // A FIN to send, or a graceful close the freed stream completed:
         // either way, frames for the driver.

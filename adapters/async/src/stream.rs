@@ -258,7 +258,8 @@ impl Stream {
             Some(error) => return Poll::Ready(Err(error)),
             None => {}
         }
-        let Some(result) = with_stream(inner, self.id, |stream| stream.finish()) else {
+        let now = inner.now();
+        let Some(result) = with_stream(inner, self.id, |stream| stream.finish(now)) else {
             return Poll::Ready(Err(self.gone(inner)));
         };
         match result {

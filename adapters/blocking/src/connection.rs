@@ -6,7 +6,7 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 
-use muxplex::{CloseReason, Config, OpenError, Role, Session};
+use muxplex::{CloseReason, Config, Instant, OpenError, Role, Session};
 
 use crate::driver;
 use crate::error::open_error;
@@ -55,7 +55,8 @@ struct Handle {
 impl Drop for Handle {
     fn drop(&mut self) {
         let mut state = self.shared.lock();
-        state.session.close();
+        let now = self.shared.now();
+        state.session.close(now);
         drop(self.shared.after_command(state));
     }
 }
@@ -148,7 +149,11 @@ impl Connection {
         R: Read + Send + 'static,
         W: Write + Send + 'static,
     {
-        let shared = Arc::new(Shared::new(Session::new(role, config), Box::new(writer)));
+        // The session's clock starts at 0 with the connection (see
+        // `Shared::new`); an invalid configuration is `InvalidInput`.
+        let session = Session::new(role, config, Instant::ZERO)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let shared = Arc::new(Shared::new(session, Box::new(writer)));
         driver::spawn(&shared, reader)?;
         Ok(Connection {
             handle: Arc::new(Handle { shared }),
@@ -170,7 +175,8 @@ impl Connection {
         let shared = self.shared();
         let mut state = shared.lock();
         loop {
-            match state.session.open_stream() {
+            let now = shared.now();
+            match state.session.open_stream(now) {
                 Ok(id) => {
                     let stream = Stream::register(shared, &mut state, id);
                     drop(shared.after_open(state));
@@ -226,7 +232,8 @@ impl Connection {
     pub fn close(&self) -> CloseReason {
         let shared = self.shared();
         let mut state = shared.lock();
-        state.session.close();
+        let now = shared.now();
+        state.session.close(now);
         state = shared.after_command(state);
         // Blocked openers and acceptors fail now rather than at the end.
         shared.open_cv.notify_all();
@@ -246,7 +253,8 @@ impl Connection {
     pub fn abort(&self, code: u32) {
         let shared = self.shared();
         let mut state = shared.lock();
-        state.session.abort(code);
+        let now = shared.now();
+        state.session.abort(now, code);
         drop(shared.after_command(state));
     }
 

@@ -140,7 +140,8 @@ where
     if let Err(e) = spawned {
         // The writer is already running; ending the session stops it.
         let mut state = shared.lock();
-        state.session.abort(GOAWAY_INTERNAL_ERROR);
+        let now = shared.now();
+        state.session.abort(now, GOAWAY_INTERNAL_ERROR);
         shared.settle(&mut state);
         return Err(e);
     }

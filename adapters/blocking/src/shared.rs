@@ -550,9 +550,9 @@ impl State {
     /// Takes over a stream whose handle is gone: the core finishes our
     /// direction (data written is still delivered), discards what the peer
     /// sends until its FIN, and frees the stream then.
-    pub(crate) fn detach(&mut self, id: StreamId) {
+    pub(crate) fn detach(&mut self, id: StreamId, now: Instant) {
         if let Some(stream) = self.session.stream(id) {
-            stream.detach();
+            stream.detach(now);
         }
     }
 }

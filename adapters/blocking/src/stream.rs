@@ -71,7 +71,8 @@ impl Stream {
     /// after the data already written. Reading goes on until the peer
     /// finishes too. Finishing twice is fine.
     pub fn finish(&self) -> io::Result<()> {
-        match self.run(|stream| stream.finish()) {
+        let now = self.shared.now();
+        match self.run(|stream| stream.finish(now)) {
             Some(Err(StreamError::Finished)) | None => Ok(()),
             Some(result) => result.map_err(stream_error),
         }
@@ -260,7 +261,7 @@ impl Drop for Stream {
         let mut state = self.shared.lock();
         let seen_reset = state.entries.remove(&self.id).and_then(|entry| entry.reset);
         if seen_reset.is_none() {
-            state.detach(self.id);
+            state.detach(self.id, self.shared.now());
         }
         drop(self.shared.after_command(state));
     }

@@ -36,10 +36,18 @@ const MAX_ROUNDS: u32 = 100_000;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let (a, b) = line();
-    let mut client =
-        Driver::with_capacity(a, Session::client(Config::default()), CAPACITY, CAPACITY);
-    let mut server =
-        Driver::with_capacity(b, Session::server(Config::default()), CAPACITY, CAPACITY);
+    let mut client = Driver::with_capacity(
+        a,
+        Session::client(Config::default(), Instant::ZERO).expect("valid config"),
+        CAPACITY,
+        CAPACITY,
+    );
+    let mut server = Driver::with_capacity(
+        b,
+        Session::server(Config::default(), Instant::ZERO).expect("valid config"),
+        CAPACITY,
+        CAPACITY,
+    );
     let messages = vec![
         b"hello".to_vec(),
         b"many streams, one serial line".to_vec(),
@@ -59,7 +67,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
         server.poll(now)?;
         while let Some(event) = server.session_mut().poll_event() {
-            echo.on_event(server.session_mut(), event)?;
+            echo.on_event(server.session_mut(), event, now)?;
         }
         if app.is_done() && !client.session().is_closing() && !client.session().is_closed() {
             println!(
@@ -67,7 +75,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 app.flows.len(),
                 millis(now)
             );
-            client.session_mut().close();
+            client.session_mut().close(now);
         }
         // Polling goes on until the last GoAway has left its driver.
         let ended = |d: &Driver<Uart>| d.session().is_closed() && d.is_flushed();
@@ -172,7 +180,7 @@ impl Client {
             flows: BTreeMap::new(),
         };
         for data in messages {
-            let id = session.open_stream()?;
+            let id = session.open_stream(Instant::ZERO)?;
             let flow = Flow {
                 data,
                 sent: 0,
@@ -181,7 +189,7 @@ impl Client {
             };
             client.flows.insert(id, flow);
             // The window takes 256 KiB at once; the rest waits for Writable.
-            client.push(session, id)?;
+            client.push(session, id, Instant::ZERO)?;
         }
         Ok(client)
     }
@@ -193,7 +201,7 @@ impl Client {
         now: Instant,
     ) -> Result<(), Box<dyn Error>> {
         match event {
-            Event::Writable(id) => self.push(session, id),
+            Event::Writable(id) => self.push(session, id, now),
             Event::Readable(id) => self.pull(session, id, now),
             Event::Closed(reason) => {
                 println!("client: session ended ({reason})");
@@ -208,7 +216,12 @@ impl Client {
     }
 
     /// Writes what the window takes; finishes once all is written.
-    fn push(&mut self, session: &mut Session, id: StreamId) -> Result<(), Box<dyn Error>> {
+    fn push(
+        &mut self,
+        session: &mut Session,
+        id: StreamId,
+        now: Instant,
+    ) -> Result<(), Box<dyn Error>> {
         let flow = self.flows.get_mut(&id).ok_or("unknown stream")?;
         let Some(mut stream) = session.stream(id) else {
             return Ok(()); // finished both ways and freed
@@ -223,7 +236,7 @@ impl Client {
                 Err(e) => return Err(format!("client: write on stream {id}: {e}").into()),
             }
         }
-        stream.finish()?;
+        stream.finish(now)?;
         Ok(())
     }
 
@@ -271,21 +284,26 @@ struct EchoServer {
 }
 
 impl EchoServer {
-    fn on_event(&mut self, session: &mut Session, event: Event) -> Result<(), Box<dyn Error>> {
+    fn on_event(
+        &mut self,
+        session: &mut Session,
+        event: Event,
+        now: Instant,
+    ) -> Result<(), Box<dyn Error>> {
         match event {
             Event::IncomingStream(_) => {
                 while let Some(id) = session.accept_stream() {
                     println!("server: accepted stream {id}");
                     self.streams.insert(id, (Vec::new(), false));
-                    self.serve(session, id)?;
+                    self.serve(session, id, now)?;
                 }
             }
-            Event::Readable(id) | Event::Writable(id) => self.serve(session, id)?,
+            Event::Readable(id) | Event::Writable(id) => self.serve(session, id, now)?,
             Event::PeerGoingAway => {
                 // The client opens nothing more and its streams are done:
                 // close too, rather than wait for the line to drop.
                 println!("server: the client is going away; closing");
-                session.close();
+                session.close(now);
             }
             Event::Closed(reason) => println!("server: session ended ({reason})"),
             other => return Err(format!("server: unexpected {other:?}").into()),
@@ -295,7 +313,12 @@ impl EchoServer {
 
     /// Reads only while the backlog is written back, so a fast client
     /// cannot grow the server's memory beyond one buffer per stream.
-    fn serve(&mut self, session: &mut Session, id: StreamId) -> Result<(), Box<dyn Error>> {
+    fn serve(
+        &mut self,
+        session: &mut Session,
+        id: StreamId,
+        now: Instant,
+    ) -> Result<(), Box<dyn Error>> {
         let Some((backlog, client_finished)) = self.streams.get_mut(&id) else {
             return Ok(()); // echoed and finished already
         };
@@ -310,7 +333,7 @@ impl EchoServer {
                 }
             }
             if *client_finished {
-                stream.finish()?;
+                stream.finish(now)?;
                 self.streams.remove(&id);
                 println!("server: stream {id} echoed and finished");
                 return Ok(());

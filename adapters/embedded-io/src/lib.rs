@@ -72,14 +72,14 @@
 //!     }
 //! }
 //!
-//! let mut driver = Driver::new(Line::default(), Session::client(Config::default()));
-//! let mut peer = Session::server(Config::default());
+//! let mut now = Instant::ZERO;
+//! let mut driver = Driver::new(Line::default(), Session::client(Config::default(), now)?);
+//! let mut peer = Session::server(Config::default(), now)?;
 //!
 //! // The application opens a stream and writes through the session.
-//! let id = driver.session_mut().open_stream()?;
+//! let id = driver.session_mut().open_stream(now)?;
 //! driver.session_mut().stream(id).expect("open").write(b"hello")?;
 //!
-//! let mut now = Instant::ZERO;
 //! let mut reply = Vec::new();
 //! while reply.len() < 5 {
 //!     now += Duration::from_millis(1); // a real host reads its clock

@@ -163,10 +163,8 @@ async fn forward_split(
         match piece {
             Piece::Header(range, _) => to.write_all(&bytes[range.clone()]).await?,
             Piece::Payload(range, first) => {
-                if *first {
-                    if let Some(pause) = pauses.next() {
-                        tokio::time::sleep(pause).await;
-                    }
+                if *first && let Some(pause) = pauses.next() {
+                    tokio::time::sleep(pause).await;
                 }
                 to.write_all(&bytes[range.clone()]).await?;
             }
@@ -199,7 +197,7 @@ impl Pauses {
         self.state ^= self.state << 25;
         self.state ^= self.state >> 27;
         let r = self.state.wrapping_mul(0x2545_F491_4F6C_DD1D);
-        if r % delays.one_in != 0 || self.spent >= delays.budget {
+        if !r.is_multiple_of(delays.one_in) || self.spent >= delays.budget {
             return None;
         }
         let max_ms = delays.max.as_millis().max(1) as u64;

@@ -20,7 +20,7 @@ pub(crate) fn fill(seed: u64, offset: u64, buf: &mut [u8]) {
     let mut i = 0;
     while i < buf.len() {
         let at = offset + i as u64;
-        if at % 8 == 0 && buf.len() - i >= 8 {
+        if at.is_multiple_of(8) && buf.len() - i >= 8 {
             buf[i..i + 8].copy_from_slice(&word(seed, at / 8).to_le_bytes());
             i += 8;
         } else {

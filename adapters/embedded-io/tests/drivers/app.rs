@@ -34,7 +34,9 @@ impl Client {
     pub(crate) fn start(session: &mut Session, payloads: Vec<Vec<u8>>) -> Self {
         let mut flows = BTreeMap::new();
         for data in payloads {
-            let id = session.open_stream().expect("within the open limit");
+            let id = session
+                .open_stream(muxplex::Instant::ZERO)
+                .expect("within the open limit");
             let flow = Flow {
                 sent: 0,
                 finished: false,
@@ -84,7 +86,7 @@ impl Client {
                 Err(e) => panic!("write on {id}: {e}"),
             }
         }
-        stream.finish().expect("finish once");
+        stream.finish(muxplex::Instant::ZERO).expect("finish once");
         flow.finished = true;
     }
 
@@ -155,7 +157,7 @@ impl EchoServer {
                 }
             }
             if echo.peer_finished {
-                stream.finish().expect("finish once");
+                stream.finish(muxplex::Instant::ZERO).expect("finish once");
                 self.streams.remove(&id);
                 return;
             }

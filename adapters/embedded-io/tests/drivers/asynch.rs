@@ -64,7 +64,7 @@ async fn client_task(mut driver: PipeDriver, payloads: Vec<Vec<u8>>, link: Contr
         let event = driver.step().await.expect("transport");
         app.on_event(driver.session_mut(), event.expect("session open"));
     }
-    driver.session_mut().close();
+    driver.session_mut().close(muxplex::Instant::ZERO);
     let closed = Event::Closed(CloseReason::LocalClose);
     assert_eq!(driver.step().await, Ok(Some(closed)));
     assert_eq!(driver.step().await, Ok(None));
@@ -100,7 +100,8 @@ fn echo_run(capacity: usize, payloads: Vec<Vec<u8>>, stall_client_until: Instant
     let client_link = a.controls();
     client_link.stall(stall_client_until > Instant::ZERO);
     let (reader, writer) = a.split();
-    let client_session = Session::client(Config::default());
+    let client_session =
+        Session::client(Config::default(), muxplex::Instant::ZERO).expect("valid config");
     let client = AsyncDriver::with_capacity(reader, writer, clock.clone(), client_session, 16, 16);
     let server_link = b.controls();
     let (reader, writer) = b.split();
@@ -108,7 +109,7 @@ fn echo_run(capacity: usize, payloads: Vec<Vec<u8>>, stall_client_until: Instant
         reader,
         writer,
         clock.clone(),
-        Session::server(Config::default()),
+        Session::server(Config::default(), muxplex::Instant::ZERO).expect("valid config"),
     );
 
     let release = async {
@@ -146,7 +147,12 @@ fn async_keepalive_times_out_against_a_silent_peer() {
     let clock = VirtualClock::default();
     let (a, _silent) = pair(7);
     let (reader, writer) = a.split();
-    let mut driver = AsyncDriver::new(reader, writer, clock.clone(), Session::client(config));
+    let mut driver = AsyncDriver::new(
+        reader,
+        writer,
+        clock.clone(),
+        Session::client(config, muxplex::Instant::ZERO).expect("valid config"),
+    );
     let task = async {
         let closed = Event::Closed(CloseReason::KeepAliveTimeout);
         assert_eq!(driver.step().await, Ok(Some(closed)));
@@ -181,9 +187,12 @@ fn async_write_of_zero_bytes_is_an_error_not_a_spin() {
     let clock = VirtualClock::default();
     let (a, _b) = pair(64);
     let (reader, _) = a.split();
-    let session = Session::client(Config::default());
+    let session = Session::client(Config::default(), muxplex::Instant::ZERO).expect("valid config");
     let mut driver = AsyncDriver::new(reader, StuckWriter, clock.clone(), session);
-    driver.session_mut().open_stream().expect("open");
+    driver
+        .session_mut()
+        .open_stream(muxplex::Instant::ZERO)
+        .expect("open");
     let task = async {
         assert_eq!(driver.step().await, Err(Error::WriteZero));
     };

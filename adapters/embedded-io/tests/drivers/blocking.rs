@@ -36,8 +36,18 @@ fn main_loop_round(
 fn echo_run(capacity: usize, buffer: usize, payloads: Vec<Vec<u8>>) {
     let total: usize = payloads.iter().map(Vec::len).sum();
     let (a, b) = pair(capacity);
-    let mut client = Driver::with_capacity(a, Session::client(Config::default()), buffer, buffer);
-    let mut server = Driver::with_capacity(b, Session::server(Config::default()), buffer, buffer);
+    let mut client = Driver::with_capacity(
+        a,
+        Session::client(Config::default(), muxplex::Instant::ZERO).expect("valid config"),
+        buffer,
+        buffer,
+    );
+    let mut server = Driver::with_capacity(
+        b,
+        Session::server(Config::default(), muxplex::Instant::ZERO).expect("valid config"),
+        buffer,
+        buffer,
+    );
     let mut app = Client::start(client.session_mut(), payloads);
     let mut echo = EchoServer::default();
 
@@ -79,8 +89,16 @@ fn many_streams_and_flow_control_through_a_wide_pipe() {
 fn write_stall_loses_nothing_and_never_blocks() {
     let (a, b) = pair(64);
     let client_link = a.controls();
-    let mut client = Driver::with_capacity(a, Session::client(Config::default()), 32, 32);
-    let mut server = Driver::new(b, Session::server(Config::default()));
+    let mut client = Driver::with_capacity(
+        a,
+        Session::client(Config::default(), muxplex::Instant::ZERO).expect("valid config"),
+        32,
+        32,
+    );
+    let mut server = Driver::new(
+        b,
+        Session::server(Config::default(), muxplex::Instant::ZERO).expect("valid config"),
+    );
     let data = payload(1, 20_000);
     let mut app = Client::start(client.session_mut(), vec![data]);
     let mut echo = EchoServer::default();
@@ -120,7 +138,10 @@ fn keepalive_times_out_against_a_silent_peer() {
         .with_keepalive_interval(Some(Duration::from_secs(1)))
         .with_keepalive_timeout(Duration::from_millis(500));
     let (a, _silent) = pair(7);
-    let mut client = Driver::new(a, Session::client(config));
+    let mut client = Driver::new(
+        a,
+        Session::client(config, muxplex::Instant::ZERO).expect("valid config"),
+    );
 
     // The first poll gives the session the time; the ping is due a second
     // after, its answer half a second after that.
@@ -145,7 +166,10 @@ fn keepalive_times_out_against_a_silent_peer() {
 #[test]
 fn end_of_file_closes_the_session() {
     let (a, b) = pair(64);
-    let mut client = Driver::new(a, Session::client(Config::default()));
+    let mut client = Driver::new(
+        a,
+        Session::client(Config::default(), muxplex::Instant::ZERO).expect("valid config"),
+    );
     b.controls().shutdown();
     client.poll(Instant::ZERO).expect("transport");
     assert_eq!(
@@ -196,7 +220,13 @@ impl WriteReady for Stuck {
 #[test]
 fn a_write_of_zero_bytes_is_an_error_not_a_spin() {
     let (a, _b) = pair(64);
-    let mut client = Driver::new(Stuck(a), Session::client(Config::default()));
-    client.session_mut().open_stream().expect("open");
+    let mut client = Driver::new(
+        Stuck(a),
+        Session::client(Config::default(), muxplex::Instant::ZERO).expect("valid config"),
+    );
+    client
+        .session_mut()
+        .open_stream(muxplex::Instant::ZERO)
+        .expect("open");
     assert_eq!(client.poll(Instant::ZERO), Err(Error::WriteZero));
 }
