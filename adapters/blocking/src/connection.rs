@@ -5,6 +5,7 @@ use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
+use std::time::Duration;
 
 use muxplex::{CloseReason, Config, Instant, OpenError, Role, Session};
 
@@ -70,14 +71,24 @@ impl Drop for Handle {
 /// among other causes) shuts the socket down both ways: the reader thread,
 /// which holds the other handle, then sees end of file and lets its handle
 /// go, so a peer that stopped reading cannot keep the socket open.
-struct TcpWriter(TcpStream);
+///
+/// Dropped, it lingers: it reads and discards until the peer's EOF, for at
+/// most `linger` (the write timeout), before shutting the socket down both
+/// ways. A socket closed with unread input answers with a reset, and the
+/// kernel discards what it had not yet sent of our last frames; and without
+/// a bound, a peer that never closes would keep the reader thread's handle,
+/// and so the socket, for good.
+struct TcpWriter {
+    tcp: TcpStream,
+    linger: Option<Duration>,
+}
 
 impl TcpWriter {
     fn give_up_on_error<T>(&self, result: io::Result<T>) -> io::Result<T> {
         if let Err(e) = &result
             && e.kind() != io::ErrorKind::Interrupted
         {
-            let _ = self.0.shutdown(Shutdown::Both);
+            let _ = self.tcp.shutdown(Shutdown::Both);
         }
         result
     }
@@ -85,24 +96,35 @@ impl TcpWriter {
 
 impl Write for TcpWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let written = self.0.write(buf);
+        let written = self.tcp.write(buf);
         self.give_up_on_error(written)
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        let written = self.0.write_vectored(bufs);
+        let written = self.tcp.write_vectored(bufs);
         self.give_up_on_error(written)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()
+        self.tcp.flush()
     }
 }
 
 impl Drop for TcpWriter {
     fn drop(&mut self) {
         // The peer may have closed the socket already; nothing to do then.
-        let _ = self.0.shutdown(Shutdown::Write);
+        if self.tcp.shutdown(Shutdown::Write).is_ok()
+            && let Some(linger) = self.linger
+        {
+            let deadline = std::time::Instant::now() + linger;
+            let mut discard = [0u8; 4096];
+            while let Some(left) = deadline.checked_duration_since(std::time::Instant::now())
+                && !left.is_zero()
+                && self.tcp.set_read_timeout(Some(left)).is_ok()
+                && self.tcp.read(&mut discard).is_ok_and(|n| n > 0)
+            {}
+        }
+        let _ = self.tcp.shutdown(Shutdown::Both);
     }
 }
 
@@ -129,7 +151,8 @@ impl Connection {
     fn tcp(role: Role, tcp: TcpStream, config: Config) -> io::Result<Self> {
         tcp.set_write_timeout(config.write_timeout)?;
         let reader = tcp.try_clone()?;
-        Self::new(role, reader, TcpWriter(tcp), config)
+        let linger = config.write_timeout;
+        Self::new(role, reader, TcpWriter { tcp, linger }, config)
     }
 
     /// A connection over any transport split into a read half and a write

@@ -192,3 +192,31 @@ fn a_peer_that_reads_nothing_loses_the_connection_after_the_write_timeout() {
         while peer.read(&mut sink).is_ok_and(|n| n > 0) {}
     });
 }
+
+/// After a graceful close, a peer that keeps its end open and silent: our
+/// socket still closes fully once the write timeout has passed (the reader
+/// thread, waiting for the peer's EOF, must not hold it for good), so what
+/// the peer sends then is answered with a reset.
+#[test]
+fn a_peer_that_never_closes_does_not_keep_the_socket_after_a_close() {
+    hang_guard(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        let config = muxplex_blocking::Config::default()
+            .with_write_timeout(Some(std::time::Duration::from_millis(300)));
+        let server = muxplex_blocking::Connection::server(accepted, config).unwrap();
+        assert_eq!(server.close(), CloseReason::LocalClose);
+        // The GoAway, then our end of file.
+        let mut sink = [0u8; 1024];
+        while peer.read(&mut sink).unwrap() > 0 {}
+        thread::sleep(std::time::Duration::from_millis(100));
+        let _ = peer.write_all(b"x");
+        thread::sleep(std::time::Duration::from_millis(100));
+        let after = peer.write_all(b"y").and_then(|()| peer.read(&mut sink));
+        assert!(
+            after.is_err(),
+            "our socket is still open after the close: {after:?}"
+        );
+    });
+}
