@@ -7,17 +7,22 @@
 //! bulk data is not copied again on its way out. A transport that turns out
 //! not to write vectored gets every frame copied instead.
 
-use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec;
+use alloc::vec::Vec;
 
 use bytes::{Buf, Bytes};
 
 use crate::frame::HEADER_LEN;
 use crate::session::Session;
 
-/// Size of the copy buffer: with copying only, one fill takes at most this
-/// much from the session.
+/// Size of the copy buffer while fills are light: room for any frame that
+/// is copied whole, and for the headers of many shared payloads.
+const SMALL_COPY_BUFFER: usize = 8 * 1024;
+
+/// Size of the copy buffer once a fill used more than half of the small
+/// one: with copying only, one fill takes at most this much from the
+/// session.
 const COPY_BUFFER: usize = 64 * 1024;
 
 /// Payloads up to this size are copied with their header; larger ones are
@@ -49,9 +54,14 @@ enum Segment {
 /// vectored write) or its [`first`](Self::first) chunk; report what the
 /// transport took with [`advance`](Self::advance) (and, after a vectored
 /// write, [`note_vectored_write`](Self::note_vectored_write)).
+///
+/// The copy buffer is allocated by the first fill and released once the
+/// queue is written out after a light fill, so an idle connection holds
+/// none; it grows to 64 KiB while fills are heavy.
 #[derive(Debug)]
 pub struct TransmitQueue {
-    copied: Box<[u8]>,
+    /// Empty (no allocation) while the queue is idle.
+    copied: Vec<u8>,
     /// Bytes of `copied` in use by segments.
     used: usize,
     segments: VecDeque<Segment>,
@@ -61,6 +71,9 @@ pub struct TransmitQueue {
     vectored: bool,
     /// Vectored writes in a row that took exactly their first buffer.
     first_only: u8,
+    /// The last fill used more than half of the small buffer: the next
+    /// buffer is the large one, and it is kept between fills.
+    heavy: bool,
 }
 
 impl Default for TransmitQueue {
@@ -74,17 +87,19 @@ impl TransmitQueue {
     /// write should be offered (Linux accepts up to 1,024).
     pub const MAX_CHUNKS: usize = 64;
 
-    /// An empty queue with a 64 KiB copy buffer. With `vectored` false
-    /// (the transport has no vectored writes), every frame is copied.
+    /// An empty queue; it allocates nothing until the first fill. With
+    /// `vectored` false (the transport has no vectored writes), every frame
+    /// is copied.
     #[must_use]
     pub fn new(vectored: bool) -> Self {
         TransmitQueue {
-            copied: vec![0; COPY_BUFFER].into_boxed_slice(),
+            copied: Vec::new(),
             used: 0,
             segments: VecDeque::new(),
             pending: 0,
             vectored,
             first_only: 0,
+            heavy: false,
         }
     }
 
@@ -117,13 +132,26 @@ impl TransmitQueue {
     /// the session is ever lost; filling when it is empty keeps the copy
     /// buffer from being split over many fills.
     pub fn fill(&mut self, session: &mut Session) -> bool {
+        if !session.may_transmit() {
+            return false;
+        }
         if self.is_empty() {
             self.clear();
+            let size = if self.heavy {
+                COPY_BUFFER
+            } else {
+                SMALL_COPY_BUFFER
+            };
+            if self.copied.len() < size {
+                self.copied = vec![0; size];
+            }
         }
         let before = self.pending;
         if !self.vectored {
             let n = session.poll_transmit(&mut self.copied[self.used..]);
             self.push_copied(n);
+            self.heavy = self.used > SMALL_COPY_BUFFER / 2;
+            self.release_if_idle();
             return n > 0;
         }
         // Room for any frame that is copied whole: the header of a shared
@@ -149,7 +177,18 @@ impl TransmitQueue {
                 self.segments.push_back(Segment::Shared(payload.clone()));
             }
         }
+        self.heavy = self.used > SMALL_COPY_BUFFER / 2;
+        self.release_if_idle();
         self.pending > before
+    }
+
+    /// Lets the copy buffer go once everything is written after a light
+    /// fill: nothing to keep it for.
+    fn release_if_idle(&mut self) {
+        if self.pending == 0 && !self.heavy {
+            self.copied = Vec::new();
+            self.used = 0;
+        }
     }
 
     /// Records `n` bytes just copied at `copied[used..]`.
@@ -215,6 +254,7 @@ impl TransmitQueue {
             n -= len;
             self.segments.pop_front();
         }
+        self.release_if_idle();
     }
 
     /// Reports a vectored write of `chunks` chunks, the first `first` bytes
@@ -283,6 +323,36 @@ mod tests {
         let copied = drain(&mut b, &mut TransmitQueue::new(false), 3_001);
         assert_eq!(vectored, copied);
         assert!(vectored.len() > len);
+    }
+
+    /// An idle queue holds no copy buffer: none before the first fill, and
+    /// none once a light fill is written out; a heavy fill's large buffer is
+    /// kept until a light one follows.
+    #[test]
+    fn the_copy_buffer_is_held_only_while_output_waits() {
+        for vectored in [true, false] {
+            let mut queue = TransmitQueue::new(vectored);
+            assert_eq!(queue.copied.capacity(), 0);
+            let mut light = session_with(100);
+            drain(&mut light, &mut queue, 1_000);
+            assert_eq!(queue.copied.capacity(), 0, "vectored: {vectored}");
+
+            let mut heavy = session_with(200_000);
+            drain(&mut heavy, &mut queue, 70_000);
+            if !vectored {
+                assert_eq!(queue.copied.len(), COPY_BUFFER, "grown for copies");
+            }
+            drain(&mut light_session(), &mut queue, 1_000);
+            assert_eq!(queue.copied.capacity(), 0, "vectored: {vectored}");
+        }
+    }
+
+    /// A session with a ping to send, the lightest output there is.
+    fn light_session() -> Session {
+        let mut session =
+            Session::new(Role::Client, Config::default(), Instant::ZERO).expect("valid config");
+        session.ping(Instant::ZERO).expect("ping");
+        session
     }
 
     /// Issue 13: filling a queue that still held bytes cleared it, so the

@@ -24,6 +24,8 @@ pub(crate) enum Scenario {
     CoreOpen,
     /// Heap bytes per idle open stream, both ends together.
     IdleStreamBytes,
+    /// Heap bytes per end of an idle connection, no stream open.
+    IdleConnectionBytes,
 }
 
 impl Scenario {
@@ -37,6 +39,7 @@ impl Scenario {
             Scenario::CoreBulk => "core-bulk",
             Scenario::CoreOpen => "core-open",
             Scenario::IdleStreamBytes => "idle-stream-bytes",
+            Scenario::IdleConnectionBytes => "idle-connection-bytes",
         }
     }
 
@@ -46,14 +49,17 @@ impl Scenario {
             Scenario::Bulk1 | Scenario::Bulk100 | Scenario::CoreBulk => "MB/s",
             Scenario::Hello10k | Scenario::CoreOpen => "streams/s",
             Scenario::Rtt => "us",
-            Scenario::IdleStreamBytes => "bytes",
+            Scenario::IdleStreamBytes | Scenario::IdleConnectionBytes => "bytes",
         }
     }
 
     /// Whether a larger figure is better (throughput) or worse (latency,
     /// memory).
     pub(crate) fn higher_is_better(self) -> bool {
-        !matches!(self, Scenario::Rtt | Scenario::IdleStreamBytes)
+        !matches!(
+            self,
+            Scenario::Rtt | Scenario::IdleStreamBytes | Scenario::IdleConnectionBytes
+        )
     }
 }
 
@@ -164,6 +170,12 @@ pub(crate) fn all() -> Vec<Case> {
         }),
         case(IdleStreamBytes, "muxplex-core", |s| {
             idle::core(s.idle_streams)
+        }),
+        case(IdleConnectionBytes, "yamux", |s| {
+            idle::yamux_connections(s.idle_connections)
+        }),
+        case(IdleConnectionBytes, "muxplex-tokio", |s| {
+            idle::muxplex_tokio_connections(s.idle_connections)
         }),
     ]
 }

@@ -1,6 +1,6 @@
-//! Heap bytes per idle open stream, both ends together, read from the
-//! counting allocator: the live-heap growth from opening `n` streams,
-//! divided by `n`.
+//! Heap bytes per idle open stream, both ends together, and per end of an
+//! idle connection, read from the counting allocator: the live-heap growth
+//! from opening `n` of them, divided by `n`.
 
 use std::io;
 
@@ -83,6 +83,56 @@ pub(crate) fn muxplex_smol(n: usize) -> io::Result<f64> {
         let server = MuxplexSmol::spawn(b.compat(), Role::Server);
         idle_streams(client, server, n).await
     })
+}
+
+/// muxplex-tokio: `n` idle connections, both ends, over in-memory duplexes
+/// made before the baseline (the transport is not the connection's cost);
+/// bytes per end.
+pub(crate) fn muxplex_tokio_connections(n: usize) -> io::Result<f64> {
+    use muxplex_tokio::{Config, Connection, Role};
+    on_current_thread(async move {
+        idle_connections(n, |a, b| {
+            (
+                Connection::spawn(a, Role::Client, Config::default()),
+                Connection::spawn(b, Role::Server, Config::default()),
+            )
+        })
+        .await
+    })
+}
+
+/// The yamux crate: `n` idle connections, both ends; bytes per end.
+pub(crate) fn yamux_connections(n: usize) -> io::Result<f64> {
+    on_current_thread(async move {
+        idle_connections(n, |a, b| {
+            let config = yamux::Config::default();
+            (
+                Yamux::spawn(a, yamux::Mode::Client, config.clone()),
+                Yamux::spawn(b, yamux::Mode::Server, config),
+            )
+        })
+        .await
+    })
+}
+
+/// Holds `n` connections made by `connect` over fresh duplexes, lets their
+/// tasks settle, and returns the heap growth per end.
+async fn idle_connections<C>(
+    n: usize,
+    mut connect: impl FnMut(tokio::io::DuplexStream, tokio::io::DuplexStream) -> (C, C),
+) -> io::Result<f64> {
+    let mut pipes: Vec<_> = (0..n).map(|_| tokio::io::duplex(DUPLEX)).collect();
+    let mut held = Vec::with_capacity(n);
+    let before = live_bytes();
+    for (a, b) in pipes.drain(..) {
+        held.push(connect(a, b));
+    }
+    for _ in 0..16 {
+        tokio::task::yield_now().await;
+    }
+    let after = live_bytes();
+    drop(held);
+    Ok(after.saturating_sub(before) as f64 / (2 * n) as f64)
 }
 
 fn on_current_thread<F: Future<Output = io::Result<f64>>>(work: F) -> io::Result<f64> {

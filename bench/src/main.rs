@@ -59,6 +59,8 @@ pub struct Sizes {
     pub core_open_streams: usize,
     /// Idle streams held open in `idle-stream-bytes`.
     pub idle_streams: usize,
+    /// Idle connections (pairs of ends) held in `idle-connection-bytes`.
+    pub idle_connections: usize,
 }
 
 impl Sizes {
@@ -75,6 +77,7 @@ impl Sizes {
             core_bulk_bytes: 1 << 30,
             core_open_streams: 100_000,
             idle_streams: 10_000,
+            idle_connections: 1_000,
         }
     }
 
@@ -90,6 +93,7 @@ impl Sizes {
             core_bulk_bytes: 16 << 20,
             core_open_streams: 2_000,
             idle_streams: 1_000,
+            idle_connections: 100,
         }
     }
 }

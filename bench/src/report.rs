@@ -128,7 +128,7 @@ struct Target {
     at_least: bool,
 }
 
-const TARGETS: [Target; 6] = [
+const TARGETS: [Target; 7] = [
     Target {
         scenario: Scenario::Bulk1,
         reference: Some("raw-tcp"),
@@ -163,6 +163,12 @@ const TARGETS: [Target; 6] = [
         scenario: Scenario::IdleStreamBytes,
         reference: Some("yamux"),
         bound: 0.25,
+        at_least: false,
+    },
+    Target {
+        scenario: Scenario::IdleConnectionBytes,
+        reference: None,
+        bound: 2048.0,
         at_least: false,
     },
 ];

@@ -137,6 +137,7 @@ where
                     if self.output_closed {
                         // The peer never closed: stop waiting for it.
                         self.read_closed = true;
+                        self.write_stalled_since = None;
                         return Ok(true);
                     }
                     return Err(io::Error::new(
