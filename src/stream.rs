@@ -9,6 +9,9 @@ use crate::recv_buf::RecvBuffer;
 use crate::send_buf::SendBuffer;
 use crate::time::Instant;
 
+/// `StreamState::last_grant` before any grant: a time no host reaches.
+pub(crate) const NEVER_GRANTED: Instant = Instant::from_micros(u64::MAX);
+
 /// How a stream was reset, kept until the application has seen it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ResetInfo {
@@ -68,7 +71,9 @@ pub(crate) struct StreamState {
     pub(crate) recv_buf: RecvBuffer,
     /// When we last granted the peer credit, to tell whether the window
     /// limits its sending (see `Session::grow_window`).
-    pub(crate) last_grant: Option<Instant>,
+    /// [`NEVER_GRANTED`] before the first grant: one word, not two (an
+    /// `Option`), in every idle stream.
+    pub(crate) last_grant: Instant,
     pub(crate) recv: RecvState,
 
     /// Set once the stream is reset but the application has not yet seen it.
@@ -122,7 +127,7 @@ impl StreamState {
             recv_window_target: INITIAL_STREAM_WINDOW,
             credit_to_return: 0,
             recv_buf: RecvBuffer::default(),
-            last_grant: None,
+            last_grant: NEVER_GRANTED,
             recv: RecvState::Open,
             reset: None,
             local,

@@ -156,7 +156,7 @@ const TARGETS: [Target; 7] = [
     Target {
         scenario: Scenario::IdleStreamBytes,
         reference: None,
-        bound: 512.0,
+        bound: 256.0,
         at_least: false,
     },
     Target {

@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::Session;
 use crate::frame::{Flags, FrameType, Header};
-use crate::stream::{RecvState, SendState};
+use crate::stream::{NEVER_GRANTED, RecvState, SendState};
 use crate::stream_id::StreamId;
 use crate::transmit::{Control, Transmit};
 
@@ -136,7 +136,8 @@ impl Session {
         if !stream.window_update_due() {
             return 0;
         }
-        let previous = stream.last_grant.replace(now);
+        let previous = core::mem::replace(&mut stream.last_grant, now);
+        let previous = (previous != NEVER_GRANTED).then_some(previous);
         if stream.recv_window_target >= max_window {
             return 0;
         }
