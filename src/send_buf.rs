@@ -22,7 +22,10 @@ const OWN_PART_MIN: usize = 4 * 1024;
 /// stream's state.
 #[derive(Debug, Default)]
 pub(crate) struct SendBuffer {
-    /// Never holds an empty part, and is freed once empty.
+    /// Never holds an empty part, and is freed once empty. Boxed on
+    /// purpose (clippy's `box_collection` assumes the inline size does not
+    /// matter; here it is the point).
+    #[allow(clippy::box_collection)]
     parts: Option<Box<VecDeque<BytesMut>>>,
     /// The bytes in `parts`, kept so that asking costs nothing: it is asked
     /// for every frame. Within a u32, as the stream's window bounds it.
