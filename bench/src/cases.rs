@@ -22,6 +22,8 @@ pub(crate) enum Scenario {
     CoreBulk,
     /// Streams opened, used and closed through two sessions in memory.
     CoreOpen,
+    /// 16,000 peer resets in one input batch during a graceful close.
+    CoreClose,
     /// Heap bytes per idle open stream, both ends together.
     IdleStreamBytes,
     /// Heap bytes per end of an idle connection, no stream open.
@@ -38,6 +40,7 @@ impl Scenario {
             Scenario::Rtt => "rtt",
             Scenario::CoreBulk => "core-bulk",
             Scenario::CoreOpen => "core-open",
+            Scenario::CoreClose => "core-close-16k",
             Scenario::IdleStreamBytes => "idle-stream-bytes",
             Scenario::IdleConnectionBytes => "idle-connection-bytes",
         }
@@ -47,7 +50,7 @@ impl Scenario {
     pub(crate) fn unit(self) -> &'static str {
         match self {
             Scenario::Bulk1 | Scenario::Bulk100 | Scenario::CoreBulk => "MB/s",
-            Scenario::Hello10k | Scenario::CoreOpen => "streams/s",
+            Scenario::Hello10k | Scenario::CoreOpen | Scenario::CoreClose => "streams/s",
             Scenario::Rtt => "us",
             Scenario::IdleStreamBytes | Scenario::IdleConnectionBytes => "bytes",
         }
@@ -161,6 +164,7 @@ pub(crate) fn all() -> Vec<Case> {
         case(CoreOpen, "muxplex-core", |s| {
             core::open(s.core_open_streams)
         }),
+        case(CoreClose, "muxplex-core", |_| core::close(16_000)),
         case(IdleStreamBytes, "yamux", |s| idle::yamux(s.idle_streams)),
         case(IdleStreamBytes, "muxplex-tokio", |s| {
             idle::muxplex_tokio(s.idle_streams)

@@ -154,6 +154,52 @@ pub(crate) fn open(total: usize) -> io::Result<f64> {
     Ok(total as f64 / started.elapsed().as_secs_f64())
 }
 
+/// `total` streams open on both ends while the server closes gracefully;
+/// then the client resets them all and the server takes the RSTs in one
+/// input batch, its application having read none of the errors. Streams
+/// per second of that batch: each reset asks whether the close is complete,
+/// which once scanned every stream (16,000 took 190 ms).
+pub(crate) fn close(total: usize) -> io::Result<f64> {
+    let mut pair = Pair::new();
+    let mut opened = Vec::with_capacity(total);
+    while opened.len() < total {
+        let now = pair.now();
+        while opened.len() < total {
+            match pair.client.open_stream(now) {
+                Ok(id) => opened.push(id),
+                Err(muxplex::OpenError::Blocked) => break,
+                Err(e) => return Err(io::Error::other(e)),
+            }
+        }
+        pair.client_to_server();
+        while pair.server.accept_stream().is_some() {}
+        pair.server_to_client();
+    }
+    pair.server.close(pair.now());
+    pair.server_to_client();
+    for &id in &opened {
+        if let Some(stream) = pair.client.stream(id) {
+            stream.reset(0);
+        }
+    }
+    let mut batch = Vec::new();
+    let mut wire = vec![0u8; CHUNK];
+    loop {
+        let n = pair.client.poll_transmit(&mut wire);
+        if n == 0 {
+            break;
+        }
+        batch.extend_from_slice(&wire[..n]);
+    }
+    let started = Clock::now();
+    pair.server.handle_input(pair.now(), &batch);
+    let elapsed = started.elapsed();
+    if pair.server.close_reason().is_none() {
+        return Err(io::Error::other("the close did not complete"));
+    }
+    Ok(total as f64 / elapsed.as_secs_f64())
+}
+
 /// Reads a stream whose end has arrived; returns how many bytes it had.
 fn read_to_end(stream: &mut muxplex::Stream<'_>) -> io::Result<usize> {
     let mut total = 0;
