@@ -44,6 +44,9 @@ var scenarios = map[string]scenario{
 	"reset":          {client: resetClient, server: resetServer, settings: settings{streamCloseTimeout: resetCloseTimeout}},
 	"close-client":   {client: closer, server: closeOther},
 	"close-server":   {client: closeOther, server: closer},
+	// The same over a relay that reads the closer's output slowly.
+	"slow-close-client": {client: closer, server: closeOther},
+	"slow-close-server": {client: closeOther, server: closer},
 	"keepalive":      {client: keepaliveClient, server: keepaliveServer, settings: settings{keepAlive: time.Second}},
 	"server-streams": {client: bothOpen, server: bothOpen},
 }

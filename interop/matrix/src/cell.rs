@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
-use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
@@ -274,9 +273,16 @@ async fn drive(binaries: &Binaries, cell: &Cell) -> Result<Report, String> {
             "the server said {listening:?}, not where it listens"
         ))?;
 
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| format!("relay: {e}"))?;
+    // In the slow-close cells the relay reads the closer's output slowly,
+    // through a small receive buffer, so that the tail of it waits in the
+    // closer's kernel while the other end still sends window updates.
+    let slow = match cell.scenario {
+        "slow-close-client" => Some(Dir::FromClient),
+        "slow-close-server" => Some(Dir::FromServer),
+        _ => None,
+    };
+    let listener =
+        relay::listen(slow == Some(Dir::FromClient)).map_err(|e| format!("relay: {e}"))?;
     let relay_addr = listener.local_addr().map_err(|e| format!("relay: {e}"))?;
     let audit = Arc::new(Mutex::new(Audit::new(
         &format!("{} client", cell.client.name()),
@@ -289,6 +295,7 @@ async fn drive(binaries: &Binaries, cell: &Cell) -> Result<Report, String> {
         addr,
         Arc::clone(&audit),
         delays,
+        slow,
     )));
 
     let (name, mut child) = start(binaries, cell, true, &relay_addr.to_string())?;
@@ -393,9 +400,9 @@ fn audit_failures(cell: &Cell, audit: &Audit) -> Vec<String> {
                 }
             }
         }
-        "close-client" | "close-server" => {
+        "close-client" | "close-server" | "slow-close-client" | "slow-close-server" => {
             let (dir, who) = match cell.scenario {
-                "close-client" => (Dir::FromClient, cell.client),
+                "close-client" | "slow-close-client" => (Dir::FromClient, cell.client),
                 _ => (Dir::FromServer, cell.server),
             };
             if audit.sent(dir).go_aways != [0] {

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use crate::cell::{Binaries, Cell, Impl, Outcome};
 
 /// Every scenario, in the order the matrix runs them.
-const SCENARIOS: [&str; 9] = [
+const SCENARIOS: [&str; 11] = [
     "echo",
     "hello",
     "big-writes",
@@ -32,6 +32,8 @@ const SCENARIOS: [&str; 9] = [
     "reset",
     "close-client",
     "close-server",
+    "slow-close-client",
+    "slow-close-server",
     "keepalive",
     "server-streams",
 ];

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket};
 
 use crate::audit::{Audit, Dir, HEADER_LEN, Header};
 
@@ -85,23 +85,60 @@ impl Framer {
     }
 }
 
+/// The receive buffer of a relay socket that reads slowly.
+const SLOW_BUFFER: u32 = 16 * 1024;
+
+/// A slow reader's pace: this much per read, one read per [`SLOW_PAUSE`].
+const SLOW_READ: usize = 16 * 1024;
+const SLOW_PAUSE: Duration = Duration::from_millis(2);
+
+/// The relay's listener on a free loopback port; with `slow`, the sockets
+/// it accepts get a small receive buffer.
+pub(crate) fn listen(slow: bool) -> io::Result<TcpListener> {
+    let socket = TcpSocket::new_v4()?;
+    if slow {
+        socket.set_recv_buffer_size(SLOW_BUFFER)?;
+    }
+    socket.bind("127.0.0.1:0".parse().expect("an address"))?;
+    socket.listen(16)
+}
+
 /// Accepts one connection on `listener`, connects it to `server`, and
 /// relays both ways until both have ended, recording every frame in
-/// `audit`.
+/// `audit`. The direction `slow` names is read at a slow link's pace.
 pub(crate) async fn run(
     listener: TcpListener,
     server: SocketAddr,
     audit: Arc<Mutex<Audit>>,
     delays: Option<Delays>,
+    slow: Option<Dir>,
 ) -> io::Result<()> {
     let (client, _) = listener.accept().await?;
-    let server = TcpStream::connect(server).await?;
+    let socket = TcpSocket::new_v4()?;
+    if slow == Some(Dir::FromServer) {
+        socket.set_recv_buffer_size(SLOW_BUFFER)?;
+    }
+    let server = socket.connect(server).await?;
     client.set_nodelay(true)?;
     server.set_nodelay(true)?;
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
-    let up = pump(client_read, server_write, Dir::FromClient, &audit, delays);
-    let down = pump(server_read, client_write, Dir::FromServer, &audit, delays);
+    let up = pump(
+        client_read,
+        server_write,
+        Dir::FromClient,
+        &audit,
+        delays,
+        slow,
+    );
+    let down = pump(
+        server_read,
+        client_write,
+        Dir::FromServer,
+        &audit,
+        delays,
+        slow,
+    );
     tokio::join!(up, down);
     Ok(())
 }
@@ -118,8 +155,14 @@ async fn pump(
     dir: Dir,
     audit: &Mutex<Audit>,
     delays: Option<Delays>,
+    slow: Option<Dir>,
 ) {
-    let mut buf = vec![0u8; 256 * 1024];
+    let read_size = if slow == Some(dir) {
+        SLOW_READ
+    } else {
+        256 * 1024
+    };
+    let mut buf = vec![0u8; read_size];
     let mut framer = Framer::default();
     let mut pauses = Pauses::new(dir, delays);
     let mut receiver_gone = false;
@@ -130,6 +173,9 @@ async fn pump(
         };
         if receiver_gone {
             continue;
+        }
+        if slow == Some(dir) {
+            tokio::time::sleep(SLOW_PAUSE).await;
         }
         let pieces = framer.split(&buf[..n]);
         {

@@ -149,8 +149,7 @@ async fn run(args: &Args) -> Outcome<(u64, Duration)> {
     let start = Instant::now();
     let checked = side(&env, &args.scenario).await?;
     let elapsed = start.elapsed();
-    let ended_by_scenario =
-        args.scenario.starts_with("close-") || args.scenario == "server-streams";
+    let ended_by_scenario = args.scenario.contains("close-") || args.scenario == "server-streams";
     if client && !ended_by_scenario {
         // The client ends the session (in the closing scenarios and
         // server-streams the scenario does); every stream is done, so
@@ -174,8 +173,10 @@ async fn side(env: &Env, scenario: &str) -> Outcome<u64> {
         ("server-streams", _) => data::both_open(env).await,
         ("reset", true) => control::reset_client(env).await,
         ("reset", false) => control::reset_server(env).await,
-        ("close-client", true) | ("close-server", false) => control::closer(env).await,
-        ("close-client", false) | ("close-server", true) => control::close_other(env).await,
+        ("close-client" | "slow-close-client", true)
+        | ("close-server" | "slow-close-server", false) => control::closer(env).await,
+        ("close-client" | "slow-close-client", false)
+        | ("close-server" | "slow-close-server", true) => control::close_other(env).await,
         ("keepalive", true) => control::keepalive_client(env).await,
         ("keepalive", false) => control::keepalive_server(env).await,
         _ => Err(format!("unknown scenario {scenario:?}")),
