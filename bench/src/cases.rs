@@ -3,7 +3,7 @@
 
 use std::io;
 
-use crate::mux::{MuxplexSmol, MuxplexTokio, RawTcp, Yamux, Yamux013};
+use crate::mux::{MuxplexSmol, MuxplexTokio, RawTcp, TokioYamux, Yamux, Yamux013};
 use crate::{Sizes, blocking, core, idle, workload};
 
 /// What is measured.
@@ -101,6 +101,9 @@ pub(crate) fn all() -> Vec<Case> {
             workload::bulk::<RawTcp>(s.bulk_bytes, 1)
         }),
         case(Bulk1, "yamux", |s| workload::bulk::<Yamux>(s.bulk_bytes, 1)),
+        // No bulk-1 for tokio-yamux: one stream of 8 MiB or more does not
+        // complete in this workload within the case's two minutes (bulk-100,
+        // the same bytes over 100 streams, does); not yet understood.
         case(Bulk1, "muxplex-tokio", |s| {
             workload::bulk::<MuxplexTokio>(s.bulk_bytes, 1)
         }),
@@ -115,6 +118,9 @@ pub(crate) fn all() -> Vec<Case> {
         }),
         case(Bulk100, "yamux", |s| {
             workload::bulk::<Yamux>(s.bulk_bytes, s.bulk_streams)
+        }),
+        case(Bulk100, "tokio-yamux", |s| {
+            workload::bulk::<TokioYamux>(s.bulk_bytes, s.bulk_streams)
         }),
         case(Bulk100, "muxplex-tokio", |s| {
             workload::bulk::<MuxplexTokio>(s.bulk_bytes, s.bulk_streams)
@@ -135,6 +141,9 @@ pub(crate) fn all() -> Vec<Case> {
         case(Hello10k, "yamux-0.13", |s| {
             workload::hello::<Yamux013>(s.hello_streams, s.hello_concurrency)
         }),
+        case(Hello10k, "tokio-yamux", |s| {
+            workload::hello::<TokioYamux>(s.hello_streams, s.hello_concurrency)
+        }),
         case(Hello10k, "muxplex-tokio", |s| {
             workload::hello::<MuxplexTokio>(s.hello_streams, s.hello_concurrency)
         }),
@@ -150,6 +159,9 @@ pub(crate) fn all() -> Vec<Case> {
         case(Rtt, "yamux", |s| workload::rtt::<Yamux>(s.rtt_round_trips)),
         case(Rtt, "yamux-0.13", |s| {
             workload::rtt::<Yamux013>(s.rtt_round_trips)
+        }),
+        case(Rtt, "tokio-yamux", |s| {
+            workload::rtt::<TokioYamux>(s.rtt_round_trips)
         }),
         case(Rtt, "muxplex-tokio", |s| {
             workload::rtt::<MuxplexTokio>(s.rtt_round_trips)

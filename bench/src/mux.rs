@@ -1,6 +1,7 @@
 //! The async implementations under test behind one trait, so each async
 //! workload is written once: raw TCP (a connection per stream), the
-//! `yamux` crate (0.14, and 0.13), muxplex-tokio and muxplex-smol.
+//! `yamux` crate (0.14, and 0.13), tokio-yamux, muxplex-tokio and
+//! muxplex-smol.
 
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
@@ -263,3 +264,63 @@ yamux_mux!(
     Yamux013,
     yamux013
 );
+
+/// tokio-yamux (tentacle's yamux), default configuration. Its `Session`
+/// makes progress only while polled for inbound streams, so it lives in a
+/// task of its own that hands them over a channel; opens go through its
+/// cloneable `Control`.
+#[derive(Clone)]
+pub(crate) struct TokioYamux {
+    control: tokio_yamux::Control,
+    inbound: Arc<Mutex<mpsc::UnboundedReceiver<tokio_yamux::StreamHandle>>>,
+}
+
+impl TokioYamux {
+    fn spawn(session: tokio_yamux::Session<TcpStream>) -> TokioYamux {
+        use futures::StreamExt;
+        let mut session = session;
+        let control = session.control();
+        let (inbound_tx, inbound) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(Ok(stream)) = session.next().await {
+                let _ = inbound_tx.send(stream);
+            }
+        });
+        TokioYamux {
+            control,
+            inbound: Arc::new(Mutex::new(inbound)),
+        }
+    }
+}
+
+impl std::fmt::Debug for TokioYamux {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokioYamux").finish_non_exhaustive()
+    }
+}
+
+impl AsyncMux for TokioYamux {
+    type Stream = tokio_yamux::StreamHandle;
+
+    async fn pair() -> io::Result<(Self, Self)> {
+        let (dialed, accepted) = tcp_pair().await?;
+        let config = tokio_yamux::Config::default();
+        Ok((
+            TokioYamux::spawn(tokio_yamux::Session::new_client(dialed, config)),
+            TokioYamux::spawn(tokio_yamux::Session::new_server(accepted, config)),
+        ))
+    }
+
+    async fn open(&self) -> io::Result<Self::Stream> {
+        self.control
+            .clone()
+            .open_stream()
+            .await
+            .map_err(|e| io::Error::other(format!("{e:?}")))
+    }
+
+    async fn accept(&self) -> io::Result<Self::Stream> {
+        let stream = self.inbound.lock().await.recv().await;
+        stream.ok_or_else(|| io::Error::other("tokio-yamux session ended"))
+    }
+}
