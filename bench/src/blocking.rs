@@ -179,3 +179,44 @@ fn finish_and_wait(mut stream: Stream) -> io::Result<()> {
     while stream.read(&mut rest)? > 0 {}
     Ok(())
 }
+
+/// `rr-nagle` for muxplex-blocking: see [`crate::workload`]'s; a thread
+/// per served stream.
+pub(crate) fn rr_nagle(requests: usize) -> io::Result<f64> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let dialed = TcpStream::connect(listener.local_addr()?)?;
+    let (accepted, _) = listener.accept()?;
+    // Nagle's algorithm stays on.
+    let client = Connection::client(dialed, Config::default())?;
+    let server = Connection::server(accepted, Config::default())?;
+    let total = requests + 10;
+    let serving = thread::spawn(move || {
+        for _ in 0..total {
+            let mut stream = server.accept_stream()?;
+            thread::spawn(move || {
+                let mut request = Vec::new();
+                stream.read_to_end(&mut request)?;
+                stream.write_all(&[b'r'; 1000])?;
+                stream.finish()
+            });
+        }
+        io::Result::Ok(server)
+    });
+    let mut latencies = Vec::with_capacity(requests);
+    for i in 0..total {
+        let started = Instant::now();
+        let mut stream = client.open_stream()?;
+        stream.write_all(&[b'q'; 200])?;
+        stream.finish()?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response)?;
+        if response.len() != 1000 {
+            return Err(io::Error::other("wrong response"));
+        }
+        if i >= 10 {
+            latencies.push(started.elapsed());
+        }
+    }
+    let _server = join(serving)?;
+    Ok(crate::workload::p99_logging_p50(latencies))
+}

@@ -18,6 +18,10 @@ pub(crate) enum Scenario {
     Hello10k,
     /// One-byte ping-pong on one stream.
     Rtt,
+    /// One request and one response per stream, one stream at a time,
+    /// over sockets with Nagle's algorithm on (no `TCP_NODELAY`): the p99
+    /// latency of a request (p50 on stderr).
+    RrNagle,
     /// Bytes through two sessions wired together in memory.
     CoreBulk,
     /// Streams opened, used and closed through two sessions in memory.
@@ -38,6 +42,7 @@ impl Scenario {
             Scenario::Bulk100 => "bulk-100",
             Scenario::Hello10k => "hello-10k",
             Scenario::Rtt => "rtt",
+            Scenario::RrNagle => "rr-nagle",
             Scenario::CoreBulk => "core-bulk",
             Scenario::CoreOpen => "core-open",
             Scenario::CoreClose => "core-close-16k",
@@ -51,7 +56,7 @@ impl Scenario {
         match self {
             Scenario::Bulk1 | Scenario::Bulk100 | Scenario::CoreBulk => "MB/s",
             Scenario::Hello10k | Scenario::CoreOpen | Scenario::CoreClose => "streams/s",
-            Scenario::Rtt => "us",
+            Scenario::Rtt | Scenario::RrNagle => "us",
             Scenario::IdleStreamBytes | Scenario::IdleConnectionBytes => "bytes",
         }
     }
@@ -61,7 +66,10 @@ impl Scenario {
     pub(crate) fn higher_is_better(self) -> bool {
         !matches!(
             self,
-            Scenario::Rtt | Scenario::IdleStreamBytes | Scenario::IdleConnectionBytes
+            Scenario::Rtt
+                | Scenario::RrNagle
+                | Scenario::IdleStreamBytes
+                | Scenario::IdleConnectionBytes
         )
     }
 }
@@ -171,6 +179,15 @@ pub(crate) fn all() -> Vec<Case> {
         }),
         case(Rtt, "muxplex-blocking", |s| {
             blocking::rtt(s.rtt_round_trips)
+        }),
+        case(RrNagle, "muxplex-tokio", |s| {
+            workload::rr_nagle_tokio(s.rr_requests)
+        }),
+        case(RrNagle, "muxplex-smol", |s| {
+            workload::rr_nagle_smol(s.rr_requests)
+        }),
+        case(RrNagle, "muxplex-blocking", |s| {
+            blocking::rr_nagle(s.rr_requests)
         }),
         case(CoreBulk, "muxplex-core", |s| core::bulk(s.core_bulk_bytes)),
         case(CoreOpen, "muxplex-core", |s| {

@@ -53,6 +53,8 @@ pub struct Sizes {
     pub hello_concurrency: usize,
     /// Timed one-byte round trips in `rtt`.
     pub rtt_round_trips: usize,
+    /// Requests (a stream each) in `rr-nagle`.
+    pub rr_requests: usize,
     /// Bytes through the in-memory session pair in `core-bulk`.
     pub core_bulk_bytes: u64,
     /// Streams opened, used and closed in `core-open`.
@@ -74,6 +76,7 @@ impl Sizes {
             hello_streams: 10_000,
             hello_concurrency: 64,
             rtt_round_trips: 10_000,
+            rr_requests: 2_000,
             core_bulk_bytes: 1 << 30,
             core_open_streams: 100_000,
             idle_streams: 10_000,
@@ -90,6 +93,7 @@ impl Sizes {
             hello_streams: 500,
             hello_concurrency: 16,
             rtt_round_trips: 500,
+            rr_requests: 200,
             core_bulk_bytes: 16 << 20,
             core_open_streams: 2_000,
             idle_streams: 1_000,

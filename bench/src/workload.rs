@@ -204,3 +204,101 @@ async fn finish_and_wait<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) -> io
     while stream.read(&mut rest).await? > 0 {}
     Ok(())
 }
+
+/// The request of `rr-nagle`, about an HTTP GET's size.
+const REQUEST: &[u8] = &[b'q'; 200];
+/// Its response.
+const RESPONSE: &[u8] = &[b'r'; 1000];
+
+/// A loopback TCP pair with Nagle's algorithm left on, as tokio's sockets
+/// come by default.
+async fn nagle_pair() -> io::Result<(tokio::net::TcpStream, tokio::net::TcpStream)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let (dialed, (accepted, _)) =
+        tokio::try_join!(tokio::net::TcpStream::connect(address), listener.accept())?;
+    Ok((dialed, accepted))
+}
+
+/// `rr-nagle` for muxplex-tokio.
+pub(crate) fn rr_nagle_tokio(requests: usize) -> io::Result<f64> {
+    use crate::mux::MuxplexTokio;
+    use muxplex_tokio::{Config, Connection, Role};
+    on_runtime(async move {
+        let (dialed, accepted) = nagle_pair().await?;
+        let client = MuxplexTokio(Connection::spawn(dialed, Role::Client, Config::default()));
+        let server = MuxplexTokio(Connection::spawn(accepted, Role::Server, Config::default()));
+        request_response(client, server, requests).await
+    })
+}
+
+/// `rr-nagle` for muxplex-smol (over tokio sockets, as in [`crate::mux`]).
+pub(crate) fn rr_nagle_smol(requests: usize) -> io::Result<f64> {
+    use crate::mux::MuxplexSmol;
+    use tokio_util::compat::TokioAsyncReadCompatExt;
+    on_runtime(async move {
+        let (dialed, accepted) = nagle_pair().await?;
+        let client = MuxplexSmol::spawn(dialed.compat(), muxplex_smol::Role::Client);
+        let server = MuxplexSmol::spawn(accepted.compat(), muxplex_smol::Role::Server);
+        request_response(client, server, requests).await
+    })
+}
+
+/// One request and one response per stream, one stream at a time: the
+/// client opens, writes the request and finishes; the server reads it to
+/// the end, writes the response and finishes; the client reads to the end.
+/// Returns the p99 latency in microseconds (p50 goes to stderr).
+async fn request_response<M: AsyncMux>(client: M, server: M, requests: usize) -> io::Result<f64> {
+    let _keep = server.clone(); // see `hold_open`
+    let serving = tokio::spawn(async move {
+        for _ in 0..requests + 10 {
+            let mut stream = server.accept().await?;
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                stream.read_to_end(&mut request).await?;
+                stream.write_all(RESPONSE).await?;
+                stream.shutdown().await
+            });
+        }
+        io::Result::Ok(())
+    });
+    let client = tokio::spawn(async move {
+        let mut latencies = Vec::with_capacity(requests);
+        // The first requests warm the path.
+        for i in 0..requests + 10 {
+            let started = Instant::now();
+            let mut stream = client.open().await?;
+            stream.write_all(REQUEST).await?;
+            stream.shutdown().await?;
+            let mut response = Vec::new();
+            stream.read_to_end(&mut response).await?;
+            if response != RESPONSE {
+                return Err(io::Error::other("wrong response"));
+            }
+            if i >= 10 {
+                latencies.push(started.elapsed());
+            }
+        }
+        io::Result::Ok(latencies)
+    });
+    let latencies = client.await??;
+    serving.await??;
+    Ok(p99_logging_p50(latencies))
+}
+
+/// The p99 of `latencies` in microseconds; p50 and the maximum go to
+/// stderr.
+pub(crate) fn p99_logging_p50(mut latencies: Vec<Duration>) -> f64 {
+    latencies.sort();
+    let at = |q: f64| {
+        let index = ((latencies.len() as f64 * q) as usize).min(latencies.len() - 1);
+        latencies[index].as_secs_f64() * 1e6
+    };
+    eprintln!(
+        "  rr-nagle: p50 {:.0} us, p99 {:.0} us, max {:.0} us",
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    );
+    at(0.99)
+}

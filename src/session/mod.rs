@@ -352,6 +352,25 @@ impl Session {
         self.finish_close_if_drained();
     }
 
+    /// Like [`close`](Self::close), with `timeout` instead of
+    /// [`Config::close_timeout`]: open streams may finish until then, after
+    /// which the rest are reset and GoAway(0) goes out. On a session that
+    /// is closing already, it can only bring the deadline forward.
+    pub fn close_within(&mut self, now: Instant, timeout: core::time::Duration) {
+        self.timers.observe(now);
+        let deadline = self.timers.now() + timeout;
+        match &mut self.phase {
+            Phase::Open => {
+                self.close(now);
+                if let Phase::Closing { deadline: at } = &mut self.phase {
+                    *at = deadline;
+                }
+            }
+            Phase::Closing { deadline: at } => *at = (*at).min(deadline),
+            _ => {}
+        }
+    }
+
     /// Ends the session at once: sends GoAway(`code`) and fails every
     /// stream. Data already buffered for reading stays readable.
     pub fn abort(&mut self, now: Instant, code: u32) {

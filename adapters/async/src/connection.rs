@@ -197,6 +197,23 @@ impl Connection {
         poll_fn(|cx| self.poll_driver_done(cx)).await
     }
 
+    /// A bounded [`close`](Self::close): open streams may finish within
+    /// `timeout` (instead of [`Config::close_timeout`]); what is left then
+    /// is reset, GoAway(0) goes out, and this waits for the driver to
+    /// finish, as `close` does. Returns [`CloseReason::LocalCloseTimedOut`]
+    /// if streams had to be reset. On a connection already closing it can
+    /// only bring the deadline forward.
+    pub async fn close_within(&self, timeout: Duration) -> Result<CloseReason, Error> {
+        {
+            let mut inner = self.shared.lock();
+            let now = inner.now();
+            inner.session.close_within(now, timeout);
+            // Openers and acceptors fail now, the driver sees the deadline.
+            inner.close();
+        }
+        poll_fn(|cx| self.poll_driver_done(cx)).await
+    }
+
     /// Ends the session at once with GoAway(`code`) and returns without
     /// waiting; every stream's reads and writes fail from now on (data
     /// already received stays readable). Data that stream writes had
@@ -314,6 +331,12 @@ impl Connection {
     /// streams waiting for the peer to finish (see [`Stream`]).
     pub fn stream_count(&self) -> usize {
         self.shared.lock().session.stream_count()
+    }
+
+    /// Whether the peer has sent GoAway(0): it takes no new streams (see
+    /// [`peer_going_away`](Self::peer_going_away) to wait for it).
+    pub fn is_peer_going_away(&self) -> bool {
+        self.shared.lock().session.is_peer_going_away()
     }
 
     /// Which end of the transport this is.

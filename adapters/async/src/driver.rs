@@ -30,6 +30,10 @@ const FIRST_READ: usize = 2 * 1024;
 /// a busy connection cannot starve the other tasks of its executor.
 const ROUNDS_PER_POLL: usize = 64;
 
+/// A batch smaller than this waits one yield before it is written, so the
+/// frames the woken application queues next join it (see `round`).
+const COALESCE_BELOW: usize = 16 * 1024;
+
 /// Drives one connection: reads the transport into the session, writes the
 /// session's frames to the transport, and feeds the session its deadlines.
 ///
@@ -68,6 +72,10 @@ pub struct Driver<T> {
     /// answers with a reset, and the kernel discards what it had not yet
     /// sent of our last frames.
     output_closed: bool,
+    /// The batch in the queue has waited its one yield (see `round`).
+    coalesced: bool,
+    /// `round` asks `poll` to yield before the batch is written.
+    yield_to_coalesce: bool,
     done: bool,
 }
 
@@ -98,6 +106,8 @@ where
             read_closed: false,
             write_stalled_since: None,
             output_closed: false,
+            coalesced: false,
+            yield_to_coalesce: false,
             done: false,
         }
     }
@@ -152,18 +162,34 @@ where
         }
 
         loop {
-            if self.output.is_empty() {
-                // Batch: everything the session has, up to a full buffer
-                // of copies (or a bounded run of shared payloads), goes
-                // out in one write.
+            // Batch: everything the session has, up to a full buffer of
+            // copies (or a bounded run of shared payloads), goes out in one
+            // write. The queue is topped up before every write, not only
+            // once it is empty, so frames queued while a write was pending
+            // ride along instead of following in a write of their own.
+            let was_empty = self.output.is_empty();
+            {
                 let mut inner = self.shared.lock();
-                let took = self.output.fill(&mut inner.session);
-                // Sending can unblock writers (their data left the buffer).
-                inner.dispatch_events();
-                drop(inner);
-                if !took {
-                    break;
+                if self.output.fill(&mut inner.session) {
+                    // Sending can unblock writers (their data left the
+                    // buffer).
+                    inner.dispatch_events();
                 }
+            }
+            if self.output.is_empty() {
+                break;
+            }
+            if was_empty && !self.coalesced && self.output.pending() < COALESCE_BELOW {
+                // A small batch, just produced: what woke us (an accept, a
+                // write, the input just read) has usually woken the task
+                // that will queue the next frames at once (the response,
+                // the FIN after the data). Let it run first, so that they
+                // leave in this write rather than a second small one, which
+                // Nagle's algorithm would hold until the peer's delayed ACK
+                // (40 ms and more on sockets without TCP_NODELAY).
+                self.coalesced = true;
+                self.yield_to_coalesce = true;
+                return Ok(progress);
             }
             let written = if self.output.is_vectored() {
                 let mut chunks = [&[][..]; TransmitQueue::MAX_CHUNKS];
@@ -182,6 +208,7 @@ where
                 Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
                 Poll::Ready(Ok(n)) => {
                     self.output.advance(n);
+                    self.coalesced = false;
                     self.needs_flush = true;
                     self.write_stalled_since = None;
                     progress = true;
@@ -314,6 +341,11 @@ where
 
         for _ in 0..ROUNDS_PER_POLL {
             match this.round(cx) {
+                Ok(_) if this.yield_to_coalesce => {
+                    this.yield_to_coalesce = false;
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
                 Ok(true) => {}
                 Ok(false) => {
                     if this.finished_sending() {

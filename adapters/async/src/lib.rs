@@ -103,15 +103,19 @@ mod connection;
 mod driver;
 mod error;
 mod futures_io;
+mod incoming;
 mod io;
 pub mod pool;
 mod shared;
+mod split;
 mod stream;
 
 pub use connection::Connection;
 pub use driver::{Driver, IO_BUFFER_SIZE};
 pub use error::Error;
+pub use incoming::Incoming;
 pub use io::{Timer, TransportRead, TransportWrite};
+pub use split::{ReadHalf, WriteHalf};
 pub use stream::Stream;
 
 /// Re-exported so adapters and applications name one version of the core.

@@ -12,6 +12,8 @@ use muxplex::{Delivery, StreamError, StreamId};
 use crate::error::Error;
 use crate::shared::{Inner, Shared, register};
 
+mod chunks;
+
 /// One bidirectional stream of a [`Connection`](crate::Connection).
 ///
 /// The methods take `&self`, so one task may read while another writes.

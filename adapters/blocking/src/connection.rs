@@ -131,13 +131,15 @@ impl Drop for TcpWriter {
 impl Connection {
     /// The end of a TCP connection that dialed it (opens odd stream ids).
     ///
-    /// The socket must be in blocking mode without a read timeout: a read
-    /// that fails, timed out or not, ends the session. Its write timeout is
+    /// The socket must be in blocking mode without a read timeout (one set
+    /// is rejected with `InvalidInput`: a read that fails, timed out or
+    /// not, would end the session). Its write timeout is
     /// set to [`Config::write_timeout`]: a peer that takes none of our
-    /// output for that long loses the connection, and the socket is closed. Other options stay
-    /// as given; consider `set_nodelay(true)` for request-response traffic,
-    /// since small frames are already gathered into one write whenever
-    /// several are waiting.
+    /// output for that long loses the connection, and the socket is closed.
+    /// `TCP_NODELAY` is set: frames waiting together already leave in one
+    /// write, and Nagle's algorithm would only hold a small frame (a FIN
+    /// after the data, a response after the ACK) until the peer's delayed
+    /// ACK, 40 ms and more per request. Other options stay as given.
     pub fn client(tcp: TcpStream, config: Config) -> io::Result<Self> {
         Self::tcp(Role::Client, tcp, config)
     }
@@ -149,7 +151,17 @@ impl Connection {
     }
 
     fn tcp(role: Role, tcp: TcpStream, config: Config) -> io::Result<Self> {
+        if tcp.read_timeout()?.is_some() {
+            // The reader thread would take the first idle spell past it
+            // for a failed transport, and end the session.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "muxplex-blocking needs a socket without a read timeout \
+                 (keepalive and Config's timeouts bound idle connections)",
+            ));
+        }
         tcp.set_write_timeout(config.write_timeout)?;
+        tcp.set_nodelay(true)?;
         let reader = tcp.try_clone()?;
         let linger = config.write_timeout;
         Self::new(role, reader, TcpWriter { tcp, linger }, config)
@@ -253,10 +265,60 @@ impl Connection {
     /// the close as long as the transport's write blocks; a write timeout
     /// on the socket bounds that (a failed write ends the session).
     pub fn close(&self) -> CloseReason {
+        self.close_with(|session, now| session.close(now))
+    }
+
+    /// A bounded [`close`](Self::close): open streams may finish within
+    /// `timeout` (instead of [`Config::close_timeout`]); what is left then
+    /// is reset, GoAway(0) is written, and this waits for the end as
+    /// `close` does. Returns [`CloseReason::LocalCloseTimedOut`] if streams
+    /// had to be reset. On a connection already closing it can only bring
+    /// the deadline forward.
+    pub fn close_within(&self, timeout: Duration) -> CloseReason {
+        self.close_with(|session, now| session.close_within(now, timeout))
+    }
+
+    /// Waits until the session has ended, however it ends, and its last
+    /// frames are written; returns why. It does not end it itself.
+    pub fn closed(&self) -> CloseReason {
+        let shared = self.shared();
+        let mut state = shared.lock();
+        while !state.writer_done {
+            state = shared.wait_counted(&shared.written_cv, state, |s| &mut s.flushing);
+        }
+        state
+            .session
+            .close_reason()
+            .expect("the writer thread stops only once the session has ended")
+    }
+
+    /// Whether the session has ended.
+    pub fn is_closed(&self) -> bool {
+        self.shared().lock().session.is_closed()
+    }
+
+    /// The smoothed round-trip time, once a ping of this end (keepalive,
+    /// or the session's own window sizing) was answered.
+    pub fn rtt(&self) -> Option<Duration> {
+        self.shared().lock().session.rtt()
+    }
+
+    /// Which end of the transport this is.
+    pub fn role(&self) -> Role {
+        self.shared().lock().session.role()
+    }
+
+    /// Whether the peer has sent GoAway(0): it takes no new streams;
+    /// existing ones go on.
+    pub fn is_peer_going_away(&self) -> bool {
+        self.shared().lock().session.is_peer_going_away()
+    }
+
+    fn close_with(&self, close: impl FnOnce(&mut Session, Instant)) -> CloseReason {
         let shared = self.shared();
         let mut state = shared.lock();
         let now = shared.now();
-        state.session.close(now);
+        close(&mut state.session, now);
         state = shared.after_command(state);
         // Blocked openers and acceptors fail now rather than at the end.
         shared.open_cv.notify_all();

@@ -81,5 +81,12 @@ pub use stream::Stream;
 
 /// The core crate, for everything this one does not re-export.
 pub use muxplex;
+/// The core crate, as this adapter uses it (also as [`muxplex`]).
+pub use muxplex as core;
 /// Core types that appear in this crate's API and errors.
-pub use muxplex::{CloseReason, Config, Delivery, OpenError, Role, StreamError, StreamId};
+pub use muxplex::{
+    CloseReason, Config, Delivery, OpenError, PingError, Role, StreamError, StreamId,
+};
+/// This adapter's error: blocking calls report `std::io::Error`, with the
+/// core's error ([`OpenError`], [`StreamError`]) inside where there is one.
+pub use std::io::Error;

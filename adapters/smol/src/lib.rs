@@ -68,10 +68,14 @@ use futures_lite::Stream as _;
 
 mod pool;
 
+/// The core crate, as this adapter uses it.
+pub use muxplex as core;
 pub use muxplex::pool::{Policy, PoolConfig, PoolStats, SessionInfo, SessionState};
-pub use muxplex::{CloseReason, Config, Delivery, PingError, Role, StreamId};
+pub use muxplex::{
+    CloseReason, Config, Delivery, OpenError, PingError, Role, StreamError, StreamId,
+};
 pub use muxplex_async::pool::{BoxFuture, PoolOptions, PooledStream, Retryable};
-pub use muxplex_async::{Error, Stream};
+pub use muxplex_async::{Error, Incoming, ReadHalf, Stream, WriteHalf};
 pub use pool::Pool;
 
 /// The future that drives a connection over transport `T`; see
@@ -131,6 +135,35 @@ impl Connection {
     /// [`muxplex_async::Connection::close`].
     pub async fn close(&self) -> Result<CloseReason, Error> {
         self.inner.close().await
+    }
+
+    /// A bounded [`close`](Self::close): open streams may finish within
+    /// `timeout`, then the rest are reset. See
+    /// [`muxplex_async::Connection::close_within`].
+    pub async fn close_within(&self, timeout: Duration) -> Result<CloseReason, Error> {
+        self.inner.close_within(timeout).await
+    }
+
+    /// The streams the peer opens, ending with `None` at a clean end; see
+    /// [`Incoming`].
+    pub fn incoming(&self) -> Incoming {
+        self.inner.incoming()
+    }
+
+    /// Which end of the transport this is.
+    pub fn role(&self) -> Role {
+        self.inner.role()
+    }
+
+    /// Resolves once the peer has sent GoAway(0), or with the reason the
+    /// session ended first; see [`muxplex_async::Connection::peer_going_away`].
+    pub async fn peer_going_away(&self) -> Result<(), CloseReason> {
+        self.inner.peer_going_away().await
+    }
+
+    /// Whether the peer has sent GoAway(0).
+    pub fn is_peer_going_away(&self) -> bool {
+        self.inner.is_peer_going_away()
     }
 
     /// Ends the session at once with GoAway(`code`), without waiting.

@@ -50,22 +50,30 @@ use std::future::Future as _;
 use std::io;
 
 mod pool;
+mod split;
+mod tcp;
 
 pub use pool::Pool;
+pub use split::{ReadHalf, WriteHalf};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
+pub use tcp::{accept, connect};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+/// The core crate, as this adapter uses it.
+pub use muxplex as core;
 pub use muxplex::pool::{Policy, PoolConfig, PoolStats, SessionInfo, SessionState};
-pub use muxplex::{CloseReason, Config, PingError, Role, StreamId};
+pub use muxplex::{
+    CloseReason, Config, Delivery, OpenError, PingError, Role, StreamError, StreamId,
+};
 pub use muxplex_async::Error;
 pub use muxplex_async::pool::{PoolOptions, Retryable};
 
 /// The future that drives a connection over transport `T`; see
 /// [`muxplex_async::Driver`]. Spawn it, or let [`Connection::spawn`] do so.
-pub type Driver<T> = muxplex_async::Driver<TokioIo<T>>;
+pub type Driver<T> = muxplex_async::Driver<TokioTransport<T>>;
 
 /// A multiplexed connection; clones share it. See
 /// [`muxplex_async::Connection`] for the semantics.
@@ -83,7 +91,7 @@ impl Connection {
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let (inner, driver) =
-            muxplex_async::Connection::new(TokioIo(io), TokioTimer::default(), role, config);
+            muxplex_async::Connection::new(TokioTransport(io), TokioTimer::default(), role, config);
         (Connection { inner }, driver)
     }
 
@@ -102,6 +110,18 @@ impl Connection {
         connection
     }
 
+    /// Like [`spawn`](Self::spawn), but an invalid `config` is an
+    /// `InvalidInput` error rather than a panic.
+    pub fn try_spawn<T>(io: T, role: Role, config: Config) -> io::Result<Connection>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        config
+            .validate()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        Ok(Self::spawn(io, role, config))
+    }
+
     /// Opens a stream; see [`muxplex_async::Connection::open_stream`].
     pub async fn open_stream(&self) -> Result<Stream, Error> {
         self.inner.open_stream().await.map(Stream::from)
@@ -118,6 +138,35 @@ impl Connection {
     /// [`muxplex_async::Connection::close`].
     pub async fn close(&self) -> Result<CloseReason, Error> {
         self.inner.close().await
+    }
+
+    /// A bounded [`close`](Self::close): open streams may finish within
+    /// `timeout`, then the rest are reset. See
+    /// [`muxplex_async::Connection::close_within`].
+    pub async fn close_within(&self, timeout: Duration) -> Result<CloseReason, Error> {
+        self.inner.close_within(timeout).await
+    }
+
+    /// The streams the peer opens, ending with `None` at a clean end; see
+    /// [`muxplex_async::Incoming`].
+    pub fn incoming(&self) -> Incoming {
+        Incoming(self.inner.incoming())
+    }
+
+    /// Which end of the transport this is.
+    pub fn role(&self) -> Role {
+        self.inner.role()
+    }
+
+    /// Resolves once the peer has sent GoAway(0), or with the reason the
+    /// session ended first; see [`muxplex_async::Connection::peer_going_away`].
+    pub async fn peer_going_away(&self) -> Result<(), CloseReason> {
+        self.inner.peer_going_away().await
+    }
+
+    /// Whether the peer has sent GoAway(0).
+    pub fn is_peer_going_away(&self) -> bool {
+        self.inner.is_peer_going_away()
     }
 
     /// Ends the session at once with GoAway(`code`), without waiting.
@@ -206,6 +255,28 @@ impl Stream {
         self.inner.reset(code);
     }
 
+    /// Sets the stream's send priority (higher first, 0 by default).
+    pub fn set_priority(&self, priority: i32) {
+        self.inner.set_priority(priority);
+    }
+
+    /// Whether the peer's application has the stream; see
+    /// [`muxplex_async::Stream::delivery`].
+    pub fn delivery(&self) -> Delivery {
+        self.inner.delivery()
+    }
+
+    /// The next chunk of at most `max` received bytes, without copying;
+    /// `None` at the end of the stream.
+    pub async fn read_chunk(&self, max: usize) -> Result<Option<bytes::Bytes>, Error> {
+        self.inner.read_chunk(max).await
+    }
+
+    /// Writes all of `data` without copying it.
+    pub async fn write_chunk(&self, data: bytes::Bytes) -> Result<(), Error> {
+        self.inner.write_chunk(data).await
+    }
+
     /// The runtime-agnostic stream underneath.
     pub fn as_async(&self) -> &muxplex_async::Stream {
         &self.inner
@@ -217,6 +288,58 @@ impl Stream {
         self.lease.as_ref().map(|lease| lease.slot())
     }
 }
+
+/// The streams the peer opens, as tokio [`Stream`]s; see
+/// [`Connection::incoming`].
+#[derive(Debug)]
+pub struct Incoming(muxplex_async::Incoming);
+
+impl futures_core::Stream for Incoming {
+    type Item = Result<Stream, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.0)
+            .poll_next(cx)
+            .map(|item| item.map(|result| result.map(Stream::from)))
+    }
+}
+
+macro_rules! tokio_io {
+    ($ty:ty) => {
+        impl AsyncRead for $ty {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
+                let n = std::task::ready!(self.inner.poll_read(cx, buf.initialize_unfilled()))?;
+                buf.advance(n);
+                Poll::Ready(Ok(()))
+            }
+        }
+
+        impl AsyncWrite for $ty {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                data: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                self.inner.poll_write(cx, data).map_err(io::Error::from)
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.inner.poll_flush(cx).map_err(io::Error::from)
+            }
+
+            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.inner.poll_finish(cx).map_err(io::Error::from)
+            }
+        }
+    };
+}
+
+// `&Stream` too, so one task may read while another writes.
+tokio_io!(&Stream);
 
 impl AsyncRead for Stream {
     fn poll_read(
@@ -250,9 +373,9 @@ impl AsyncWrite for Stream {
 
 /// A tokio `AsyncRead + AsyncWrite` seen as a muxplex transport.
 #[derive(Debug)]
-pub struct TokioIo<T>(pub T);
+pub struct TokioTransport<T>(pub T);
 
-impl<T: AsyncRead + Unpin> muxplex_async::TransportRead for TokioIo<T> {
+impl<T: AsyncRead + Unpin> muxplex_async::TransportRead for TokioTransport<T> {
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let mut buf = ReadBuf::new(buf);
         std::task::ready!(Pin::new(&mut self.0).poll_read(cx, &mut buf))?;
@@ -274,7 +397,7 @@ impl<T: AsyncRead + Unpin> muxplex_async::TransportRead for TokioIo<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> muxplex_async::TransportWrite for TokioIo<T> {
+impl<T: AsyncWrite + Unpin> muxplex_async::TransportWrite for TokioTransport<T> {
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.0).poll_write(cx, buf)
     }

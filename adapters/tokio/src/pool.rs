@@ -10,7 +10,7 @@ use muxplex_async::pool::{BoxFuture, PoolOptions, Retryable, Runtime};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::runtime::Handle;
 
-use crate::{Error, Stream, TokioIo, TokioTimer};
+use crate::{Error, Stream, TokioTimer, TokioTransport};
 
 /// A self-healing pool of multiplexed connections to one service; clones
 /// share it. See [`muxplex_async::pool`] for what it does; every decision
@@ -72,7 +72,7 @@ impl Pool {
         let runtime = TokioRuntime(Handle::current());
         let connector = move || {
             let connecting = connector();
-            async move { connecting.await.map(TokioIo) }
+            async move { connecting.await.map(TokioTransport) }
         };
         Pool {
             inner: muxplex_async::pool::Pool::new(runtime, connector, options),
