@@ -91,6 +91,9 @@
 //!
 //! let mut driver = pin!(driver);
 //! assert!(driver.as_mut().poll(&mut cx).is_pending());
+//! // A small batch waits one turn of the executor, so that what the tasks
+//! // it woke queue next joins the same write; the next poll writes it.
+//! assert!(driver.as_mut().poll(&mut cx).is_pending());
 //! // One Data frame went out: a 12-byte header (Data, SYN, stream 1,
 //! // length 5), then the payload.
 //! let header = [0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 5];
