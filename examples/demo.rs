@@ -394,7 +394,7 @@ fn server_step(
     let Some(echo) = echoes.get_mut(&id) else {
         return Ok(());
     };
-    let Some(mut stream) = server.stream(id) else {
+    let Ok(mut stream) = server.stream(id) else {
         return Ok(());
     };
     let fail = |e: StreamError| format!("server stream {id}: {e}");
@@ -510,7 +510,7 @@ fn client_step(
     if out.done {
         return Ok(());
     }
-    let Some(mut stream) = client.stream(id) else {
+    let Ok(mut stream) = client.stream(id) else {
         return Err(format!("client stream {id} vanished before its echo ended"));
     };
     let fail = |e: StreamError| format!("client stream {id}: {e}");

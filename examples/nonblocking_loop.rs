@@ -152,7 +152,7 @@ impl Client {
             }
         }
         for (&id, (index, written)) in self.written.iter_mut() {
-            let Some(mut stream) = session.stream(id) else {
+            let Ok(mut stream) = session.stream(id) else {
                 continue;
             };
             if *written == PAYLOAD {
@@ -174,7 +174,7 @@ impl Client {
     /// Reads echoes and checks them against what was sent.
     fn readable(&mut self, session: &mut Session, id: StreamId) -> Result<(), String> {
         let index = self.written[&id].0;
-        let Some(mut stream) = session.stream(id) else {
+        let Ok(mut stream) = session.stream(id) else {
             return Ok(());
         };
         let echoed = self.echoed.entry(id).or_default();
@@ -219,7 +219,7 @@ impl Server {
         }
         let mut finished = Vec::new();
         for (&id, (backlog, client_done)) in self.pending.iter_mut() {
-            let Some(mut stream) = session.stream(id) else {
+            let Ok(mut stream) = session.stream(id) else {
                 continue;
             };
             // Read only while the echo keeps up: a full window pushes back

@@ -23,7 +23,7 @@ impl Inbox {
     /// Takes what `id` has to read; returns the whole message once its end
     /// has arrived.
     fn collect(&mut self, session: &mut Session, id: StreamId) -> Option<Vec<u8>> {
-        let mut stream = session.stream(id)?;
+        let mut stream = session.stream(id).ok()?;
         loop {
             match stream.read_chunk(usize::MAX) {
                 Ok(Some(chunk)) => self.0.entry(id).or_default().extend_from_slice(&chunk),

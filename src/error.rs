@@ -141,6 +141,10 @@ pub enum CloseReason {
     },
     /// The transport reached end of file without a GoAway first.
     TransportClosed,
+    /// The transport failed (a read or write returned an error), as the
+    /// host reported with
+    /// [`Session::handle_transport_error`](crate::Session::handle_transport_error).
+    TransportFailed,
     /// A keepalive ping went unanswered for the keepalive timeout.
     KeepAliveTimeout,
     /// The peer broke the protocol; we sent GoAway(1).
@@ -158,6 +162,7 @@ impl fmt::Display for CloseReason {
             CloseReason::LocalAbort { code } => write!(f, "aborted locally with code {code}"),
             CloseReason::PeerGoAway { code } => write!(f, "peer went away with code {code}"),
             CloseReason::TransportClosed => f.write_str("transport closed"),
+            CloseReason::TransportFailed => f.write_str("transport failed"),
             CloseReason::Protocol(e) => write!(f, "protocol error: {e}"),
         }
     }
@@ -182,13 +187,14 @@ pub enum StreamError {
     Blocked,
     /// The stream was already finished for writing.
     Finished,
-    /// The stream was reset.
+    /// The stream was reset. Its (small) state stays, and this error
+    /// readable, until the application lets the stream go
+    /// ([`Stream::release`](crate::Stream::release),
+    /// [`Stream::detach`](crate::Stream::detach) or
+    /// [`Stream::reset`](crate::Stream::reset)).
     Reset {
-        /// The code the reset carried (0 when none was given).
-        code: u32,
-        /// Whether the peer reset it (otherwise this session did, on a
-        /// timeout or a peer's GoAway).
-        by_peer: bool,
+        /// Who reset it, and with which code or for which reason.
+        by: ResetBy,
         /// Whether the peer's application may have the stream.
         delivery: Delivery,
     },
@@ -206,13 +212,8 @@ impl fmt::Display for StreamError {
         match self {
             StreamError::Blocked => f.write_str("stream is blocked"),
             StreamError::Finished => f.write_str("stream was already finished for writing"),
-            StreamError::Reset {
-                code,
-                by_peer,
-                delivery,
-            } => {
-                let by = if *by_peer { "by the peer" } else { "locally" };
-                write!(f, "stream reset {by} with code {code} ({delivery})")
+            StreamError::Reset { by, delivery } => {
+                write!(f, "stream reset {by} ({delivery})")
             }
             StreamError::SessionClosed { reason, delivery } => {
                 write!(f, "session closed: {reason} ({delivery})")
@@ -222,6 +223,137 @@ impl fmt::Display for StreamError {
 }
 
 impl core::error::Error for StreamError {}
+
+/// Who reset a stream, in [`StreamError::Reset`] and
+/// [`Event::StreamReset`](crate::Event::StreamReset).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ResetBy {
+    /// The peer sent an RST.
+    Peer {
+        /// The code it carried: the length of an RST WindowUpdate (go-yamux
+        /// sends one), 0 when none was given.
+        code: u32,
+    },
+    /// This session reset the stream on its own.
+    Session(ResetCause),
+    /// The application reset it with [`Stream::reset`](crate::Stream::reset).
+    /// The core frees such a stream at once, so only an adapter that keeps
+    /// its own handle reports this.
+    Application {
+        /// The code sent to the peer.
+        code: u32,
+    },
+}
+
+impl ResetBy {
+    /// The code the RST carried on the wire (the one the peer sent, or the
+    /// one we sent); `None` when no RST was exchanged (see
+    /// [`ResetCause::code`]).
+    pub fn code(self) -> Option<u32> {
+        match self {
+            ResetBy::Peer { code } | ResetBy::Application { code } => Some(code),
+            ResetBy::Session(cause) => cause.code(),
+        }
+    }
+}
+
+impl fmt::Display for ResetBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResetBy::Peer { code } => write!(f, "by the peer with code {code}"),
+            ResetBy::Session(cause) => write!(f, "by the session: {cause}"),
+            ResetBy::Application { code } => write!(f, "by the application with code {code}"),
+        }
+    }
+}
+
+/// Why the session reset a stream on its own ([`ResetBy::Session`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ResetCause {
+    /// The peer did not acknowledge our stream within
+    /// [`Config::open_timeout`](crate::Config::open_timeout). RST code
+    /// [`RESET_TIMEOUT`](crate::RESET_TIMEOUT).
+    OpenTimeout,
+    /// Our FIN went out but the peer's did not come within
+    /// [`Config::stream_close_timeout`](crate::Config::stream_close_timeout).
+    /// RST code [`RESET_TIMEOUT`](crate::RESET_TIMEOUT).
+    StreamCloseTimeout,
+    /// The stream was still running when a graceful close reached
+    /// [`Config::close_timeout`](crate::Config::close_timeout). RST code
+    /// [`RESET_TIMEOUT`](crate::RESET_TIMEOUT).
+    CloseTimeout,
+    /// The peer sent GoAway(0) before the stream's SYN left, so the peer
+    /// never heard of it and no RST is sent.
+    PeerGoingAway,
+    /// The peer's data would have exceeded
+    /// [`Config::max_session_buffer`](crate::Config::max_session_buffer).
+    /// RST code [`RESET_BUFFER_FULL`](crate::RESET_BUFFER_FULL).
+    BufferFull,
+}
+
+impl ResetCause {
+    /// The code of the RST the session sends the peer for this cause;
+    /// `None` for [`PeerGoingAway`](Self::PeerGoingAway), where none is
+    /// sent.
+    pub fn code(self) -> Option<u32> {
+        match self {
+            ResetCause::OpenTimeout | ResetCause::StreamCloseTimeout | ResetCause::CloseTimeout => {
+                Some(crate::RESET_TIMEOUT)
+            }
+            ResetCause::BufferFull => Some(crate::RESET_BUFFER_FULL),
+            ResetCause::PeerGoingAway => None,
+        }
+    }
+}
+
+impl fmt::Display for ResetCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ResetCause::OpenTimeout => "the peer did not acknowledge it in time",
+            ResetCause::StreamCloseTimeout => "the peer did not finish it in time",
+            ResetCause::CloseTimeout => "still open at the graceful close's timeout",
+            ResetCause::PeerGoingAway => "the peer went away before it was sent",
+            ResetCause::BufferFull => "the peer's data exceeded the session's buffer",
+        })
+    }
+}
+
+/// Why [`Session::stream`](crate::Session::stream) gave no handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NoStream {
+    /// No stream has had this id on this session: neither end has opened
+    /// it (yet), or it is 0.
+    Unknown,
+    /// The peer opened it, but the application has not taken it with
+    /// [`Session::accept_stream`](crate::Session::accept_stream) yet.
+    NotAccepted,
+    /// The application gave it up with
+    /// [`Stream::detach`](crate::Stream::detach); the session finishes it
+    /// on its own.
+    Detached,
+    /// Its id was used, and its state is gone: both directions ended and
+    /// the application read the end, or it was reset and then released,
+    /// or the session refused it (a peer's SYN over a limit). An inbound
+    /// id the peer skipped when it opened a higher one is reported so
+    /// too.
+    Freed,
+}
+
+impl fmt::Display for NoStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NoStream::Unknown => "no stream has this id",
+            NoStream::NotAccepted => "stream not accepted yet",
+            NoStream::Detached => "stream was detached",
+            NoStream::Freed => "stream is over and its state was freed",
+        })
+    }
+}
+
+impl core::error::Error for NoStream {}
 
 /// Why a stream could not be opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

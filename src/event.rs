@@ -2,7 +2,7 @@
 
 use core::time::Duration;
 
-use crate::error::{CloseReason, Delivery};
+use crate::error::{CloseReason, Delivery, ResetBy};
 use crate::stream_id::StreamId;
 
 /// Something the application should know about, from
@@ -24,14 +24,14 @@ pub enum Event {
     Writable(StreamId),
     /// The stream was reset by the peer, or by the session (open timeout,
     /// stream close timeout, refused after the peer's GoAway); reads and
-    /// writes now fail with [`StreamError::Reset`](crate::StreamError::Reset).
+    /// writes now fail with [`StreamError::Reset`](crate::StreamError::Reset)
+    /// until the application lets the stream go
+    /// ([`Stream::release`](crate::Stream::release)).
     StreamReset {
         /// The stream.
         id: StreamId,
-        /// The reset's code (0 when none).
-        code: u32,
-        /// Whether the peer reset it.
-        by_peer: bool,
+        /// Who reset it, and why.
+        by: ResetBy,
         /// Whether the peer's application may have the stream.
         delivery: Delivery,
     },

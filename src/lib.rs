@@ -94,11 +94,14 @@ mod transmit_queue;
 pub mod testing;
 
 pub use config::{Config, ConfigError, INITIAL_STREAM_WINDOW, MAX_FRAME_SIZE_LIMIT, Role};
-pub use error::{CloseReason, Delivery, OpenError, PingError, ProtocolError, StreamError};
+pub use error::{
+    CloseReason, Delivery, NoStream, OpenError, PingError, ProtocolError, ResetBy, ResetCause,
+    StreamError,
+};
 pub use event::Event;
 pub use session::{
     GOAWAY_INTERNAL_ERROR, GOAWAY_NORMAL, GOAWAY_PROTOCOL_ERROR, RESET_BUFFER_FULL, RESET_REFUSED,
-    RESET_TIMEOUT, Session, Stream,
+    RESET_TIMEOUT, Session, Stream, StreamStatus,
 };
 pub use stream_id::StreamId;
 pub use time::Instant;

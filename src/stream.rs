@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use crate::config::INITIAL_STREAM_WINDOW;
-use crate::error::{Delivery, StreamError};
+use crate::error::{Delivery, ResetBy, StreamError};
 use crate::pins::Pins;
 use crate::recv_buf::RecvBuffer;
 use crate::send_buf::SendBuffer;
@@ -12,19 +12,17 @@ use crate::time::Instant;
 /// `StreamState::last_grant` before any grant: a time no host reaches.
 pub(crate) const NEVER_GRANTED: Instant = Instant::from_micros(u64::MAX);
 
-/// How a stream was reset, kept until the application has seen it.
+/// How a stream was reset, kept until the application releases it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ResetInfo {
-    pub(crate) code: u32,
-    pub(crate) by_peer: bool,
+    pub(crate) by: ResetBy,
     pub(crate) delivery: Delivery,
 }
 
 impl ResetInfo {
     pub(crate) fn error(self) -> StreamError {
         StreamError::Reset {
-            code: self.code,
-            by_peer: self.by_peer,
+            by: self.by,
             delivery: self.delivery,
         }
     }
@@ -76,7 +74,8 @@ pub(crate) struct StreamState {
     pub(crate) last_grant: Instant,
     pub(crate) recv: RecvState,
 
-    /// Set once the stream is reset but the application has not yet seen it.
+    /// Set once the stream is reset; the state (its buffers dropped) stays
+    /// until the application releases it.
     pub(crate) reset: Option<ResetInfo>,
     /// Whether we opened the stream.
     pub(crate) local: bool,

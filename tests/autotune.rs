@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use muxplex::testing::{Pair, Rng};
 use muxplex::{
-    Config, Event, INITIAL_STREAM_WINDOW, Instant, RESET_BUFFER_FULL, Session, StreamError,
-    StreamId,
+    Config, Event, INITIAL_STREAM_WINDOW, Instant, RESET_BUFFER_FULL, ResetBy, Session,
+    StreamError, StreamId,
 };
 
 const MIB: usize = 1024 * 1024;
@@ -294,7 +294,7 @@ fn many_streams(reader: Reader, per_stream: usize, seed: u64) -> (Outcome, Sessi
             if want == 0 {
                 continue;
             }
-            let Some(mut stream) = server.stream(id) else {
+            let Ok(mut stream) = server.stream(id) else {
                 continue;
             };
             match stream.read(&mut read_buf[..want]) {
@@ -311,12 +311,14 @@ fn many_streams(reader: Reader, per_stream: usize, seed: u64) -> (Outcome, Sessi
         }
         while server.poll_event().is_some() {}
         while let Some(event) = client.poll_event() {
-            if let Event::StreamReset {
-                id, code, by_peer, ..
-            } = event
-            {
-                assert!(by_peer);
-                assert_eq!(code, RESET_BUFFER_FULL, "only the budget resets streams");
+            if let Event::StreamReset { id, by, .. } = event {
+                assert_eq!(
+                    by,
+                    ResetBy::Peer {
+                        code: RESET_BUFFER_FULL
+                    },
+                    "only the budget resets streams"
+                );
                 reset_full += 1;
                 failed.insert(id);
             }
@@ -337,7 +339,7 @@ fn many_streams(reader: Reader, per_stream: usize, seed: u64) -> (Outcome, Sessi
 
     // Whatever was not reset arrived whole: read the rest and check it.
     for &id in &accepted {
-        let Some(mut stream) = server.stream(id) else {
+        let Ok(mut stream) = server.stream(id) else {
             continue;
         };
         loop {

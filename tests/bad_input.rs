@@ -294,7 +294,7 @@ fn fuzz_case(seed: u64) {
         known.push(id);
     }
     for &id in &known {
-        if session.stream(id).is_some() {
+        if session.stream(id).is_ok() {
             let (data, _) = common::read_all(&mut session, id);
             ledger.entry(id.get()).or_default().read += data.len() as u64;
         }
@@ -328,7 +328,7 @@ fn stream_action(
     rng: &mut Rng,
     ledger: &mut BTreeMap<u32, Ledger>,
 ) {
-    let Some(mut stream) = session.stream(id) else {
+    let Ok(mut stream) = session.stream(id) else {
         return;
     };
     match rng.range(0, 5) {

@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{pattern, take_bytes};
-use muxplex::{Config, Delivery, Event, Instant, Session, StreamError, StreamId};
+use muxplex::{Config, Delivery, Event, Instant, ResetBy, Session, StreamError, StreamId};
 
 /// Everything observable about one run, per side (client, server).
 #[derive(Debug, Default, PartialEq)]
@@ -65,21 +65,11 @@ fn act(
                 t.received[side].entry(id).or_default().extend(got);
             }
             Event::Writable(id) => writable.push(id),
-            Event::StreamReset {
-                id,
-                code,
-                by_peer,
-                delivery,
-            } => {
+            Event::StreamReset { id, by, delivery } => {
                 let end = common::read_all(session, id).1;
-                assert_eq!(
-                    end,
-                    Err(StreamError::Reset {
-                        code,
-                        by_peer,
-                        delivery,
-                    })
-                );
+                assert_eq!(end, Err(StreamError::Reset { by, delivery }));
+                // The error stays readable until the stream is released.
+                assert!(session.stream(id).unwrap().release());
                 out.remove(&id);
             }
             _ => {}
@@ -201,8 +191,7 @@ fn one_byte_at_a_time_behaves_like_whole_delivery() {
     );
     assert!(whole.events[0].contains(&Event::StreamReset {
         id: small,
-        code: 9,
-        by_peer: true,
+        by: ResetBy::Peer { code: 9 },
         delivery: Delivery::Delivered
     }));
     assert!(

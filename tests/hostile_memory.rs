@@ -786,11 +786,12 @@ fn stream_churn_while_output_blocked() {
         server.handle_input(NOW, reset);
         while let Some(event) = server.poll_event() {
             if let Event::StreamReset { id, .. } = event {
-                let mut stream = server.stream(id).expect("held until seen");
+                let mut stream = server.stream(id).expect("held until released");
                 assert!(matches!(
                     stream.read(&mut buf),
                     Err(StreamError::Reset { .. })
                 ));
+                assert!(stream.release());
             }
         }
     }
@@ -840,12 +841,11 @@ fn buffer_full_churn_while_output_blocked() {
         assert_eq!(
             stream.read(&mut buf),
             Err(StreamError::Reset {
-                code: muxplex::RESET_BUFFER_FULL,
-                by_peer: false,
+                by: muxplex::ResetBy::Session(muxplex::ResetCause::BufferFull),
                 delivery: muxplex::Delivery::Delivered
             })
         );
-        drop(stream);
+        assert!(stream.release());
         while server.poll_event().is_some() {}
     }
     let peak = meter.peak();

@@ -5,7 +5,7 @@ mod common;
 
 use common::{data, events, feed, header, read_all, server_with_stream, take_frames};
 use muxplex::frame::{Flags, FrameType};
-use muxplex::{Config, Delivery, Event, Instant, Session, StreamError, StreamId};
+use muxplex::{Config, Delivery, Event, Instant, ResetBy, Session, StreamError, StreamId};
 
 const ONE: StreamId = StreamId::new(1);
 
@@ -49,14 +49,12 @@ fn rst_on_a_window_update_surfaces_its_code() {
         events(&mut server),
         [Event::StreamReset {
             id: ONE,
-            code: 0xC0DE,
-            by_peer: true,
+            by: ResetBy::Peer { code: 0xC0DE },
             delivery: Delivery::Delivered,
         }]
     );
     let reset = StreamError::Reset {
-        code: 0xC0DE,
-        by_peer: true,
+        by: ResetBy::Peer { code: 0xC0DE },
         delivery: Delivery::Delivered,
     };
     assert_eq!(read_all(&mut server, ONE), (Vec::new(), Err(reset)));

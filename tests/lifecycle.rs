@@ -10,7 +10,8 @@ use common::{
 use muxplex::frame::{Flags, FrameType};
 use muxplex::testing::{Pair, Side};
 use muxplex::{
-    CloseReason, Config, Delivery, Event, Instant, OpenError, Session, StreamError, StreamId,
+    CloseReason, Config, Delivery, Event, Instant, OpenError, ResetBy, Session, StreamError,
+    StreamId,
 };
 
 fn pair() -> Pair {
@@ -197,7 +198,7 @@ fn half_close(client_finishes: bool) {
     pair.drive();
     assert_eq!(pair.client.stream_count(), 0);
     assert_eq!(pair.server.stream_count(), 0);
-    assert!(pair.client.stream(id).is_none());
+    assert!(pair.client.stream(id).is_err());
 }
 
 #[test]
@@ -226,7 +227,7 @@ fn local_reset_sends_rst_with_code_and_peer_sees_it() {
 
     client.stream(id).unwrap().reset(42);
     assert_eq!(client.stream_count(), 0, "local reset frees at once");
-    assert!(client.stream(id).is_none());
+    assert!(client.stream(id).is_err());
     let rst = take_bytes(&mut client);
     let frames = decode_all(&rst);
     assert_eq!(frames.len(), 1);
@@ -240,14 +241,12 @@ fn local_reset_sends_rst_with_code_and_peer_sees_it() {
         events(&mut server),
         [Event::StreamReset {
             id,
-            code: 42,
-            by_peer: true,
+            by: ResetBy::Peer { code: 42 },
             delivery: Delivery::Delivered
         }]
     );
     let peer_reset = StreamError::Reset {
-        code: 42,
-        by_peer: true,
+        by: ResetBy::Peer { code: 42 },
         delivery: Delivery::Delivered,
     };
     let mut stream = server.stream(id).unwrap();
@@ -264,9 +263,14 @@ fn local_reset_sends_rst_with_code_and_peer_sees_it() {
     drop(stream);
     assert_eq!(
         server.stream_count(),
-        0,
-        "freed once the application saw the reset"
+        1,
+        "dropping the handle frees nothing: the error stays readable"
     );
+    let mut stream = server.stream(id).expect("kept until released");
+    assert_eq!(stream.read(&mut buf), Err(peer_reset), "still readable");
+    assert!(stream.release());
+    assert_eq!(server.stream_count(), 0, "freed once released");
+    assert_eq!(server.stream(id).err(), Some(muxplex::NoStream::Freed));
     assert!(take_bytes(&mut server).is_empty(), "no RST is sent back");
 }
 
@@ -292,8 +296,7 @@ fn rst_on_a_data_frame_resets_the_stream() {
         events(&mut server),
         [Event::StreamReset {
             id,
-            code: 0,
-            by_peer: true,
+            by: ResetBy::Peer { code: 0 },
             delivery: Delivery::Delivered
         }]
     );
@@ -302,8 +305,7 @@ fn rst_on_a_data_frame_resets_the_stream() {
     assert_eq!(
         end,
         Err(StreamError::Reset {
-            code: 0,
-            by_peer: true,
+            by: ResetBy::Peer { code: 0 },
             delivery: Delivery::Delivered
         })
     );
@@ -326,19 +328,19 @@ fn peer_reset_before_accept_is_reported_at_accept() {
         events(&mut server),
         [Event::StreamReset {
             id,
-            code: 5,
-            by_peer: true,
+            by: ResetBy::Peer { code: 5 },
             delivery: Delivery::Delivered
         }]
     );
     assert_eq!(
         read_all(&mut server, id).1,
         Err(StreamError::Reset {
-            code: 5,
-            by_peer: true,
+            by: ResetBy::Peer { code: 5 },
             delivery: Delivery::Delivered
         })
     );
+    assert_eq!(server.stream_count(), 1, "kept until released");
+    assert!(server.stream(id).unwrap().release());
     assert_eq!(server.stream_count(), 0);
 }
 

@@ -8,20 +8,15 @@ use std::time::Duration;
 use muxplex::frame::Flags;
 use muxplex::testing::Pair;
 use muxplex::{
-    Config, Delivery, Event, Instant, OpenError, RESET_REFUSED, RESET_TIMEOUT, Session,
-    StreamError, StreamId,
+    Config, Delivery, Event, Instant, OpenError, RESET_REFUSED, RESET_TIMEOUT, ResetBy, ResetCause,
+    Session, StreamError, StreamId,
 };
 
-fn resets(events: &[Event]) -> Vec<(StreamId, u32, bool, Delivery)> {
+fn resets(events: &[Event]) -> Vec<(StreamId, ResetBy, Delivery)> {
     events
         .iter()
         .filter_map(|e| match *e {
-            Event::StreamReset {
-                id,
-                code,
-                by_peer,
-                delivery,
-            } => Some((id, code, by_peer, delivery)),
+            Event::StreamReset { id, by, delivery } => Some((id, by, delivery)),
             _ => None,
         })
         .collect()
@@ -69,8 +64,20 @@ fn syn_beyond_the_accept_backlog_is_refused_alone() {
     assert_eq!(
         refused,
         vec![
-            (ids[3], RESET_REFUSED, true, Delivery::NotDelivered),
-            (ids[4], RESET_REFUSED, true, Delivery::NotDelivered),
+            (
+                ids[3],
+                ResetBy::Peer {
+                    code: RESET_REFUSED
+                },
+                Delivery::NotDelivered
+            ),
+            (
+                ids[4],
+                ResetBy::Peer {
+                    code: RESET_REFUSED
+                },
+                Delivery::NotDelivered
+            ),
         ]
     );
     assert!(!pair.server.is_closed() && !pair.client.is_closed());
@@ -118,21 +125,22 @@ fn open_timeout_resets_an_unacknowledged_stream_only() {
 
     assert_eq!(
         resets(&common::events(&mut pair.client)),
-        vec![(ignored, RESET_TIMEOUT, false, Delivery::MaybeDelivered)]
+        vec![(
+            ignored,
+            ResetBy::Session(ResetCause::OpenTimeout),
+            Delivery::MaybeDelivered
+        )]
     );
     assert_eq!(
         pair.client.stream(ignored).unwrap().write(b"x"),
         Err(StreamError::Reset {
-            code: RESET_TIMEOUT,
-            by_peer: false,
+            by: ResetBy::Session(ResetCause::OpenTimeout),
             delivery: Delivery::MaybeDelivered,
         })
     );
-    assert_eq!(
-        pair.client.stream_count(),
-        0,
-        "seen by the application, freed"
-    );
+    assert_eq!(pair.client.stream_count(), 1, "kept until released");
+    assert!(pair.client.stream(ignored).unwrap().release());
+    assert_eq!(pair.client.stream_count(), 0, "released, freed");
     assert!(!pair.client.is_closed());
 
     // A stream acknowledged in time is left alone.
@@ -149,7 +157,7 @@ fn open_timeout_resets_an_unacknowledged_stream_only() {
     assert_eq!(on_server, answered);
     pair.advance(Duration::from_secs(10));
     assert!(resets(&common::events(&mut pair.client)).is_empty());
-    assert!(pair.client.stream(answered).is_some());
+    assert!(pair.client.stream(answered).is_ok());
 }
 
 #[test]
@@ -166,12 +174,20 @@ fn stream_close_timeout_resets_a_half_open_stream() {
     pair.advance(Duration::from_secs(3));
     assert_eq!(
         resets(&common::events(&mut pair.client)),
-        vec![(id, RESET_TIMEOUT, false, Delivery::Delivered)]
+        vec![(
+            id,
+            ResetBy::Session(ResetCause::StreamCloseTimeout),
+            Delivery::Delivered
+        )]
     );
     assert!(
         resets(&common::events(&mut pair.server))
             .iter()
-            .any(|&(sid, code, by_peer, _)| sid == accepted && code == RESET_TIMEOUT && by_peer)
+            .any(|&(sid, by, _)| sid == accepted
+                && by
+                    == ResetBy::Peer {
+                        code: RESET_TIMEOUT
+                    })
     );
     assert!(!pair.client.is_closed());
 }

@@ -98,14 +98,14 @@ fn never_says_no_while_something_waits() {
             }
             1 if !ids.is_empty() => {
                 let id = ids[rng.range(0, ids.len() - 1)];
-                if let Some(mut stream) = client.stream(id) {
+                if let Ok(mut stream) = client.stream(id) {
                     let _ = stream.write(&buf[..rng.range(1, 40_000)]);
                 }
             }
             2 => while server.accept_stream().is_some() {},
             3 if !ids.is_empty() => {
                 let id = ids[rng.range(0, ids.len() - 1)];
-                if let Some(mut stream) = server.stream(id) {
+                if let Ok(mut stream) = server.stream(id) {
                     let _ = stream.read(&mut buf);
                 }
             }

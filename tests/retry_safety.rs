@@ -5,7 +5,9 @@ mod common;
 
 use muxplex::frame::{Flags, FrameType};
 use muxplex::testing::Pair;
-use muxplex::{CloseReason, Config, Delivery, Event, Instant, Session, StreamError};
+use muxplex::{
+    CloseReason, Config, Delivery, Event, Instant, ResetBy, ResetCause, Session, StreamError,
+};
 
 #[test]
 fn reset_before_ack_is_not_delivered() {
@@ -17,16 +19,14 @@ fn reset_before_ack_is_not_delivered() {
     let rst = common::header(FrameType::WindowUpdate, Flags::RST, id.get(), 0);
     client.handle_input(Instant::ZERO, &rst);
     let expected = StreamError::Reset {
-        code: 0,
-        by_peer: true,
+        by: ResetBy::Peer { code: 0 },
         delivery: Delivery::NotDelivered,
     };
     assert_eq!(
         common::events(&mut client),
         vec![Event::StreamReset {
             id,
-            code: 0,
-            by_peer: true,
+            by: ResetBy::Peer { code: 0 },
             delivery: Delivery::NotDelivered
         }]
     );
@@ -50,8 +50,7 @@ fn reset_after_ack_is_delivered() {
     assert_eq!(
         pair.client.stream(id).unwrap().write(b"more"),
         Err(StreamError::Reset {
-            code: 42,
-            by_peer: true,
+            by: ResetBy::Peer { code: 42 },
             delivery: Delivery::Delivered,
         })
     );
@@ -102,8 +101,7 @@ fn streams_not_yet_sent_fail_as_not_delivered_after_go_away() {
             Event::PeerGoingAway,
             Event::StreamReset {
                 id: unsent,
-                code: 0,
-                by_peer: false,
+                by: ResetBy::Session(ResetCause::PeerGoingAway),
                 delivery: Delivery::NotDelivered,
             }
         ]
@@ -135,8 +133,7 @@ fn reset_right_after_accept_still_reports_delivered() {
         common::events(&mut pair.client),
         vec![Event::StreamReset {
             id,
-            code: 5,
-            by_peer: true,
+            by: ResetBy::Peer { code: 5 },
             delivery: Delivery::Delivered,
         }]
     );

@@ -8,8 +8,8 @@ use std::time::Duration;
 use muxplex::frame::{Flags, FrameType};
 use muxplex::testing::{Pair, Side};
 use muxplex::{
-    CloseReason, Config, Delivery, Event, OpenError, RESET_REFUSED, RESET_TIMEOUT, Session,
-    StreamError, StreamId,
+    CloseReason, Config, Delivery, Event, OpenError, RESET_REFUSED, RESET_TIMEOUT, ResetBy,
+    ResetCause, Session, StreamError, StreamId,
 };
 
 fn closed_events(events: &[Event]) -> Vec<CloseReason> {
@@ -60,8 +60,9 @@ fn graceful_close_lets_streams_finish_then_goes_away() {
     let server_events = common::events(&mut pair.server);
     assert!(server_events.contains(&Event::StreamReset {
         id: refused,
-        code: RESET_REFUSED,
-        by_peer: true,
+        by: ResetBy::Peer {
+            code: RESET_REFUSED
+        },
         delivery: Delivery::NotDelivered,
     }));
     assert!(!pair.client.is_closed(), "the open stream holds the close");
@@ -114,8 +115,7 @@ fn close_timeout_resets_what_is_left() {
     );
     assert!(client_events.contains(&Event::StreamReset {
         id,
-        code: RESET_TIMEOUT,
-        by_peer: false,
+        by: ResetBy::Session(ResetCause::CloseTimeout),
         delivery: Delivery::Delivered,
     }));
     // The server got the RST before the GoAway.

@@ -78,7 +78,7 @@ pub(crate) fn bulk(total: u64) -> io::Result<f64> {
     let mut server_id = None;
     let (mut sent, mut received) = (0u64, 0u64);
     while received < total {
-        if let Some(mut stream) = pair.client.stream(id) {
+        if let Ok(mut stream) = pair.client.stream(id) {
             // Write until the peer's window is full.
             while sent < total {
                 let n = (total - sent).min(CHUNK as u64) as usize;
@@ -93,7 +93,7 @@ pub(crate) fn bulk(total: u64) -> io::Result<f64> {
         if server_id.is_none() {
             server_id = pair.server.accept_stream();
         }
-        if let Some(mut stream) = server_id.and_then(|id| pair.server.stream(id)) {
+        if let Some(Ok(mut stream)) = server_id.map(|id| pair.server.stream(id)) {
             loop {
                 match stream.read(&mut read_buf) {
                     Ok(0) => break,

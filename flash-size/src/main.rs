@@ -70,7 +70,7 @@ fn new_session(now: Instant) -> Session {
 /// Opens a stream and writes a greeting on it, then finishes it.
 fn greet(session: &mut Session, now: Instant) {
     if let Ok(id) = session.open_stream(now)
-        && let Some(mut stream) = session.stream(id)
+        && let Ok(mut stream) = session.stream(id)
     {
         let _ = stream.write(b"hello from a microcontroller\n");
         let _ = stream.finish(now);
@@ -100,7 +100,7 @@ fn serve(driver: &mut Driver<board::Uart>, clock: &mut board::Clock) {
 /// Echoes what stream `id` has to read, as far as it can write; finishes
 /// when the peer has.
 fn echo(session: &mut Session, id: StreamId, now: Instant, buf: &mut [u8]) {
-    let Some(mut stream) = session.stream(id) else {
+    let Ok(mut stream) = session.stream(id) else {
         return;
     };
     loop {

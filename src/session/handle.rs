@@ -3,37 +3,67 @@
 use bytes::Bytes;
 
 use super::Session;
-use crate::error::{Delivery, StreamError};
+use crate::error::{Delivery, ResetBy, StreamError};
 use crate::pins::Pins;
 use crate::stream::{RecvState, SendState, StreamState};
 use crate::stream_id::StreamId;
 use crate::time::Instant;
+
+/// What has become of a stream, from [`Stream::status`].
+///
+/// The session's own end is not a stream status: see
+/// [`Session::close_reason`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StreamStatus {
+    /// Both directions are open.
+    Open,
+    /// We finished our direction ([`Stream::finish`]); the peer may still
+    /// send.
+    Finished,
+    /// The peer finished its direction; what it sent before may still be
+    /// buffered for reading, and we may still write.
+    PeerFinished,
+    /// Both directions are finished. The state is freed once our FIN has
+    /// gone out and the application has read the end.
+    Closed,
+    /// The stream was reset; reads and writes fail with
+    /// [`StreamError::Reset`] until the application lets it go
+    /// ([`Stream::release`]).
+    Reset {
+        /// Who reset it, and why.
+        by: ResetBy,
+        /// Whether the peer's application may have the stream.
+        delivery: Delivery,
+    },
+}
 
 /// One stream of a [`Session`], borrowed from
 /// [`Session::stream`](Session::stream).
 ///
 /// Reads and writes never block: when nothing can be done they return
 /// [`StreamError::Blocked`], and an [`Event`](crate::Event) says when to
-/// try again. The stream's state is freed once the application has read to
-/// the end (a read returned `Ok(0)` or `read_chunk` returned `Ok(None)`)
-/// and our FIN has gone out, or once it is reset; the id then names nothing.
+/// try again.
+///
+/// # When the state goes
+///
+/// Dropping the handle does nothing: every change is made by a method
+/// call. The stream's state is freed by the read that returns the end
+/// (`Ok(0)` from [`read`](Self::read), `Ok(None)` from
+/// [`read_chunk`](Self::read_chunk)) once our FIN has gone out, or by
+/// [`poll_transmit`](Session::poll_transmit) when the FIN leaves after
+/// the end was read; the handle then reports [`StreamStatus::Closed`] and
+/// the id names nothing. A reset stream keeps its small state (no buffers)
+/// and its error until the application calls [`release`](Self::release),
+/// [`detach`](Self::detach) or [`reset`](Self::reset); each such stream
+/// the peer opened counts against [`Config::max_streams`](crate::Config).
 #[derive(Debug)]
 pub struct Stream<'a> {
     session: &'a mut Session,
     id: StreamId,
-    /// Set once the application has seen the peer's reset: the state goes
-    /// when the handle does, so the handle itself stays usable till then.
-    release_on_drop: bool,
-}
-
-impl Drop for Stream<'_> {
-    fn drop(&mut self) {
-        if self.release_on_drop {
-            self.session.remove_stream(self.id);
-        } else {
-            self.session.free_if_done(self.id);
-        }
-    }
+    /// Set once a read through this handle freed the state (the stream
+    /// was over both ways), so the handle stays usable until dropped.
+    freed: bool,
 }
 
 impl<'a> Stream<'a> {
@@ -41,7 +71,7 @@ impl<'a> Stream<'a> {
         Stream {
             session,
             id,
-            release_on_drop: false,
+            freed: false,
         }
     }
 
@@ -134,7 +164,10 @@ impl<'a> Stream<'a> {
     /// Copies received data into `buf`. `Ok(0)` means the peer finished and
     /// everything was read (for a non-empty `buf`).
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, StreamError> {
-        self.check_readable()?;
+        if self.freed {
+            return Ok(0);
+        }
+        self.check_reset()?;
         let (stream, pins) = self.state_and_pins();
         if !stream.recv_buf.is_empty() {
             let copied = stream.read_into(buf, pins);
@@ -150,7 +183,10 @@ impl<'a> Stream<'a> {
     /// Takes up to `max` bytes of received data without copying; `Ok(None)`
     /// means the peer finished and everything was read.
     pub fn read_chunk(&mut self, max: usize) -> Result<Option<Bytes>, StreamError> {
-        self.check_readable()?;
+        if self.freed {
+            return Ok(None);
+        }
+        self.check_reset()?;
         let (stream, pins) = self.state_and_pins();
         if max == 0 && !stream.recv_buf.is_empty() {
             // Nothing asked for; not the end while data is buffered.
@@ -181,7 +217,9 @@ impl<'a> Stream<'a> {
 
     /// Resets the stream in both directions with an error code (sent in the
     /// length field, as go-yamux does; use 0 for none). Its state is freed
-    /// at once; buffered data in both directions is dropped.
+    /// at once; buffered data in both directions is dropped. On a stream
+    /// already reset (by the peer or the session) it sends nothing and
+    /// only frees the state, as [`release`](Self::release) does.
     pub fn reset(self, code: u32) {
         let Some(stream) = self.session.remove_stream(self.id) else {
             return;
@@ -199,13 +237,17 @@ impl<'a> Stream<'a> {
     /// No more events name the stream, and [`Session::stream`] no longer
     /// finds it. Adapters call this when the application drops a handle.
     /// `now` starts the close timeout, as for [`finish`](Self::finish).
+    /// A reset stream, or any stream of a session that has ended, is freed
+    /// at once: there is nothing left to deliver.
     pub fn detach(mut self, now: Instant) {
         self.session.timers.observe(now);
+        if self.freed {
+            return;
+        }
         let closed = self.session.is_closed();
         let state = self.state();
         if state.reset.is_some() || closed {
-            // Nothing left to deliver either way: free it with the handle.
-            self.release_on_drop = true;
+            self.session.remove_stream(self.id);
             return;
         }
         if state.send == SendState::Open {
@@ -221,6 +263,49 @@ impl<'a> Stream<'a> {
         }
         self.session.buffered_total -= dropped as usize;
         self.session.wake_stream(self.id);
+        // Our FIN may have left already and the peer's arrived.
+        self.session.free_if_done(self.id);
+    }
+
+    /// Lets a stream that is over go: one that was reset (its error is no
+    /// longer readable afterwards), or any stream of a session that has
+    /// ended. Returns whether the state was freed; a stream still running
+    /// is left as it is (see [`detach`](Self::detach) and
+    /// [`reset`](Self::reset)).
+    pub fn release(self) -> bool {
+        let over = self.session.is_closed()
+            || self
+                .session
+                .streams
+                .get(&self.id)
+                .is_some_and(|stream| stream.reset.is_some());
+        if over {
+            self.session.remove_stream(self.id);
+        }
+        over
+    }
+
+    /// What has become of the stream: open, finished by either end or
+    /// both, or reset with its error.
+    pub fn status(&self) -> StreamStatus {
+        let Some(stream) = self.session.streams.get(&self.id) else {
+            // Freed through this handle: over both ways.
+            return StreamStatus::Closed;
+        };
+        if let Some(reset) = stream.reset {
+            return StreamStatus::Reset {
+                by: reset.by,
+                delivery: reset.delivery,
+            };
+        }
+        let finished = stream.send != SendState::Open;
+        let peer_finished = stream.recv != RecvState::Open;
+        match (finished, peer_finished) {
+            (false, false) => StreamStatus::Open,
+            (true, false) => StreamStatus::Finished,
+            (false, true) => StreamStatus::PeerFinished,
+            (true, true) => StreamStatus::Closed,
+        }
     }
 
     /// Sets the stream's priority: a higher one always sends first, equal
@@ -243,14 +328,17 @@ impl<'a> Stream<'a> {
     /// stream the peer opened). See [`Delivery`] for peers that
     /// acknowledge early or lazily.
     pub fn delivery(&self) -> Delivery {
+        // Freed through this handle, the stream was finished both ways,
+        // which only a peer's application does.
         self.session
             .streams
             .get(&self.id)
-            .map_or(Delivery::NotDelivered, |stream| stream.delivery())
+            .map_or(Delivery::Delivered, |stream| stream.delivery())
     }
 
-    /// The state behind the handle; it lives as long as the handle, since
-    /// only the handle's own drop or `reset` frees it.
+    /// The state behind the handle; it lives as long as the handle unless
+    /// `freed` is set, since only methods consuming the handle free it
+    /// otherwise.
     fn state(&mut self) -> &mut StreamState {
         self.session
             .streams
@@ -272,6 +360,9 @@ impl<'a> Stream<'a> {
     /// Errors that stop writing, in the order the application should learn
     /// them: a reset, then the session's end, then our own FIN.
     fn check_writable(&mut self) -> Result<(), StreamError> {
+        if self.freed {
+            return Err(StreamError::Finished);
+        }
         self.check_reset()?;
         if let Some(reason) = self.session.close_reason() {
             let delivery = self.state().delivery();
@@ -283,18 +374,10 @@ impl<'a> Stream<'a> {
         }
     }
 
-    fn check_readable(&mut self) -> Result<(), StreamError> {
-        self.check_reset()
-    }
-
-    /// Reports a peer's reset; the stream is freed with the handle now
-    /// that the application knows.
+    /// Reports a reset; the state stays until the application releases it.
     fn check_reset(&mut self) -> Result<(), StreamError> {
         match self.state().reset {
-            Some(reset) => {
-                self.release_on_drop = true;
-                Err(reset.error())
-            }
+            Some(reset) => Err(reset.error()),
             None => Ok(()),
         }
     }
@@ -319,6 +402,10 @@ impl<'a> Stream<'a> {
         match stream.recv {
             RecvState::FinReceived | RecvState::EofDelivered => {
                 stream.recv = RecvState::EofDelivered;
+                if stream.is_done() {
+                    self.session.remove_stream(self.id);
+                    self.freed = true;
+                }
                 Ok(())
             }
             RecvState::Open => match close_reason {

@@ -8,9 +8,9 @@ use bytes::{Bytes, BytesMut};
 
 use alloc::vec::Vec;
 
-use super::{GOAWAY_NORMAL, GOAWAY_PROTOCOL_ERROR, RESET_BUFFER_FULL, Session};
+use super::{GOAWAY_NORMAL, GOAWAY_PROTOCOL_ERROR, Session};
 use crate::config::Role;
-use crate::error::{CloseReason, Delivery, ProtocolError};
+use crate::error::{CloseReason, Delivery, ProtocolError, ResetBy, ResetCause};
 use crate::event::Event;
 use crate::frame::{Flags, FrameError, FrameType, Header, HeaderBuffer};
 use crate::pins::PinId;
@@ -196,7 +196,7 @@ impl Session {
             .map(|(&id, _)| id)
             .collect();
         for id in unsent {
-            self.reset_by_session(id, 0, Delivery::NotDelivered);
+            self.reset_by_session(id, ResetCause::PeerGoingAway, Delivery::NotDelivered);
         }
     }
 
@@ -247,7 +247,7 @@ impl Session {
                     // Within the stream's window but beyond what the whole
                     // session may hold: this stream goes, the session stays.
                     let delivery = stream.delivery();
-                    self.reset_by_session(id, RESET_BUFFER_FULL, delivery);
+                    self.reset_by_session(id, ResetCause::BufferFull, delivery);
                     return self.skip_payload(header);
                 }
                 stream.recv_window -= payload_len;
@@ -384,8 +384,7 @@ impl Session {
                 false => Delivery::Delivered,
             };
             let reset = ResetInfo {
-                code,
-                by_peer: true,
+                by: ResetBy::Peer { code },
                 delivery,
             };
             self.record_reset(id, reset);

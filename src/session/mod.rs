@@ -8,10 +8,10 @@ mod timers;
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 
-pub use handle::Stream;
+pub use handle::{Stream, StreamStatus};
 
 use crate::config::{Config, ConfigError, Role};
-use crate::error::{CloseReason, Delivery, OpenError, PingError};
+use crate::error::{CloseReason, Delivery, NoStream, OpenError, PingError, ResetBy, ResetCause};
 use crate::event::Event;
 use crate::pins::Pins;
 use crate::scheduler::Scheduler;
@@ -76,7 +76,8 @@ enum Phase {
 /// ```
 ///
 /// where `S` is the number of streams held (at most
-/// [`Config::max_streams`] of them opened by the peer; the rest are the
+/// [`Config::max_streams`] of them opened by the peer, reset ones the
+/// application has not released included; the rest are the
 /// application's), [`Config::max_session_buffer`] bounds received data not
 /// yet read and [`Config::max_send_buffer`] data written and not yet sent
 /// (the factors 2 cover buffer growth by doubling). Send buffers are freed
@@ -303,14 +304,40 @@ impl Session {
         None
     }
 
-    /// A handle to an open stream, or `None` if the id is unknown, not yet
-    /// accepted, or already freed.
-    pub fn stream(&mut self, id: StreamId) -> Option<Stream<'_>> {
-        let stream = self.streams.get(&id)?;
-        if !stream.accepted || stream.detached {
-            return None;
+    /// A handle to a stream the application holds: one it opened or
+    /// accepted, running or reset (a reset one until it is released), also
+    /// after the session ended (buffered data stays readable). The error
+    /// says why there is none.
+    pub fn stream(&mut self, id: StreamId) -> Result<Stream<'_>, NoStream> {
+        match self.streams.get(&id) {
+            Some(stream) if stream.detached => Err(NoStream::Detached),
+            Some(stream) if !stream.accepted => Err(NoStream::NotAccepted),
+            Some(_) => Ok(Stream::new(self, id)),
+            None if self.id_used(id) => Err(NoStream::Freed),
+            None => Err(NoStream::Unknown),
         }
-        Some(Stream::new(self, id))
+    }
+
+    /// Whether a stream has had this id: one of ours below the next we
+    /// hand out, or one of the peer's up to the highest it opened.
+    fn id_used(&self, id: StreamId) -> bool {
+        match id.opener() {
+            None => false,
+            Some(role) if role == self.role => {
+                self.next_outbound_id.is_none_or(|next| id.get() < next)
+            }
+            Some(_) => id.get() <= self.highest_inbound_id,
+        }
+    }
+
+    /// Whether [`accept_stream`](Self::accept_stream) can never return a
+    /// stream again: nothing waits to be accepted, and none can come,
+    /// because the session is closing (a graceful close refuses the
+    /// peer's SYNs) or has ended, or the peer has used its last stream id.
+    /// An accept loop ends when this turns true.
+    pub fn accepts_ended(&self) -> bool {
+        let peer_ids_spent = self.highest_inbound_id >= u32::MAX - 1;
+        self.accept_queue.is_empty() && (self.phase != Phase::Open || peer_ids_spent)
     }
 
     /// Sends a ping; a [`Event::Pong`] with the round-trip time follows.
@@ -391,6 +418,16 @@ impl Session {
             false => CloseReason::TransportClosed,
         };
         self.end(reason, None);
+    }
+
+    /// Feeds a failure of the transport (a read or write that returned an
+    /// error, as opposed to the end of its input): the session ends with
+    /// [`CloseReason::TransportFailed`], even after the peer's GoAway(0),
+    /// since frames we wrote may have been lost. A host that keeps the I/O
+    /// error itself (for its kind) reports it alongside.
+    pub fn handle_transport_error(&mut self, now: Instant) {
+        self.timers.observe(now);
+        self.end(CloseReason::TransportFailed, None);
     }
 
     /// The smoothed round-trip time measured from pongs, once there is one.
@@ -605,8 +642,10 @@ impl Session {
     /// The session resets a stream itself (a timeout, a GoAway): the peer
     /// gets an RST, the application an event, and the state stays until
     /// the application has seen the error.
-    fn reset_by_session(&mut self, id: StreamId, code: u32, delivery: Delivery) {
-        if let Some(ack) = self.mark_reset(id, code, delivery) {
+    fn reset_by_session(&mut self, id: StreamId, cause: ResetCause, delivery: Delivery) {
+        if let Some(ack) = self.mark_reset(id, cause, delivery)
+            && let Some(code) = cause.code()
+        {
             self.queue_reset_bounded(id, code, ack);
         }
         // Nobody will read the error of a stream the application gave up.
@@ -619,7 +658,7 @@ impl Session {
     /// Records a reset by this session and tells the application. Returns
     /// `Some(ack)` when the peer knows the stream and so needs an RST, with
     /// whether that RST must carry the ACK we still owe.
-    fn mark_reset(&mut self, id: StreamId, code: u32, delivery: Delivery) -> Option<bool> {
+    fn mark_reset(&mut self, id: StreamId, cause: ResetCause, delivery: Delivery) -> Option<bool> {
         let stream = self.streams.get_mut(&id)?;
         if stream.reset.is_some() {
             return None;
@@ -627,8 +666,7 @@ impl Session {
         let tell_peer = stream.reset_needs_frame();
         let awaited_ack = stream.awaits_ack();
         let reset = ResetInfo {
-            code,
-            by_peer: false,
+            by: ResetBy::Session(cause),
             delivery,
         };
         self.record_reset(id, reset);
@@ -714,8 +752,7 @@ impl Session {
 fn reset_event(id: StreamId, reset: ResetInfo) -> Event {
     Event::StreamReset {
         id,
-        code: reset.code,
-        by_peer: reset.by_peer,
+        by: reset.by,
         delivery: reset.delivery,
     }
 }

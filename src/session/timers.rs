@@ -14,7 +14,7 @@ use core::time::Duration;
 
 use super::{GOAWAY_NORMAL, Phase, RESET_TIMEOUT, Session};
 use crate::config::Config;
-use crate::error::{CloseReason, Delivery};
+use crate::error::{CloseReason, Delivery, ResetCause};
 use crate::event::Event;
 use crate::stream::{RecvState, SendState, StreamState};
 use crate::stream_id::StreamId;
@@ -225,7 +225,7 @@ impl Session {
         let mut tell_peer = Vec::new();
         for id in running {
             let delivery = self.streams[&id].delivery();
-            if let Some(ack) = self.mark_reset(id, RESET_TIMEOUT, delivery) {
+            if let Some(ack) = self.mark_reset(id, ResetCause::CloseTimeout, delivery) {
                 tell_peer.push((id, ack));
             }
         }
@@ -253,7 +253,7 @@ impl Session {
                     true => Delivery::NotDelivered,
                     false => Delivery::MaybeDelivered,
                 };
-                self.reset_by_session(id, RESET_TIMEOUT, delivery);
+                self.reset_by_session(id, ResetCause::OpenTimeout, delivery);
             }
         }
     }
@@ -269,7 +269,7 @@ impl Session {
             });
             if half_open {
                 let delivery = self.streams[&id].delivery();
-                self.reset_by_session(id, RESET_TIMEOUT, delivery);
+                self.reset_by_session(id, ResetCause::StreamCloseTimeout, delivery);
             }
         }
     }

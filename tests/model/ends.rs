@@ -107,10 +107,7 @@ impl Peer {
     /// Writes what the stream takes now (a model takes everything).
     pub(crate) fn write(&mut self, id: StreamId, data: &[u8]) -> Result<usize, Refused> {
         match self {
-            Peer::Mux(session) => {
-                let mut stream = session.stream(id).ok_or(Refused::Gone)?;
-                Ok(stream.write(data)?)
-            }
+            Peer::Mux(session) => mux_op(session, id, |stream| stream.write(data)),
             Peer::Model(model) => {
                 model.write(id, data)?;
                 Ok(data.len())
@@ -128,8 +125,7 @@ impl Peer {
         chunk: bool,
     ) -> Result<Option<Vec<u8>>, Refused> {
         match self {
-            Peer::Mux(session) => {
-                let mut stream = session.stream(id).ok_or(Refused::Gone)?;
+            Peer::Mux(session) => mux_op(session, id, |stream| {
                 if chunk {
                     return Ok(stream.read_chunk(max)?.map(|c| c.to_vec()));
                 }
@@ -137,7 +133,7 @@ impl Peer {
                 let n = stream.read(&mut buf)?;
                 buf.truncate(n);
                 Ok((n > 0 || max == 0).then_some(buf))
-            }
+            }),
             Peer::Model(model) => {
                 if max == 0 {
                     return Ok(Some(Vec::new()));
@@ -152,7 +148,7 @@ impl Peer {
 
     pub(crate) fn finish(&mut self, now: Instant, id: StreamId) -> Result<(), Refused> {
         match self {
-            Peer::Mux(session) => Ok(session.stream(id).ok_or(Refused::Gone)?.finish(now)?),
+            Peer::Mux(session) => mux_op(session, id, |stream| stream.finish(now)),
             Peer::Model(model) => Ok(model.finish(id)?),
         }
     }
@@ -161,7 +157,7 @@ impl Peer {
     pub(crate) fn reset(&mut self, id: StreamId, code: u32) {
         match self {
             Peer::Mux(session) => {
-                if let Some(stream) = session.stream(id) {
+                if let Ok(stream) = session.stream(id) {
                     stream.reset(code);
                 }
             }
@@ -222,4 +218,19 @@ impl Endpoint for Peer {
     fn name(&self) -> &'static str {
         self.endpoint().name()
     }
+}
+
+/// Runs `op` on a muxplex stream; once it reports a reset, the application
+/// has seen it and lets the stream go, as a real one would.
+fn mux_op<T>(
+    session: &mut Session,
+    id: StreamId,
+    op: impl FnOnce(&mut muxplex::Stream<'_>) -> Result<T, StreamError>,
+) -> Result<T, Refused> {
+    let mut stream = session.stream(id).map_err(|_| Refused::Gone)?;
+    let result = op(&mut stream);
+    if let Err(StreamError::Reset { .. }) = result {
+        assert!(stream.release(), "a reset stream is released");
+    }
+    Ok(result?)
 }

@@ -169,7 +169,7 @@ impl Harness {
             } => {
                 if let Some(id) = self.pick(end, pick)
                     && let Some(session) = self.end(end).session()
-                    && let Some(mut stream) = session.stream(StreamId::new(id))
+                    && let Ok(mut stream) = session.stream(StreamId::new(id))
                 {
                     stream.set_priority(priority);
                 }

@@ -170,12 +170,17 @@ impl Connection {
             inner.dispatch_events();
             return Poll::Ready(Ok(stream));
         }
-        if let Some(error) = inner.connection_error(Delivery::NotDelivered) {
+        // The core says whether a stream can still come; the driver's end
+        // stops everything too.
+        if inner.session.accepts_ended() || inner.driver_done {
+            let error = inner.connection_error(Delivery::NotDelivered).unwrap_or({
+                // Still running: closing, or the peer used its last id.
+                match inner.session.is_closing() {
+                    true => Error::Open(OpenError::Closing),
+                    false => Error::Open(OpenError::IdsExhausted),
+                }
+            });
             return Poll::Ready(Err(error));
-        }
-        if inner.session.is_closing() {
-            // A closing session refuses every new stream: none will come.
-            return Poll::Ready(Err(Error::Open(OpenError::Closing)));
         }
         register_in(&mut inner.accept_wakers, cx.waker());
         Poll::Pending

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 
-use muxplex::{CloseReason, Delivery, OpenError, PingError, StreamError};
+use muxplex::{CloseReason, Delivery, OpenError, PingError, ResetBy, StreamError};
 
 /// Why an operation on a [`Connection`](crate::Connection) or
 /// [`Stream`](crate::Stream) failed.
@@ -18,10 +18,9 @@ use muxplex::{CloseReason, Delivery, OpenError, PingError, StreamError};
 pub enum Error {
     /// The stream was reset.
     Reset {
-        /// The code the reset carried (0 when none was given).
-        code: u32,
-        /// Whether the peer reset it (otherwise this end did).
-        by_peer: bool,
+        /// Who reset it: the peer (with its code), the session (and why),
+        /// or the application through [`Stream::reset`](crate::Stream::reset).
+        by: ResetBy,
         /// Whether the peer's application may have the stream.
         delivery: Delivery,
     },
@@ -110,15 +109,7 @@ impl Error {
         closed: impl FnOnce(CloseReason, Delivery) -> Error,
     ) -> Self {
         match error {
-            StreamError::Reset {
-                code,
-                by_peer,
-                delivery,
-            } => Error::Reset {
-                code,
-                by_peer,
-                delivery,
-            },
+            StreamError::Reset { by, delivery } => Error::Reset { by, delivery },
             StreamError::Finished => Error::Finished,
             StreamError::SessionClosed { reason, delivery } => closed(reason, delivery),
             // `Blocked` is handled by the callers; anything newer is passed
@@ -142,16 +133,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Reset {
-                code,
-                by_peer: true,
-                delivery,
-            } => write!(f, "stream reset by the peer with code {code} ({delivery})"),
-            Error::Reset {
-                code,
-                by_peer: false,
-                delivery,
-            } => write!(f, "stream reset locally with code {code} ({delivery})"),
+            Error::Reset { by, delivery } => write!(f, "stream reset {by} ({delivery})"),
             Error::Finished => f.write_str("stream was already finished for writing"),
             Error::Open(e) => write!(f, "cannot open a stream: {e}"),
             Error::Stream(e) => write!(f, "stream error: {e}"),

@@ -69,7 +69,9 @@ enum PingState {
     Answered(Duration),
 }
 
-/// How the connection was lost, when the core only saw an end of input.
+/// How the connection was lost besides what the session knows: the I/O
+/// error's kind of a failed transport (the session records only that it
+/// failed), or a driver dropped before the session ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Lost {
     Transport(std::io::ErrorKind),
@@ -348,13 +350,16 @@ impl Inner {
     }
 
     /// The driver will not run again: end the session if it has not ended
-    /// (the core only knows "input ended"; `lost` keeps the real cause) and
+    /// (a transport failure as such; `lost` keeps the I/O error's kind) and
     /// wake everyone, so no handle waits for progress that cannot come.
     pub(crate) fn driver_ended(&mut self, lost: Option<Lost>) {
         if !self.session.is_closed() {
             self.lost = lost;
             let now = self.now();
-            self.session.handle_eof(now);
+            match lost {
+                Some(Lost::Transport(_)) => self.session.handle_transport_error(now),
+                _ => self.session.handle_eof(now),
+            }
             self.dispatch_events();
         }
         self.driver_done = true;
@@ -368,7 +373,8 @@ impl Inner {
     /// peer sends until its FIN, and frees the stream then.
     pub(crate) fn detach(&mut self, id: StreamId) {
         let now = self.now();
-        if let Some(stream) = self.session.stream(id) {
+        // A reset stream is released; one the application reset is gone.
+        if let Ok(stream) = self.session.stream(id) {
             stream.detach(now);
         }
         // A FIN to send, or a graceful close the freed stream completed:

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use muxplex::{Delivery, StreamError, StreamId};
+use muxplex::{Delivery, NoStream, ResetBy, StreamError, StreamId, StreamStatus};
 
 use crate::error::Error;
 use crate::shared::{Inner, Shared, register};
@@ -34,12 +34,15 @@ mod chunks;
 pub struct Stream {
     id: StreamId,
     shared: Arc<Shared>,
-    /// `EOF`, `FINISHED` and `ERRORED`; changed only under the shared lock,
+    /// `EOF`, `FINISHED` and `RESET`; changed only under the shared lock,
     /// so relaxed ordering is enough. Kept here rather than in a map in the
     /// shared state, so that an idle stream costs the adapter no memory.
+    /// A reset by the peer or the session, and the session's end, are the
+    /// core's to remember: it keeps a reset stream until this handle goes.
     flags: AtomicU8,
-    /// The error every further operation reports, once `ERRORED` is set.
-    error: Mutex<Option<Error>>,
+    /// The application's own reset, once `RESET` is set: the core frees a
+    /// stream the application resets, so only this handle remembers it.
+    own_reset: Mutex<Option<Error>>,
 }
 
 /// Writes of at least this many bytes are copied outside the lock.
@@ -55,8 +58,8 @@ const WAKE_AFTER_READ: usize = 1024;
 const EOF: u8 = 1;
 /// Our direction was finished.
 const FINISHED: u8 = 2;
-/// `error` holds the stream's terminal error.
-const ERRORED: u8 = 4;
+/// The application reset the stream; `own_reset` holds the error.
+const RESET: u8 = 4;
 
 impl fmt::Debug for Stream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -71,7 +74,7 @@ impl Stream {
             id,
             shared,
             flags: AtomicU8::new(0),
-            error: Mutex::new(None),
+            own_reset: Mutex::new(None),
         }
     }
 
@@ -83,27 +86,12 @@ impl Stream {
         self.flags.fetch_or(flag, Ordering::Relaxed);
     }
 
-    /// The terminal error recorded, if any.
+    /// The application's own reset, if it reset the stream.
     fn error(&self) -> Option<Error> {
-        if !self.has(ERRORED) {
+        if !self.has(RESET) {
             return None;
         }
-        *self.error.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Records the terminal error, unless one already was.
-    fn set_error(&self, error: Error) {
-        let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_none() {
-            *slot = Some(error);
-            self.set(ERRORED);
-        }
-    }
-
-    /// Records the terminal error, replacing any earlier one.
-    fn replace_error(&self, error: Error) {
-        *self.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(error);
-        self.set(ERRORED);
+        *self.own_reset.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The stream's id (odd when the client opened it, even for the server).
@@ -150,16 +138,15 @@ impl Stream {
                 Some(Err(StreamError::Blocked)) => {
                     return self.blocked_or_dead(inner, cx, Direction::Read);
                 }
-                None => return Poll::Ready(Err(self.gone(inner))),
-                Some(Err(error)) => {
-                    // Recorded (the core may free the stream now), and
-                    // reported after the data already taken.
-                    let error = self.fail(inner, error);
-                    if count > 0 {
-                        break;
-                    }
-                    return Poll::Ready(Err(error));
+                // Freed: the core read the end to us already.
+                None => {
+                    self.set(EOF);
+                    break;
                 }
+                // Reported after the data already taken: the core keeps
+                // the error for the next read.
+                Some(Err(_)) if count > 0 => break,
+                Some(Err(error)) => return Poll::Ready(Err(self.fail(inner, error))),
             }
         }
         // Reading may have freed window to grant back to the peer.
@@ -226,7 +213,8 @@ impl Stream {
         result: Option<Result<usize, StreamError>>,
     ) -> Poll<Result<usize, Error>> {
         match result {
-            None => Poll::Ready(Err(self.gone(inner))),
+            // Freed: over both ways, so finished for writing.
+            None => Poll::Ready(Err(Error::Finished)),
             Some(Ok(n)) => {
                 inner.wake_driver();
                 Poll::Ready(Ok(n))
@@ -261,10 +249,8 @@ impl Stream {
             None => {}
         }
         let now = inner.now();
-        let Some(result) = with_stream(inner, self.id, |stream| stream.finish(now)) else {
-            return Poll::Ready(Err(self.gone(inner)));
-        };
-        match result {
+        let result = with_stream(inner, self.id, |stream| stream.finish(now));
+        match result.unwrap_or(Err(StreamError::Finished)) {
             Ok(()) | Err(StreamError::Finished) => {
                 self.set(FINISHED);
                 inner.wake_driver();
@@ -276,20 +262,25 @@ impl Stream {
 
     /// Resets the stream in both directions with `code` (0 for none);
     /// buffered data either way is dropped. Later operations fail with
-    /// [`Error::Reset`].
+    /// [`Error::Reset`] by [`ResetBy::Application`]. A stream already over
+    /// (finished both ways, or reset by the peer or the session, whose
+    /// reset it keeps reporting) stays as it is.
     pub fn reset(&self, code: u32) {
         let mut inner = self.shared.lock();
         let inner = &mut *inner;
-        let mut delivery = Delivery::MaybeDelivered;
-        if let Some(stream) = inner.session.stream(self.id) {
-            delivery = stream.delivery();
-            stream.reset(code);
+        let Ok(stream) = inner.session.stream(self.id) else {
+            return;
+        };
+        if let StreamStatus::Reset { .. } = stream.status() {
+            return;
         }
-        self.set_error(Error::Reset {
-            code,
-            by_peer: false,
+        let delivery = stream.delivery();
+        stream.reset(code);
+        *self.own_reset.lock().unwrap_or_else(|p| p.into_inner()) = Some(Error::Reset {
+            by: ResetBy::Application { code },
             delivery,
         });
+        self.set(RESET);
         // Whoever waits on this stream must see the reset now.
         inner.wake_stream(self.id);
         inner.wake_driver();
@@ -328,30 +319,13 @@ impl Stream {
         Poll::Pending
     }
 
-    /// Records a terminal error so every later call reports it, even once
-    /// the core has freed the stream.
+    /// The core's error in the adapter's terms. Nothing is recorded: the
+    /// core keeps a reset stream (and a stream of an ended session) until
+    /// this handle goes, so every later call hears the same.
     fn fail(&self, inner: &mut Inner, error: StreamError) -> Error {
-        let error = Error::from_stream(error, |reason, delivery| {
+        Error::from_stream(error, |reason, delivery| {
             inner.closed_error(reason, delivery)
-        });
-        self.replace_error(error);
-        error
-    }
-
-    /// The core no longer knows the stream although this handle recorded
-    /// nothing final: it was released after a reset seen through another
-    /// path, or the session is gone. Either way it cannot go on.
-    fn gone(&self, inner: &mut Inner) -> Error {
-        // Nothing says how far the stream got, so assume the worst case
-        // a retry must respect.
-        let delivery = Delivery::MaybeDelivered;
-        let error = inner.connection_error(delivery).unwrap_or(Error::Reset {
-            code: 0,
-            by_peer: true,
-            delivery,
-        });
-        self.replace_error(error);
-        error
+        })
     }
 }
 
@@ -362,14 +336,22 @@ enum Direction {
 }
 
 /// Runs `f` on the core's handle, which is dropped before the caller
-/// touches the rest of the state again.
+/// touches the rest of the state again; `None` when the core has freed the
+/// stream, which for a live handle not reset by the application means it
+/// is over both ways (the handle neither detaches nor releases it while
+/// it lives).
 fn with_stream<R>(
     inner: &mut Inner,
     id: StreamId,
     f: impl FnOnce(&mut muxplex::Stream<'_>) -> R,
 ) -> Option<R> {
-    let mut stream = inner.session.stream(id)?;
-    Some(f(&mut stream))
+    match inner.session.stream(id) {
+        Ok(mut stream) => Some(f(&mut stream)),
+        Err(gone) => {
+            debug_assert_eq!(gone, NoStream::Freed, "a live handle's stream");
+            None
+        }
+    }
 }
 
 impl Drop for Stream {
@@ -377,10 +359,8 @@ impl Drop for Stream {
     fn drop(&mut self) {
         let mut inner = self.shared.lock();
         inner.wakers.remove(&self.id);
-        // A stream that reported its error is over (a reset one is freed
-        // already); there is nothing to finish or drain.
-        if !self.has(ERRORED) {
-            inner.detach(self.id);
-        }
+        // Finishes and drains a running stream, releases a reset one; one
+        // the application reset is gone already.
+        inner.detach(self.id);
     }
 }

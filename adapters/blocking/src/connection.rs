@@ -242,11 +242,14 @@ impl Connection {
                 drop(shared.after_open(state));
                 return Ok(stream);
             }
-            if let Some(reason) = state.session.close_reason() {
-                return Err(open_error(OpenError::SessionClosed(reason)));
-            }
-            if state.session.is_closing() {
-                return Err(open_error(OpenError::Closing));
+            if state.session.accepts_ended() {
+                // No stream will ever come; say why.
+                let error = match state.session.close_reason() {
+                    Some(reason) => OpenError::SessionClosed(reason),
+                    None if state.session.is_closing() => OpenError::Closing,
+                    None => OpenError::IdsExhausted,
+                };
+                return Err(open_error(error));
             }
             state = shared.wait_counted(&shared.accept_cv, state, |s| &mut s.accepting);
         }

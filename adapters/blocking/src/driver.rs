@@ -168,7 +168,7 @@ fn read_loop<R: Read>(shared: &Shared, mut reader: R) {
         match shared_input {
             Some(input) => state.session.handle_input_bytes(now, input),
             None if n > 0 => state.session.handle_input(now, buf.read(n)),
-            // End of file, or a failed transport, which is as final.
+            None if read.is_err() => state.session.handle_transport_error(now),
             None => state.session.handle_eof(now),
         }
         shared.settle(&mut state);

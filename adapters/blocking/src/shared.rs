@@ -250,10 +250,11 @@ impl Drop for Guard<'_> {
 pub(crate) struct Entry {
     /// The handle's readers and writers sleep here.
     pub(crate) cv: Arc<Condvar>,
-    /// The reset the application has been told of. The core frees a reset
-    /// stream once the application has seen the error, so later calls
-    /// learn it from here.
-    pub(crate) reset: Option<StreamError>,
+    /// The application's own reset through [`Stream::reset`](crate::Stream::reset):
+    /// the core frees a stream the application resets, so only this
+    /// remembers it. A reset by the peer or the session is the core's to
+    /// keep (until the handle goes).
+    pub(crate) own_reset: Option<StreamError>,
     /// Threads asleep on `cv`.
     pub(crate) waiting: usize,
 }
@@ -469,11 +470,8 @@ impl Shared {
                 Ok(()) => state.batches_written = taken,
                 Err(_) => {
                     output.batch.clear();
-                    // The core has no separate input for a failed write;
-                    // for the session it is the transport's end all the
-                    // same.
                     let now = self.now();
-                    state.session.handle_eof(now);
+                    state.session.handle_transport_error(now);
                     self.settle(&mut state);
                     break;
                 }
@@ -551,7 +549,8 @@ impl State {
     /// direction (data written is still delivered), discards what the peer
     /// sends until its FIN, and frees the stream then.
     pub(crate) fn detach(&mut self, id: StreamId, now: Instant) {
-        if let Some(stream) = self.session.stream(id) {
+        // A reset stream is released; one the application reset is gone.
+        if let Ok(stream) = self.session.stream(id) {
             stream.detach(now);
         }
     }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::sync::{Arc, Condvar};
 
-use muxplex::{Delivery, StreamError, StreamId};
+use muxplex::{Delivery, ResetBy, StreamError, StreamId, StreamStatus};
 
 use crate::error::stream_error;
 use crate::shared::{Entry, Shared, State};
@@ -51,7 +51,7 @@ impl Stream {
         let cv = Arc::new(Condvar::new());
         let entry = Entry {
             cv: Arc::clone(&cv),
-            reset: None,
+            own_reset: None,
             waiting: 0,
         };
         state.entries.insert(id, entry);
@@ -86,27 +86,19 @@ impl Stream {
     pub fn reset(&self, code: u32) {
         let mut guard = self.shared.lock();
         let state = &mut *guard;
-        let Some(mut stream) = state.session.stream(self.id) else {
+        let Ok(stream) = state.session.stream(self.id) else {
             return;
         };
-        // An empty read moves nothing and reports a reset the peer already
-        // sent, which then stays the stream's story rather than ours.
-        let reset = match stream.read(&mut []) {
-            Err(peer_reset @ StreamError::Reset { .. }) => {
-                drop(stream);
-                peer_reset
-            }
-            _ => {
-                let delivery = stream.delivery();
-                stream.reset(code);
-                StreamError::Reset {
-                    code,
-                    by_peer: false,
-                    delivery,
-                }
-            }
-        };
-        self.entry(state).reset = Some(reset);
+        // A reset by the peer or the session stays the stream's story.
+        if let StreamStatus::Reset { .. } = stream.status() {
+            return;
+        }
+        let delivery = stream.delivery();
+        stream.reset(code);
+        self.entry(state).own_reset = Some(StreamError::Reset {
+            by: ResetBy::Application { code },
+            delivery,
+        });
         // Other threads blocked on this stream must see the reset.
         self.cv.notify_all();
         self.shared.written_cv.notify_all();
@@ -128,7 +120,7 @@ impl Stream {
     pub fn delivery(&self) -> Delivery {
         let mut state = self.shared.lock();
         let state = &mut *state;
-        if let Some(StreamError::Reset { delivery, .. }) = self.entry(state).reset {
+        if let Some(StreamError::Reset { delivery, .. }) = self.entry(state).own_reset {
             return delivery;
         }
         // A stream freed without a reset was finished both ways, which
@@ -147,8 +139,8 @@ impl Stream {
     }
 
     /// Runs `op` on the core's handle once; `None` if the core has freed
-    /// the stream. A reset is remembered, since the core frees the stream
-    /// once the application has seen it.
+    /// the stream (over both ways: this handle neither detaches nor
+    /// releases it while it lives) or the application reset it.
     fn run<T>(
         &self,
         op: impl FnOnce(&mut muxplex::Stream<'_>) -> Result<T, StreamError>,
@@ -164,14 +156,11 @@ impl Stream {
         state: &mut State,
         op: impl FnOnce(&mut muxplex::Stream<'_>) -> Result<T, StreamError>,
     ) -> Option<Result<T, StreamError>> {
-        if let Some(reset) = self.entry(state).reset {
+        if let Some(reset) = self.entry(state).own_reset {
             return Some(Err(reset));
         }
-        let result = op(&mut state.session.stream(self.id)?);
-        if let Err(reset @ StreamError::Reset { .. }) = result {
-            self.entry(state).reset = Some(reset);
-        }
-        Some(result)
+        let mut stream = state.session.stream(self.id).ok()?;
+        Some(op(&mut stream))
     }
 
     /// Runs `op` until it is not [`StreamError::Blocked`], sleeping until
@@ -218,14 +207,19 @@ impl Stream {
         let shared = &self.shared;
         let mut state = shared.lock();
         loop {
-            if let Some(reset) = self.entry(&mut state).reset {
+            if let Some(reset) = self.entry(&mut state).own_reset {
                 return Err(stream_error(reset));
             }
             let st = &mut *state;
-            let (unsent, delivery) = st
+            let (unsent, delivery, status) = st
                 .session
                 .stream(self.id)
-                .map_or((0, Delivery::Delivered), |s| (s.unsent(), s.delivery()));
+                .map_or((0, Delivery::Delivered, StreamStatus::Closed), |s| {
+                    (s.unsent(), s.delivery(), s.status())
+                });
+            if let StreamStatus::Reset { by, delivery } = status {
+                return Err(stream_error(StreamError::Reset { by, delivery }));
+            }
             if let Some(reason) = st.session.close_reason() {
                 // The session's end drops unsent data: no promise to keep.
                 return Err(stream_error(StreamError::SessionClosed {
@@ -259,10 +253,10 @@ impl Drop for Stream {
     /// See the type's docs: finish, then discard what the peer still sends.
     fn drop(&mut self) {
         let mut state = self.shared.lock();
-        let seen_reset = state.entries.remove(&self.id).and_then(|entry| entry.reset);
-        if seen_reset.is_none() {
-            state.detach(self.id, self.shared.now());
-        }
+        state.entries.remove(&self.id);
+        // Finishes and drains a running stream, releases a reset one; one
+        // the application reset is gone already.
+        state.detach(self.id, self.shared.now());
         drop(self.shared.after_command(state));
     }
 }

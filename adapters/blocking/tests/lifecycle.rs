@@ -6,6 +6,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::thread;
 
 use common::{connect, connect_with, hang_guard, inner, read_all};
+use muxplex::ResetBy;
 use muxplex_blocking::{CloseReason, Config, Delivery, OpenError, StreamError};
 
 #[test]
@@ -80,8 +81,7 @@ fn a_reset_reaches_the_other_end_in_each_direction() {
                 assert!(matches!(
                     inner(&error),
                     StreamError::Reset {
-                        code: 42,
-                        by_peer: true,
+                        by: ResetBy::Peer { code: 42 },
                         ..
                     }
                 ));
@@ -93,7 +93,10 @@ fn a_reset_reaches_the_other_end_in_each_direction() {
             assert_eq!(error.kind(), ErrorKind::ConnectionReset);
             assert!(matches!(
                 inner(&error),
-                StreamError::Reset { by_peer: false, .. }
+                StreamError::Reset {
+                    by: ResetBy::Application { .. },
+                    ..
+                }
             ));
         }
     });
@@ -241,8 +244,7 @@ fn resetting_a_stream_the_peer_reset_first_keeps_the_peers_reset() {
         assert!(matches!(
             inner(&error),
             StreamError::Reset {
-                code: 5,
-                by_peer: true,
+                by: ResetBy::Peer { code: 5 },
                 ..
             }
         ));

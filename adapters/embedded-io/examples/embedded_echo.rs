@@ -223,7 +223,7 @@ impl Client {
         now: Instant,
     ) -> Result<(), Box<dyn Error>> {
         let flow = self.flows.get_mut(&id).ok_or("unknown stream")?;
-        let Some(mut stream) = session.stream(id) else {
+        let Ok(mut stream) = session.stream(id) else {
             return Ok(()); // finished both ways and freed
         };
         if flow.sent == flow.data.len() {
@@ -248,9 +248,7 @@ impl Client {
         now: Instant,
     ) -> Result<(), Box<dyn Error>> {
         let flow = self.flows.get_mut(&id).ok_or("unknown stream")?;
-        let mut stream = session
-            .stream(id)
-            .ok_or("stream freed before its end was read")?;
+        let mut stream = session.stream(id)?;
         let mut buf = [0u8; CAPACITY];
         loop {
             match stream.read(&mut buf) {
@@ -322,7 +320,7 @@ impl EchoServer {
         let Some((backlog, client_finished)) = self.streams.get_mut(&id) else {
             return Ok(()); // echoed and finished already
         };
-        let mut stream = session.stream(id).ok_or("accepted stream freed")?;
+        let mut stream = session.stream(id).map_err(|_| "accepted stream freed")?;
         let mut buf = [0u8; CAPACITY];
         loop {
             while !backlog.is_empty() {

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures::FutureExt;
-use muxplex::{Delivery, OpenError, RESET_TIMEOUT};
+use muxplex::{Delivery, OpenError, RESET_TIMEOUT, ResetBy};
 use muxplex_test_support::{Audit, AuditLog};
 use muxplex_tokio::{CloseReason, Config, Connection, Error, Role, Stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
@@ -132,8 +132,9 @@ async fn the_stream_close_timeout_resets_a_dropped_stream_whose_peer_never_finis
     assert_eq!(
         inner(&err),
         Some(Error::Reset {
-            code: RESET_TIMEOUT,
-            by_peer: true,
+            by: ResetBy::Peer {
+                code: RESET_TIMEOUT
+            },
             delivery: Delivery::Delivered,
         })
     );
@@ -159,23 +160,49 @@ async fn dropping_a_stream_finished_and_read_to_the_end_is_quiet() {
     assert_eq!(client.stream_count(), 0);
     // Anything that drop sent would go out ahead of a later stream's first
     // frame, so once that frame has arrived the counts are final.
-    let (next, mut next_theirs) = open_and_accept(&client, &server, b"n").await;
+    let (mut next, mut next_theirs) = open_and_accept(&client, &server, b"n").await;
     next_theirs.read_exact(&mut [0u8; 1]).await.expect("read");
     assert_eq!(log.rst_frames.load(Ordering::Relaxed), 0);
     // An explicit reset is what sends one.
     next.reset(9);
-    let err = next_theirs.read(&mut [0u8; 1]).await.expect_err("reset");
+    // The resetting end hears its own reset as the application's.
+    let err = next.read(&mut [0u8; 1]).await.expect_err("reset by us");
     assert!(
         matches!(
             inner(&err),
             Some(Error::Reset {
-                code: 9,
-                by_peer: true,
+                by: ResetBy::Application { code: 9 },
                 ..
             })
         ),
         "{err:?}"
     );
+    // The peer's reset stays readable (the core keeps it while the handle
+    // lives), for writes too, and goes with the handle.
+    for _ in 0..2 {
+        let err = next_theirs.read(&mut [0u8; 1]).await.expect_err("reset");
+        assert!(
+            matches!(
+                inner(&err),
+                Some(Error::Reset {
+                    by: ResetBy::Peer { code: 9 },
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
+    }
+    let err = next_theirs.write_all(b"x").await.expect_err("reset");
+    assert!(matches!(
+        inner(&err),
+        Some(Error::Reset {
+            by: ResetBy::Peer { code: 9 },
+            ..
+        })
+    ));
+    assert_eq!(server.stream_count(), 1, "kept while the handle lives");
+    drop(next_theirs);
+    assert_eq!(server.stream_count(), 0, "released with the handle");
     assert_eq!(log.rst_frames.load(Ordering::Relaxed), 1);
 }
 

@@ -13,7 +13,7 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use muxplex::Delivery;
+use muxplex::{Delivery, ResetBy};
 use muxplex_tokio::{
     Config, Connection, Error, Pool, PoolConfig, PoolOptions, Role, SessionInfo, Stream,
 };
@@ -455,8 +455,7 @@ async fn a_delivered_failure_is_not_retried() {
         matches!(
             inner,
             Some(Error::Reset {
-                code: 7,
-                by_peer: true,
+                by: ResetBy::Peer { code: 7 },
                 delivery: Delivery::Delivered
             })
         ),

@@ -4,7 +4,7 @@
 use std::io;
 use std::time::Duration;
 
-use muxplex::OpenError;
+use muxplex::{OpenError, ResetBy};
 use muxplex_tokio::{CloseReason, Error, Stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -37,8 +37,7 @@ fn muxplex_error(error: &io::Error) -> Option<Error> {
 fn check_reset(stream: &Stream, error: &io::Error, code: u32) -> Outcome {
     match muxplex_error(error) {
         Some(Error::Reset {
-            code: got,
-            by_peer: true,
+            by: ResetBy::Peer { code: got },
             ..
         }) if got == code => Ok(()),
         _ => Err(format!(
