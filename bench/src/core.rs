@@ -178,7 +178,7 @@ pub(crate) fn close(total: usize) -> io::Result<f64> {
     pair.server.close(pair.now());
     pair.server_to_client();
     for &id in &opened {
-        if let Some(stream) = pair.client.stream(id) {
+        if let Ok(stream) = pair.client.stream(id) {
             stream.reset(0);
         }
     }

@@ -68,7 +68,11 @@ impl Stream {
                 }
             }
             Some(Err(error)) => Poll::Ready(Err(self.fail(inner, error))),
-            None => Poll::Ready(Err(self.gone(inner))),
+            // Freed: the core read the end to us already.
+            None => {
+                self.set(EOF);
+                Poll::Ready(Ok(None))
+            }
         }
     }
 
