@@ -69,7 +69,6 @@ fn bulk_transfer(config: Config, total: usize, limit: Duration) -> Transfer {
                 Err(e) => panic!("write: {e}"),
             }
         }
-        drop(stream);
         // What the reader takes at the end of this tick arrived during it.
         let tick = pair.now().saturating_duration_since(start);
         let interval = (tick.as_micros() / INTERVAL.as_micros()) as usize;
@@ -84,7 +83,6 @@ fn bulk_transfer(config: Config, total: usize, limit: Duration) -> Transfer {
             delivered += chunk.len();
             per_interval[interval] += chunk.len();
         }
-        drop(stream);
         while pair.server.poll_event().is_some() {}
         while pair.client.poll_event().is_some() {}
     }

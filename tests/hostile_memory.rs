@@ -205,7 +205,6 @@ fn echo(server: &mut Session, id: u32, open: bool, payload: &[u8]) -> Vec<u8> {
     }
     assert_eq!(&received[..filled], payload, "server read the payload");
     assert_eq!(stream.write(payload), Ok(payload.len()));
-    drop(stream);
     let mut back = Vec::new();
     for frame in drain(server) {
         if frame.header.frame_type == FrameType::Data && frame.header.stream_id == id {
@@ -419,7 +418,6 @@ fn window_update_flood() {
     let big = vec![0x5A; 1024 * 1024];
     let mut stream = server.stream(StreamId::new(1)).expect("open");
     assert_eq!(stream.write(&big), Ok(big.len()));
-    drop(stream);
     let mut sent = 0;
     drain_each(&mut server, |frame| sent += frame.payload.len());
     assert_eq!(sent, big.len());
@@ -746,7 +744,6 @@ fn one_byte_frames_on_many_streams() {
             .enumerate()
             .all(|(i, &b)| b == i as u8)
     );
-    drop(stream);
     drain(&mut server);
     assert_eq!(echo(&mut server, 1, false, b"still"), b"still");
 }
@@ -782,7 +779,6 @@ fn stream_churn_while_output_blocked() {
         assert_eq!(stream.write(b"resp"), Ok(4));
         let now = Instant::ZERO;
         stream.finish(now).expect("finish");
-        drop(stream);
         server.handle_input(NOW, reset);
         while let Some(event) = server.poll_event() {
             if let Event::StreamReset { id, .. } = event {
@@ -900,7 +896,6 @@ fn request_response_churn() {
         assert_eq!(stream.write(b"resp"), Ok(4));
         let now = Instant::ZERO;
         stream.finish(now).expect("finish");
-        drop(stream);
         drain_each(&mut server, |frame| {
             if frame.header.flags.contains(Flags::FIN) {
                 answers += 1;

@@ -178,7 +178,6 @@ fn half_close(client_finishes: bool) {
         let chunk = vec![round; 1000 + usize::from(round)];
         let mut stream = pair.session(writer).stream(id).unwrap();
         assert_eq!(stream.write(&chunk), Ok(chunk.len()));
-        drop(stream);
         expected.extend_from_slice(&chunk);
         pair.drive();
         let (got, end) = read_all(pair.session(closer), id);
@@ -260,7 +259,6 @@ fn local_reset_sends_rst_with_code_and_peer_sees_it() {
     assert_eq!(stream.read_chunk(8), Err(peer_reset));
     let now = Instant::ZERO;
     assert_eq!(stream.finish(now), Err(peer_reset));
-    drop(stream);
     assert_eq!(
         server.stream_count(),
         1,
@@ -452,7 +450,6 @@ fn eof_closes_once_and_keeps_buffered_data_readable() {
     let mut stream = pair.server.stream(id).unwrap();
     assert_eq!(stream.write(b"reply"), Err(closed));
     assert_eq!(stream.finish(now), Err(closed));
-    drop(stream);
     assert_eq!(
         read_all(&mut pair.server, id),
         (b"buffered".to_vec(), Err(closed))
@@ -487,7 +484,6 @@ fn zero_sized_reads_neither_consume_nor_end_the_stream() {
         matches!(&chunk, Ok(Some(c)) if c.is_empty()),
         "data is still buffered, so this is not the end: {chunk:?}"
     );
-    drop(stream);
     assert_eq!(read_all(&mut server, id), (b"data".to_vec(), Ok(())));
     assert_eq!(server.stream_count(), 0);
 }

@@ -160,7 +160,6 @@ impl App {
                 Err(e) => panic!("write on {id:?}: {e}"),
             }
         }
-        drop(stream);
         self.complete_if_done(id);
     }
 
@@ -200,7 +199,6 @@ impl App {
                 Err(e) => panic!("read on {id:?}: {e}"),
             }
         }
-        drop(stream);
         self.complete_if_done(id);
     }
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 use muxplex::frame::{Flags, FrameType};
 use muxplex::testing::{Pair, Side};
 use muxplex::{
-    CloseReason, Config, Delivery, Event, OpenError, RESET_REFUSED, RESET_TIMEOUT, ResetBy,
-    ResetCause, Session, StreamError, StreamId,
+    CloseReason, Config, Delivery, Event, OpenError, RESET_REFUSED, ResetBy, ResetCause, Session,
+    StreamError, StreamId,
 };
 
 fn closed_events(events: &[Event]) -> Vec<CloseReason> {
@@ -72,7 +72,6 @@ fn graceful_close_lets_streams_finish_then_goes_away() {
     let mut stream = pair.server.stream(accepted).unwrap();
     stream.write(b"response").unwrap();
     stream.finish(now).unwrap();
-    drop(stream);
     pair.client.stream(id).unwrap().finish(now).unwrap();
     pair.drive();
     assert_eq!(read_all(&mut pair.server, accepted).unwrap(), b"request");
