@@ -242,7 +242,6 @@ fn many_streams(reader: Reader, per_stream: usize, seed: u64) -> (Outcome, Sessi
         .with_keepalive_interval(None);
     let now = Instant::ZERO;
     let mut client = Session::client(config.clone(), now).expect("valid config");
-    let now = Instant::ZERO;
     let mut server = Session::server(config, now).expect("valid config");
     let mut rng = Rng::new(seed);
     let table: Vec<u8> = (0..256 + 64 * 1024).map(|i| i as u8).collect();

@@ -114,11 +114,8 @@ fn run_with(next: &mut dyn FnMut(usize) -> usize, shared: bool) -> Transcript {
         Session::server(Config::default(), now).expect("valid config"),
     ];
     let mut outs: [BTreeMap<StreamId, Outgoing>; 2] = Default::default();
-    let now = Instant::ZERO;
     let big = sessions[0].open_stream(now).unwrap();
-    let now = Instant::ZERO;
     let small = sessions[0].open_stream(now).unwrap();
-    let now = Instant::ZERO;
     let pushed = sessions[1].open_stream(now).unwrap();
     for (side, id, data, finish) in [
         (0, big, pattern(1, 300_000), true),
@@ -245,9 +242,7 @@ fn shared_input_behaves_like_copied_input() {
 fn shared_input_is_sliced_not_copied() {
     let now = Instant::ZERO;
     let mut client = Session::client(Config::default(), now).expect("valid config");
-    let now = Instant::ZERO;
     let mut server = Session::server(Config::default(), now).expect("valid config");
-    let now = Instant::ZERO;
     let id = client.open_stream(now).unwrap();
     client
         .stream(id)
@@ -278,13 +273,10 @@ fn loaded_client() -> Session {
     let now = Instant::ZERO;
     let mut client =
         Session::client(Config::default().with_max_frame_size(1000), now).expect("valid config");
-    let now = Instant::ZERO;
     let a = client.open_stream(now).unwrap();
-    let now = Instant::ZERO;
     let b = client.open_stream(now).unwrap();
     client.stream(a).unwrap().write(&pattern(5, 4321)).unwrap();
     client.stream(b).unwrap().write(&pattern(6, 2500)).unwrap();
-    let now = Instant::ZERO;
     client.stream(b).unwrap().finish(now).unwrap();
     client.ping(Instant::ZERO).unwrap();
     client

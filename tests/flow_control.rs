@@ -65,9 +65,7 @@ fn writer_blocks_at_the_window_and_resumes_after_reads() {
 fn credit_is_returned_at_half_the_window() {
     let now = Instant::ZERO;
     let mut client = Session::client(Config::default(), now).expect("valid config");
-    let now = Instant::ZERO;
     let mut server = Session::server(Config::default(), now).expect("valid config");
-    let now = Instant::ZERO;
     let id = client.open_stream(now).unwrap();
     assert_eq!(
         client.stream(id).unwrap().write(&vec![7; WINDOW]),
@@ -106,7 +104,6 @@ fn credit_is_returned_at_half_the_window() {
 fn window_updates_are_additive() {
     let now = Instant::ZERO;
     let mut client = Session::client(Config::default(), now).expect("valid config");
-    let now = Instant::ZERO;
     let id = client.open_stream(now).unwrap();
     assert_eq!(
         client.stream(id).unwrap().write(&vec![1; WINDOW + 10]),
@@ -179,7 +176,6 @@ fn unsent_counts_written_bytes_until_a_frame_takes_them() {
     let config = Config::default().with_max_frame_size(1_000);
     let now = Instant::ZERO;
     let mut client = Session::client(config, now).expect("valid config");
-    let now = Instant::ZERO;
     let id = client.open_stream(now).unwrap();
     assert_eq!(
         client.stream(id).unwrap().write(&[7; 2_500]).unwrap(),
@@ -200,10 +196,8 @@ fn unsent_counts_written_bytes_until_a_frame_takes_them() {
 fn handed_over_chunks_respect_the_window_and_arrive_intact() {
     let now = Instant::ZERO;
     let mut client = Session::client(Config::default(), now).expect("valid config");
-    let now = Instant::ZERO;
     let mut server = Session::server(Config::default(), now).expect("valid config");
     let payload = pattern(9, WINDOW + 50_000);
-    let now = Instant::ZERO;
     let id = client.open_stream(now).unwrap();
 
     // Small and large chunks; the one that crosses the window is cut.

@@ -24,7 +24,6 @@ fn fin_on_a_window_update_ends_the_stream() {
 fn fin_with_a_grant_applies_both() {
     let now = Instant::ZERO;
     let mut client = Session::client(Config::default(), now).expect("valid config");
-    let now = Instant::ZERO;
     let id = client.open_stream(now).unwrap();
     client.stream(id).unwrap().write(&vec![0; 300_000]).unwrap();
     take_frames(&mut client);

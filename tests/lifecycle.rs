@@ -22,7 +22,6 @@ fn pair() -> Pair {
 fn syn_rides_on_the_first_data_frame() {
     let now = Instant::ZERO;
     let mut client = Session::client(Config::default(), now).expect("valid config");
-    let now = Instant::ZERO;
     let id = client.open_stream(now).unwrap();
     assert_eq!(id, StreamId::new(1));
     assert_eq!(client.stream(id).unwrap().write(b"hello"), Ok(5));
@@ -46,14 +45,12 @@ fn fin_never_rides_on_a_data_frame_with_payload() {
     for finish_before_transmit in [true, false] {
         let now = Instant::ZERO;
         let mut client = Session::client(Config::default(), now).expect("valid config");
-        let now = Instant::ZERO;
         let id = client.open_stream(now).unwrap();
         assert_eq!(client.stream(id).unwrap().write(b"hello"), Ok(5));
         let mut frames = Vec::new();
         if !finish_before_transmit {
             frames.extend(take_frames(&mut client));
         }
-        let now = Instant::ZERO;
         client.stream(id).unwrap().finish(now).unwrap();
         frames.extend(take_frames(&mut client));
 
@@ -76,7 +73,6 @@ fn fin_never_rides_on_a_data_frame_with_payload() {
 fn open_without_data_sends_a_bare_syn() {
     let now = Instant::ZERO;
     let mut client = Session::client(Config::default(), now).expect("valid config");
-    let now = Instant::ZERO;
     let id = client.open_stream(now).unwrap();
     let frames = take_frames(&mut client);
     assert_eq!(frames.len(), 1);
@@ -90,9 +86,7 @@ fn open_without_data_sends_a_bare_syn() {
 fn data_flows_before_the_ack_and_ack_waits_for_accept() {
     let now = Instant::ZERO;
     let mut client = Session::client(Config::default(), now).expect("valid config");
-    let now = Instant::ZERO;
     let mut server = Session::server(Config::default(), now).expect("valid config");
-    let now = Instant::ZERO;
     let id = client.open_stream(now).unwrap();
     client.stream(id).unwrap().write(b"first ").unwrap();
     let syn = take_bytes(&mut client);
@@ -214,9 +208,7 @@ fn server_half_close_client_keeps_writing() {
 fn local_reset_sends_rst_with_code_and_peer_sees_it() {
     let now = Instant::ZERO;
     let mut client = Session::client(Config::default(), now).expect("valid config");
-    let now = Instant::ZERO;
     let mut server = Session::server(Config::default(), now).expect("valid config");
-    let now = Instant::ZERO;
     let id = client.open_stream(now).unwrap();
     client.stream(id).unwrap().write(b"data").unwrap();
     common::settle(&mut client, &mut server);
@@ -257,7 +249,6 @@ fn local_reset_sends_rst_with_code_and_peer_sees_it() {
     );
     assert_eq!(stream.write(b"x"), Err(peer_reset));
     assert_eq!(stream.read_chunk(8), Err(peer_reset));
-    let now = Instant::ZERO;
     assert_eq!(stream.finish(now), Err(peer_reset));
     assert_eq!(
         server.stream_count(),
@@ -276,7 +267,6 @@ fn local_reset_sends_rst_with_code_and_peer_sees_it() {
 fn reset_before_the_syn_left_sends_nothing() {
     let now = Instant::ZERO;
     let mut client = Session::client(Config::default(), now).expect("valid config");
-    let now = Instant::ZERO;
     let id = client.open_stream(now).unwrap();
     client.stream(id).unwrap().write(b"never sent").unwrap();
     client.stream(id).unwrap().reset(3);

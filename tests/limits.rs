@@ -96,7 +96,6 @@ fn syn_beyond_max_streams_is_refused_alone() {
     let now = Instant::ZERO;
     let mut server =
         Session::server(Config::default().with_max_streams(2), now).expect("valid config");
-    let now = Instant::ZERO;
     for id in [1, 3, 5] {
         server.handle_input(now, &common::data(Flags::SYN, id, b"x"));
     }

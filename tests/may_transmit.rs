@@ -27,11 +27,9 @@ fn assert_honest(session: &mut Session) {
 fn says_yes_only_while_frames_wait() {
     let now = Instant::ZERO;
     let mut client = Session::client(Config::default(), now).expect("valid config");
-    let now = Instant::ZERO;
     let mut server = Session::server(Config::default(), now).expect("valid config");
     assert!(!client.may_transmit());
     assert!(!server.may_transmit());
-    let now = Instant::ZERO;
 
     let id = client.open_stream(now).expect("open");
     assert_eq!(client.stream(id).expect("open").write(b"x"), Ok(1));
@@ -72,7 +70,6 @@ fn says_yes_only_while_frames_wait() {
     assert!(server.may_transmit(), "a window update is due");
     assert!(!take_bytes(&mut server).is_empty());
     assert!(!server.may_transmit());
-    let now = Instant::ZERO;
 
     // Finishing has a FIN to send.
     assert_eq!(server.stream(id).expect("open").finish(now), Ok(()));
@@ -84,7 +81,6 @@ fn never_says_no_while_something_waits() {
     let mut rng = muxplex::testing::Rng::new(7);
     let now = Instant::ZERO;
     let mut client = Session::client(Config::default(), now).expect("valid config");
-    let now = Instant::ZERO;
     let mut server = Session::server(Config::default(), now).expect("valid config");
     let mut ids = Vec::new();
     let mut buf = vec![0u8; 40_000];

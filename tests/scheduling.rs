@@ -15,7 +15,6 @@ fn data_frames_never_exceed_max_frame_size() {
         let config = Config::default().with_max_frame_size(max);
         let now = Instant::ZERO;
         let mut client = Session::client(config, now).expect("valid config");
-        let now = Instant::ZERO;
         let id = client.open_stream(now).unwrap();
         let payload = pattern(u64::from(max), 100_003);
         let mut written = 0;
@@ -70,9 +69,7 @@ fn streams_take_turns_frame_by_frame() {
     let now = Instant::ZERO;
     let mut client =
         Session::client(Config::default().with_max_frame_size(1024), now).expect("valid config");
-    let now = Instant::ZERO;
     let a = client.open_stream(now).unwrap();
-    let now = Instant::ZERO;
     let b = client.open_stream(now).unwrap();
     client.stream(a).unwrap().write(&[b'a'; 20 * 1024]).unwrap();
     client.stream(b).unwrap().write(&[b'b'; 20 * 1024]).unwrap();
@@ -93,9 +90,7 @@ fn higher_priority_goes_first() {
     let now = Instant::ZERO;
     let mut client =
         Session::client(Config::default().with_max_frame_size(1000), now).expect("valid config");
-    let now = Instant::ZERO;
     let low = client.open_stream(now).unwrap();
-    let now = Instant::ZERO;
     let high = client.open_stream(now).unwrap();
     client.stream(low).unwrap().write(&[0; 5000]).unwrap();
     client.stream(high).unwrap().write(&[1; 5000]).unwrap();
@@ -113,7 +108,6 @@ fn higher_priority_goes_first() {
 fn client_with_queued_data() -> Session {
     let now = Instant::ZERO;
     let mut client = Session::client(Config::default(), now).expect("valid config");
-    let now = Instant::ZERO;
     let id = client.open_stream(now).unwrap();
     assert_eq!(client.stream(id).unwrap().write(&[5; 200_000]), Ok(200_000));
     client
