@@ -15,12 +15,12 @@ fuzz_target!(|data: &[u8]| {
         .with_max_session_buffer(1 << 20)
         .with_max_streams(64)
         .with_accept_backlog(8);
+    let mut now = Instant::ZERO;
     let mut session = match control & 1 {
         0 => Session::client(config, now).expect("valid config"),
         _ => Session::server(config, now).expect("valid config"),
     };
     let piece = usize::from(control >> 1).max(1);
-    let mut now = Instant::ZERO;
     let mut out = [0u8; 4096];
     let mut scratch = [0u8; 1500];
     let mut closes = 0;
@@ -29,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
         session.handle_input(now, chunk);
         if round % 3 == 0 {
             session.handle_timeout(now);
-            if let Ok(id) = session.open_stream() {
+            if let Ok(id) = session.open_stream(now) {
                 let _ = session.stream(id).map(|mut s| s.write(chunk));
             }
         }
@@ -58,7 +58,7 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn read_some(session: &mut Session, id: StreamId, scratch: &mut [u8]) {
-    if let Some(mut stream) = session.stream(id) {
+    if let Ok(mut stream) = session.stream(id) {
         while let Ok(n) = stream.read(scratch) {
             if n == 0 {
                 break;
