@@ -92,5 +92,16 @@ extern crate alloc;
 #[cfg(feature = "async")]
 extern crate std;
 
+#[cfg(feature = "async")]
+mod channel;
+#[cfg(feature = "async")]
+mod channels;
 pub mod preamble;
 pub mod router;
+#[cfg(feature = "tokio")]
+pub mod tokio;
+
+#[cfg(feature = "async")]
+pub use channel::{Channel, ChannelConfig, ChannelError, ChannelState, connect, connect_with};
+#[cfg(feature = "async")]
+pub use channels::{Channels, Listener, PlainStream, Request, Routing};

@@ -260,6 +260,11 @@ impl<T> Router<T> {
         self.pending.iter().map(|(id, p)| (*id, &p.stream))
     }
 
+    /// The stream of a pending open message.
+    pub fn stream(&self, pending: PendingId) -> Option<&T> {
+        self.pending.get(&pending).map(|p| &p.stream)
+    }
+
     /// How many more bytes `pending`'s open message needs at least (see
     /// [`OpenDecoder::needed`]): reading no more leaves the channel's data
     /// in the stream. `None` for a stream no longer pending.
@@ -330,8 +335,9 @@ impl<T> Router<T> {
             route.and_then(|&id| Some((id, self.listeners.get_mut(&id)?)))
         else {
             let reason = format!(
-                "nobody listens for protocol {:?} with id {:02x?}",
-                open.protocol, open.id
+                "nobody listens for protocol {:?} with id \"{}\"",
+                open.protocol,
+                open.id.escape_ascii()
             );
             return Routed::Refused {
                 stream,

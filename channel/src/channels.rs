@@ -1,0 +1,453 @@
+//! The accepting side over muxplex-async: listeners, and the routing task
+//! that reads every incoming stream's preamble and hands it on.
+
+use std::boxed::Box;
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::vec::Vec;
+
+use muxplex::Instant;
+use muxplex_async::{Connection, Error, Stream, Timer};
+
+use crate::channel::{Channel, ChannelConfig, ChannelError, connect_with, write_all};
+use crate::preamble::{Answer, Open, Reject, RejectCode};
+use crate::router::{ListenError, ListenerId, PendingId, Routed, Router};
+
+/// The accepting side of channels on one connection: [`listen`](Self::listen)
+/// registers a listener, the [`Routing`] task (spawn it) accepts every
+/// stream the peer opens, reads its preamble and hands the channel to its
+/// listener, and refuses the rest. Clones share the table.
+///
+/// # Beside plain streams
+///
+/// The routing task is the connection's only acceptor: do not also call
+/// `accept_stream` on it. Streams the peer opens that do not start with
+/// the preamble's magic bytes are plain streams: they wait (up to
+/// [`ChannelConfig::plain_backlog`]) for [`accept_plain`](Self::accept_plain),
+/// with the bytes already read from them. A plain protocol in which the
+/// accepting end speaks first looks, to the router, like a preamble that
+/// never comes, and is refused after the preamble timeout; run such
+/// protocols as channels, or on a connection without a router. Streams
+/// this end opens (plain ones with `open_stream`, channels with
+/// [`connect`](Self::connect)) are unaffected: the peer accepts them as
+/// it likes.
+#[derive(Clone)]
+pub struct Channels {
+    shared: Arc<Mutex<State>>,
+    connection: Connection,
+    config: ChannelConfig,
+}
+
+impl fmt::Debug for Channels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Channels")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A stream the peer opened that is not a channel.
+#[derive(Debug)]
+pub struct PlainStream {
+    /// The bytes the router read from it: the stream's first bytes, to be
+    /// taken before anything read from `stream`.
+    pub prefix: Vec<u8>,
+    /// The stream, positioned after `prefix`.
+    pub stream: Stream,
+}
+
+/// An answer (reject) being written, after which the stream is finished.
+struct Answering {
+    stream: Stream,
+    bytes: Vec<u8>,
+    sent: usize,
+}
+
+impl Answering {
+    fn new(stream: Stream, reject: Reject, config: &ChannelConfig) -> Self {
+        // A reject the router made is fitted to the limits, so it encodes.
+        let bytes = Answer::Reject(reject)
+            .encode(&config.router.limits)
+            .unwrap_or_default();
+        Answering {
+            stream,
+            bytes,
+            sent: 0,
+        }
+    }
+
+    /// Ready once written and finished, or failed; the stream is dropped
+    /// then.
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        while self.sent < self.bytes.len() {
+            match self.stream.poll_write(cx, &self.bytes[self.sent..]) {
+                Poll::Ready(Ok(n)) => self.sent += n,
+                Poll::Ready(Err(_)) => return Poll::Ready(()),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        self.stream.poll_finish(cx).map(drop)
+    }
+}
+
+struct State {
+    router: Router<Stream>,
+    listener_wakers: BTreeMap<ListenerId, Waker>,
+    task_waker: Option<Waker>,
+    answers: Vec<Answering>,
+    plain: VecDeque<PlainStream>,
+    plain_waker: Option<Waker>,
+    /// Why no more streams come: the connection's accept failed.
+    ended: Option<Error>,
+}
+
+fn lock(shared: &Mutex<State>) -> MutexGuard<'_, State> {
+    shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl State {
+    fn refuse(&mut self, stream: Stream, reject: Reject, config: &ChannelConfig) {
+        self.answers.push(Answering::new(stream, reject, config));
+    }
+
+    fn wake_all(&mut self) {
+        for waker in core::mem::take(&mut self.listener_wakers).into_values() {
+            waker.wake();
+        }
+        if let Some(waker) = self.plain_waker.take() {
+            waker.wake();
+        }
+    }
+}
+
+impl Channels {
+    /// The channels of `connection`, and the routing task that must run
+    /// (be spawned) for listeners to get anything; it ends when the
+    /// connection can accept no more streams and its last refusals are
+    /// written. `timer` runs the preamble deadline; use the connection's
+    /// runtime's (the tokio flavour does this for you).
+    #[must_use = "no channel is routed until the routing task is polled or spawned"]
+    pub fn new<Tm>(connection: Connection, timer: Tm, config: ChannelConfig) -> (Channels, Routing)
+    where
+        Tm: Timer + Send + 'static,
+    {
+        let shared = Arc::new(Mutex::new(State {
+            router: Router::new(config.router),
+            listener_wakers: BTreeMap::new(),
+            task_waker: None,
+            answers: Vec::new(),
+            plain: VecDeque::new(),
+            plain_waker: None,
+            ended: None,
+        }));
+        let routing = Routing {
+            shared: Arc::clone(&shared),
+            connection: connection.clone(),
+            start: timer.now(),
+            timer: Box::new(timer),
+            config,
+        };
+        let channels = Channels {
+            shared,
+            connection,
+            config,
+        };
+        (channels, routing)
+    }
+
+    /// Listens for channels of `protocol` with `id` (`None`: any id that
+    /// no listener of its own claims). Fails if someone listens for the
+    /// same already. Dropping the listener stops listening; the channels
+    /// in its backlog are refused with [`RejectCode::LISTENER_CLOSED`].
+    pub fn listen(&self, protocol: &str, id: Option<&[u8]>) -> Result<Listener, ListenError> {
+        let listener = lock(&self.shared)
+            .router
+            .listen(protocol, id, self.config.backlog)?;
+        Ok(Listener {
+            shared: Arc::clone(&self.shared),
+            listener,
+            config: self.config,
+        })
+    }
+
+    /// Opens a channel to the peer with this table's configuration; see
+    /// [`connect`](crate::connect).
+    pub async fn connect(
+        &self,
+        protocol: &str,
+        id: &[u8],
+        handshake: &[u8],
+    ) -> Result<Channel, ChannelError> {
+        let open = Open {
+            protocol: protocol.into(),
+            id: id.to_vec(),
+            handshake: handshake.to_vec(),
+        };
+        connect_with(&self.connection, open, &self.config).await
+    }
+
+    /// The next plain (non-channel) stream the peer opened; fails once the
+    /// connection accepts no more streams.
+    pub async fn accept_plain(&self) -> Result<PlainStream, ChannelError> {
+        poll_fn(|cx| {
+            let mut state = lock(&self.shared);
+            if let Some(plain) = state.plain.pop_front() {
+                return Poll::Ready(Ok(plain));
+            }
+            if let Some(error) = state.ended {
+                return Poll::Ready(Err(ChannelError::Stream(error)));
+            }
+            state.plain_waker = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// A registered listener; see [`Channels::listen`].
+pub struct Listener {
+    shared: Arc<Mutex<State>>,
+    listener: ListenerId,
+    config: ChannelConfig,
+}
+
+impl fmt::Debug for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listener")
+            .field("listener", &self.listener)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Listener {
+    /// Waits for the next channel a remote opener opened for this
+    /// listener. Fails once the connection accepts no more streams.
+    pub async fn accept(&self) -> Result<Request, ChannelError> {
+        poll_fn(|cx| {
+            let mut state = lock(&self.shared);
+            if let Some(request) = state.router.accept(self.listener) {
+                return Poll::Ready(Ok(Request {
+                    stream: request.stream,
+                    open: request.open,
+                    config: self.config,
+                }));
+            }
+            if let Some(error) = state.ended {
+                return Poll::Ready(Err(ChannelError::Stream(error)));
+            }
+            state
+                .listener_wakers
+                .insert(self.listener, cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let mut state = lock(&self.shared);
+        state.listener_wakers.remove(&self.listener);
+        let limits = self.config.router.limits;
+        for request in state.router.unlisten(self.listener) {
+            let reject = Reject::fitted(
+                RejectCode::LISTENER_CLOSED,
+                "the listener closed before accepting the channel",
+                &limits,
+            );
+            state.refuse(request.stream, reject, &self.config);
+        }
+        if let Some(waker) = state.task_waker.take() {
+            waker.wake();
+        }
+    }
+}
+
+/// A channel routed to a listener, to accept (with a handshake) or reject.
+/// Dropped unanswered, its stream ends and the opener sees
+/// [`ChannelError::Unanswered`].
+#[derive(Debug)]
+pub struct Request {
+    stream: Stream,
+    open: Open,
+    config: ChannelConfig,
+}
+
+impl Request {
+    /// What the opener sent: protocol, id and handshake payload.
+    pub fn open(&self) -> &Open {
+        &self.open
+    }
+
+    /// Accepts the channel, answering with `handshake` (empty for none).
+    pub async fn accept(self, handshake: &[u8]) -> Result<Channel, ChannelError> {
+        let answer = Answer::Accept {
+            handshake: handshake.to_vec(),
+        };
+        let bytes = answer
+            .encode(&self.config.router.limits)
+            .map_err(ChannelError::Field)?;
+        write_all(&self.stream, &bytes).await?;
+        Ok(Channel::accepted(self.stream, self.open))
+    }
+
+    /// Refuses the channel with `code` (from [`RejectCode::APPLICATION`]
+    /// up for an application's own reasons) and `reason` (cut to the
+    /// limit), then finishes the stream.
+    pub async fn reject(self, code: RejectCode, reason: &str) -> Result<(), ChannelError> {
+        let reject = Reject::fitted(code, reason, &self.config.router.limits);
+        let bytes = Answer::Reject(reject)
+            .encode(&self.config.router.limits)
+            .map_err(ChannelError::Field)?;
+        write_all(&self.stream, &bytes).await?;
+        poll_fn(|cx| self.stream.poll_finish(cx))
+            .await
+            .map_err(ChannelError::Stream)
+    }
+}
+
+/// The routing task of a [`Channels`]: accepts the peer's streams, reads
+/// their preambles (at most [`RouterConfig::max_pending`](crate::router::RouterConfig::max_pending)
+/// at once, each within its deadline), queues channels for their
+/// listeners, and writes the refusals. Spawn it on the connection's
+/// runtime.
+pub struct Routing {
+    shared: Arc<Mutex<State>>,
+    connection: Connection,
+    timer: Box<dyn Timer + Send>,
+    start: std::time::Instant,
+    config: ChannelConfig,
+}
+
+impl fmt::Debug for Routing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Routing").finish_non_exhaustive()
+    }
+}
+
+impl Routing {
+    fn now(&self) -> Instant {
+        let elapsed = self.timer.now().saturating_duration_since(self.start);
+        Instant::from_micros(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX))
+    }
+
+    /// Takes new streams while there is room for their preambles (and
+    /// for refusals being written).
+    fn accept_streams(&self, state: &mut State, cx: &mut Context<'_>, now: Instant) -> bool {
+        let mut progress = false;
+        while state.ended.is_none()
+            && state.router.has_room()
+            && state.answers.len() < self.config.router.max_pending
+        {
+            match self.connection.poll_accept_stream(cx) {
+                Poll::Ready(Ok(stream)) => {
+                    // `has_room` was checked; a full router drops it.
+                    let _ = state.router.incoming(now, stream);
+                    progress = true;
+                }
+                Poll::Ready(Err(error)) => {
+                    state.ended = Some(error);
+                    state.wake_all();
+                    progress = true;
+                }
+                Poll::Pending => break,
+            }
+        }
+        progress
+    }
+
+    /// Reads what `pending`'s preamble still needs; true if anything
+    /// happened.
+    fn read_preamble(&self, state: &mut State, cx: &mut Context<'_>, pending: PendingId) -> bool {
+        let mut buf = [0; 1024];
+        let mut progress = false;
+        loop {
+            let (Some(need), Some(stream)) =
+                (state.router.needed(pending), state.router.stream(pending))
+            else {
+                return progress;
+            };
+            let want = need.min(buf.len());
+            let n = match stream.poll_read(cx, &mut buf[..want]) {
+                Poll::Pending => return progress,
+                Poll::Ready(Ok(n)) if n > 0 => n,
+                // Ended or failed before its preamble: dropped.
+                Poll::Ready(_) => {
+                    state.router.remove(pending);
+                    return true;
+                }
+            };
+            progress = true;
+            let mut input = &buf[..n];
+            match state.router.input(pending, &mut input) {
+                None => {}
+                Some(Routed::Queued(listener)) => {
+                    if let Some(waker) = state.listener_wakers.remove(&listener) {
+                        waker.wake();
+                    }
+                }
+                Some(Routed::Refused { stream, reject, .. }) => {
+                    state.refuse(stream, reject, &self.config);
+                }
+                Some(Routed::NotAChannel { stream, mut prefix }) => {
+                    if state.plain.len() < self.config.plain_backlog {
+                        prefix.extend_from_slice(input);
+                        state.plain.push_back(PlainStream { prefix, stream });
+                        if let Some(waker) = state.plain_waker.take() {
+                            waker.wake();
+                        }
+                    } else {
+                        stream.reset(0);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Future for Routing {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let shared = Arc::clone(&this.shared);
+        let mut state = lock(&shared);
+        state.task_waker = Some(cx.waker().clone());
+        loop {
+            let now = this.now();
+            let mut progress = this.accept_streams(&mut state, cx, now);
+            let pending: Vec<PendingId> = state.router.pending().map(|(id, _)| id).collect();
+            for id in pending {
+                progress |= this.read_preamble(&mut state, cx, id);
+            }
+            while let Some((stream, reject)) = state.router.poll_expired(now) {
+                state.refuse(stream, reject, &this.config);
+                progress = true;
+            }
+            state
+                .answers
+                .retain_mut(|answer| answer.poll(cx).is_pending());
+            if progress {
+                continue;
+            }
+            let Some(deadline) = state.router.poll_timeout() else {
+                break;
+            };
+            let deadline = this.start + std::time::Duration::from_micros(deadline.as_micros());
+            if this.timer.poll_sleep_until(cx, deadline).is_pending() {
+                break;
+            }
+        }
+        let idle = state.answers.is_empty() && state.router.pending().next().is_none();
+        match state.ended.is_some() && idle {
+            true => Poll::Ready(()),
+            false => Poll::Pending,
+        }
+    }
+}
