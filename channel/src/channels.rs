@@ -35,6 +35,14 @@ use crate::router::{ListenError, ListenerId, PendingId, Routed, Router};
 /// this end opens (plain ones with `open_stream`, channels with
 /// [`connect`](Self::connect)) are unaffected: the peer accepts them as
 /// it likes.
+///
+/// # Ending
+///
+/// `Channels` and its routing task hold handles on the connection, so
+/// dropping the application's own handles does not close it: close it
+/// explicitly (`Connection::close`). The routing task ends once the
+/// connection accepts no more streams; listeners' `accept` and
+/// [`accept_plain`](Self::accept_plain) fail from then on.
 #[derive(Clone)]
 pub struct Channels {
     shared: Arc<Mutex<State>>,
