@@ -104,11 +104,12 @@ impl Answering {
 
 struct State {
     router: Router<Stream>,
-    listener_wakers: BTreeMap<ListenerId, Waker>,
+    /// The tasks waiting in each listener's `accept`.
+    listener_wakers: BTreeMap<ListenerId, Vec<Waker>>,
     task_waker: Option<Waker>,
     answers: Vec<Answering>,
     plain: VecDeque<PlainStream>,
-    plain_waker: Option<Waker>,
+    plain_wakers: Vec<Waker>,
     /// Why no more streams come: the connection's accept failed.
     ended: Option<Error>,
 }
@@ -125,12 +126,23 @@ impl State {
     }
 
     fn wake_all(&mut self) {
-        for waker in core::mem::take(&mut self.listener_wakers).into_values() {
-            waker.wake();
+        for wakers in core::mem::take(&mut self.listener_wakers).into_values() {
+            wake(wakers);
         }
-        if let Some(waker) = self.plain_waker.take() {
-            waker.wake();
-        }
+        wake(core::mem::take(&mut self.plain_wakers));
+    }
+}
+
+/// Adds a waiting task, once however often it polls.
+fn register(wakers: &mut Vec<Waker>, waker: &Waker) {
+    if !wakers.iter().any(|w| w.will_wake(waker)) {
+        wakers.push(waker.clone());
+    }
+}
+
+fn wake(wakers: Vec<Waker>) {
+    for waker in wakers {
+        waker.wake();
     }
 }
 
@@ -151,7 +163,7 @@ impl Channels {
             task_waker: None,
             answers: Vec::new(),
             plain: VecDeque::new(),
-            plain_waker: None,
+            plain_wakers: Vec::new(),
             ended: None,
         }));
         let routing = Routing {
@@ -211,7 +223,7 @@ impl Channels {
             if let Some(error) = state.ended {
                 return Poll::Ready(Err(ChannelError::Stream(error)));
             }
-            state.plain_waker = Some(cx.waker().clone());
+            register(&mut state.plain_wakers, cx.waker());
             Poll::Pending
         })
         .await
@@ -249,9 +261,10 @@ impl Listener {
             if let Some(error) = state.ended {
                 return Poll::Ready(Err(ChannelError::Stream(error)));
             }
-            state
-                .listener_wakers
-                .insert(self.listener, cx.waker().clone());
+            register(
+                state.listener_wakers.entry(self.listener).or_default(),
+                cx.waker(),
+            );
             Poll::Pending
         })
         .await
@@ -396,9 +409,7 @@ impl Routing {
             match state.router.input(pending, &mut input) {
                 None => {}
                 Some(Routed::Queued(listener)) => {
-                    if let Some(waker) = state.listener_wakers.remove(&listener) {
-                        waker.wake();
-                    }
+                    wake(state.listener_wakers.remove(&listener).unwrap_or_default());
                 }
                 Some(Routed::Refused { stream, reject, .. }) => {
                     state.refuse(stream, reject, &self.config);
@@ -407,9 +418,7 @@ impl Routing {
                     if state.plain.len() < self.config.plain_backlog {
                         prefix.extend_from_slice(input);
                         state.plain.push_back(PlainStream { prefix, stream });
-                        if let Some(waker) = state.plain_waker.take() {
-                            waker.wake();
-                        }
+                        wake(core::mem::take(&mut state.plain_wakers));
                     } else {
                         stream.reset(0);
                     }

@@ -349,3 +349,33 @@ async fn listening_twice_and_accepting_after_the_end_fail() {
     ));
     assert!(table.accept_plain().await.is_err());
 }
+
+#[tokio::test(start_paused = true)]
+async fn several_tasks_may_accept_on_one_listener() {
+    let (client, server) = pair();
+    let table = channels(&server, ChannelConfig::default());
+    let listener = std::sync::Arc::new(table.listen("p", None).unwrap());
+    let tasks: Vec<_> = (0..2)
+        .map(|_| {
+            let listener = std::sync::Arc::clone(&listener);
+            tokio::spawn(async move {
+                let request = listener.accept().await.unwrap();
+                request.open().id.clone()
+            })
+        })
+        .collect();
+    // Both tasks wait in `accept` before any channel comes.
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    let _one = connect(&client, "p", b"1", b"").await.unwrap();
+    let _two = connect(&client, "p", b"2", b"").await.unwrap();
+    let mut ids = Vec::new();
+    for task in tasks {
+        // Virtual time: a task left waiting fails here instead of hanging.
+        let id = tokio::time::timeout(Duration::from_secs(60), task).await;
+        ids.push(id.expect("every accepting task gets a channel").unwrap());
+    }
+    ids.sort();
+    assert_eq!(ids, [b"1".to_vec(), b"2".to_vec()]);
+}
