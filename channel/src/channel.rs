@@ -177,11 +177,7 @@ pub async fn connect(
     id: &[u8],
     handshake: &[u8],
 ) -> Result<Channel, ChannelError> {
-    let open = Open {
-        protocol: protocol.into(),
-        id: id.to_vec(),
-        handshake: handshake.to_vec(),
-    };
+    let open = Open::new(protocol, id, handshake);
     connect_with(connection, open, &ChannelConfig::default()).await
 }
 

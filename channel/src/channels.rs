@@ -204,11 +204,7 @@ impl Channels {
         id: &[u8],
         handshake: &[u8],
     ) -> Result<Channel, ChannelError> {
-        let open = Open {
-            protocol: protocol.into(),
-            id: id.to_vec(),
-            handshake: handshake.to_vec(),
-        };
+        let open = Open::new(protocol, id, handshake);
         connect_with(&self.connection, open, &self.config).await
     }
 

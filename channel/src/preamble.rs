@@ -271,6 +271,16 @@ pub struct Open {
 }
 
 impl Open {
+    /// The open message for `protocol` and `id`, with `handshake` (empty
+    /// for none).
+    pub fn new(protocol: &str, id: &[u8], handshake: &[u8]) -> Self {
+        Open {
+            protocol: String::from(protocol),
+            id: id.to_vec(),
+            handshake: handshake.to_vec(),
+        }
+    }
+
     /// The encoded message, or why it breaks `limits`.
     pub fn encode(&self, limits: &Limits) -> Result<Vec<u8>, FieldError> {
         let (p, i, h) = (self.protocol.len(), self.id.len(), self.handshake.len());
@@ -487,7 +497,7 @@ fn utf8(bytes: &[u8], field: Field) -> Result<String, DecodeError> {
 /// ```
 /// use muxplex_channel::preamble::{Limits, Open, OpenDecoder};
 ///
-/// let open = Open { protocol: "chat/v1".into(), id: vec![7], handshake: b"hi".to_vec() };
+/// let open = Open::new("chat/v1", &[7], b"hi");
 /// let mut wire = open.encode(&Limits::default()).unwrap();
 /// wire.extend_from_slice(b"channel data");
 ///

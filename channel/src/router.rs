@@ -190,11 +190,7 @@ impl<T> Router<T> {
         if backlog == 0 {
             return Err(ListenError::ZeroBacklog);
         }
-        let probe = Open {
-            protocol: String::from(protocol),
-            id: id.unwrap_or_default().to_vec(),
-            handshake: Vec::new(),
-        };
+        let probe = Open::new(protocol, id.unwrap_or_default(), &[]);
         probe
             .encode(&self.config.limits)
             .map_err(ListenError::Field)?;

@@ -189,11 +189,7 @@ fn check_outcome<M: std::fmt::Debug>(
 
 #[test]
 fn the_documented_example_bytes() {
-    let open = Open {
-        protocol: "chat".into(),
-        id: vec![7],
-        handshake: Vec::new(),
-    };
+    let open = Open::new("chat", &[7], b"");
     let wire = open.encode(&Limits::default()).unwrap();
     let documented = [
         0x6d, 0x78, 0x63, 0x68, 0x01, 0x01, 0x04, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x63, 0x68,
@@ -224,17 +220,9 @@ fn the_documented_example_bytes() {
 #[test]
 fn encoding_refuses_what_decoding_would() {
     let limits = small_limits();
-    let empty = Open {
-        protocol: String::new(),
-        id: Vec::new(),
-        handshake: Vec::new(),
-    };
+    let empty = Open::new("", b"", b"");
     assert_eq!(empty.encode(&limits), Err(FieldError::EmptyProtocol));
-    let long_id = Open {
-        protocol: "p".into(),
-        id: vec![0; 9],
-        handshake: Vec::new(),
-    };
+    let long_id = Open::new("p", &[0; 9], b"");
     assert_eq!(
         long_id.encode(&limits),
         Err(FieldError::TooLong {

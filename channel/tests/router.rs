@@ -8,13 +8,9 @@ use muxplex_channel::preamble::{Limits, Open, RejectCode};
 use muxplex_channel::router::{ListenError, Routed, Router, RouterConfig};
 
 fn open(protocol: &str, id: &[u8]) -> Vec<u8> {
-    Open {
-        protocol: protocol.into(),
-        id: id.to_vec(),
-        handshake: b"hs".to_vec(),
-    }
-    .encode(&Limits::default())
-    .unwrap()
+    Open::new(protocol, id, b"hs")
+        .encode(&Limits::default())
+        .unwrap()
 }
 
 /// Feeds a whole stream's first bytes; the stream is named by a number.

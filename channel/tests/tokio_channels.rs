@@ -194,11 +194,7 @@ async fn the_early_buffer_is_bounded() {
     let listener = table.listen("log", None).unwrap();
     let mut config = ChannelConfig::default();
     config.max_early = 4;
-    let open = Open {
-        protocol: "log".into(),
-        id: Vec::new(),
-        handshake: Vec::new(),
-    };
+    let open = Open::new("log", b"", b"");
     let mut channel = connect_with(client.as_async(), open, &config)
         .await
         .unwrap();
