@@ -207,3 +207,107 @@ fn needed_reads_never_pass_the_message() {
     assert_eq!(&wire[at..], b"channel data");
     assert_eq!(router.accept(listener).unwrap().open.id, b"id");
 }
+
+mod props {
+    use std::collections::BTreeMap;
+
+    use muxplex::Instant;
+    use muxplex_channel::preamble::{DecodeError, Limits, Open, OpenDecoder, RejectCode};
+    use muxplex_channel::router::{ListenerId, Routed, Router, RouterConfig};
+    use proptest::prelude::*;
+
+    /// A stream's first bytes: a valid open of a few protocols and ids,
+    /// one cut short, or arbitrary bytes.
+    fn stream_bytes() -> impl Strategy<Value = Vec<u8>> {
+        let open = (
+            prop::sample::select(vec!["a", "b", "c"]),
+            prop::sample::select(vec![&b""[..], b"\x01"]),
+        )
+            .prop_map(|(p, id)| Open::new(p, id, b"hs").encode(&Limits::default()).unwrap());
+        prop_oneof![
+            4 => open.clone(),
+            1 => (open, any::<prop::sample::Index>()).prop_map(|(w, i)| w[..i.index(w.len())].to_vec()),
+            1 => prop::collection::vec(any::<u8>(), 0..40),
+        ]
+    }
+
+    proptest! {
+        /// Interleaved, arbitrarily chunked input on several streams routes
+        /// each stream as its open message alone says, and every listener's
+        /// backlog stays within its bound.
+        #[test]
+        fn routing_matches_the_decoder_and_the_table(
+            streams in prop::collection::vec(stream_bytes(), 1..8),
+            chunk in 1usize..16,
+        ) {
+            let mut router: Router<usize> = Router::new(RouterConfig::default());
+            let any_a = router.listen("a", None, 2).unwrap();
+            let b_one = router.listen("b", Some(b"\x01"), 2).unwrap();
+            let mut queued: BTreeMap<ListenerId, usize> = BTreeMap::new();
+            let ids: Vec<_> = (0..streams.len())
+                .map(|s| router.incoming(Instant::ZERO, s).unwrap())
+                .collect();
+            let mut offsets = vec![0; streams.len()];
+            let mut open_streams: Vec<usize> = (0..streams.len()).collect();
+            while !open_streams.is_empty() {
+                open_streams.retain(|&s| {
+                    let wire = &streams[s];
+                    let end = (offsets[s] + chunk).min(wire.len());
+                    let mut input = &wire[offsets[s]..end];
+                    let routed = router.input(ids[s], &mut input);
+                    offsets[s] = end - input.len();
+                    let Some(routed) = routed else {
+                        // Waiting for more, or out of bytes (cut short).
+                        return end < wire.len();
+                    };
+                    // What the decoder alone makes of the stream.
+                    let mut decoder = OpenDecoder::new(Limits::default());
+                    let alone = decoder.decode(&mut &wire[..]);
+                    match (alone, routed) {
+                        (Ok(Some(open)), routed) => {
+                            let listener = match (open.protocol.as_str(), &open.id[..]) {
+                                ("a", _) => Some(any_a),
+                                ("b", b"\x01") => Some(b_one),
+                                _ => None,
+                            };
+                            match (listener, routed) {
+                                (None, Routed::Refused { reject, .. }) => {
+                                    assert_eq!(reject.code, RejectCode::NO_LISTENER)
+                                }
+                                (Some(l), Routed::Queued(got)) => {
+                                    assert_eq!(got, l);
+                                    *queued.entry(l).or_default() += 1;
+                                    assert!(queued[&l] <= 2);
+                                }
+                                (Some(l), Routed::Refused { reject, .. }) => {
+                                    assert_eq!(reject.code, RejectCode::BACKLOG_FULL);
+                                    assert_eq!(queued.get(&l), Some(&2));
+                                }
+                                (_, other) => panic!("{open:?} routed as {other:?}"),
+                            }
+                        }
+                        (Err(DecodeError::BadMagic), Routed::NotAChannel { stream, prefix }) => {
+                            assert_eq!(stream, s);
+                            assert!(wire.starts_with(&prefix));
+                        }
+                        (Err(DecodeError::UnsupportedVersion(_)), Routed::Refused { reject, .. }) => {
+                            assert_eq!(reject.code, RejectCode::UNSUPPORTED_VERSION)
+                        }
+                        (Err(_), Routed::Refused { reject, open, .. }) => {
+                            assert_eq!(reject.code, RejectCode::MALFORMED);
+                            assert!(open.is_none());
+                        }
+                        (alone, routed) => panic!("decoder {alone:?}, router {routed:?}"),
+                    }
+                    false
+                });
+            }
+            // What never completed is still pending, and expires.
+            let far = Instant::from_millis(3_600_000);
+            while let Some((_, reject)) = router.poll_expired(far) {
+                prop_assert_eq!(reject.code, RejectCode::TIMEOUT);
+            }
+            prop_assert!(router.pending().next().is_none());
+        }
+    }
+}
