@@ -217,7 +217,7 @@ mod props {
     use proptest::prelude::*;
 
     /// A stream's first bytes: a valid open of a few protocols and ids,
-    /// one cut short, or arbitrary bytes.
+    /// one cut short or with a header byte changed, or arbitrary bytes.
     fn stream_bytes() -> impl Strategy<Value = Vec<u8>> {
         let open = (
             prop::sample::select(vec!["a", "b", "c"]),
@@ -226,7 +226,14 @@ mod props {
             .prop_map(|(p, id)| Open::new(p, id, b"hs").encode(&Limits::default()).unwrap());
         prop_oneof![
             4 => open.clone(),
-            1 => (open, any::<prop::sample::Index>()).prop_map(|(w, i)| w[..i.index(w.len())].to_vec()),
+            1 => (open.clone(), any::<prop::sample::Index>())
+                .prop_map(|(w, i)| w[..i.index(w.len())].to_vec()),
+            // One byte changed anywhere: magic, version, kind, a length.
+            2 => (open, any::<prop::sample::Index>(), any::<u8>()).prop_map(|(mut w, i, b)| {
+                let at = i.index(w.len().min(14));
+                w[at] = b;
+                w
+            }),
             1 => prop::collection::vec(any::<u8>(), 0..40),
         ]
     }
