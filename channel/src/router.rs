@@ -11,6 +11,44 @@
 //! [`RouterConfig::max_pending`] open messages being decoded, each within
 //! [`Limits::max_open_len`], and at most each listener's backlog of decoded
 //! channels waiting for the application.
+//!
+//! A hand-driven host, with streams named by number:
+//!
+//! ```
+//! use muxplex::Instant;
+//! use muxplex_channel::preamble::{Answer, Limits, Open};
+//! use muxplex_channel::router::{Routed, Router, RouterConfig};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut router = Router::new(RouterConfig::default());
+//! let chat = router.listen("chat", None, 8)?;
+//!
+//! // The session gave us stream 1; its first bytes arrive in pieces.
+//! let now = Instant::from_millis(0);
+//! let pending = router.incoming(now, 1u32).map_err(|_| "router full")?;
+//! let wire = Open::new("chat", b"room", b"hello").encode(&Limits::default())?;
+//! let mut routed = None;
+//! for piece in wire.chunks(4) {
+//!     routed = router.input(pending, &mut &piece[..]);
+//! }
+//! assert!(matches!(routed, Some(Routed::Queued(listener)) if listener == chat));
+//!
+//! // The application takes it and answers; the host writes `answer` to
+//! // stream 1, and channel data after it.
+//! let request = router.accept(chat).unwrap();
+//! assert_eq!((request.stream, &request.open.handshake[..]), (1, &b"hello"[..]));
+//! let answer = Answer::Accept { handshake: b"welcome".to_vec() }.encode(&Limits::default())?;
+//! # let _ = answer;
+//!
+//! // On every wake-up: refuse what is overdue, then sleep until
+//! // `poll_timeout` (or the next I/O).
+//! while let Some((stream, reject)) = router.poll_expired(now) {
+//!     let _ = (stream, Answer::Reject(reject)); // write it, then end the stream
+//! }
+//! assert_eq!(router.poll_timeout(), None);
+//! # Ok(())
+//! # }
+//! ```
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
