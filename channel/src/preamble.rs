@@ -330,6 +330,7 @@ impl fmt::Display for Reject {
 
 /// The accepting end's answer to an open message.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Answer {
     /// The channel is open; the listener's handshake payload (empty for
     /// none).

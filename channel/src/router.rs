@@ -130,6 +130,7 @@ impl core::error::Error for ListenError {}
 /// What became of a pending stream once its open message was complete
 /// (or broken).
 #[derive(Debug)]
+#[non_exhaustive]
 #[must_use = "a refused stream must be answered"]
 pub enum Routed<T> {
     /// The channel waits in this listener's backlog

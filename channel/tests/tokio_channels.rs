@@ -375,3 +375,40 @@ async fn several_tasks_may_accept_on_one_listener() {
     ids.sort();
     assert_eq!(ids, [b"1".to_vec(), b"2".to_vec()]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn stalled_preambles_hold_at_most_max_pending_streams() {
+    let (client, server) = pair();
+    let mut config = ChannelConfig::default();
+    config.router.max_pending = 2;
+    config.router.preamble_timeout = Duration::from_secs(5);
+    let table = channels(&server, config);
+    let listener = table.listen("p", None).unwrap();
+    let start = tokio::time::Instant::now();
+
+    // Two streams stall in their preamble and fill the router...
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let mut raw = client.open_stream().await.unwrap();
+        raw.write_all(b"mxch").await.unwrap();
+        stalled.push(raw);
+    }
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    // ...so a complete channel behind them waits in the session's accept
+    // queue until the deadline frees their places.
+    let _channel = connect(&client, "p", b"late", b"").await.unwrap();
+    let request = tokio::time::timeout(Duration::from_secs(60), listener.accept())
+        .await
+        .expect("routed once the stalled streams are refused")
+        .unwrap();
+    assert_eq!(request.open().id, b"late");
+    assert!(tokio::time::Instant::now() >= start + Duration::from_secs(5));
+    for raw in &mut stalled {
+        match read_answer(raw).await {
+            Answer::Reject(reject) => assert_eq!(reject.code, RejectCode::TIMEOUT),
+            other => panic!("{other:?}"),
+        }
+    }
+}
