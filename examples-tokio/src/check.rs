@@ -1,0 +1,105 @@
+//! Echo checks the examples share: a server that echoes every stream it
+//! accepts, and a client that sends payloads on many streams at once and
+//! compares every byte that comes back.
+
+use std::io;
+
+use muxplex_tokio::{CloseReason, Connection, Stream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::task::JoinSet;
+
+/// A payload that differs per `seed` and per position, so a swapped, lost
+/// or repeated byte shows.
+pub fn payload(seed: usize, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|j| (seed * 131 + j * 7 + j / 253) as u8)
+        .collect()
+}
+
+/// Echoes every stream the peer opens on `connection` until the session
+/// ends; returns how many streams it echoed and why the session ended.
+pub async fn serve_echo(connection: Connection) -> io::Result<(usize, CloseReason)> {
+    let mut echoes = JoinSet::new();
+    while let Ok(stream) = connection.accept_stream().await {
+        echoes.spawn(echo(stream));
+    }
+    let echoed = echoes.join_all().await.into_iter().sum::<io::Result<usize>>()?;
+    Ok((echoed, connection.closed().await))
+}
+
+/// Copies what `stream` reads back onto it, then finishes it (FIN after
+/// the echoed bytes, so the opener's read ends).
+async fn echo(stream: Stream) -> io::Result<usize> {
+    let (mut reader, mut writer) = stream.into_split();
+    tokio::io::copy(&mut reader, &mut writer).await?;
+    writer.shutdown().await?;
+    Ok(1)
+}
+
+/// Opens one stream per entry of `sizes`, all at once, sends each a
+/// payload of that size, half-closes, and checks that the echo is the
+/// payload byte for byte. Returns the bytes sent (and checked) in all.
+pub async fn echo_streams(connection: &Connection, sizes: &[usize]) -> io::Result<usize> {
+    let mut clients = JoinSet::new();
+    for (i, &size) in sizes.iter().enumerate() {
+        let connection = connection.clone();
+        clients.spawn(async move {
+            let stream = connection.open_stream().await?;
+            echo_once(stream, payload(i, size)).await
+        });
+    }
+    clients.join_all().await.into_iter().sum()
+}
+
+/// Sends `message` on `stream`, half-closes, and checks the echo; returns
+/// the message's length.
+async fn echo_once(stream: Stream, message: Vec<u8>) -> io::Result<usize> {
+    let id = stream.id();
+    let (mut reader, mut writer) = stream.into_split();
+    // Writing and reading at once: a message larger than the windows both
+    // ways would otherwise deadlock, the echo waiting for us to read it.
+    let write = async {
+        writer.write_all(&message).await?;
+        writer.shutdown().await
+    };
+    let read = async {
+        let mut reply = Vec::with_capacity(message.len());
+        reader.read_to_end(&mut reply).await.map(|_| reply)
+    };
+    let (written, reply) = tokio::join!(write, read);
+    written?;
+    if reply? != message {
+        return Err(io::Error::other(format!(
+            "stream {id}: the echo of {} bytes differs",
+            message.len()
+        )));
+    }
+    Ok(message.len())
+}
+
+/// Payload sizes for `count` streams: one empty, then powers of two up to
+/// 256 KiB (a whole initial window), and one of 2 MiB, so flow control has
+/// to step in.
+pub fn sizes(count: usize) -> Vec<usize> {
+    (0..count)
+        .map(|i| match i {
+            0 => 0,
+            3 => 2 << 20,
+            _ => 1 << (i % 19),
+        })
+        .collect()
+}
+
+/// Fails unless the accepting end saw the clean end of a graceful close:
+/// the opener's GoAway(0), then the end of the transport.
+pub fn expect_clean_end(reason: CloseReason) -> io::Result<()> {
+    match reason {
+        CloseReason::PeerGoAway { code: 0 } => Ok(()),
+        other => Err(io::Error::other(format!(
+            "the accepting end's session ended with {other}, not the peer's clean close"
+        ))),
+    }
+}
+
+/// The error type of the examples and their tasks.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
