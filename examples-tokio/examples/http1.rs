@@ -21,7 +21,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode, header};
 use hyper_util::rt::TokioIo;
-use muxplex_examples::check::{BoxError, expect_clean_end, payload};
+use muxplex_examples::check::{BoxError, expect_clean_end, payload, within_time_limit};
 use muxplex_tokio::{CloseReason, Config, Connection};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -31,6 +31,11 @@ const REQUESTS_PER_WORKER: usize = 16;
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
+    within_time_limit(run()).await
+}
+
+/// The example; see the top of the file.
+async fn run() -> Result<(), BoxError> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     let server = tokio::spawn(async move {
@@ -85,7 +90,11 @@ async fn main() -> Result<(), BoxError> {
     let served = server.await??;
     println!("server: served {served} HTTP/1 connections, one per stream; clean close");
     if served != latencies.len() {
-        return Err(format!("server: served {served} connections, not {}", latencies.len()).into());
+        return Err(format!(
+            "server: served {served} connections, not {}",
+            latencies.len()
+        )
+        .into());
     }
     Ok(())
 }
@@ -114,9 +123,10 @@ async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyp
     let item = request.uri().path().strip_prefix("/item/");
     let (status, body) = match (request.method(), item) {
         (&Method::GET, Some(n)) => (StatusCode::OK, Bytes::from(format!("item {n}"))),
-        (&Method::POST, None) if request.uri().path() == "/echo" => {
-            (StatusCode::OK, request.into_body().collect().await?.to_bytes())
-        }
+        (&Method::POST, None) if request.uri().path() == "/echo" => (
+            StatusCode::OK,
+            request.into_body().collect().await?.to_bytes(),
+        ),
         _ => (StatusCode::NOT_FOUND, Bytes::new()),
     };
     let mut response = Response::new(Full::new(body));
@@ -137,7 +147,11 @@ async fn request_once(connection: &Connection, n: usize) -> Result<usize, BoxErr
         let request = Request::get(format!("/item/{n}")).body(Full::new(Bytes::new()))?;
         (request, Bytes::from(format!("item {n}")))
     } else {
-        let len = if n % 64 == 1 { 256 << 10 } else { (n * 97) % (64 << 10) };
+        let len = if n % 64 == 1 {
+            256 << 10
+        } else {
+            (n * 97) % (64 << 10)
+        };
         let body = Bytes::from(payload(n, len));
         let request = Request::post("/echo").body(Full::new(body.clone()))?;
         (request, body)
@@ -146,7 +160,9 @@ async fn request_once(connection: &Connection, n: usize) -> Result<usize, BoxErr
     parts
         .headers
         .insert(header::HOST, header::HeaderValue::from_static("muxplex"));
-    let response = sender.send_request(Request::from_parts(parts, body)).await?;
+    let response = sender
+        .send_request(Request::from_parts(parts, body))
+        .await?;
     if response.status() != StatusCode::OK {
         return Err(format!("request {n}: status {}", response.status()).into());
     }

@@ -16,7 +16,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use muxplex_examples::check::{BoxError, echo_streams, expect_clean_end, serve_echo, sizes};
+use muxplex_examples::check::{
+    BoxError, echo_streams, expect_clean_end, serve_echo, sizes, within_time_limit,
+};
 use muxplex_tokio::{CloseReason, Config, Connection, Role};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
@@ -27,6 +29,11 @@ const STREAMS: usize = 24;
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
+    within_time_limit(run()).await
+}
+
+/// The example; see the top of the file.
+async fn run() -> Result<(), BoxError> {
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])?;
     let certificate = certified.cert.der().clone();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(

@@ -3,6 +3,7 @@
 //! compares every byte that comes back.
 
 use std::io;
+use std::time::Duration;
 
 use muxplex_tokio::{CloseReason, Connection, Stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -23,7 +24,11 @@ pub async fn serve_echo(connection: Connection) -> io::Result<(usize, CloseReaso
     while let Ok(stream) = connection.accept_stream().await {
         echoes.spawn(echo(stream));
     }
-    let echoed = echoes.join_all().await.into_iter().sum::<io::Result<usize>>()?;
+    let echoed = echoes
+        .join_all()
+        .await
+        .into_iter()
+        .sum::<io::Result<usize>>()?;
     Ok((echoed, connection.closed().await))
 }
 
@@ -103,3 +108,17 @@ pub fn expect_clean_end(reason: CloseReason) -> io::Result<()> {
 
 /// The error type of the examples and their tasks.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How long an example may run before it counts as hung.
+pub const TIME_LIMIT: Duration = Duration::from_secs(60);
+
+/// Runs an example's body, failing if it has not finished within
+/// [`TIME_LIMIT`]: an example that is also a check must end on its own,
+/// even when a lost FIN or a stuck stream would leave it waiting.
+pub async fn within_time_limit<T>(
+    example: impl Future<Output = Result<T, BoxError>>,
+) -> Result<T, BoxError> {
+    tokio::time::timeout(TIME_LIMIT, example)
+        .await
+        .map_err(|_| format!("the example did not finish within {TIME_LIMIT:?}"))?
+}
