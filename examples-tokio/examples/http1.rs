@@ -143,7 +143,7 @@ async fn request_once(connection: &Connection, n: usize) -> Result<usize, BoxErr
     // The connection task ends once `sender` is dropped, closing the
     // stream (FIN), which ends the server's side of it.
     let http = tokio::spawn(http);
-    let (request, expected) = if n % 2 == 0 {
+    let (request, expected) = if n.is_multiple_of(2) {
         let request = Request::get(format!("/item/{n}")).body(Full::new(Bytes::new()))?;
         (request, Bytes::from(format!("item {n}")))
     } else {
