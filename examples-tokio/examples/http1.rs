@@ -14,15 +14,17 @@
 //!
 //! Run with `cargo run -p muxplex-examples --example http1`.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode, header};
 use hyper_util::rt::TokioIo;
-use muxplex_examples::check::{BoxError, expect_clean_end, payload, within_time_limit};
-use muxplex_tokio::{CloseReason, Config, Connection};
+use muxplex_examples::check::{
+    BoxError, close_cleanly, expect_clean_end, expect_count, payload, within_time_limit,
+};
+use muxplex_tokio::{Config, Connection};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
@@ -83,20 +85,10 @@ async fn run() -> Result<(), BoxError> {
 
     // Every hyper connection has ended, so no stream holds the close up;
     // the bound is for a server that would keep one open.
-    let reason = connection.close_within(Duration::from_secs(5)).await?;
-    if reason != CloseReason::LocalClose {
-        return Err(format!("client: the session ended with {reason}").into());
-    }
+    close_cleanly(&connection, "client").await?;
     let served = server.await??;
     println!("server: served {served} HTTP/1 connections, one per stream; clean close");
-    if served != latencies.len() {
-        return Err(format!(
-            "server: served {served} connections, not {}",
-            latencies.len()
-        )
-        .into());
-    }
-    Ok(())
+    expect_count("connections served", served, latencies.len())
 }
 
 /// Serves every stream the peer opens as one HTTP/1 connection, until the

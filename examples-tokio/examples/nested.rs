@@ -15,12 +15,12 @@
 //!
 //! Run with `cargo run -p muxplex-examples --example nested`.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use muxplex_examples::check::{
-    BoxError, echo_streams, expect_clean_end, serve_echo, sizes, within_time_limit,
+    BoxError, close_cleanly, echo_streams, expect_count, serve_echo, sizes, within_time_limit,
 };
-use muxplex_tokio::{CloseReason, Config, Connection, Role};
+use muxplex_tokio::{Config, Connection, Role};
 use tokio::net::TcpListener;
 
 const STREAMS: usize = 16;
@@ -40,10 +40,8 @@ async fn run() -> Result<(), BoxError> {
         let tunnel = outer.accept_stream().await?;
         let inner = Connection::try_spawn(tunnel, Role::Server, Config::default())?;
         let inner_server = tokio::spawn(serve_echo(inner));
-        let (outer_echoed, outer_reason) = serve_echo(outer).await?;
-        let (inner_echoed, inner_reason) = inner_server.await??;
-        expect_clean_end(inner_reason)?;
-        expect_clean_end(outer_reason)?;
+        let outer_echoed = serve_echo(outer).await?;
+        let inner_echoed = inner_server.await??;
         Ok::<_, BoxError>((outer_echoed, inner_echoed))
     });
 
@@ -62,19 +60,13 @@ async fn run() -> Result<(), BoxError> {
         started.elapsed()
     );
 
-    for (name, connection) in [("inner", &inner), ("outer", &outer)] {
-        let reason = connection.close_within(Duration::from_secs(5)).await?;
-        if reason != CloseReason::LocalClose {
-            return Err(format!("client: the {name} session ended with {reason}").into());
-        }
-    }
+    close_cleanly(&inner, "client's inner session").await?;
+    close_cleanly(&outer, "client's outer session").await?;
     let (outer_echoed, inner_echoed) = server.await??;
     println!(
         "server: echoed {inner_echoed} inner and {outer_echoed} outer streams; both sessions \
          closed cleanly"
     );
-    if (outer_echoed, inner_echoed) != (STREAMS, STREAMS) {
-        return Err("server: echoed other stream counts than the client opened".into());
-    }
-    Ok(())
+    expect_count("inner streams echoed by the server", inner_echoed, STREAMS)?;
+    expect_count("outer streams echoed by the server", outer_echoed, STREAMS)
 }

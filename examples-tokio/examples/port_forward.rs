@@ -19,10 +19,12 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use muxplex_examples::check::{BoxError, expect_clean_end, payload, within_time_limit};
-use muxplex_tokio::{CloseReason, Config, Connection};
+use muxplex_examples::check::{
+    BoxError, close_cleanly, expect_clean_end, payload, within_time_limit,
+};
+use muxplex_tokio::{Config, Connection};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
@@ -71,10 +73,7 @@ async fn run() -> Result<(), BoxError> {
     );
 
     let forwarded = forwarder.await??;
-    let reason = connection.close_within(Duration::from_secs(5)).await?;
-    if reason != CloseReason::LocalClose {
-        return Err(format!("local end: the session ended with {reason}").into());
-    }
+    close_cleanly(&connection, "local end").await?;
     let remote_forwarded = remote.await??;
     target.await??;
     println!(

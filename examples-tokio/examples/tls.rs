@@ -14,12 +14,11 @@
 //! Run with `cargo run -p muxplex-examples --example tls`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use muxplex_examples::check::{
-    BoxError, echo_streams, expect_clean_end, serve_echo, sizes, within_time_limit,
+    BoxError, echo_and_close, expect_count, serve_echo, within_time_limit,
 };
-use muxplex_tokio::{CloseReason, Config, Connection, Role};
+use muxplex_tokio::{Config, Connection, Role};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use tokio::net::{TcpListener, TcpStream};
@@ -61,9 +60,7 @@ async fn run() -> Result<(), BoxError> {
         tcp.set_nodelay(true)?;
         let tls = acceptor.accept(tcp).await?;
         let connection = Connection::try_spawn(tls, Role::Server, Config::default())?;
-        let (echoed, reason) = serve_echo(connection).await?;
-        expect_clean_end(reason)?;
-        Ok::<_, BoxError>(echoed)
+        serve_echo(connection).await
     });
 
     let tcp = TcpStream::connect(address).await?;
@@ -82,21 +79,8 @@ async fn run() -> Result<(), BoxError> {
             .suite()
     );
     let connection = Connection::try_spawn(tls, Role::Client, Config::default())?;
-    let started = Instant::now();
-    let bytes = echo_streams(&connection, &sizes(STREAMS)).await?;
-    println!(
-        "client: {STREAMS} streams, {bytes} bytes each way over TLS, all echoed intact in {:.0?}",
-        started.elapsed()
-    );
-
-    let reason = connection.close_within(Duration::from_secs(5)).await?;
-    if reason != CloseReason::LocalClose {
-        return Err(format!("client: the session ended with {reason}").into());
-    }
+    echo_and_close(&connection, STREAMS, "over TLS").await?;
     let echoed = server.await??;
     println!("server: echoed {echoed} streams; clean close (GoAway(0), then TLS close_notify)");
-    if echoed != STREAMS {
-        return Err(format!("server: echoed {echoed} streams, not {STREAMS}").into());
-    }
-    Ok(())
+    expect_count("streams echoed by the server", echoed, STREAMS)
 }

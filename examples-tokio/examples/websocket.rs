@@ -15,13 +15,11 @@
 //!
 //! Run with `cargo run -p muxplex-examples --example websocket`.
 
-use std::time::{Duration, Instant};
-
 use muxplex_examples::check::{
-    BoxError, echo_streams, expect_clean_end, serve_echo, sizes, within_time_limit,
+    BoxError, echo_and_close, expect_count, serve_echo, within_time_limit,
 };
 use muxplex_examples::ws::{MAX_MESSAGE, WsIo};
-use muxplex_tokio::{CloseReason, Config, Connection, Role};
+use muxplex_tokio::{Config, Connection, Role};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
@@ -47,9 +45,7 @@ async fn run() -> Result<(), BoxError> {
         tcp.set_nodelay(true)?;
         let ws = tokio_tungstenite::accept_async_with_config(tcp, Some(ws_config)).await?;
         let connection = Connection::try_spawn(WsIo::new(ws), Role::Server, Config::default())?;
-        let (echoed, reason) = serve_echo(connection).await?;
-        expect_clean_end(reason)?;
-        Ok::<_, BoxError>(echoed)
+        serve_echo(connection).await
     });
 
     let tcp = TcpStream::connect(address).await?;
@@ -59,22 +55,8 @@ async fn run() -> Result<(), BoxError> {
         tokio_tungstenite::client_async_with_config(url.as_str(), tcp, Some(ws_config)).await?;
     println!("client: WebSocket to {url} ({})", response.status());
     let connection = Connection::try_spawn(WsIo::new(ws), Role::Client, Config::default())?;
-    let started = Instant::now();
-    let bytes = echo_streams(&connection, &sizes(STREAMS)).await?;
-    println!(
-        "client: {STREAMS} streams, {bytes} bytes each way over one WebSocket, \
-         all echoed intact in {:.0?}",
-        started.elapsed()
-    );
-
-    let reason = connection.close_within(Duration::from_secs(5)).await?;
-    if reason != CloseReason::LocalClose {
-        return Err(format!("client: the session ended with {reason}").into());
-    }
+    echo_and_close(&connection, STREAMS, "over one WebSocket").await?;
     let echoed = server.await??;
     println!("server: echoed {echoed} streams; clean close (GoAway(0), then WebSocket Close)");
-    if echoed != STREAMS {
-        return Err(format!("server: echoed {echoed} streams, not {STREAMS}").into());
-    }
-    Ok(())
+    expect_count("streams echoed by the server", echoed, STREAMS)
 }

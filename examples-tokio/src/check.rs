@@ -3,7 +3,7 @@
 //! compares every byte that comes back.
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use muxplex_tokio::{CloseReason, Connection, Stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,8 +18,9 @@ pub fn payload(seed: usize, len: usize) -> Vec<u8> {
 }
 
 /// Echoes every stream the peer opens on `connection` until the session
-/// ends; returns how many streams it echoed and why the session ended.
-pub async fn serve_echo(connection: Connection) -> io::Result<(usize, CloseReason)> {
+/// ends, and checks that it ended cleanly (see [`expect_clean_end`]);
+/// returns how many streams it echoed.
+pub async fn serve_echo(connection: Connection) -> Result<usize, BoxError> {
     let mut echoes = JoinSet::new();
     while let Ok(stream) = connection.accept_stream().await {
         echoes.spawn(echo(stream));
@@ -29,7 +30,8 @@ pub async fn serve_echo(connection: Connection) -> io::Result<(usize, CloseReaso
         .await
         .into_iter()
         .sum::<io::Result<usize>>()?;
-    Ok((echoed, connection.closed().await))
+    expect_clean_end(connection.closed().await)?;
+    Ok(echoed)
 }
 
 /// Copies what `stream` reads back onto it, then finishes it (FIN after
@@ -54,6 +56,42 @@ pub async fn echo_streams(connection: &Connection, sizes: &[usize]) -> io::Resul
         });
     }
     clients.join_all().await.into_iter().sum()
+}
+
+/// The client's part of an echo example: [`echo_streams`] over `streams`
+/// streams of [`sizes`], a summary line naming the transport (`over`), and
+/// a [`close_cleanly`].
+pub async fn echo_and_close(
+    connection: &Connection,
+    streams: usize,
+    over: &str,
+) -> Result<(), BoxError> {
+    let started = Instant::now();
+    let bytes = echo_streams(connection, &sizes(streams)).await?;
+    println!(
+        "client: {streams} streams, {bytes} bytes each way {over}, all echoed intact in {:.0?}",
+        started.elapsed()
+    );
+    close_cleanly(connection, "client").await
+}
+
+/// Closes `connection` gracefully (bounded: streams still open after 5 s
+/// are reset) and fails unless every stream had finished by then; `name`
+/// says which end in the error.
+pub async fn close_cleanly(connection: &Connection, name: &str) -> Result<(), BoxError> {
+    match connection.close_within(Duration::from_secs(5)).await? {
+        CloseReason::LocalClose => Ok(()),
+        other => Err(format!("{name}: the session ended with {other}").into()),
+    }
+}
+
+/// Fails unless `got` of `what` is the `want` the example expects.
+pub fn expect_count(what: &str, got: usize, want: usize) -> Result<(), BoxError> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("{got} {what}, not {want}").into())
+    }
 }
 
 /// Sends `message` on `stream`, half-closes, and checks the echo; returns
