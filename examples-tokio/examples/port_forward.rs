@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use muxplex_examples::check::{
-    BoxError, close_cleanly, expect_clean_end, payload, within_time_limit,
+    BoxError, close_cleanly, exchange, expect_clean_end, payload, within_time_limit,
 };
 use muxplex_tokio::{Config, Connection};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -157,18 +157,8 @@ async fn client(address: SocketAddr, i: usize) -> Result<u64, BoxError> {
     tcp.set_nodelay(true)?;
     // Up to 1 MiB, so some answers need several stream windows.
     let message = payload(i, (i * 16411) % (1 << 20));
-    let (mut reader, mut writer) = tcp.split();
-    let write = async {
-        writer.write_all(&message).await?;
-        writer.shutdown().await
-    };
-    let read = async {
-        let mut answer = Vec::new();
-        reader.read_to_end(&mut answer).await.map(|_| answer)
-    };
-    let (written, answer) = tokio::join!(write, read);
-    written?;
-    let mut answer = answer?;
+    let (reader, writer) = tcp.split();
+    let mut answer = exchange(reader, writer, &message).await?;
     answer.reverse();
     if answer != message {
         return Err(format!("client {i}: the answer to {} bytes is wrong", message.len()).into());

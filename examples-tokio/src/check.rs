@@ -6,7 +6,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use muxplex_tokio::{CloseReason, Connection, Stream};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::task::JoinSet;
 
 /// A payload that differs per `seed` and per position, so a swapped, lost
@@ -98,26 +98,36 @@ pub fn expect_count(what: &str, got: usize, want: usize) -> Result<(), BoxError>
 /// the message's length.
 async fn echo_once(stream: Stream, message: Vec<u8>) -> io::Result<usize> {
     let id = stream.id();
-    let (mut reader, mut writer) = stream.into_split();
-    // Writing and reading at once: a message larger than the windows both
-    // ways would otherwise deadlock, the echo waiting for us to read it.
-    let write = async {
-        writer.write_all(&message).await?;
-        writer.shutdown().await
-    };
-    let read = async {
-        let mut reply = Vec::with_capacity(message.len());
-        reader.read_to_end(&mut reply).await.map(|_| reply)
-    };
-    let (written, reply) = tokio::join!(write, read);
-    written?;
-    if reply? != message {
+    let (reader, writer) = stream.into_split();
+    if exchange(reader, writer, &message).await? != message {
         return Err(io::Error::other(format!(
             "stream {id}: the echo of {} bytes differs",
             message.len()
         )));
     }
     Ok(message.len())
+}
+
+/// Writes `message` and half-closes `writer` while reading `reader` to its
+/// end; returns what was read. At once, because a message larger than the
+/// windows both ways would otherwise deadlock, the peer's answer waiting
+/// for us to read it.
+pub async fn exchange(
+    mut reader: impl AsyncRead + Unpin,
+    mut writer: impl AsyncWrite + Unpin,
+    message: &[u8],
+) -> io::Result<Vec<u8>> {
+    let write = async {
+        writer.write_all(message).await?;
+        writer.shutdown().await
+    };
+    let read = async {
+        let mut answer = Vec::with_capacity(message.len());
+        reader.read_to_end(&mut answer).await.map(|_| answer)
+    };
+    let (written, answer) = tokio::join!(write, read);
+    written?;
+    answer
 }
 
 /// Payload sizes for `count` streams: one empty, then powers of two up to
