@@ -1,6 +1,7 @@
-//! Echo checks the examples share: a server that echoes every stream it
-//! accepts, and a client that sends payloads on many streams at once and
-//! compares every byte that comes back.
+//! The checks the examples share: a server that echoes every stream it
+//! accepts, a client that sends payloads on many streams at once and
+//! compares every byte that comes back, a close that must end cleanly, and
+//! a time limit, so that every example is also a test that can fail.
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -25,22 +26,19 @@ pub async fn serve_echo(connection: Connection) -> Result<usize, BoxError> {
     while let Ok(stream) = connection.accept_stream().await {
         echoes.spawn(echo(stream));
     }
-    let echoed = echoes
-        .join_all()
-        .await
-        .into_iter()
-        .sum::<io::Result<usize>>()?;
+    let results = echoes.join_all().await;
+    let echoed = results.len();
+    results.into_iter().collect::<io::Result<()>>()?;
     expect_clean_end(connection.closed().await)?;
     Ok(echoed)
 }
 
 /// Copies what `stream` reads back onto it, then finishes it (FIN after
 /// the echoed bytes, so the opener's read ends).
-async fn echo(stream: Stream) -> io::Result<usize> {
+async fn echo(stream: Stream) -> io::Result<()> {
     let (mut reader, mut writer) = stream.into_split();
     tokio::io::copy(&mut reader, &mut writer).await?;
-    writer.shutdown().await?;
-    Ok(1)
+    writer.shutdown().await
 }
 
 /// Opens one stream per entry of `sizes`, all at once, sends each a
