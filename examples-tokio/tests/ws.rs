@@ -85,3 +85,28 @@ async fn shutdown_sends_a_close_message() {
     drop(io);
     assert!(matches!(peer.next().await, Some(Ok(Message::Close(_)))));
 }
+
+#[tokio::test]
+async fn a_muxplex_session_runs_over_ws_io_and_closes_cleanly() {
+    use muxplex_examples::check::{echo_and_close, serve_echo};
+    use muxplex_tokio::{Config, Connection};
+
+    let (a, b) = tokio::io::duplex(64 << 10);
+    let client_ws = WebSocketStream::from_raw_socket(a, Role::Client, None).await;
+    let server_ws = WebSocketStream::from_raw_socket(b, Role::Server, None).await;
+    let client = Connection::spawn(
+        WsIo::new(client_ws),
+        muxplex_tokio::Role::Client,
+        Config::default(),
+    );
+    let server = Connection::spawn(
+        WsIo::new(server_ws),
+        muxplex_tokio::Role::Server,
+        Config::default(),
+    );
+    let server = tokio::spawn(serve_echo(server));
+    echo_and_close(&client, 8, "over an in-memory WebSocket")
+        .await
+        .unwrap();
+    assert_eq!(server.await.unwrap().unwrap(), 8);
+}
