@@ -15,6 +15,7 @@
 //!   key moves only when its session stops being pickable or to a session
 //!   that just became pickable;
 //! - reports about forgotten attempts are refused and change nothing;
+//! - pings are asked only for live sessions the host holds;
 //!
 //! and at the end that, once dials succeed, `min_sessions` are live and no
 //! redial is left pending.
@@ -23,7 +24,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use muxplex::pool::{Action, Policy, Pool, PoolConfig, SessionInfo, SessionState, Slot, Weights};
-use muxplex::{CloseReason, Instant};
+use muxplex::{CloseReason, Instant, OpenError};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
@@ -60,6 +61,11 @@ enum Op {
     GoAway {
         which: u8,
     },
+    /// An open on a session failed; `kind` picks the error.
+    OpenFailed {
+        which: u8,
+        kind: u8,
+    },
     /// Time passes, but never beyond the pool's next deadline, so redials
     /// are observed at the very instant they fall due.
     Advance {
@@ -82,6 +88,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (any::<u8>(), 0u8..12).prop_map(|(which, streams)| Op::Load { which, streams }),
         2 => (any::<u8>(), 1u16..400).prop_map(|(which, rtt_ms)| Op::Pong { which, rtt_ms }),
         1 => any::<u8>().prop_map(|which| Op::GoAway { which }),
+        1 => (any::<u8>(), any::<u8>()).prop_map(|(which, kind)| Op::OpenFailed { which, kind }),
         5 => (0u32..200_000).prop_map(|ms| Op::Advance { ms }),
         3 => prop::option::of(0u8..16).prop_map(|key| Op::Pick { key }),
         1 => any::<u8>().prop_map(|which| Op::StaleReport { which }),
@@ -251,6 +258,21 @@ impl Host {
                 let slot = self.sessions[usize::from(which) % self.sessions.len()];
                 assert!(self.pool.peer_go_away(now, slot));
             }
+            Op::OpenFailed { which, kind } if !self.sessions.is_empty() => {
+                let at = usize::from(which) % self.sessions.len();
+                let slot = self.sessions[at];
+                let error = match kind % 5 {
+                    0 => OpenError::IdsExhausted,
+                    1 => OpenError::PeerGoingAway,
+                    2 => OpenError::Blocked,
+                    3 => OpenError::Closing,
+                    _ => OpenError::SessionClosed(CloseReason::TransportClosed),
+                };
+                assert!(self.pool.open_failed(now, slot, &error));
+                if matches!(error, OpenError::SessionClosed(_)) {
+                    self.sessions.remove(at);
+                }
+            }
             Op::Advance { ms } => {
                 let mut to = now + Duration::from_millis(u64::from(ms));
                 if let Some(due) = self.pool.poll_timeout() {
@@ -314,6 +336,11 @@ impl Host {
                     self.forgotten.push(slot);
                 }
                 Action::GaveUp => assert!(self.config.max_attempts.is_some()),
+                Action::Ping { slot } => {
+                    assert!(self.sessions.contains(&slot), "ping of unknown {slot:?}");
+                    let state = self.info(slot).map(|s| s.state);
+                    assert_eq!(state, Some(SessionState::Live), "ping of {slot:?}");
+                }
                 _ => unreachable!("no other actions exist yet"),
             }
         }

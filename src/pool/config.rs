@@ -99,6 +99,17 @@ pub struct PoolConfig {
     /// How new streams are spread over sessions (default
     /// [`Policy::LeastLoaded`]).
     pub policy: Policy,
+    /// How often the pool asks for a ping on every live session
+    /// ([`Action::Ping`](super::Action::Ping)), the first one interval after
+    /// it came up (default 5 s; `None` never). The answers
+    /// ([`Pool::pong`](super::Pool::pong)) give the RTT by which slow
+    /// sessions are skipped and [`Weights::Rtt`] weighs picks, and prove the
+    /// session healthy.
+    pub ping_interval: Option<Duration>,
+    /// How many times a request that failed without reaching the peer may
+    /// run again on another session (default 2: three attempts in all); see
+    /// [`Pool::may_retry`](super::Pool::may_retry).
+    pub max_retries: u32,
     /// Seeds the jitter, so the same seed and the same inputs give the same
     /// actions (default 0). Give each process its own seed in production,
     /// or every client redials in lockstep.
@@ -121,6 +132,8 @@ impl Default for PoolConfig {
             max_attempts: None,
             slow_rtt_factor: Some(3),
             policy: Policy::LeastLoaded,
+            ping_interval: Some(Duration::from_secs(5)),
+            max_retries: 2,
             seed: 0,
         }
     }
@@ -219,6 +232,22 @@ impl PoolConfig {
     #[must_use]
     pub fn with_policy(mut self, policy: Policy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// Sets how often live sessions are pinged; `None` never pings, so
+    /// the pool sees no RTT (unless the host reports pongs of its own).
+    #[must_use]
+    pub fn with_ping_interval(mut self, interval: Option<Duration>) -> Self {
+        self.ping_interval = interval;
+        self
+    }
+
+    /// Sets how many times [`Pool::may_retry`](super::Pool::may_retry)
+    /// allows a not-delivered request to run again.
+    #[must_use]
+    pub fn with_max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
         self
     }
 

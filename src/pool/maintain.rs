@@ -137,11 +137,12 @@ impl Pool {
         }
     }
 
-    /// Connect timeouts, redials whose backoff is over, and sessions that
-    /// proved healthy by staying up.
+    /// Connect timeouts, redials whose backoff is over, sessions that
+    /// proved healthy by staying up, and health pings that are due.
     fn expire_deadlines(&mut self) {
         let now = self.now;
         for index in 0..self.entries.len() {
+            self.ping_if_due(index);
             match self.entries[index].phase {
                 Phase::Dialing { deadline } if deadline <= now => {
                     // The dial may still be running: have the host drop it.
@@ -157,6 +158,23 @@ impl Pool {
                 } if since + self.config.healthy_after <= now => self.prove_healthy(index),
                 _ => {}
             }
+        }
+    }
+
+    /// Asks for a ping on place `index`'s live session if one is due, and
+    /// schedules the next one interval later, answered or not: a peer that
+    /// stops answering is the keepalive's to find out, and the host's
+    /// session bounds the pings in flight.
+    fn ping_if_due(&mut self, index: usize) {
+        let now = self.now;
+        let every = self.config.ping_interval;
+        let entry = &mut self.entries[index];
+        if let Phase::Live { ping_due, .. } = &mut entry.phase
+            && ping_due.is_some_and(|due| due <= now)
+        {
+            *ping_due = every.map(|every| now + every);
+            let slot = entry.slot(index);
+            self.actions.push_back(Action::Ping { slot });
         }
     }
 

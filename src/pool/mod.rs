@@ -134,6 +134,14 @@ pub enum Action {
         /// The slot whose session or dial to drop.
         slot: Slot,
     },
+    /// Ping this slot's session (the core's `Session::ping`) and report the
+    /// answer's round-trip time with [`Pool::pong`]; a ping that fails or
+    /// goes unanswered needs no report. Asked every
+    /// [`PoolConfig::ping_interval`] per live session.
+    Ping {
+        /// The slot whose session to ping.
+        slot: Slot,
+    },
     /// A slot failed `max_attempts` times in a row, so the pool stopped
     /// dialing: pending redials are dropped, dials still in flight are
     /// honoured if they succeed, lost sessions are not replaced, and live
@@ -193,8 +201,9 @@ impl Pool {
     }
 
     /// When the pool next needs [`handle_timeout`](Self::handle_timeout): a
-    /// redial, a connect timeout, a session proving healthy by uptime, or an
-    /// idle session to close. `None` when nothing is pending.
+    /// redial, a connect timeout, a session proving healthy by uptime, a
+    /// health ping, or an idle session to close. `None` when nothing is
+    /// pending.
     #[must_use = "the pool needs `handle_timeout` at this deadline"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let slots = self.entries.iter().filter_map(|entry| match entry.phase {
@@ -202,9 +211,13 @@ impl Pool {
             slot::Phase::Dialing { deadline } => Some(deadline),
             slot::Phase::Live {
                 since,
-                proven: false,
+                proven,
+                ping_due,
                 ..
-            } => Some(since + self.config.healthy_after),
+            } => {
+                let proof = (!proven).then(|| since + self.config.healthy_after);
+                [proof, ping_due].into_iter().flatten().min()
+            }
             _ => None,
         });
         slots

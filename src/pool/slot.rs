@@ -83,6 +83,8 @@ pub(super) enum Phase {
         proven: bool,
         /// When the session last dropped to zero streams, while it has none.
         idle_since: Option<Instant>,
+        /// When the next health ping is due (`None`: pings are off).
+        ping_due: Option<Instant>,
     },
     /// Draining since this instant; the oldest goes first when too many
     /// drain at once.

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::*;
-use crate::error::CloseReason;
+use crate::error::{CloseReason, Delivery, OpenError};
 
 fn secs(s: u64) -> Instant {
     Instant::from_millis(s * 1_000)
@@ -84,7 +84,9 @@ fn connect_timeout_abandons_the_dial_and_backs_off() {
 
 #[test]
 fn backoff_grows_per_failure_and_resets_once_healthy() {
-    let config = PoolConfig::default().with_backoff_jitter(0.0);
+    let config = PoolConfig::default()
+        .with_backoff_jitter(0.0)
+        .with_ping_interval(None);
     let mut now = Instant::ZERO;
     let mut pool = Pool::new(config, now);
     let mut delays = Vec::new();
@@ -119,7 +121,8 @@ fn backoff_grows_per_failure_and_resets_once_healthy() {
 
 #[test]
 fn a_pong_proves_health_at_once() {
-    let mut pool = Pool::new(PoolConfig::default(), Instant::ZERO);
+    let config = PoolConfig::default().with_ping_interval(None);
+    let mut pool = Pool::new(config, Instant::ZERO);
     let slot = dials(&actions(&mut pool))[0];
     pool.dial_failed(Instant::ZERO, slot);
     let at = pool.poll_timeout().unwrap();
@@ -259,7 +262,8 @@ fn idle_extras_close_but_min_sessions_stay() {
     let config = PoolConfig::default()
         .with_min_sessions(1)
         .with_target_streams_per_session(0)
-        .with_idle_timeout(Some(Duration::from_secs(60)));
+        .with_idle_timeout(Some(Duration::from_secs(60)))
+        .with_ping_interval(None);
     let mut now = Instant::ZERO;
     let mut pool = Pool::new(config, now);
     let a = connect_all(&mut pool, now)[0];
@@ -451,4 +455,102 @@ fn pick_avoiding_goes_elsewhere_unless_alone() {
         // A stale slot to avoid is no reason to refuse.
         assert_eq!(pool.pick_avoiding(None, s[1]), Some(s[0]));
     }
+}
+
+#[test]
+fn live_sessions_are_pinged_every_interval_answered_or_not() {
+    let config = PoolConfig::default()
+        .with_min_sessions(2)
+        .with_ping_interval(Some(Duration::from_secs(5)));
+    let mut pool = Pool::new(config, Instant::ZERO);
+    let asked = dials(&actions(&mut pool));
+    // The second session comes up a second later: its pings run a second
+    // behind.
+    assert!(pool.dial_succeeded(Instant::ZERO, asked[0]));
+    assert!(pool.dial_succeeded(secs(1), asked[1]));
+    assert_eq!(pool.poll_timeout(), Some(secs(5)));
+    pool.handle_timeout(secs(5));
+    let first = actions(&mut pool);
+    assert_eq!(first.len(), 1);
+    let Action::Ping { slot } = first[0] else {
+        panic!("expected a ping, got {first:?}")
+    };
+    assert_eq!(slot.index(), 0);
+    assert_eq!(pool.poll_timeout(), Some(secs(6)));
+    pool.handle_timeout(secs(6));
+    assert!(matches!(actions(&mut pool)[..], [Action::Ping { slot }] if slot.index() == 1));
+    // Unanswered, the first is pinged again one interval later; an answer
+    // is its RTT sample and its proof of health.
+    assert_eq!(pool.poll_timeout(), Some(secs(10)));
+    assert!(pool.pong(secs(7), slot, Duration::from_millis(40)));
+    assert!(info(&pool, slot).proven_healthy);
+    pool.handle_timeout(secs(10));
+    assert!(matches!(actions(&mut pool)[..], [Action::Ping { slot }] if slot.index() == 0));
+}
+
+#[test]
+fn no_pings_without_an_interval_or_for_draining_sessions() {
+    let config = PoolConfig::default().with_ping_interval(None);
+    let mut pool = Pool::new(config, Instant::ZERO);
+    connect_all(&mut pool, Instant::ZERO);
+    pool.handle_timeout(secs(3_600));
+    assert!(actions(&mut pool).is_empty());
+
+    let config = PoolConfig::default().with_ping_interval(Some(Duration::from_secs(1)));
+    let mut pool = Pool::new(config, Instant::ZERO);
+    let old = connect_all(&mut pool, Instant::ZERO)[0];
+    pool.load_changed(Instant::ZERO, old, 1);
+    assert!(pool.peer_go_away(Instant::ZERO, old));
+    let new = connect_all(&mut pool, Instant::ZERO)[0];
+    pool.handle_timeout(secs(1));
+    assert_eq!(actions(&mut pool), [Action::Ping { slot: new }]);
+}
+
+#[test]
+fn an_open_refused_for_ids_or_goaway_drains_and_replaces_the_session() {
+    for error in [OpenError::IdsExhausted, OpenError::PeerGoingAway] {
+        let mut pool = Pool::new(PoolConfig::default(), Instant::ZERO);
+        let old = connect_all(&mut pool, Instant::ZERO)[0];
+        pool.load_changed(Instant::ZERO, old, 3);
+        assert!(pool.open_failed(secs(1), old, &error));
+        assert_eq!(info(&pool, old).state, SessionState::Draining);
+        // Replaced at once, without a backoff: it is no failure.
+        let new = dials(&actions(&mut pool));
+        assert_eq!(new.len(), 1, "{error:?}");
+        assert_ne!(new[0].index(), old.index());
+        assert_eq!(pool.stats().failures, 0);
+        assert!(pool.dial_succeeded(secs(1), new[0]));
+        assert_eq!(pool.pick(None), Some(new[0]));
+    }
+}
+
+#[test]
+fn an_open_refused_by_a_closed_session_reports_its_end() {
+    let mut pool = Pool::new(PoolConfig::default(), Instant::ZERO);
+    let slot = connect_all(&mut pool, Instant::ZERO)[0];
+    let error = OpenError::SessionClosed(CloseReason::TransportClosed);
+    assert!(pool.open_failed(secs(1), slot, &error));
+    assert_eq!(info(&pool, slot).state, SessionState::BackingOff);
+    assert_eq!(pool.stats().failures, 1);
+    // A busy or closing session is left as it is.
+    let mut pool = Pool::new(PoolConfig::default(), Instant::ZERO);
+    let slot = connect_all(&mut pool, Instant::ZERO)[0];
+    for error in [OpenError::Blocked, OpenError::Closing] {
+        assert!(pool.open_failed(secs(1), slot, &error));
+        assert_eq!(info(&pool, slot).state, SessionState::Live);
+    }
+    assert!(actions(&mut pool).is_empty());
+    // About an attempt the pool forgot: refused.
+    pool.session_closed(secs(2), slot, CloseReason::LocalClose);
+    assert!(!pool.open_failed(secs(2), slot, &OpenError::IdsExhausted));
+}
+
+#[test]
+fn only_undelivered_requests_are_retried_and_only_max_retries_times() {
+    let pool = Pool::new(PoolConfig::default().with_max_retries(2), Instant::ZERO);
+    assert!(pool.may_retry(Some(Delivery::NotDelivered), 0));
+    assert!(pool.may_retry(Some(Delivery::NotDelivered), 1));
+    assert!(!pool.may_retry(Some(Delivery::NotDelivered), 2));
+    assert!(!pool.may_retry(Some(Delivery::MaybeDelivered), 0));
+    assert!(!pool.may_retry(None, 0));
 }

@@ -516,9 +516,10 @@ async fn a_session_found_slow_by_its_pings_is_no_longer_picked() {
         Behaviour::Delayed(Duration::from_millis(50)),
         Behaviour::Delayed(Duration::from_millis(1)),
     ]);
-    let options = PoolOptions::from(no_jitter().with_min_sessions(2))
+    let config = no_jitter()
+        .with_min_sessions(2)
         .with_ping_interval(Some(Duration::from_secs(1)));
-    let pool = Pool::new(service.connector(), options);
+    let pool = Pool::new(service.connector(), config);
     until("both sessions up", || pool.stats().live == 2).await;
 
     // Unmeasured, the two are alike: least-loaded spreads the streams.

@@ -10,18 +10,22 @@
 //! - Every session is watched: its end is reported with its
 //!   [`CloseReason`](muxplex::CloseReason), so a lost session is redialed
 //!   after a backoff and one the pool closed is not; a peer's GoAway is
-//!   reported as soon as it arrives; and the session is pinged every
-//!   [`PoolOptions::ping_interval`], each round-trip time going to the
-//!   core, which stops picking a session far slower than the fastest and
-//!   weighs [`Weights::Rtt`](muxplex::pool::Weights::Rtt) picks by it.
+//!   reported as soon as it arrives.
+//! - Each `Ping` the core asks for (every
+//!   [`PoolConfig::ping_interval`]) is sent, and its round-trip time
+//!   reported: the core stops picking a session far slower than the
+//!   fastest and weighs [`Weights::Rtt`](muxplex::pool::Weights::Rtt)
+//!   picks by it.
 //! - Every stream handed out counts in its session's load until dropped;
 //!   the core balances, scales out and closes idle sessions by that load.
 //! - [`Pool::open_stream`] asks the core for a session, or waits (up to
 //!   [`PoolOptions::open_timeout`]) while one is dialed. An open that fails
-//!   because the session ended or its peer sent GoAway is reported and
-//!   tried again on another session: nothing reached the peer.
+//!   is reported to the core ([`Pool::open_failed`](muxplex::pool::Pool::open_failed),
+//!   which drains a session out of ids or going away) and tried again on
+//!   another session: nothing reached the peer.
 //! - [`Pool::retry`] runs a request and runs it again on another session
-//!   when it failed with [`Delivery::NotDelivered`], never otherwise.
+//!   when the core allows it ([`Pool::may_retry`](muxplex::pool::Pool::may_retry):
+//!   only after [`Delivery::NotDelivered`]).
 //!
 //! After a peer's GoAway (seen by the watcher, or by an open refused for
 //! it) the session drains (its streams finish, no new ones go there) and a
@@ -89,17 +93,6 @@ pub struct PoolOptions {
     /// the stream, dials and backoffs included (default 20 s, the default
     /// connect timeout, so an open outlasts one slow dial).
     pub open_timeout: Duration,
-    /// How many times [`Pool::retry`] runs a request again after a
-    /// not-delivered failure (default 2: three attempts in all).
-    pub max_retries: u32,
-    /// How often every session is pinged, the first time one interval
-    /// after it came up (default 5 s; `None` never pings). Each round-trip
-    /// time goes to the core pool: a session far slower than the fastest
-    /// gets no new streams ([`PoolConfig::slow_rtt_factor`]),
-    /// [`Weights::Rtt`](muxplex::pool::Weights::Rtt) weighs picks by it,
-    /// and an answer proves the session healthy, resetting its backoff
-    /// (see [`PoolConfig::healthy_after`]).
-    pub ping_interval: Option<Duration>,
 }
 
 impl Default for PoolOptions {
@@ -108,8 +101,6 @@ impl Default for PoolOptions {
             pool: PoolConfig::default(),
             session: Config::default(),
             open_timeout: Duration::from_secs(20),
-            max_retries: 2,
-            ping_interval: Some(Duration::from_secs(5)),
         }
     }
 }
@@ -135,21 +126,6 @@ impl PoolOptions {
     #[must_use]
     pub fn with_open_timeout(mut self, timeout: Duration) -> Self {
         self.open_timeout = timeout;
-        self
-    }
-
-    /// Sets how many times [`Pool::retry`] runs a request again.
-    #[must_use]
-    pub fn with_max_retries(mut self, retries: u32) -> Self {
-        self.max_retries = retries;
-        self
-    }
-
-    /// Sets how often every session is pinged for its round-trip time;
-    /// `None` never pings, so the pool sees no RTT.
-    #[must_use]
-    pub fn with_ping_interval(mut self, interval: Option<Duration>) -> Self {
-        self.ping_interval = interval;
         self
     }
 }
@@ -265,7 +241,7 @@ impl Pool {
     }
 
     /// Runs `request` on a pooled stream, and again on another session
-    /// (up to [`PoolOptions::max_retries`] times) when it fails with
+    /// (up to [`PoolConfig::max_retries`] times) when it fails with
     /// [`Delivery::NotDelivered`]: the peer never saw the stream, as when
     /// it refused it at its accept backlog or after its GoAway. A failure
     /// that may have been delivered is returned as is, since running the
@@ -323,10 +299,7 @@ impl Pool {
             let stream = self.open(key, avoid).await?;
             let slot = stream.slot();
             match request(stream).await {
-                Err(error)
-                    if error.delivery() == Some(Delivery::NotDelivered)
-                        && retries < self.shared.options.max_retries =>
-                {
+                Err(error) if self.shared.lock().core.may_retry(error.delivery(), retries) => {
                     retries += 1;
                     avoid = Some(slot);
                 }
@@ -392,28 +365,20 @@ impl Pool {
         Poll::Ready(Ok((slot, connection)))
     }
 
-    /// Tells the core why an open on `slot` failed, if the session can
-    /// take no more streams, so the next pick goes elsewhere. Any other
-    /// failure is the caller's.
+    /// Tells the core why an open on `slot` failed, so the next pick goes
+    /// elsewhere (the core drains a session out of ids or going away, and
+    /// forgets one that ended). Nothing reached the peer, so an open error
+    /// is tried again; any other failure is the caller's.
     fn open_failed(&self, slot: Slot, connection: &Connection, error: Error) -> Result<(), Error> {
-        let mut state = self.shared.lock();
-        if let Some(reason) = connection.close_reason() {
+        let error = match (connection.close_reason(), error) {
             // Its watcher would say so too; saying it now keeps the next
             // pick off it.
-            state.session_closed(slot, reason);
-            return Ok(());
-        }
-        match error {
-            // Out of stream ids, a session is as good as one whose peer is
-            // going away: let it drain and be replaced.
-            Error::Open(OpenError::PeerGoingAway | OpenError::IdsExhausted) => {
-                state.peer_went_away(slot);
-                Ok(())
-            }
-            // The pool closed it between the pick and the open (it drained,
-            // say), so the core has already forgotten it.
-            Error::Open(OpenError::Closing) => Ok(()),
-            error => Err(error),
-        }
+            (Some(reason), _) => OpenError::SessionClosed(reason),
+            (None, Error::Open(error)) => error,
+            (None, error) => return Err(error),
+        };
+        let mut state = self.shared.lock();
+        state.open_failed(slot, &error);
+        Ok(())
     }
 }
