@@ -106,6 +106,8 @@ impl Pool {
                 return false;
             }
             entry.rtt_sample(rtt);
+            let health = &mut pool.endpoints[entry.endpoint];
+            health.srtt = Some(super::slot::smooth(health.srtt, rtt));
             pool.prove_healthy(index);
             true
         })
@@ -158,7 +160,7 @@ impl Pool {
     /// peer's GoAway (or anything as final for new streams): it drains
     /// until its last stream ends, or closes at once if it has none, and a
     /// replacement is dialed.
-    fn drain(&mut self, index: usize) -> bool {
+    pub(super) fn drain(&mut self, index: usize) -> bool {
         match self.entries[index].phase {
             Phase::Live { .. } => {
                 if self.entries[index].streams == 0 {

@@ -49,10 +49,10 @@
 //! let mut run_actions = |pool: &mut Pool, now: Instant, tried: &mut Vec<usize>| {
 //!     while let Some(action) = pool.poll_action() {
 //!         match action {
-//!             Action::Dial { slot } if tried.contains(&slot.index()) => {
+//!             Action::Dial { slot, .. } if tried.contains(&slot.index()) => {
 //!                 if !pool.dial_succeeded(now, slot) { /* unwanted now: close it */ }
 //!             }
-//!             Action::Dial { slot } => {
+//!             Action::Dial { slot, .. } => {
 //!                 tried.push(slot.index());
 //!                 pool.dial_failed(now, slot);
 //!             }
@@ -96,6 +96,7 @@
 
 mod backoff;
 mod config;
+mod endpoint;
 mod events;
 mod maintain;
 mod select;
@@ -109,23 +110,26 @@ use alloc::vec::Vec;
 
 pub use config::{Policy, PoolConfig, Weights};
 pub use slot::{SessionState, Slot};
-pub use stats::{PoolStats, SessionInfo};
+pub use stats::{EndpointInfo, PoolStats, SessionInfo};
 
 use crate::time::Instant;
 use backoff::Jitter;
+use endpoint::Health;
 use slot::Entry;
 
 /// What the pool asks the host to do, from [`Pool::poll_action`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Action {
-    /// Connect a new session for this slot, then report
+    /// Connect a new session for this slot to `endpoint`, then report
     /// [`Pool::dial_succeeded`] or [`Pool::dial_failed`]. A dial not
     /// reported within the connect timeout counts as failed and is followed
     /// by `Close` for the same slot.
     Dial {
         /// The slot and attempt to report about.
         slot: Slot,
+        /// Where to connect: an index into [`PoolConfig::endpoints`].
+        endpoint: usize,
     },
     /// Close this slot's session, or abandon its dial. The pool has already
     /// forgotten it: reports about it are ignored, so the host need not
@@ -142,8 +146,8 @@ pub enum Action {
         /// The slot whose session to ping.
         slot: Slot,
     },
-    /// A slot failed `max_attempts` times in a row, so the pool stopped
-    /// dialing: pending redials are dropped, dials still in flight are
+    /// Every endpoint failed `max_attempts` times in a row, so the pool
+    /// stopped dialing: pending redials are dropped, dials still in flight are
     /// honoured if they succeed, lost sessions are not replaced, and live
     /// sessions keep serving. [`Pool::resume`] starts over. Emitted once per
     /// giving up.
@@ -158,6 +162,8 @@ pub struct Pool {
     /// every place is in use, so it stays below `2 * max_sessions` (active
     /// plus draining sessions).
     entries: Vec<Entry>,
+    /// One per endpoint, indexed as [`PoolConfig::endpoints`].
+    endpoints: Vec<Health>,
     actions: VecDeque<Action>,
     /// The latest time the host supplied; deadlines start from it.
     now: Instant,
@@ -175,6 +181,11 @@ impl Pool {
     pub fn new(config: PoolConfig, now: Instant) -> Self {
         let mut pool = Pool {
             jitter: Jitter::new(config.seed),
+            endpoints: config
+                .effective_endpoints()
+                .into_iter()
+                .map(Health::new)
+                .collect(),
             config,
             entries: Vec::new(),
             actions: VecDeque::new(),
@@ -207,7 +218,6 @@ impl Pool {
     #[must_use = "the pool needs `handle_timeout` at this deadline"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let slots = self.entries.iter().filter_map(|entry| match entry.phase {
-            slot::Phase::BackingOff { until } => Some(until),
             slot::Phase::Dialing { deadline } => Some(deadline),
             slot::Phase::Live {
                 since,
@@ -222,6 +232,7 @@ impl Pool {
         });
         slots
             .chain(self.next_idle_close().map(|(due, _)| due))
+            .chain(self.next_endpoint_up())
             .min()
     }
 
@@ -232,14 +243,14 @@ impl Pool {
         self.maintain();
     }
 
-    /// Starts over after [`Action::GaveUp`]: forgets every slot's failures
-    /// and dials back up to `min_sessions`. Harmless when the pool has not
-    /// given up.
+    /// Starts over after [`Action::GaveUp`]: forgets every endpoint's
+    /// failures and backoff and dials back up to `min_sessions`. Harmless
+    /// when the pool has not given up (it ends any backoff, though).
     pub fn resume(&mut self, now: Instant) {
         self.observe(now);
         self.gave_up = false;
-        for entry in &mut self.entries {
-            entry.failures = 0;
+        for health in &mut self.endpoints {
+            health.reset();
         }
         self.maintain();
     }

@@ -1,6 +1,5 @@
 //! Scenario tests of the pool, one behaviour each.
 
-use alloc::vec;
 use alloc::vec::Vec;
 use core::time::Duration;
 
@@ -19,7 +18,7 @@ fn dials(actions: &[Action]) -> Vec<Slot> {
     actions
         .iter()
         .filter_map(|a| match a {
-            Action::Dial { slot } => Some(*slot),
+            Action::Dial { slot, .. } => Some(*slot),
             _ => None,
         })
         .collect()
@@ -44,6 +43,14 @@ fn state(pool: &Pool, index: usize) -> Option<SessionState> {
     pool.sessions()
         .find(|s| s.slot.index() == index)
         .map(|s| s.state)
+}
+
+/// Failures in a row on `endpoint`.
+fn failures(pool: &Pool, endpoint: usize) -> u32 {
+    pool.endpoints()
+        .nth(endpoint)
+        .expect("configured")
+        .consecutive_failures
 }
 
 fn info(pool: &Pool, slot: Slot) -> SessionInfo {
@@ -100,7 +107,7 @@ fn backoff_grows_per_failure_and_resets_once_healthy() {
     }
     assert_eq!(delays, [1_000, 1_600, 2_560, 4_096]);
     let slot = connect_all(&mut pool, now)[0];
-    assert_eq!(info(&pool, slot).consecutive_failures, 4);
+    assert_eq!(failures(&pool, 0), 4);
     // Lost before proving healthy: the failure count keeps growing.
     pool.session_closed(now, slot, CloseReason::KeepAliveTimeout);
     let at = pool.poll_timeout().unwrap();
@@ -113,7 +120,7 @@ fn backoff_grows_per_failure_and_resets_once_healthy() {
     assert_eq!(pool.poll_timeout(), Some(now));
     pool.handle_timeout(now);
     assert!(info(&pool, slot).proven_healthy);
-    assert_eq!(info(&pool, slot).consecutive_failures, 0);
+    assert_eq!(failures(&pool, 0), 0);
     pool.session_closed(now, slot, CloseReason::TransportClosed);
     let at = pool.poll_timeout().unwrap();
     assert_eq!(at.saturating_duration_since(now), Duration::from_secs(1));
@@ -128,11 +135,11 @@ fn a_pong_proves_health_at_once() {
     let at = pool.poll_timeout().unwrap();
     pool.handle_timeout(at);
     let slot = connect_all(&mut pool, at)[0];
-    assert_eq!(info(&pool, slot).consecutive_failures, 1);
+    assert_eq!(failures(&pool, 0), 1);
     assert!(pool.pong(at, slot, Duration::from_millis(30)));
     let now = info(&pool, slot);
     assert!(now.proven_healthy);
-    assert_eq!(now.consecutive_failures, 0);
+    assert_eq!(failures(&pool, 0), 0);
     assert_eq!(now.smoothed_rtt, Some(Duration::from_millis(30)));
     // Nothing left to wait for: healthy, and idle closes spare min_sessions.
     assert_eq!(pool.poll_timeout(), None);
@@ -147,20 +154,26 @@ fn gives_up_after_max_attempts_until_resumed() {
     let mut pool = Pool::new(config, now);
     let first = dials(&actions(&mut pool));
     pool.dial_failed(now, first[0]);
+    // The endpoint is already backing off: the same outage, not counted.
     pool.dial_failed(now, first[1]);
+    assert_eq!(failures(&pool, 0), 1);
     now = pool.poll_timeout().unwrap();
     pool.handle_timeout(now);
-    let retry = dials(&actions(&mut pool))[0];
-    pool.dial_failed(now, retry);
-    // The second failure of that slot gives up: the other slot's pending
-    // redial is dropped, and nothing is dialed any more.
+    // Both places redial when the endpoint's backoff ends.
+    let retry = dials(&actions(&mut pool));
+    assert_eq!(retry.len(), 2);
+    pool.dial_failed(now, retry[0]);
+    // The endpoint's second failure gives up: nothing is dialed any more,
+    // and the dial still in flight is honoured only if it succeeds.
     assert_eq!(actions(&mut pool), [Action::GaveUp]);
     let stats = pool.stats();
     assert!(stats.gave_up);
     assert_eq!(
         (stats.dialing, stats.backing_off, stats.failures),
-        (0, 0, 3)
+        (1, 0, 3)
     );
+    pool.dial_failed(now, retry[1]);
+    assert_eq!(pool.stats().dialing, 0);
     now += Duration::from_secs(1_000);
     pool.handle_timeout(now);
     assert_eq!(pool.pick(None), None);
@@ -382,17 +395,32 @@ fn sticky_keys_stay_until_their_session_goes() {
 }
 
 #[test]
-fn weighted_per_slot_shares_match_weights() {
-    let (mut pool, s) = live_pool(3, Policy::Weighted(Weights::PerSlot(vec![3, 1, 0])));
+fn weighted_endpoint_shares_match_endpoint_weights() {
+    let config = PoolConfig::default()
+        .with_endpoints([3, 1, 0])
+        .with_min_sessions(3)
+        .with_max_sessions(3)
+        .with_ping_interval(None)
+        .with_policy(Policy::Weighted(Weights::Endpoint));
+    let mut pool = Pool::new(config, Instant::ZERO);
+    connect_all(&mut pool, Instant::ZERO);
+    // Weight 0 is never dialed; the others get sessions by weight.
+    let live: Vec<usize> = pool.endpoints().map(|e| e.live).collect();
+    assert_eq!(live, [2, 1, 0]);
     let mut counts = [0usize; 3];
     for _ in 0..40 {
-        counts[pool.pick(None).unwrap().index()] += 1;
+        let slot = pool.pick(None).unwrap();
+        counts[info(&pool, slot).endpoint] += 1;
     }
     assert_eq!(counts, [30, 10, 0]);
-    // Smooth: never more than three picks of slot 0 in a row.
-    let run: Vec<usize> = (0..8).map(|_| pool.pick(None).unwrap().index()).collect();
-    assert!(!run.windows(4).any(|w| w.iter().all(|&i| i == 0)));
-    assert_eq!(s.len(), 3);
+    // Smooth: never more than three picks of endpoint 0 in a row.
+    let run: Vec<usize> = (0..8)
+        .map(|_| {
+            let slot = pool.pick(None).unwrap();
+            info(&pool, slot).endpoint
+        })
+        .collect();
+    assert!(!run.windows(4).any(|w| w.iter().all(|&e| e == 0)));
 }
 
 #[test]
@@ -554,3 +582,4 @@ fn only_undelivered_requests_are_retried_and_only_max_retries_times() {
     assert!(!pool.may_retry(Some(Delivery::MaybeDelivered), 0));
     assert!(!pool.may_retry(None, 0));
 }
+
