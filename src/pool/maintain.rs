@@ -145,13 +145,19 @@ impl Pool {
                     self.actions.push_back(Action::Close { slot });
                     self.fail(index);
                 }
-                Phase::BackingOff => self.dial(index),
                 Phase::Live {
                     since,
                     proven: false,
                     ..
                 } if since + self.config.healthy_after <= now => self.prove_healthy(index),
                 _ => {}
+            }
+        }
+        // After the timeouts, so a dial that just timed out is redialed at
+        // once when another endpoint may be dialed.
+        for index in 0..self.entries.len() {
+            if matches!(self.entries[index].phase, Phase::BackingOff) {
+                self.dial(index);
             }
         }
     }

@@ -97,6 +97,8 @@
 mod backoff;
 mod config;
 mod endpoint;
+#[cfg(test)]
+mod endpoint_tests;
 mod events;
 mod maintain;
 mod select;

@@ -6,15 +6,15 @@ use core::time::Duration;
 use super::*;
 use crate::error::{CloseReason, Delivery, OpenError};
 
-fn secs(s: u64) -> Instant {
+pub(super) fn secs(s: u64) -> Instant {
     Instant::from_millis(s * 1_000)
 }
 
-fn actions(pool: &mut Pool) -> Vec<Action> {
+pub(super) fn actions(pool: &mut Pool) -> Vec<Action> {
     core::iter::from_fn(|| pool.poll_action()).collect()
 }
 
-fn dials(actions: &[Action]) -> Vec<Slot> {
+pub(super) fn dials(actions: &[Action]) -> Vec<Slot> {
     actions
         .iter()
         .filter_map(|a| match a {
@@ -25,7 +25,7 @@ fn dials(actions: &[Action]) -> Vec<Slot> {
 }
 
 /// Answers every pending dial with success; returns the new sessions.
-fn connect_all(pool: &mut Pool, now: Instant) -> Vec<Slot> {
+pub(super) fn connect_all(pool: &mut Pool, now: Instant) -> Vec<Slot> {
     let mut up = Vec::new();
     loop {
         let new = dials(&actions(pool));
@@ -46,14 +46,14 @@ fn state(pool: &Pool, index: usize) -> Option<SessionState> {
 }
 
 /// Failures in a row on `endpoint`.
-fn failures(pool: &Pool, endpoint: usize) -> u32 {
+pub(super) fn failures(pool: &Pool, endpoint: usize) -> u32 {
     pool.endpoints()
         .nth(endpoint)
         .expect("configured")
         .consecutive_failures
 }
 
-fn info(pool: &Pool, slot: Slot) -> SessionInfo {
+pub(super) fn info(pool: &Pool, slot: Slot) -> SessionInfo {
     pool.sessions().find(|s| s.slot == slot).expect("occupied")
 }
 
@@ -582,4 +582,3 @@ fn only_undelivered_requests_are_retried_and_only_max_retries_times() {
     assert!(!pool.may_retry(Some(Delivery::MaybeDelivered), 0));
     assert!(!pool.may_retry(None, 0));
 }
-
