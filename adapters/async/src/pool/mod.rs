@@ -45,7 +45,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use muxplex::pool::{PoolConfig, PoolStats, SessionInfo, Slot};
+use muxplex::pool::{EndpointInfo, PoolConfig, PoolStats, SessionInfo, Slot};
 use muxplex::{Config, Delivery, OpenError, Role};
 
 use crate::connection::Connection;
@@ -72,9 +72,10 @@ pub trait Runtime: Send + Sync + 'static {
     fn timer(&self) -> Box<dyn Timer + Send>;
 }
 
-/// Makes a connection: runs the user's connector and wraps its transport.
+/// Makes a connection to an endpoint (by its index): runs the user's
+/// connector and wraps its transport.
 type Dial = Box<
-    dyn Fn() -> Pin<Box<dyn Future<Output = io::Result<(Connection, BoxFuture)>> + Send>>
+    dyn Fn(usize) -> Pin<Box<dyn Future<Output = io::Result<(Connection, BoxFuture)>> + Send>>
         + Send
         + Sync,
 >;
@@ -192,7 +193,8 @@ impl Drop for Pool {
 impl Pool {
     /// A pool whose sessions run over what `connector` returns, started at
     /// once: it dials `min_sessions` sessions in the background. Each call
-    /// of `connector` makes one transport (a TCP connection, say).
+    /// of `connector` makes one transport (a TCP connection, say). One
+    /// endpoint: [`with_endpoints`](Self::with_endpoints) for many.
     #[must_use = "dropping the pool shuts it down"]
     pub fn new<R, C, F, T>(runtime: R, connector: C, options: impl Into<PoolOptions>) -> Pool
     where
@@ -201,12 +203,48 @@ impl Pool {
         F: Future<Output = io::Result<T>> + Send + 'static,
         T: TransportRead + TransportWrite + Unpin + Send + 'static,
     {
-        let options = options.into();
+        Pool::with_endpoints(runtime, [((), 1)], move |()| connector(), options)
+    }
+
+    /// A pool over several endpoints (servers of one service, say), each
+    /// given with its weight; `connector` makes a transport to the endpoint
+    /// it is given. The core pool decides which endpoint each session is
+    /// dialed to: sessions spread by weight, an endpoint that fails is left
+    /// alone for its backoff while the others take its sessions, and
+    /// sessions move back once it answers again (see
+    /// [`PoolConfig::endpoints`], which these weights replace). Under
+    /// [`Weights::Endpoint`](muxplex::pool::Weights::Endpoint) new streams
+    /// follow the weights too.
+    #[must_use = "dropping the pool shuts it down"]
+    pub fn with_endpoints<R, E, C, F, T>(
+        runtime: R,
+        endpoints: impl IntoIterator<Item = (E, u32)>,
+        connector: C,
+        options: impl Into<PoolOptions>,
+    ) -> Pool
+    where
+        R: Runtime,
+        E: Send + Sync + 'static,
+        C: Fn(&E) -> F + Send + Sync + 'static,
+        F: Future<Output = io::Result<T>> + Send + 'static,
+        T: TransportRead + TransportWrite + Unpin + Send + 'static,
+    {
+        let mut options = options.into();
+        let (endpoints, weights): (Vec<E>, Vec<u32>) = endpoints.into_iter().unzip();
+        options.pool.endpoints = weights;
         let runtime: Arc<dyn Runtime> = Arc::new(runtime);
         let session_config = options.session.clone();
         let timers = Arc::clone(&runtime);
-        let dial: Dial = Box::new(move || {
-            let connecting = connector();
+        let dial: Dial = Box::new(move |endpoint| {
+            // The core dials only the endpoints it was given, and none when
+            // there are none (it then counts one, with no address here).
+            let Some(endpoint) = endpoints.get(endpoint) else {
+                return Box::pin(std::future::ready(Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "the pool was given no endpoint",
+                ))));
+            };
+            let connecting = connector(endpoint);
             let timer = timers.timer();
             let config = session_config.clone();
             Box::pin(async move {
@@ -272,10 +310,16 @@ impl Pool {
         self.shared.lock().core.stats()
     }
 
-    /// Every session (or place waiting to redial) with its state, streams
-    /// and health, by slot.
+    /// Every session (or place waiting to redial) with its state, streams,
+    /// endpoint and health, by slot.
     pub fn sessions(&self) -> Vec<SessionInfo> {
         self.shared.lock().core.sessions().collect()
+    }
+
+    /// Every endpoint with its weight, sessions, failures, backoff and
+    /// RTT, in the order given.
+    pub fn endpoints(&self) -> Vec<EndpointInfo> {
+        self.shared.lock().core.endpoints().collect()
     }
 
     /// Starts dialing again after the pool gave up (`max_attempts`

@@ -70,8 +70,8 @@ impl Future for Supervisor {
 /// Does what the core asked.
 fn carry_out(shared: &Arc<Shared>, state: &mut State, action: Action) {
     match action {
-        Action::Dial { slot } => {
-            let task = dial(Arc::clone(shared), slot);
+        Action::Dial { slot, endpoint } => {
+            let task = dial(Arc::clone(shared), slot, endpoint);
             shared.runtime.spawn(Box::pin(task));
         }
         Action::Close { slot } => {
@@ -106,15 +106,16 @@ fn close(shared: &Shared, connection: Connection) {
     }));
 }
 
-/// One dial: runs the connector (given up at the connect timeout, when the
-/// core abandons the attempt anyway) and reports the outcome.
-async fn dial(shared: Arc<Shared>, slot: Slot) {
+/// One dial to `endpoint`: runs the connector (given up at the connect
+/// timeout, when the core abandons the attempt anyway) and reports the
+/// outcome.
+async fn dial(shared: Arc<Shared>, slot: Slot, endpoint: usize) {
     let (deadline, mut timer) = {
         let state = shared.lock();
         let deadline = state.clock.host_now() + shared.options.pool.connect_timeout;
         (deadline, shared.runtime.timer())
     };
-    let outcome = within(&mut *timer, deadline, (shared.dial)()).await;
+    let outcome = within(&mut *timer, deadline, (shared.dial)(endpoint)).await;
     let mut state = shared.lock();
     let now = state.clock.now();
     match outcome {
