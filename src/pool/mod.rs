@@ -12,18 +12,31 @@
 //!
 //! - keeps `min_sessions..=max_sessions` sessions live, dialing or waiting
 //!   to redial ([`PoolConfig`]);
+//! - spreads them over the [endpoints](PoolConfig::endpoints) it is given,
+//!   by weight, telling the host which endpoint each dial is for
+//!   ([`Action::Dial`]);
 //! - dials another session when every pickable session carries more than
 //!   `target_streams_per_session` streams, and closes sessions beyond
 //!   `min_sessions` that stayed without streams for `idle_timeout`;
-//! - redials a failed dial or a lost session after an exponential backoff
-//!   with jitter (1 s, x1.6, capped at 120 s, +/-20 % by default, as gRPC),
-//!   which resets once a session proves healthy (it stayed up for
-//!   `healthy_after` or answered a ping);
-//! - drains a session whose peer sent GoAway: no new streams, a replacement
-//!   is dialed at once, and it is closed when its last stream ends;
+//! - keeps health per endpoint ([`EndpointInfo`]: failures, backoff, RTT):
+//!   after a failed dial or a lost session the endpoint is left alone for
+//!   an exponential backoff with jitter (1 s, x1.6, capped at 120 s,
+//!   +/-20 % by default, as gRPC), which resets once a session there
+//!   proves healthy (it stayed up for `healthy_after` or answered a ping);
+//!   the place is redialed at once to another endpoint if one is up, and
+//!   once the endpoint's backoff ends a session moves back to it;
+//! - asks for a health ping on every live session each `ping_interval`
+//!   ([`Action::Ping`]), whose answers ([`Pool::pong`]) give the RTT;
+//! - drains a session whose peer sent GoAway (or that ran out of stream
+//!   ids, [`Pool::open_failed`]): no new streams, a replacement is dialed
+//!   at once, and it is closed when its last stream ends;
 //! - picks a session for a new stream by [`Policy`], never a dialing,
-//!   draining or slow one, and reports per-session health ([`SessionInfo`])
-//!   and totals ([`PoolStats`]).
+//!   draining or slow one, decides whether a failed request may run again
+//!   ([`Pool::may_retry`]), and reports per-session health
+//!   ([`SessionInfo`]) and totals ([`PoolStats`]).
+//!
+//! Behind the crate's `pool` feature (off by default; the async adapters
+//! turn it on).
 //!
 //! # The drive loop
 //!
@@ -57,6 +70,7 @@
 //!                 pool.dial_failed(now, slot);
 //!             }
 //!             Action::Close { slot: _ } => { /* drop that connection */ }
+//!             Action::Ping { slot: _ } => { /* ping it, report the pong */ }
 //!             Action::GaveUp => panic!("retries are unlimited by default"),
 //!             _ => {}
 //!         }
