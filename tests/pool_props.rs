@@ -459,11 +459,15 @@ impl Host {
         self.pool.resume(self.now);
         self.settle();
         for _ in 0..1_000 {
-            for slot in std::mem::take(&mut self.dialing) {
-                assert!(self.pool.dial_succeeded(self.now, slot));
-                self.sessions.push(slot);
+            // Every dial succeeds before time moves on, including those
+            // the successes lead to (a session moving between endpoints).
+            while !self.dialing.is_empty() {
+                for slot in std::mem::take(&mut self.dialing) {
+                    assert!(self.pool.dial_succeeded(self.now, slot));
+                    self.sessions.push(slot);
+                }
+                self.settle();
             }
-            self.settle();
             let stats = self.pool.stats();
             let whole = stats.live >= self.config.min_sessions
                 && stats.dialing == 0
@@ -481,7 +485,11 @@ impl Host {
             }
             self.apply(&Op::Advance { ms: u32::MAX });
         }
-        panic!("not whole after healing: {:?}", self.pool.stats());
+        panic!(
+            "not whole after healing: {:?} {:?}",
+            self.pool.stats(),
+            self.pool.endpoints().collect::<Vec<_>>()
+        );
     }
 }
 

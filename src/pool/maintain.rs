@@ -18,6 +18,10 @@ impl Pool {
         self.replenish();
         self.autoscale();
         self.rebalance();
+        // Last, so no session the steps above closed or drained is pinged.
+        for index in 0..self.entries.len() {
+            self.ping_if_due(index);
+        }
     }
 
     /// Sessions that count against `max_sessions`.
@@ -132,12 +136,11 @@ impl Pool {
         }
     }
 
-    /// Connect timeouts, redials that an endpoint can take, sessions that
-    /// proved healthy by staying up, and health pings that are due.
+    /// Connect timeouts, redials that an endpoint can take, and sessions
+    /// that proved healthy by staying up.
     fn expire_deadlines(&mut self) {
         let now = self.now;
         for index in 0..self.entries.len() {
-            self.ping_if_due(index);
             match self.entries[index].phase {
                 Phase::Dialing { deadline } if deadline <= now => {
                     // The dial may still be running: have the host drop it.
