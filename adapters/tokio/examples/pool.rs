@@ -13,14 +13,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use muxplex_tokio::{Pool, PoolConfig, PoolOptions};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep};
 
-#[path = "support/echo_server.rs"]
-mod echo_server;
-use echo_server::serve;
+#[path = "support/echo.rs"]
+mod echo;
+use echo::{request, serve};
 
 /// Stops the server after 1 s and starts it again 1.5 s later.
 async fn restart_midway(
@@ -80,16 +79,10 @@ async fn main() -> io::Result<()> {
         // Run again on another session if the server never saw it; a
         // request it may have seen fails instead of running twice.
         let outcome = pool
-            .retry(|mut stream| {
+            .retry(|stream| {
+                let slot = stream.pool_slot();
                 let body = body.clone();
-                async move {
-                    let slot = stream.pool_slot();
-                    stream.write_all(body.as_bytes()).await?;
-                    stream.shutdown().await?;
-                    let mut answer = Vec::new();
-                    stream.read_to_end(&mut answer).await?;
-                    io::Result::Ok((slot, answer))
-                }
+                async move { io::Result::Ok((slot, request(stream, body.as_bytes()).await?)) }
             })
             .await;
         let at = start.elapsed().as_millis();

@@ -18,25 +18,20 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use muxplex_tokio::{Policy, Pool, PoolConfig, PoolOptions, Stream};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, sleep};
 
-#[path = "support/echo_server.rs"]
-mod echo_server;
-use echo_server::serve;
+#[path = "support/echo.rs"]
+mod echo;
+use echo::serve;
 
 /// One request, run again on another session if the server never saw it.
 /// Returns the endpoint that answered.
 async fn request(pool: &Pool, body: &str) -> io::Result<usize> {
     let (slot, answer) = pool
-        .retry(|mut stream: Stream| async move {
+        .retry(|stream: Stream| {
             let slot = stream.pool_slot();
-            stream.write_all(body.as_bytes()).await?;
-            stream.shutdown().await?;
-            let mut answer = Vec::new();
-            stream.read_to_end(&mut answer).await?;
-            io::Result::Ok((slot, answer))
+            async move { io::Result::Ok((slot, echo::request(stream, body.as_bytes()).await?)) }
         })
         .await?;
     if answer != body.as_bytes() {

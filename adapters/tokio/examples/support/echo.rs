@@ -1,11 +1,14 @@
-//! The echo server the pool examples run on loopback TCP: each stream's
-//! request is read to its end and sent back.
+//! The echo service of the pool examples and the pool's loopback TCP test:
+//! a server that reads each stream's request to its end and sends it back,
+//! and the client's side of one request.
+
+use std::io;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use muxplex_tokio::{Config, Connection, Role};
+use muxplex_tokio::{Config, Connection, Role, Stream};
 
 /// Serves `listener`; dropping the set stops the server and drops every
 /// connection, as a crash would.
@@ -32,4 +35,13 @@ pub(crate) fn serve(listener: TcpListener) -> JoinSet<()> {
         }
     });
     server
+}
+
+/// One request on `stream`: send `body`, finish, read the answer to its end.
+pub(crate) async fn request(mut stream: Stream, body: &[u8]) -> io::Result<Vec<u8>> {
+    stream.write_all(body).await?;
+    stream.shutdown().await?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await?;
+    Ok(answer)
 }
