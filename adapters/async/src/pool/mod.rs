@@ -214,7 +214,8 @@ impl Pool {
     /// sessions move back once it answers again (see
     /// [`PoolConfig::endpoints`], which these weights replace). Under
     /// [`Weights::Endpoint`](muxplex::pool::Weights::Endpoint) new streams
-    /// follow the weights too.
+    /// follow the weights too. Given no endpoint at all, every dial fails
+    /// (with [`io::ErrorKind::NotFound`]) and is retried after a backoff.
     #[must_use = "dropping the pool shuts it down"]
     pub fn with_endpoints<R, E, C, F, T>(
         runtime: R,
