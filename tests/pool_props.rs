@@ -1,24 +1,30 @@
 //! Property tests of the pool: random operation sequences (dial results,
-//! session ends, load changes, pongs, GoAways, picks, time passing) drive a
-//! pool through a model host, which checks after every step that
+//! session ends, load changes, pongs, GoAways, failed opens, picks, time
+//! passing) drive a pool over one to four weighted endpoints through a
+//! model host, which checks after every step that
 //!
 //! - at most `max_sessions` sessions are live, dialing or backing off, and
 //!   at most `max_sessions` drain;
 //! - a slot index never has two dials (or a dial and a session) at once,
 //!   and stays below `2 * max_sessions`;
 //! - the pool's view of dials and sessions matches the host's;
-//! - every redial comes exactly when its backoff ends, and that backoff lies
-//!   within `initial * multiplier^(n-1)` capped, +/- jitter;
-//! - a session that proved healthy has no failures on record, and losing it
-//!   restarts the backoff at the first step;
+//! - every dial goes to an endpoint that may be dialed (weighted, not given
+//!   up, not backing off), and a place waits to redial only while no
+//!   endpoint may be dialed;
+//! - every backoff an endpoint enters lies within `initial *
+//!   multiplier^(n-1)` capped, +/- jitter, for its `n` failures in a row;
+//! - a session that answers a ping clears its endpoint's failures and
+//!   backoff;
 //! - picks return only live, non-draining, non-slow sessions, and a sticky
 //!   key moves only when its session stops being pickable or to a session
 //!   that just became pickable;
 //! - reports about forgotten attempts are refused and change nothing;
 //! - pings are asked only for live sessions the host holds;
 //!
-//! and at the end that, once dials succeed, `min_sessions` are live and no
-//! redial is left pending.
+//! and at the end that, once dials succeed and every endpoint is back,
+//! `min_sessions` are live, no redial is left pending, and the sessions are
+//! spread by weight (no move between endpoints would bring the spread
+//! closer to the weights).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
