@@ -28,7 +28,7 @@ pub(super) struct Health {
     /// Not dialed before this instant: its backoff after a failure.
     pub(super) down_until: Option<Instant>,
     /// It failed `max_attempts` times in a row: not dialed until
-    /// [`Pool::resume`].
+    /// [`Pool::resume`], or until a session still up there proves healthy.
     pub(super) given_up: bool,
     /// Smoothed round-trip time over its sessions' pongs.
     pub(super) srtt: Option<Duration>,

@@ -49,7 +49,8 @@ pub struct EndpointInfo {
     /// Until when it is left alone after a failure, if it is now.
     pub down_until: Option<Instant>,
     /// Whether it failed `max_attempts` times in a row and is no longer
-    /// dialed (until [`Pool::resume`]).
+    /// dialed (until [`Pool::resume`], or until a session still up there
+    /// proves healthy).
     pub given_up: bool,
     /// Smoothed round-trip time over its sessions' pongs, if any arrived.
     pub smoothed_rtt: Option<Duration>,
