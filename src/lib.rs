@@ -79,6 +79,7 @@ mod error;
 mod event;
 pub mod frame;
 mod pins;
+#[cfg(feature = "pool")]
 pub mod pool;
 mod recv_buf;
 mod scheduler;

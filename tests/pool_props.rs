@@ -1,29 +1,38 @@
 //! Property tests of the pool: random operation sequences (dial results,
-//! session ends, load changes, pongs, GoAways, picks, time passing) drive a
-//! pool through a model host, which checks after every step that
+//! session ends, load changes, pongs, GoAways, failed opens, picks, time
+//! passing) drive a pool over one to four weighted endpoints through a
+//! model host, which checks after every step that
 //!
 //! - at most `max_sessions` sessions are live, dialing or backing off, and
 //!   at most `max_sessions` drain;
 //! - a slot index never has two dials (or a dial and a session) at once,
 //!   and stays below `2 * max_sessions`;
 //! - the pool's view of dials and sessions matches the host's;
-//! - every redial comes exactly when its backoff ends, and that backoff lies
-//!   within `initial * multiplier^(n-1)` capped, +/- jitter;
-//! - a session that proved healthy has no failures on record, and losing it
-//!   restarts the backoff at the first step;
+//! - every dial goes to an endpoint that may be dialed (weighted, not given
+//!   up, not backing off), and a place waits to redial only while no
+//!   endpoint may be dialed;
+//! - every backoff an endpoint enters lies within `initial *
+//!   multiplier^(n-1)` capped, +/- jitter, for its `n` failures in a row;
+//! - a session that answers a ping clears its endpoint's failures and
+//!   backoff;
 //! - picks return only live, non-draining, non-slow sessions, and a sticky
 //!   key moves only when its session stops being pickable or to a session
 //!   that just became pickable;
 //! - reports about forgotten attempts are refused and change nothing;
+//! - pings are asked only for live sessions the host holds;
 //!
-//! and at the end that, once dials succeed, `min_sessions` are live and no
-//! redial is left pending.
+//! and at the end that, once dials succeed and every endpoint is back,
+//! `min_sessions` are live, no redial is left pending, and the sessions are
+//! spread by weight (no move between endpoints would bring the spread
+//! closer to the weights).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use muxplex::pool::{Action, Policy, Pool, PoolConfig, SessionInfo, SessionState, Slot, Weights};
-use muxplex::{CloseReason, Instant};
+use muxplex::pool::{
+    Action, EndpointInfo, Policy, Pool, PoolConfig, SessionInfo, SessionState, Slot, Weights,
+};
+use muxplex::{CloseReason, Instant, OpenError};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
@@ -60,6 +69,11 @@ enum Op {
     GoAway {
         which: u8,
     },
+    /// An open on a session failed; `kind` picks the error.
+    OpenFailed {
+        which: u8,
+        kind: u8,
+    },
     /// Time passes, but never beyond the pool's next deadline, so redials
     /// are observed at the very instant they fall due.
     Advance {
@@ -82,6 +96,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (any::<u8>(), 0u8..12).prop_map(|(which, streams)| Op::Load { which, streams }),
         2 => (any::<u8>(), 1u16..400).prop_map(|(which, rtt_ms)| Op::Pong { which, rtt_ms }),
         1 => any::<u8>().prop_map(|which| Op::GoAway { which }),
+        1 => (any::<u8>(), any::<u8>()).prop_map(|(which, kind)| Op::OpenFailed { which, kind }),
         5 => (0u32..200_000).prop_map(|ms| Op::Advance { ms }),
         3 => prop::option::of(0u8..16).prop_map(|key| Op::Pick { key }),
         1 => any::<u8>().prop_map(|which| Op::StaleReport { which }),
@@ -95,15 +110,15 @@ fn policy() -> impl Strategy<Value = Policy> {
         Just(Policy::RoundRobin),
         Just(Policy::Sticky),
         Just(Policy::Weighted(Weights::Rtt)),
-        // Weights of at least 1, so a pick fails only when nothing is
-        // pickable.
-        prop::collection::vec(1u32..5, 0..6).prop_map(|w| Policy::Weighted(Weights::PerSlot(w))),
+        Just(Policy::Weighted(Weights::Endpoint)),
     ]
 }
 
 fn config() -> impl Strategy<Value = PoolConfig> {
     (
         (0usize..=3, 1usize..=4, 0usize..=6),
+        // One to four endpoints; weight 0 among them (all 0 counts as 1).
+        prop::collection::vec(0u32..4, 1..=4),
         prop::option::of(10u64..120),
         (1u64..30, 1u64..30),
         prop::option::of(1u32..=6),
@@ -111,8 +126,9 @@ fn config() -> impl Strategy<Value = PoolConfig> {
         any::<u64>(),
     )
         .prop_map(
-            |((min, max, target), idle, (connect, healthy), attempts, policy, seed)| {
+            |((min, max, target), endpoints, idle, (connect, healthy), attempts, policy, seed)| {
                 PoolConfig::default()
+                    .with_endpoints(endpoints)
                     .with_max_sessions(max)
                     .with_min_sessions(min.min(max))
                     .with_target_streams_per_session(target)
@@ -147,14 +163,6 @@ fn backoff_config() -> impl Strategy<Value = PoolConfig> {
         })
 }
 
-/// A redial the host expects: where the slot entered its backoff, and
-/// after how many failures.
-#[derive(Clone, Copy, Debug)]
-struct Backoff {
-    since: Instant,
-    failures: u32,
-}
-
 /// A model host: it carries out the pool's actions, keeps its own view of
 /// dials and sessions, and checks the pool against it.
 struct Host {
@@ -167,13 +175,20 @@ struct Host {
     /// Attempts the pool told the host to drop.
     forgotten: Vec<Slot>,
     log: Vec<(Instant, Action)>,
-    backoffs: BTreeMap<usize, Backoff>,
+    /// The weights the pool goes by: all 1 when none is above 0.
+    weights: Vec<u32>,
+    /// Each endpoint's backoff end that was already checked.
+    downs: BTreeMap<usize, Instant>,
     /// Per sticky key: the last pick, and the pickable set it was made from.
     sticky: BTreeMap<u64, (Slot, Vec<Slot>)>,
 }
 
 impl Host {
     fn new(config: PoolConfig) -> Self {
+        let weights = match config.endpoints.iter().any(|&w| w > 0) {
+            true => config.endpoints.clone(),
+            false => vec![1; config.endpoints.len().max(1)],
+        };
         let mut host = Host {
             pool: Pool::new(config.clone(), Instant::ZERO),
             config,
@@ -182,11 +197,23 @@ impl Host {
             sessions: Vec::new(),
             forgotten: Vec::new(),
             log: Vec::new(),
-            backoffs: BTreeMap::new(),
+            weights,
+            downs: BTreeMap::new(),
             sticky: BTreeMap::new(),
         };
         host.settle();
         host
+    }
+
+    fn endpoint(&self, index: usize) -> EndpointInfo {
+        self.pool.endpoints().nth(index).expect("configured")
+    }
+
+    /// Whether the pool may dial `index` now: weighted, not given up, not
+    /// backing off.
+    fn available(&self, index: usize) -> bool {
+        let endpoint = self.endpoint(index);
+        endpoint.weight > 0 && !endpoint.given_up && endpoint.down_until.is_none()
     }
 
     fn info(&self, slot: Slot) -> Option<SessionInfo> {
@@ -217,22 +244,11 @@ impl Host {
                 let slot = self
                     .sessions
                     .remove(usize::from(which) % self.sessions.len());
-                let before = self.info(slot).expect("the pool knows the session");
-                let gave_up = self.pool.stats().gave_up;
                 let reason = match lost {
                     true => CloseReason::TransportClosed,
                     false => CloseReason::LocalClose,
                 };
                 assert!(self.pool.session_closed(now, slot, reason));
-                let after = self.info(slot);
-                let healthy_loss =
-                    lost && before.state == SessionState::Live && before.proven_healthy;
-                if healthy_loss && !gave_up && self.config.max_attempts != Some(1) {
-                    // Health reset the count: this loss is the first failure.
-                    let after = after.expect("a lost session is redialed");
-                    assert_eq!(after.state, SessionState::BackingOff);
-                    assert_eq!(after.consecutive_failures, 1);
-                }
             }
             Op::Load { which, streams } if !self.sessions.is_empty() => {
                 let slot = self.sessions[usize::from(which) % self.sessions.len()];
@@ -244,12 +260,31 @@ impl Host {
                 assert!(self.pool.pong(now, slot, rtt));
                 let info = self.info(slot).expect("still there");
                 if info.state == SessionState::Live {
-                    assert!(info.proven_healthy && info.consecutive_failures == 0);
+                    // Health resets the endpoint's backoff.
+                    assert!(info.proven_healthy);
+                    let endpoint = self.endpoint(info.endpoint);
+                    assert_eq!(endpoint.consecutive_failures, 0, "{endpoint:?}");
+                    assert_eq!(endpoint.down_until, None, "{endpoint:?}");
                 }
             }
             Op::GoAway { which } if !self.sessions.is_empty() => {
                 let slot = self.sessions[usize::from(which) % self.sessions.len()];
                 assert!(self.pool.peer_go_away(now, slot));
+            }
+            Op::OpenFailed { which, kind } if !self.sessions.is_empty() => {
+                let at = usize::from(which) % self.sessions.len();
+                let slot = self.sessions[at];
+                let error = match kind % 5 {
+                    0 => OpenError::IdsExhausted,
+                    1 => OpenError::PeerGoingAway,
+                    2 => OpenError::Blocked,
+                    3 => OpenError::Closing,
+                    _ => OpenError::SessionClosed(CloseReason::TransportClosed),
+                };
+                assert!(self.pool.open_failed(now, slot, &error));
+                if matches!(error, OpenError::SessionClosed(_)) {
+                    self.sessions.remove(at);
+                }
             }
             Op::Advance { ms } => {
                 let mut to = now + Duration::from_millis(u64::from(ms));
@@ -301,7 +336,7 @@ impl Host {
         while let Some(action) = self.pool.poll_action() {
             self.log.push((self.now, action));
             match action {
-                Action::Dial { slot } => self.on_dial(slot),
+                Action::Dial { slot, endpoint } => self.on_dial(slot, endpoint),
                 Action::Close { slot } => {
                     let known = self
                         .dialing
@@ -314,28 +349,29 @@ impl Host {
                     self.forgotten.push(slot);
                 }
                 Action::GaveUp => assert!(self.config.max_attempts.is_some()),
+                Action::Ping { slot } => {
+                    assert!(self.sessions.contains(&slot), "ping of unknown {slot:?}");
+                    let state = self.info(slot).map(|s| s.state);
+                    assert_eq!(state, Some(SessionState::Live), "ping of {slot:?}");
+                }
                 _ => unreachable!("no other actions exist yet"),
             }
         }
         self.check();
     }
 
-    fn on_dial(&mut self, slot: Slot) {
+    fn on_dial(&mut self, slot: Slot, endpoint: usize) {
         let busy = self.dialing.iter().chain(&self.sessions);
         assert!(
             busy.clone().all(|s| s.index() != slot.index()),
             "dial of {slot:?} while the place is in use: {:?}",
             busy.collect::<Vec<_>>()
         );
-        if let Some(backoff) = self.backoffs.remove(&slot.index()) {
-            let waited = self.now.saturating_duration_since(backoff.since);
-            let (low, high) = backoff_bounds(&self.config, backoff.failures);
-            assert!(
-                waited >= low && waited <= high,
-                "redial after {waited:?}, {} failures: outside {low:?}..={high:?}",
-                backoff.failures
-            );
-        }
+        assert!(
+            endpoint < self.weights.len() && self.available(endpoint),
+            "dial of {slot:?} to {:?}",
+            self.pool.endpoints().nth(endpoint)
+        );
         self.dialing.push(slot);
     }
 
@@ -372,33 +408,56 @@ impl Host {
         for info in &sessions {
             // Active plus draining places: indices stay small.
             assert!(info.slot.index() < 2 * max, "{info:?}");
-            if info.proven_healthy {
-                assert_eq!(info.consecutive_failures, 0, "{info:?}");
-            }
             if info.state == SessionState::Draining {
                 assert!(
                     info.streams > 0,
                     "an empty draining session stays: {info:?}"
                 );
             }
-            if info.state == SessionState::BackingOff {
-                self.backoffs.entry(info.slot.index()).or_insert(Backoff {
-                    since: self.now,
-                    failures: info.consecutive_failures,
-                });
+        }
+        // A place waits to redial only while no endpoint may be dialed.
+        if stats.backing_off > 0 {
+            let free = (0..self.weights.len()).find(|&e| self.available(e));
+            assert_eq!(free, None, "a redial waits while an endpoint is free");
+        }
+        // Each backoff an endpoint enters lies within the bounds for its
+        // failure count.
+        for endpoint in self.pool.endpoints().collect::<Vec<_>>() {
+            assert!(
+                endpoint.live + endpoint.dialing == 0 || endpoint.weight > 0 || {
+                    // Sessions stay on a weight-0 endpoint only if all are 0.
+                    self.config.endpoints.iter().all(|&w| w == 0)
+                }
+            );
+            let Some(until) = endpoint.down_until else {
+                continue;
+            };
+            if self.downs.insert(endpoint.endpoint, until) == Some(until) {
+                continue;
             }
+            let waits = until.saturating_duration_since(self.now);
+            let (low, high) = backoff_bounds(&self.config, endpoint.consecutive_failures);
+            assert!(
+                waits >= low && waits <= high,
+                "backoff of {waits:?} after {} failures: outside {low:?}..={high:?}",
+                endpoint.consecutive_failures
+            );
         }
-        // Backoffs dropped without a redial: only giving up does that.
-        let backing_off: Vec<usize> = sessions
-            .iter()
-            .filter(|s| s.state == SessionState::BackingOff)
-            .map(|s| s.slot.index())
-            .collect();
-        let dropped = self.backoffs.keys().any(|i| !backing_off.contains(i));
-        if dropped {
-            assert!(stats.gave_up, "a backoff vanished without a redial");
-            self.backoffs.retain(|i, _| backing_off.contains(i));
-        }
+    }
+
+    /// Whether moving one session between endpoints would bring the spread
+    /// closer to the weights (lower the sum of sessions² / weight).
+    fn improvable(&self) -> bool {
+        let endpoints: Vec<EndpointInfo> = self.pool.endpoints().collect();
+        endpoints.iter().any(|from| {
+            from.live > 0
+                && endpoints.iter().any(|to| {
+                    let (nf, nt) = (from.live as u64, to.live as u64);
+                    let (wf, wt) = (u64::from(from.weight), u64::from(to.weight));
+                    self.available(to.endpoint)
+                        && (wf == 0 || (2 * nt + 1) * wf < (2 * nf - 1) * wt)
+                })
+        })
     }
 
     /// Lets every dial succeed and time run until the pool is whole.
@@ -406,21 +465,37 @@ impl Host {
         self.pool.resume(self.now);
         self.settle();
         for _ in 0..1_000 {
-            for slot in std::mem::take(&mut self.dialing) {
-                assert!(self.pool.dial_succeeded(self.now, slot));
-                self.sessions.push(slot);
+            // Every dial succeeds before time moves on, including those
+            // the successes lead to (a session moving between endpoints).
+            while !self.dialing.is_empty() {
+                for slot in std::mem::take(&mut self.dialing) {
+                    assert!(self.pool.dial_succeeded(self.now, slot));
+                    self.sessions.push(slot);
+                }
+                self.settle();
             }
-            self.settle();
             let stats = self.pool.stats();
             let whole = stats.live >= self.config.min_sessions
                 && stats.dialing == 0
                 && stats.backing_off == 0;
-            if whole {
+            // Whole, every endpoint back, and the sessions spread by
+            // weight: no move left that would improve it.
+            let back = (0..self.weights.len()).all(|e| self.weights[e] == 0 || self.available(e));
+            if whole && back {
+                assert!(
+                    !self.improvable(),
+                    "{:?}",
+                    self.pool.endpoints().collect::<Vec<_>>()
+                );
                 return;
             }
             self.apply(&Op::Advance { ms: u32::MAX });
         }
-        panic!("not whole after healing: {:?}", self.pool.stats());
+        panic!(
+            "not whole after healing: {:?} {:?}",
+            self.pool.stats(),
+            self.pool.endpoints().collect::<Vec<_>>()
+        );
     }
 }
 

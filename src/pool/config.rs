@@ -41,10 +41,10 @@ pub enum Weights {
     /// have one (all equal when none has).
     #[default]
     Rtt,
-    /// A fixed weight per slot index (the host may dial slot `i` to
-    /// endpoint `i`, for instance); indices past the end get weight 1, and
-    /// weight 0 means never pick that slot.
-    PerSlot(Vec<u32>),
+    /// Each endpoint's weight in [`PoolConfig::endpoints`], shared among
+    /// its pickable sessions: the endpoints' shares of new streams follow
+    /// their weights however many sessions each has.
+    Endpoint,
 }
 
 /// Tunables of a [`Pool`](super::Pool). Start from
@@ -54,6 +54,16 @@ pub enum Weights {
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct PoolConfig {
+    /// The endpoints sessions are dialed to, by weight (default one
+    /// endpoint of weight 1). The pool names them by index in
+    /// [`Action::Dial`](super::Action::Dial); the host knows what each is
+    /// (an address, say). Sessions are spread so that each endpoint has
+    /// about its weight's share, an endpoint that fails is left alone for
+    /// its backoff while the others take its sessions, and sessions move
+    /// back once it is dialed again. Weight 0 never dials an endpoint; an
+    /// empty list, or one whose weights are all 0, counts as weight 1 for
+    /// each (at least one) endpoint.
+    pub endpoints: Vec<u32>,
     /// Sessions the pool keeps up even when idle (default 1). Lost ones
     /// are redialed; idle ones are never closed below this number.
     pub min_sessions: usize,
@@ -72,7 +82,9 @@ pub struct PoolConfig {
     /// the pool tells the host to abandon it (default 20 s, as gRPC's
     /// minimum connect timeout).
     pub connect_timeout: Duration,
-    /// The delay before the first redial after a failure (default 1 s).
+    /// How long an endpoint is left alone after its first failure in a row
+    /// (default 1 s). Failures while it is left alone (dials already under
+    /// way) are not counted again.
     pub backoff_initial: Duration,
     /// How much each further consecutive failure multiplies the delay by
     /// (default 1.6).
@@ -83,13 +95,14 @@ pub struct PoolConfig {
     /// sessions that failed together do not all redial at the same moment.
     pub backoff_jitter: f64,
     /// How long a session must stay up to prove healthy, unless it answers
-    /// a ping first (default 10 s). Proving healthy resets its slot's
+    /// a ping first (default 10 s). Proving healthy resets its endpoint's
     /// backoff, so a server that accepts connections and drops them at once
     /// is still redialed ever more slowly.
     pub healthy_after: Duration,
-    /// Consecutive failures of one slot after which the pool gives up
-    /// (default `None`: retry forever). A failed dial, a dial past the
-    /// connect timeout and a lost session each count as one. See
+    /// Consecutive failures of one endpoint after which the pool stops
+    /// dialing it (default `None`: retry forever); once every endpoint is
+    /// given up, so is the pool. A failed dial, a dial past the connect
+    /// timeout and a lost session each count as one. See
     /// [`Action::GaveUp`](super::Action::GaveUp) for what giving up means.
     pub max_attempts: Option<u32>,
     /// A session whose smoothed RTT is more than this many times the lowest
@@ -99,6 +112,17 @@ pub struct PoolConfig {
     /// How new streams are spread over sessions (default
     /// [`Policy::LeastLoaded`]).
     pub policy: Policy,
+    /// How often the pool asks for a ping on every live session
+    /// ([`Action::Ping`](super::Action::Ping)), the first one interval after
+    /// it came up (default 5 s; `None` never). The answers
+    /// ([`Pool::pong`](super::Pool::pong)) give the RTT by which slow
+    /// sessions are skipped and [`Weights::Rtt`] weighs picks, and prove the
+    /// session healthy.
+    pub ping_interval: Option<Duration>,
+    /// How many times a request that failed without reaching the peer may
+    /// run again on another session (default 2: three attempts in all); see
+    /// [`Pool::may_retry`](super::Pool::may_retry).
+    pub max_retries: u32,
     /// Seeds the jitter, so the same seed and the same inputs give the same
     /// actions (default 0). Give each process its own seed in production,
     /// or every client redials in lockstep.
@@ -108,6 +132,7 @@ pub struct PoolConfig {
 impl Default for PoolConfig {
     fn default() -> Self {
         PoolConfig {
+            endpoints: alloc::vec![1],
             min_sessions: 1,
             max_sessions: 4,
             target_streams_per_session: 100,
@@ -121,12 +146,32 @@ impl Default for PoolConfig {
             max_attempts: None,
             slow_rtt_factor: Some(3),
             policy: Policy::LeastLoaded,
+            ping_interval: Some(Duration::from_secs(5)),
+            max_retries: 2,
             seed: 0,
         }
     }
 }
 
 impl PoolConfig {
+    /// Sets the endpoints by weight, one entry each, in the order the host
+    /// numbers them.
+    #[must_use]
+    pub fn with_endpoints(mut self, weights: impl IntoIterator<Item = u32>) -> Self {
+        self.endpoints = weights.into_iter().collect();
+        self
+    }
+
+    /// The endpoint weights actually used: at least one endpoint, and some
+    /// weight above 0.
+    pub(super) fn effective_endpoints(&self) -> Vec<u32> {
+        if self.endpoints.iter().any(|&w| w > 0) {
+            self.endpoints.clone()
+        } else {
+            alloc::vec![1; self.endpoints.len().max(1)]
+        }
+    }
+
     /// Sets the sessions kept up when idle; raises `max_sessions` to match
     /// if needed.
     #[must_use]
@@ -199,8 +244,8 @@ impl PoolConfig {
         self
     }
 
-    /// Sets the consecutive failures of a slot after which the pool gives
-    /// up (at least 1); `None` retries forever.
+    /// Sets the consecutive failures of an endpoint after which the pool
+    /// stops dialing it (at least 1); `None` retries forever.
     #[must_use]
     pub fn with_max_attempts(mut self, attempts: Option<u32>) -> Self {
         self.max_attempts = attempts.map(|n| n.max(1));
@@ -219,6 +264,22 @@ impl PoolConfig {
     #[must_use]
     pub fn with_policy(mut self, policy: Policy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// Sets how often live sessions are pinged; `None` never pings, so
+    /// the pool sees no RTT (unless the host reports pongs of its own).
+    #[must_use]
+    pub fn with_ping_interval(mut self, interval: Option<Duration>) -> Self {
+        self.ping_interval = interval;
+        self
+    }
+
+    /// Sets how many times [`Pool::may_retry`](super::Pool::may_retry)
+    /// allows a not-delivered request to run again.
+    #[must_use]
+    pub fn with_max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
         self
     }
 

@@ -10,7 +10,7 @@ use core::time::Duration;
 
 use super::Pool;
 use super::slot::{Phase, Slot};
-use crate::error::CloseReason;
+use crate::error::{CloseReason, Delivery, OpenError};
 use crate::time::Instant;
 
 impl Pool {
@@ -26,6 +26,7 @@ impl Pool {
                 since: pool.now,
                 proven: false,
                 idle_since: Some(pool.now),
+                ping_due: pool.config.ping_interval.map(|every| pool.now + every),
             };
             true
         })
@@ -105,6 +106,8 @@ impl Pool {
                 return false;
             }
             entry.rtt_sample(rtt);
+            let health = &mut pool.endpoints[entry.endpoint];
+            health.srtt = Some(super::slot::smooth(health.srtt, rtt));
             pool.prove_healthy(index);
             true
         })
@@ -116,24 +119,66 @@ impl Pool {
     /// GoAway is not a failure, so without backoff), and the pool closes it
     /// when its last stream ends.
     pub fn peer_go_away(&mut self, now: Instant, slot: Slot) -> bool {
-        self.report(now, slot, |pool, index| match pool.entries[index].phase {
+        self.report(now, slot, Pool::drain)
+    }
+
+    /// Opening a stream on the session in `slot` failed with `error`. Every
+    /// [`OpenError`] means nothing reached the peer, so the open may be
+    /// tried again at once on another session
+    /// ([`pick_avoiding`](Self::pick_avoiding)); what the pool does about
+    /// the session depends on the error:
+    ///
+    /// - [`PeerGoingAway`](OpenError::PeerGoingAway) is the peer's GoAway,
+    ///   and [`IdsExhausted`](OpenError::IdsExhausted) makes the session
+    ///   as useless for new streams: either way it drains and is replaced,
+    ///   as after [`peer_go_away`](Self::peer_go_away);
+    /// - [`SessionClosed`](OpenError::SessionClosed) is the session's end,
+    ///   as reported by [`session_closed`](Self::session_closed);
+    /// - [`Closing`](OpenError::Closing) and
+    ///   [`Blocked`](OpenError::Blocked) change nothing: the session is on
+    ///   its way out (its end is reported when it comes), or only busy.
+    pub fn open_failed(&mut self, now: Instant, slot: Slot, error: &OpenError) -> bool {
+        match *error {
+            OpenError::PeerGoingAway | OpenError::IdsExhausted => self.peer_go_away(now, slot),
+            OpenError::SessionClosed(reason) => self.session_closed(now, slot, reason),
+            OpenError::Closing | OpenError::Blocked => self.report(now, slot, |_, _| true),
+        }
+    }
+
+    /// Whether a request that failed with `delivery` after `retries`
+    /// earlier retries should run again on another session: only when the
+    /// peer never saw it ([`Delivery::NotDelivered`]), and at most
+    /// [`PoolConfig::max_retries`](super::PoolConfig::max_retries) times. A
+    /// failure that may have been delivered is never retried, since running
+    /// the request again could do its work twice.
+    #[must_use]
+    pub fn may_retry(&self, delivery: Option<Delivery>, retries: u32) -> bool {
+        delivery == Some(Delivery::NotDelivered) && retries < self.config.max_retries
+    }
+
+    /// Takes the live session in place `index` out of picking after its
+    /// peer's GoAway (or anything as final for new streams): it drains
+    /// until its last stream ends, or closes at once if it has none, and a
+    /// replacement is dialed.
+    pub(super) fn drain(&mut self, index: usize) -> bool {
+        match self.entries[index].phase {
             Phase::Live { .. } => {
-                if pool.entries[index].streams == 0 {
-                    pool.close(index);
+                if self.entries[index].streams == 0 {
+                    self.close(index);
                 } else {
-                    pool.entries[index].phase = Phase::Draining { since: pool.now };
+                    self.entries[index].phase = Phase::Draining { since: self.now };
                     // Make room among the draining before the replacement
                     // takes a place, so the table stays below twice
                     // `max_sessions`.
-                    pool.limit_draining();
+                    self.limit_draining();
                 }
-                pool.dial_if_room();
+                self.dial_if_room();
                 true
             }
             // A second GoAway changes nothing.
             Phase::Draining { .. } => true,
             _ => false,
-        })
+        }
     }
 
     /// The common shape of a report: note the time, find the slot's place

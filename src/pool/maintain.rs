@@ -9,13 +9,19 @@ use crate::time::Instant;
 
 impl Pool {
     /// Acts on everything that is due: expired deadlines, then too many
-    /// draining sessions, idle extras, missing sessions and load.
+    /// draining sessions, idle extras, missing sessions, load, and the
+    /// spread over endpoints.
     pub(super) fn maintain(&mut self) {
         self.expire_deadlines();
         self.limit_draining();
         self.close_idle();
         self.replenish();
         self.autoscale();
+        self.rebalance();
+        // Last, so no session the steps above closed or drained is pinged.
+        for index in 0..self.entries.len() {
+            self.ping_if_due(index);
+        }
     }
 
     /// Sessions that count against `max_sessions`.
@@ -28,27 +34,26 @@ impl Pool {
         self.entries.iter().filter(|e| e.is_live()).count()
     }
 
-    /// Dials in flight or waiting out a backoff: sessions on their way.
-    fn pending(&self) -> usize {
-        self.entries
-            .iter()
-            .filter(|e| matches!(e.phase, Phase::Dialing { .. } | Phase::BackingOff { .. }))
-            .count()
-    }
-
-    /// Starts a new attempt in place `index`.
+    /// Starts a new attempt in place `index` to the endpoint the spread
+    /// wants, or leaves it waiting for one while every endpoint is backing
+    /// off.
     fn dial(&mut self, index: usize) {
+        let Some(endpoint) = self.choose_endpoint() else {
+            self.entries[index].phase = Phase::BackingOff;
+            return;
+        };
         let deadline = self.now + self.config.connect_timeout;
         let entry = &mut self.entries[index];
         // Wrapping is fine: an attempt 2^32 dials old cannot still report.
         entry.generation = entry.generation.wrapping_add(1);
         entry.phase = Phase::Dialing { deadline };
+        entry.endpoint = endpoint;
         entry.streams = 0;
         entry.srtt = None;
         entry.wrr_score = 0;
         let slot = entry.slot(index);
         self.dials += 1;
-        self.actions.push_back(Action::Dial { slot });
+        self.actions.push_back(Action::Dial { slot, endpoint });
     }
 
     /// Dials in the lowest free place, growing the table only when every
@@ -93,52 +98,46 @@ impl Pool {
         self.vacate(index);
     }
 
-    /// Counts a failed dial or a lost session in place `index` and schedules
-    /// the redial, or gives up.
+    /// Counts a failed dial or a lost session in place `index` against its
+    /// endpoint, and redials: at once if another endpoint may be dialed,
+    /// else once one comes out of its backoff.
     pub(super) fn fail(&mut self, index: usize) {
         self.failures += 1;
+        self.endpoint_failed(self.entries[index].endpoint);
         if self.gave_up {
             self.vacate(index);
             return;
         }
         let entry = &mut self.entries[index];
-        entry.failures = entry.failures.saturating_add(1);
-        let failures = entry.failures;
-        if self.config.max_attempts.is_some_and(|max| failures >= max) {
-            self.vacate(index);
-            self.give_up();
-            return;
-        }
-        let until = self.now + self.jitter.delay(&self.config, failures);
-        let entry = &mut self.entries[index];
-        entry.phase = Phase::BackingOff { until };
+        entry.phase = Phase::BackingOff;
         entry.streams = 0;
         entry.srtt = None;
     }
 
     /// Stops dialing: pending redials are dropped; see
     /// [`Action::GaveUp`].
-    fn give_up(&mut self) {
+    pub(super) fn give_up(&mut self) {
         self.gave_up = true;
         self.actions.push_back(Action::GaveUp);
         for index in 0..self.entries.len() {
-            if matches!(self.entries[index].phase, Phase::BackingOff { .. }) {
+            if matches!(self.entries[index].phase, Phase::BackingOff) {
                 self.vacate(index);
             }
         }
     }
 
-    /// Marks a live session as healthy, which resets its place's backoff.
+    /// Marks a live session as healthy, which resets its endpoint's
+    /// backoff.
     pub(super) fn prove_healthy(&mut self, index: usize) {
         let entry = &mut self.entries[index];
         if let Phase::Live { proven, .. } = &mut entry.phase {
             *proven = true;
-            entry.failures = 0;
+            self.endpoints[entry.endpoint].reset();
         }
     }
 
-    /// Connect timeouts, redials whose backoff is over, and sessions that
-    /// proved healthy by staying up.
+    /// Connect timeouts, redials that an endpoint can take, and sessions
+    /// that proved healthy by staying up.
     fn expire_deadlines(&mut self) {
         let now = self.now;
         for index in 0..self.entries.len() {
@@ -149,7 +148,6 @@ impl Pool {
                     self.actions.push_back(Action::Close { slot });
                     self.fail(index);
                 }
-                Phase::BackingOff { until } if until <= now => self.dial(index),
                 Phase::Live {
                     since,
                     proven: false,
@@ -157,6 +155,30 @@ impl Pool {
                 } if since + self.config.healthy_after <= now => self.prove_healthy(index),
                 _ => {}
             }
+        }
+        // After the timeouts, so a dial that just timed out is redialed at
+        // once when another endpoint may be dialed.
+        for index in 0..self.entries.len() {
+            if matches!(self.entries[index].phase, Phase::BackingOff) {
+                self.dial(index);
+            }
+        }
+    }
+
+    /// Asks for a ping on place `index`'s live session if one is due, and
+    /// schedules the next one interval later, answered or not: a peer that
+    /// stops answering is the keepalive's to find out, and the host's
+    /// session bounds the pings in flight.
+    fn ping_if_due(&mut self, index: usize) {
+        let now = self.now;
+        let every = self.config.ping_interval;
+        let entry = &mut self.entries[index];
+        if let Phase::Live { ping_due, .. } = &mut entry.phase
+            && ping_due.is_some_and(|due| due <= now)
+        {
+            *ping_due = every.map(|every| now + every);
+            let slot = entry.slot(index);
+            self.actions.push_back(Action::Ping { slot });
         }
     }
 
@@ -224,7 +246,7 @@ impl Pool {
     /// than the target, unless one is already on its way: that one is the
     /// answer to the load, and dialing more would overshoot.
     fn autoscale(&mut self) {
-        if self.pending() > 0 {
+        if self.entries.iter().any(|e| e.is_pending()) {
             return;
         }
         let target = self.config.target_streams_per_session;

@@ -12,18 +12,31 @@
 //!
 //! - keeps `min_sessions..=max_sessions` sessions live, dialing or waiting
 //!   to redial ([`PoolConfig`]);
+//! - spreads them over the [endpoints](PoolConfig::endpoints) it is given,
+//!   by weight, telling the host which endpoint each dial is for
+//!   ([`Action::Dial`]);
 //! - dials another session when every pickable session carries more than
 //!   `target_streams_per_session` streams, and closes sessions beyond
 //!   `min_sessions` that stayed without streams for `idle_timeout`;
-//! - redials a failed dial or a lost session after an exponential backoff
-//!   with jitter (1 s, x1.6, capped at 120 s, +/-20 % by default, as gRPC),
-//!   which resets once a session proves healthy (it stayed up for
-//!   `healthy_after` or answered a ping);
-//! - drains a session whose peer sent GoAway: no new streams, a replacement
-//!   is dialed at once, and it is closed when its last stream ends;
+//! - keeps health per endpoint ([`EndpointInfo`]: failures, backoff, RTT):
+//!   after a failed dial or a lost session the endpoint is left alone for
+//!   an exponential backoff with jitter (1 s, x1.6, capped at 120 s,
+//!   +/-20 % by default, as gRPC), which resets once a session there
+//!   proves healthy (it stayed up for `healthy_after` or answered a ping);
+//!   the place is redialed at once to another endpoint if one is up, and
+//!   once the endpoint's backoff ends a session moves back to it;
+//! - asks for a health ping on every live session each `ping_interval`
+//!   ([`Action::Ping`]), whose answers ([`Pool::pong`]) give the RTT;
+//! - drains a session whose peer sent GoAway (or that ran out of stream
+//!   ids, [`Pool::open_failed`]): no new streams, a replacement is dialed
+//!   at once, and it is closed when its last stream ends;
 //! - picks a session for a new stream by [`Policy`], never a dialing,
-//!   draining or slow one, and reports per-session health ([`SessionInfo`])
-//!   and totals ([`PoolStats`]).
+//!   draining or slow one, decides whether a failed request may run again
+//!   ([`Pool::may_retry`]), and reports per-session health
+//!   ([`SessionInfo`]) and totals ([`PoolStats`]).
+//!
+//! Behind the crate's `pool` feature (off by default; the async adapters
+//! turn it on).
 //!
 //! # The drive loop
 //!
@@ -49,14 +62,15 @@
 //! let mut run_actions = |pool: &mut Pool, now: Instant, tried: &mut Vec<usize>| {
 //!     while let Some(action) = pool.poll_action() {
 //!         match action {
-//!             Action::Dial { slot } if tried.contains(&slot.index()) => {
+//!             Action::Dial { slot, .. } if tried.contains(&slot.index()) => {
 //!                 if !pool.dial_succeeded(now, slot) { /* unwanted now: close it */ }
 //!             }
-//!             Action::Dial { slot } => {
+//!             Action::Dial { slot, .. } => {
 //!                 tried.push(slot.index());
 //!                 pool.dial_failed(now, slot);
 //!             }
 //!             Action::Close { slot: _ } => { /* drop that connection */ }
+//!             Action::Ping { slot: _ } => { /* ping it, report the pong */ }
 //!             Action::GaveUp => panic!("retries are unlimited by default"),
 //!             _ => {}
 //!         }
@@ -96,6 +110,9 @@
 
 mod backoff;
 mod config;
+mod endpoint;
+#[cfg(test)]
+mod endpoint_tests;
 mod events;
 mod maintain;
 mod select;
@@ -109,23 +126,26 @@ use alloc::vec::Vec;
 
 pub use config::{Policy, PoolConfig, Weights};
 pub use slot::{SessionState, Slot};
-pub use stats::{PoolStats, SessionInfo};
+pub use stats::{EndpointInfo, PoolStats, SessionInfo};
 
 use crate::time::Instant;
 use backoff::Jitter;
+use endpoint::Health;
 use slot::Entry;
 
 /// What the pool asks the host to do, from [`Pool::poll_action`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Action {
-    /// Connect a new session for this slot, then report
+    /// Connect a new session for this slot to `endpoint`, then report
     /// [`Pool::dial_succeeded`] or [`Pool::dial_failed`]. A dial not
     /// reported within the connect timeout counts as failed and is followed
     /// by `Close` for the same slot.
     Dial {
         /// The slot and attempt to report about.
         slot: Slot,
+        /// Where to connect: an index into [`PoolConfig::endpoints`].
+        endpoint: usize,
     },
     /// Close this slot's session, or abandon its dial. The pool has already
     /// forgotten it: reports about it are ignored, so the host need not
@@ -134,8 +154,16 @@ pub enum Action {
         /// The slot whose session or dial to drop.
         slot: Slot,
     },
-    /// A slot failed `max_attempts` times in a row, so the pool stopped
-    /// dialing: pending redials are dropped, dials still in flight are
+    /// Ping this slot's session (the core's `Session::ping`) and report the
+    /// answer's round-trip time with [`Pool::pong`]; a ping that fails or
+    /// goes unanswered needs no report. Asked every
+    /// [`PoolConfig::ping_interval`] per live session.
+    Ping {
+        /// The slot whose session to ping.
+        slot: Slot,
+    },
+    /// Every endpoint failed `max_attempts` times in a row, so the pool
+    /// stopped dialing: pending redials are dropped, dials still in flight are
     /// honoured if they succeed, lost sessions are not replaced, and live
     /// sessions keep serving. [`Pool::resume`] starts over. Emitted once per
     /// giving up.
@@ -150,6 +178,8 @@ pub struct Pool {
     /// every place is in use, so it stays below `2 * max_sessions` (active
     /// plus draining sessions).
     entries: Vec<Entry>,
+    /// One per endpoint, indexed as [`PoolConfig::endpoints`].
+    endpoints: Vec<Health>,
     actions: VecDeque<Action>,
     /// The latest time the host supplied; deadlines start from it.
     now: Instant,
@@ -167,6 +197,11 @@ impl Pool {
     pub fn new(config: PoolConfig, now: Instant) -> Self {
         let mut pool = Pool {
             jitter: Jitter::new(config.seed),
+            endpoints: config
+                .effective_endpoints()
+                .into_iter()
+                .map(Health::new)
+                .collect(),
             config,
             entries: Vec::new(),
             actions: VecDeque::new(),
@@ -193,22 +228,27 @@ impl Pool {
     }
 
     /// When the pool next needs [`handle_timeout`](Self::handle_timeout): a
-    /// redial, a connect timeout, a session proving healthy by uptime, or an
-    /// idle session to close. `None` when nothing is pending.
+    /// redial, a connect timeout, a session proving healthy by uptime, a
+    /// health ping, or an idle session to close. `None` when nothing is
+    /// pending.
     #[must_use = "the pool needs `handle_timeout` at this deadline"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let slots = self.entries.iter().filter_map(|entry| match entry.phase {
-            slot::Phase::BackingOff { until } => Some(until),
             slot::Phase::Dialing { deadline } => Some(deadline),
             slot::Phase::Live {
                 since,
-                proven: false,
+                proven,
+                ping_due,
                 ..
-            } => Some(since + self.config.healthy_after),
+            } => {
+                let proof = (!proven).then(|| since + self.config.healthy_after);
+                [proof, ping_due].into_iter().flatten().min()
+            }
             _ => None,
         });
         slots
             .chain(self.next_idle_close().map(|(due, _)| due))
+            .chain(self.next_endpoint_up())
             .min()
     }
 
@@ -219,14 +259,14 @@ impl Pool {
         self.maintain();
     }
 
-    /// Starts over after [`Action::GaveUp`]: forgets every slot's failures
-    /// and dials back up to `min_sessions`. Harmless when the pool has not
-    /// given up.
+    /// Starts over after [`Action::GaveUp`]: forgets every endpoint's
+    /// failures and backoff and dials back up to `min_sessions`. Harmless
+    /// when the pool has not given up (it ends any backoff, though).
     pub fn resume(&mut self, now: Instant) {
         self.observe(now);
         self.gave_up = false;
-        for entry in &mut self.entries {
-            entry.failures = 0;
+        for health in &mut self.endpoints {
+            health.reset();
         }
         self.maintain();
     }

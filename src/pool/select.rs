@@ -5,11 +5,16 @@ use core::time::Duration;
 use super::Pool;
 use super::backoff::mix;
 use super::config::{Policy, PoolConfig, Weights};
+use super::endpoint::Health;
 use super::slot::{Entry, Slot};
 
 /// The weight an RTT-weighted session gets per microsecond of RTT it does
 /// not have: weight = this / RTT in microseconds, so 1 ms weighs 10^6.
 const RTT_WEIGHT_SCALE: u64 = 1_000_000_000;
+
+/// What an endpoint's weight is multiplied by before it is split among its
+/// sessions: the least common multiple of 1 to 16.
+const ENDPOINT_WEIGHT_SCALE: u64 = 720_720;
 
 impl Pool {
     /// The session a new stream should go to, by the configured
@@ -51,9 +56,14 @@ impl Pool {
         let chosen = match (&self.config.policy, key) {
             (Policy::RoundRobin, _) => self.round_robin(fastest, excluded),
             (Policy::Sticky, Some(key)) => self.rendezvous(key, fastest, excluded),
-            (Policy::Weighted(weights), _) => {
-                weighted(weights, &self.config, &mut self.entries, fastest, excluded)
-            }
+            (Policy::Weighted(weights), _) => weighted(
+                weights,
+                &self.config,
+                &self.endpoints,
+                &mut self.entries,
+                fastest,
+                excluded,
+            ),
             _ => self.least_loaded(fastest, excluded),
         };
         if chosen.is_none() && self.active() == 0 {
@@ -141,10 +151,18 @@ fn pickable(config: &PoolConfig, entry: &Entry, fastest: Option<Duration>) -> bo
 fn weighted(
     weights: &Weights,
     config: &PoolConfig,
+    endpoints: &[Health],
     entries: &mut [Entry],
     fastest: Option<Duration>,
     excluded: Option<usize>,
 ) -> Option<usize> {
+    // Candidates per endpoint, among which its weight is shared.
+    let mut sharing = alloc::vec![0u64; endpoints.len()];
+    for (index, entry) in entries.iter().enumerate() {
+        if Some(index) != excluded && pickable(config, entry, fastest) {
+            sharing[entry.endpoint] += 1;
+        }
+    }
     // An unmeasured session gets the average of the measured ones, so it
     // gets neither the most nor the least; all equal when none is measured.
     let (sum, count) = entries
@@ -165,14 +183,19 @@ fn weighted(
             continue;
         }
         let weight = match weights {
-            Weights::PerSlot(table) => table.get(index).copied().unwrap_or(1),
-            Weights::Rtt => entry.srtt.map_or(unmeasured, rtt_weight),
+            Weights::Endpoint => {
+                // Scaled by a number every small session count divides, so
+                // the split is exact for up to 16 sessions per endpoint.
+                let share = u64::from(endpoints[entry.endpoint].weight) * ENDPOINT_WEIGHT_SCALE;
+                i64::try_from(share / sharing[entry.endpoint].max(1)).unwrap_or(i64::MAX)
+            }
+            Weights::Rtt => i64::from(entry.srtt.map_or(unmeasured, rtt_weight)),
         };
         if weight == 0 {
             continue;
         }
-        entry.wrr_score = entry.wrr_score.saturating_add(i64::from(weight));
-        total += i64::from(weight);
+        entry.wrr_score = entry.wrr_score.saturating_add(weight);
+        total = total.saturating_add(weight);
         if best.is_none_or(|(score, _)| entry.wrr_score > score) {
             best = Some((entry.wrr_score, index));
         }

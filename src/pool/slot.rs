@@ -56,7 +56,8 @@ impl fmt::Display for Slot {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SessionState {
-    /// Waiting out a backoff delay before redialing.
+    /// Waiting to redial until an endpoint may be dialed: every endpoint
+    /// is waiting out its backoff after failures.
     BackingOff,
     /// A dial was asked for and not yet reported.
     Dialing,
@@ -72,8 +73,8 @@ pub enum SessionState {
 pub(super) enum Phase {
     /// Nothing here; the slot can be reused.
     Vacant,
-    /// Redial at `until`.
-    BackingOff { until: Instant },
+    /// Redial as soon as an endpoint is available.
+    BackingOff,
     /// The dial counts as failed at `deadline`.
     Dialing { deadline: Instant },
     Live {
@@ -83,6 +84,8 @@ pub(super) enum Phase {
         proven: bool,
         /// When the session last dropped to zero streams, while it has none.
         idle_since: Option<Instant>,
+        /// When the next health ping is due (`None`: pings are off).
+        ping_due: Option<Instant>,
     },
     /// Draining since this instant; the oldest goes first when too many
     /// drain at once.
@@ -99,9 +102,9 @@ pub(super) struct Entry {
     pub(super) streams: usize,
     /// Smoothed round-trip time of the session, from reported pongs.
     pub(super) srtt: Option<Duration>,
-    /// Consecutive failures in this place, reset when a session proves
-    /// healthy or the slot is vacated.
-    pub(super) failures: u32,
+    /// The endpoint of the current attempt (index into
+    /// `PoolConfig::endpoints`).
+    pub(super) endpoint: usize,
     /// The running score of smooth weighted round robin.
     pub(super) wrr_score: i64,
 }
@@ -113,7 +116,7 @@ impl Entry {
             phase: Phase::Vacant,
             streams: 0,
             srtt: None,
-            failures: 0,
+            endpoint: 0,
             wrr_score: 0,
         }
     }
@@ -132,7 +135,7 @@ impl Entry {
     pub(super) fn state(&self) -> Option<SessionState> {
         match self.phase {
             Phase::Vacant => None,
-            Phase::BackingOff { .. } => Some(SessionState::BackingOff),
+            Phase::BackingOff => Some(SessionState::BackingOff),
             Phase::Dialing { .. } => Some(SessionState::Dialing),
             Phase::Live { .. } => Some(SessionState::Live),
             Phase::Draining { .. } => Some(SessionState::Draining),
@@ -143,8 +146,13 @@ impl Entry {
     pub(super) fn is_active(&self) -> bool {
         matches!(
             self.phase,
-            Phase::BackingOff { .. } | Phase::Dialing { .. } | Phase::Live { .. }
+            Phase::BackingOff | Phase::Dialing { .. } | Phase::Live { .. }
         )
+    }
+
+    /// A session on its way: dialing, or waiting to redial.
+    pub(super) fn is_pending(&self) -> bool {
+        matches!(self.phase, Phase::Dialing { .. } | Phase::BackingOff)
     }
 
     pub(super) fn is_live(&self) -> bool {
@@ -154,10 +162,16 @@ impl Entry {
     /// Folds a round-trip sample into the estimate (weight 1/8, as TCP and
     /// the session do).
     pub(super) fn rtt_sample(&mut self, sample: Duration) {
-        self.srtt = Some(match self.srtt {
-            None => sample,
-            Some(smoothed) => (smoothed * 7 + sample) / 8,
-        });
+        self.srtt = Some(smooth(self.srtt, sample));
+    }
+}
+
+/// An RTT estimate with `sample` folded in (weight 1/8, as TCP and the
+/// session do); the first sample is the estimate.
+pub(super) fn smooth(estimate: Option<Duration>, sample: Duration) -> Duration {
+    match estimate {
+        None => sample,
+        Some(smoothed) => (smoothed * 7 + sample) / 8,
     }
 }
 

@@ -1,32 +1,31 @@
 //! Scenario tests of the pool, one behaviour each.
 
-use alloc::vec;
 use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::*;
-use crate::error::CloseReason;
+use crate::error::{CloseReason, Delivery, OpenError};
 
-fn secs(s: u64) -> Instant {
+pub(super) fn secs(s: u64) -> Instant {
     Instant::from_millis(s * 1_000)
 }
 
-fn actions(pool: &mut Pool) -> Vec<Action> {
+pub(super) fn actions(pool: &mut Pool) -> Vec<Action> {
     core::iter::from_fn(|| pool.poll_action()).collect()
 }
 
-fn dials(actions: &[Action]) -> Vec<Slot> {
+pub(super) fn dials(actions: &[Action]) -> Vec<Slot> {
     actions
         .iter()
         .filter_map(|a| match a {
-            Action::Dial { slot } => Some(*slot),
+            Action::Dial { slot, .. } => Some(*slot),
             _ => None,
         })
         .collect()
 }
 
 /// Answers every pending dial with success; returns the new sessions.
-fn connect_all(pool: &mut Pool, now: Instant) -> Vec<Slot> {
+pub(super) fn connect_all(pool: &mut Pool, now: Instant) -> Vec<Slot> {
     let mut up = Vec::new();
     loop {
         let new = dials(&actions(pool));
@@ -46,7 +45,15 @@ fn state(pool: &Pool, index: usize) -> Option<SessionState> {
         .map(|s| s.state)
 }
 
-fn info(pool: &Pool, slot: Slot) -> SessionInfo {
+/// Failures in a row on `endpoint`.
+pub(super) fn failures(pool: &Pool, endpoint: usize) -> u32 {
+    pool.endpoints()
+        .nth(endpoint)
+        .expect("configured")
+        .consecutive_failures
+}
+
+pub(super) fn info(pool: &Pool, slot: Slot) -> SessionInfo {
     pool.sessions().find(|s| s.slot == slot).expect("occupied")
 }
 
@@ -84,7 +91,9 @@ fn connect_timeout_abandons_the_dial_and_backs_off() {
 
 #[test]
 fn backoff_grows_per_failure_and_resets_once_healthy() {
-    let config = PoolConfig::default().with_backoff_jitter(0.0);
+    let config = PoolConfig::default()
+        .with_backoff_jitter(0.0)
+        .with_ping_interval(None);
     let mut now = Instant::ZERO;
     let mut pool = Pool::new(config, now);
     let mut delays = Vec::new();
@@ -98,7 +107,7 @@ fn backoff_grows_per_failure_and_resets_once_healthy() {
     }
     assert_eq!(delays, [1_000, 1_600, 2_560, 4_096]);
     let slot = connect_all(&mut pool, now)[0];
-    assert_eq!(info(&pool, slot).consecutive_failures, 4);
+    assert_eq!(failures(&pool, 0), 4);
     // Lost before proving healthy: the failure count keeps growing.
     pool.session_closed(now, slot, CloseReason::KeepAliveTimeout);
     let at = pool.poll_timeout().unwrap();
@@ -111,7 +120,7 @@ fn backoff_grows_per_failure_and_resets_once_healthy() {
     assert_eq!(pool.poll_timeout(), Some(now));
     pool.handle_timeout(now);
     assert!(info(&pool, slot).proven_healthy);
-    assert_eq!(info(&pool, slot).consecutive_failures, 0);
+    assert_eq!(failures(&pool, 0), 0);
     pool.session_closed(now, slot, CloseReason::TransportClosed);
     let at = pool.poll_timeout().unwrap();
     assert_eq!(at.saturating_duration_since(now), Duration::from_secs(1));
@@ -119,17 +128,18 @@ fn backoff_grows_per_failure_and_resets_once_healthy() {
 
 #[test]
 fn a_pong_proves_health_at_once() {
-    let mut pool = Pool::new(PoolConfig::default(), Instant::ZERO);
+    let config = PoolConfig::default().with_ping_interval(None);
+    let mut pool = Pool::new(config, Instant::ZERO);
     let slot = dials(&actions(&mut pool))[0];
     pool.dial_failed(Instant::ZERO, slot);
     let at = pool.poll_timeout().unwrap();
     pool.handle_timeout(at);
     let slot = connect_all(&mut pool, at)[0];
-    assert_eq!(info(&pool, slot).consecutive_failures, 1);
+    assert_eq!(failures(&pool, 0), 1);
     assert!(pool.pong(at, slot, Duration::from_millis(30)));
     let now = info(&pool, slot);
     assert!(now.proven_healthy);
-    assert_eq!(now.consecutive_failures, 0);
+    assert_eq!(failures(&pool, 0), 0);
     assert_eq!(now.smoothed_rtt, Some(Duration::from_millis(30)));
     // Nothing left to wait for: healthy, and idle closes spare min_sessions.
     assert_eq!(pool.poll_timeout(), None);
@@ -144,20 +154,26 @@ fn gives_up_after_max_attempts_until_resumed() {
     let mut pool = Pool::new(config, now);
     let first = dials(&actions(&mut pool));
     pool.dial_failed(now, first[0]);
+    // The endpoint is already backing off: the same outage, not counted.
     pool.dial_failed(now, first[1]);
+    assert_eq!(failures(&pool, 0), 1);
     now = pool.poll_timeout().unwrap();
     pool.handle_timeout(now);
-    let retry = dials(&actions(&mut pool))[0];
-    pool.dial_failed(now, retry);
-    // The second failure of that slot gives up: the other slot's pending
-    // redial is dropped, and nothing is dialed any more.
+    // Both places redial when the endpoint's backoff ends.
+    let retry = dials(&actions(&mut pool));
+    assert_eq!(retry.len(), 2);
+    pool.dial_failed(now, retry[0]);
+    // The endpoint's second failure gives up: nothing is dialed any more,
+    // and the dial still in flight is honoured only if it succeeds.
     assert_eq!(actions(&mut pool), [Action::GaveUp]);
     let stats = pool.stats();
     assert!(stats.gave_up);
     assert_eq!(
         (stats.dialing, stats.backing_off, stats.failures),
-        (0, 0, 3)
+        (1, 0, 3)
     );
+    pool.dial_failed(now, retry[1]);
+    assert_eq!(pool.stats().dialing, 0);
     now += Duration::from_secs(1_000);
     pool.handle_timeout(now);
     assert_eq!(pool.pick(None), None);
@@ -259,7 +275,8 @@ fn idle_extras_close_but_min_sessions_stay() {
     let config = PoolConfig::default()
         .with_min_sessions(1)
         .with_target_streams_per_session(0)
-        .with_idle_timeout(Some(Duration::from_secs(60)));
+        .with_idle_timeout(Some(Duration::from_secs(60)))
+        .with_ping_interval(None);
     let mut now = Instant::ZERO;
     let mut pool = Pool::new(config, now);
     let a = connect_all(&mut pool, now)[0];
@@ -378,17 +395,32 @@ fn sticky_keys_stay_until_their_session_goes() {
 }
 
 #[test]
-fn weighted_per_slot_shares_match_weights() {
-    let (mut pool, s) = live_pool(3, Policy::Weighted(Weights::PerSlot(vec![3, 1, 0])));
+fn weighted_endpoint_shares_match_endpoint_weights() {
+    let config = PoolConfig::default()
+        .with_endpoints([3, 1, 0])
+        .with_min_sessions(3)
+        .with_max_sessions(3)
+        .with_ping_interval(None)
+        .with_policy(Policy::Weighted(Weights::Endpoint));
+    let mut pool = Pool::new(config, Instant::ZERO);
+    connect_all(&mut pool, Instant::ZERO);
+    // Weight 0 is never dialed; the others get sessions by weight.
+    let live: Vec<usize> = pool.endpoints().map(|e| e.live).collect();
+    assert_eq!(live, [2, 1, 0]);
     let mut counts = [0usize; 3];
     for _ in 0..40 {
-        counts[pool.pick(None).unwrap().index()] += 1;
+        let slot = pool.pick(None).unwrap();
+        counts[info(&pool, slot).endpoint] += 1;
     }
     assert_eq!(counts, [30, 10, 0]);
-    // Smooth: never more than three picks of slot 0 in a row.
-    let run: Vec<usize> = (0..8).map(|_| pool.pick(None).unwrap().index()).collect();
-    assert!(!run.windows(4).any(|w| w.iter().all(|&i| i == 0)));
-    assert_eq!(s.len(), 3);
+    // Smooth: never more than three picks of endpoint 0 in a row.
+    let run: Vec<usize> = (0..8)
+        .map(|_| {
+            let slot = pool.pick(None).unwrap();
+            info(&pool, slot).endpoint
+        })
+        .collect();
+    assert!(!run.windows(4).any(|w| w.iter().all(|&e| e == 0)));
 }
 
 #[test]
@@ -451,4 +483,102 @@ fn pick_avoiding_goes_elsewhere_unless_alone() {
         // A stale slot to avoid is no reason to refuse.
         assert_eq!(pool.pick_avoiding(None, s[1]), Some(s[0]));
     }
+}
+
+#[test]
+fn live_sessions_are_pinged_every_interval_answered_or_not() {
+    let config = PoolConfig::default()
+        .with_min_sessions(2)
+        .with_ping_interval(Some(Duration::from_secs(5)));
+    let mut pool = Pool::new(config, Instant::ZERO);
+    let asked = dials(&actions(&mut pool));
+    // The second session comes up a second later: its pings run a second
+    // behind.
+    assert!(pool.dial_succeeded(Instant::ZERO, asked[0]));
+    assert!(pool.dial_succeeded(secs(1), asked[1]));
+    assert_eq!(pool.poll_timeout(), Some(secs(5)));
+    pool.handle_timeout(secs(5));
+    let first = actions(&mut pool);
+    assert_eq!(first.len(), 1);
+    let Action::Ping { slot } = first[0] else {
+        panic!("expected a ping, got {first:?}")
+    };
+    assert_eq!(slot.index(), 0);
+    assert_eq!(pool.poll_timeout(), Some(secs(6)));
+    pool.handle_timeout(secs(6));
+    assert!(matches!(actions(&mut pool)[..], [Action::Ping { slot }] if slot.index() == 1));
+    // Unanswered, the first is pinged again one interval later; an answer
+    // is its RTT sample and its proof of health.
+    assert_eq!(pool.poll_timeout(), Some(secs(10)));
+    assert!(pool.pong(secs(7), slot, Duration::from_millis(40)));
+    assert!(info(&pool, slot).proven_healthy);
+    pool.handle_timeout(secs(10));
+    assert!(matches!(actions(&mut pool)[..], [Action::Ping { slot }] if slot.index() == 0));
+}
+
+#[test]
+fn no_pings_without_an_interval_or_for_draining_sessions() {
+    let config = PoolConfig::default().with_ping_interval(None);
+    let mut pool = Pool::new(config, Instant::ZERO);
+    connect_all(&mut pool, Instant::ZERO);
+    pool.handle_timeout(secs(3_600));
+    assert!(actions(&mut pool).is_empty());
+
+    let config = PoolConfig::default().with_ping_interval(Some(Duration::from_secs(1)));
+    let mut pool = Pool::new(config, Instant::ZERO);
+    let old = connect_all(&mut pool, Instant::ZERO)[0];
+    pool.load_changed(Instant::ZERO, old, 1);
+    assert!(pool.peer_go_away(Instant::ZERO, old));
+    let new = connect_all(&mut pool, Instant::ZERO)[0];
+    pool.handle_timeout(secs(1));
+    assert_eq!(actions(&mut pool), [Action::Ping { slot: new }]);
+}
+
+#[test]
+fn an_open_refused_for_ids_or_goaway_drains_and_replaces_the_session() {
+    for error in [OpenError::IdsExhausted, OpenError::PeerGoingAway] {
+        let mut pool = Pool::new(PoolConfig::default(), Instant::ZERO);
+        let old = connect_all(&mut pool, Instant::ZERO)[0];
+        pool.load_changed(Instant::ZERO, old, 3);
+        assert!(pool.open_failed(secs(1), old, &error));
+        assert_eq!(info(&pool, old).state, SessionState::Draining);
+        // Replaced at once, without a backoff: it is no failure.
+        let new = dials(&actions(&mut pool));
+        assert_eq!(new.len(), 1, "{error:?}");
+        assert_ne!(new[0].index(), old.index());
+        assert_eq!(pool.stats().failures, 0);
+        assert!(pool.dial_succeeded(secs(1), new[0]));
+        assert_eq!(pool.pick(None), Some(new[0]));
+    }
+}
+
+#[test]
+fn an_open_refused_by_a_closed_session_reports_its_end() {
+    let mut pool = Pool::new(PoolConfig::default(), Instant::ZERO);
+    let slot = connect_all(&mut pool, Instant::ZERO)[0];
+    let error = OpenError::SessionClosed(CloseReason::TransportClosed);
+    assert!(pool.open_failed(secs(1), slot, &error));
+    assert_eq!(info(&pool, slot).state, SessionState::BackingOff);
+    assert_eq!(pool.stats().failures, 1);
+    // A busy or closing session is left as it is.
+    let mut pool = Pool::new(PoolConfig::default(), Instant::ZERO);
+    let slot = connect_all(&mut pool, Instant::ZERO)[0];
+    for error in [OpenError::Blocked, OpenError::Closing] {
+        assert!(pool.open_failed(secs(1), slot, &error));
+        assert_eq!(info(&pool, slot).state, SessionState::Live);
+    }
+    assert!(actions(&mut pool).is_empty());
+    // About an attempt the pool forgot: refused.
+    pool.session_closed(secs(2), slot, CloseReason::LocalClose);
+    assert!(!pool.open_failed(secs(2), slot, &OpenError::IdsExhausted));
+}
+
+#[test]
+fn only_undelivered_requests_are_retried_and_only_max_retries_times() {
+    let pool = Pool::new(PoolConfig::default().with_max_retries(2), Instant::ZERO);
+    assert!(pool.may_retry(Some(Delivery::NotDelivered), 0));
+    assert!(pool.may_retry(Some(Delivery::NotDelivered), 1));
+    assert!(!pool.may_retry(Some(Delivery::NotDelivered), 2));
+    assert!(!pool.may_retry(Some(Delivery::MaybeDelivered), 0));
+    assert!(!pool.may_retry(None, 0));
 }

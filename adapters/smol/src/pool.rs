@@ -5,7 +5,7 @@ use std::future::Future;
 use std::io;
 
 use futures_io::{AsyncRead, AsyncWrite};
-use muxplex::pool::{PoolStats, SessionInfo};
+use muxplex::pool::{EndpointInfo, PoolStats, SessionInfo};
 use muxplex_async::pool::{BoxFuture, PoolOptions, PooledStream, Retryable, Runtime};
 
 use crate::{Error, FuturesIo, SmolTimer};
@@ -72,12 +72,38 @@ impl Pool {
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
         S: Fn(BoxFuture) + Send + Sync + 'static,
     {
-        let connector = move || {
-            let connecting = connector();
+        Pool::with_endpoints([((), 1)], move |()| connector(), options, spawn)
+    }
+
+    /// A pool over several endpoints, each with its weight; `connector`
+    /// makes a transport to the endpoint it is given (an address, say). The
+    /// core pool spreads sessions by weight, leaves a failing endpoint
+    /// alone for its backoff while the others take its sessions, and moves
+    /// sessions back once it answers; see
+    /// [`muxplex_async::pool::Pool::with_endpoints`].
+    #[must_use = "dropping the pool shuts it down"]
+    pub fn with_endpoints<E, C, F, T, S>(
+        endpoints: impl IntoIterator<Item = (E, u32)>,
+        connector: C,
+        options: impl Into<PoolOptions>,
+        spawn: S,
+    ) -> Pool
+    where
+        E: Send + Sync + 'static,
+        C: Fn(&E) -> F + Send + Sync + 'static,
+        F: Future<Output = io::Result<T>> + Send + 'static,
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        S: Fn(BoxFuture) + Send + Sync + 'static,
+    {
+        let connector = move |endpoint: &E| {
+            let connecting = connector(endpoint);
             async move { connecting.await.map(FuturesIo) }
         };
+        let runtime = SmolRuntime(spawn);
         Pool {
-            inner: muxplex_async::pool::Pool::new(SmolRuntime(spawn), connector, options),
+            inner: muxplex_async::pool::Pool::with_endpoints(
+                runtime, endpoints, connector, options,
+            ),
         }
     }
 
@@ -120,9 +146,15 @@ impl Pool {
         self.inner.stats()
     }
 
-    /// Every session with its state, streams and health, by slot.
+    /// Every session with its state, streams, endpoint and health, by
+    /// slot.
     pub fn sessions(&self) -> Vec<SessionInfo> {
         self.inner.sessions()
+    }
+
+    /// Every endpoint with its weight, sessions, failures, backoff and RTT.
+    pub fn endpoints(&self) -> Vec<EndpointInfo> {
+        self.inner.endpoints()
     }
 
     /// Starts dialing again after the pool gave up; harmless otherwise.

@@ -84,3 +84,45 @@ fn serves_and_heals_after_a_server_restart() {
         eventually("both sessions back", || pool.stats().live == 2).await;
     });
 }
+
+#[test]
+fn sessions_leave_a_stopped_endpoint_for_the_other() {
+    smol::block_on(async {
+        let mut addresses = Vec::new();
+        let mut servers = Vec::new();
+        for _ in 0..2 {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addresses.push(listener.local_addr().unwrap());
+            servers.push(serve(listener));
+        }
+        let config = PoolConfig::default()
+            .with_min_sessions(2)
+            .with_max_sessions(2)
+            .with_backoff(Duration::from_secs(30), 1.5, Duration::from_secs(30));
+        let pool = Pool::with_endpoints(
+            addresses.iter().map(|&address| (address, 1)),
+            |&address: &std::net::SocketAddr| TcpStream::connect(address),
+            config,
+            |task| smol::spawn(task).detach(),
+        );
+        let live =
+            |pool: &Pool| -> Vec<usize> { pool.endpoints().iter().map(|e| e.live).collect() };
+        eventually("one session per endpoint", || live(&pool) == [1, 1]).await;
+
+        servers.remove(0).cancel().await;
+        eventually("both sessions on endpoint 1", || live(&pool) == [0, 2]).await;
+        for i in 0..10 {
+            let body = format!("request {i}");
+            let stream = pool.open_stream().await.unwrap();
+            let on = pool
+                .sessions()
+                .into_iter()
+                .find(|s| s.slot == stream.slot());
+            assert_eq!(on.map(|s| s.endpoint), Some(1));
+            assert_eq!(
+                request(stream, body.as_bytes()).await.unwrap(),
+                body.as_bytes()
+            );
+        }
+    });
+}

@@ -12,38 +12,14 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use muxplex_tokio::{Config, Connection, Pool, PoolConfig, PoolOptions, Role};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use muxplex_tokio::{Pool, PoolConfig, PoolOptions};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep};
 
-/// An echo server on `listener`; dropping the set stops it and drops every
-/// connection, as a crash would.
-fn serve(listener: TcpListener) -> JoinSet<()> {
-    let mut server = JoinSet::new();
-    server.spawn(async move {
-        let mut connections = JoinSet::new();
-        while let Ok((tcp, _)) = listener.accept().await {
-            let (connection, driver) = Connection::new(tcp, Role::Server, Config::default());
-            connections.spawn(async move {
-                let accepting = async move {
-                    let mut streams = JoinSet::new();
-                    while let Ok(mut stream) = connection.accept_stream().await {
-                        streams.spawn(async move {
-                            let mut request = Vec::new();
-                            stream.read_to_end(&mut request).await?;
-                            stream.write_all(&request).await?;
-                            stream.shutdown().await
-                        });
-                    }
-                };
-                let (_, ()) = tokio::join!(driver, accepting);
-            });
-        }
-    });
-    server
-}
+#[path = "support/echo.rs"]
+mod echo;
+use echo::{request, serve};
 
 /// Stops the server after 1 s and starts it again 1.5 s later.
 async fn restart_midway(
@@ -103,16 +79,10 @@ async fn main() -> io::Result<()> {
         // Run again on another session if the server never saw it; a
         // request it may have seen fails instead of running twice.
         let outcome = pool
-            .retry(|mut stream| {
+            .retry(|stream| {
+                let slot = stream.pool_slot();
                 let body = body.clone();
-                async move {
-                    let slot = stream.pool_slot();
-                    stream.write_all(body.as_bytes()).await?;
-                    stream.shutdown().await?;
-                    let mut answer = Vec::new();
-                    stream.read_to_end(&mut answer).await?;
-                    io::Result::Ok((slot, answer))
-                }
+                async move { io::Result::Ok((slot, request(stream, body.as_bytes()).await?)) }
             })
             .await;
         let at = start.elapsed().as_millis();

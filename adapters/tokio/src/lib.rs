@@ -64,7 +64,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The core crate, as this adapter uses it.
 pub use muxplex as core;
-pub use muxplex::pool::{Policy, PoolConfig, PoolStats, SessionInfo, SessionState};
+pub use muxplex::pool::{
+    EndpointInfo, Policy, PoolConfig, PoolStats, SessionInfo, SessionState, Weights,
+};
 pub use muxplex::{
     CloseReason, Config, Delivery, OpenError, PingError, Role, StreamError, StreamId,
 };

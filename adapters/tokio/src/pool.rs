@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::io;
 
-use muxplex::pool::{PoolStats, SessionInfo};
+use muxplex::pool::{EndpointInfo, PoolStats, SessionInfo};
 use muxplex_async::pool::{BoxFuture, PoolOptions, Retryable, Runtime};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::runtime::Handle;
@@ -69,13 +69,54 @@ impl Pool {
         F: Future<Output = io::Result<T>> + Send + 'static,
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        Pool::with_endpoints([((), 1)], move |()| connector(), options)
+    }
+
+    /// A pool over several endpoints, each with its weight; `connector`
+    /// makes a transport to the endpoint it is given (an address, say). The
+    /// core pool spreads sessions by weight, leaves a failing endpoint
+    /// alone for its backoff while the others take its sessions, and moves
+    /// sessions back once it answers; see
+    /// [`muxplex_async::pool::Pool::with_endpoints`].
+    ///
+    /// ```no_run
+    /// use muxplex_tokio::{Pool, PoolConfig};
+    /// use std::net::SocketAddr;
+    ///
+    /// # async fn run() -> Result<(), muxplex_tokio::Error> {
+    /// let servers: [(SocketAddr, u32); 2] =
+    ///     [("10.0.0.1:7000".parse().unwrap(), 2), ("10.0.0.2:7000".parse().unwrap(), 1)];
+    /// let pool = Pool::with_endpoints(
+    ///     servers,
+    ///     |address: &SocketAddr| tokio::net::TcpStream::connect(*address),
+    ///     PoolConfig::default().with_min_sessions(3),
+    /// );
+    /// let stream = pool.open_stream().await?;
+    /// # drop(stream);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use = "dropping the pool shuts it down"]
+    pub fn with_endpoints<E, C, F, T>(
+        endpoints: impl IntoIterator<Item = (E, u32)>,
+        connector: C,
+        options: impl Into<PoolOptions>,
+    ) -> Pool
+    where
+        E: Send + Sync + 'static,
+        C: Fn(&E) -> F + Send + Sync + 'static,
+        F: Future<Output = io::Result<T>> + Send + 'static,
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let runtime = TokioRuntime(Handle::current());
-        let connector = move || {
-            let connecting = connector();
+        let connector = move |endpoint: &E| {
+            let connecting = connector(endpoint);
             async move { connecting.await.map(TokioTransport) }
         };
         Pool {
-            inner: muxplex_async::pool::Pool::new(runtime, connector, options),
+            inner: muxplex_async::pool::Pool::with_endpoints(
+                runtime, endpoints, connector, options,
+            ),
         }
     }
 
@@ -124,9 +165,15 @@ impl Pool {
         self.inner.stats()
     }
 
-    /// Every session with its state, streams and health, by slot.
+    /// Every session with its state, streams, endpoint and health, by
+    /// slot.
     pub fn sessions(&self) -> Vec<SessionInfo> {
         self.inner.sessions()
+    }
+
+    /// Every endpoint with its weight, sessions, failures, backoff and RTT.
+    pub fn endpoints(&self) -> Vec<EndpointInfo> {
+        self.inner.endpoints()
     }
 
     /// Starts dialing again after the pool gave up; harmless otherwise.

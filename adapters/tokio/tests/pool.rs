@@ -1,8 +1,8 @@
 //! The async pool against an in-memory service that can be stopped and
 //! restarted, on tokio's paused clock: healing after a restart with dials
 //! on the backoff schedule, scaling out under load and back in when idle,
-//! GoAway, the retry helper's delivery rule, and slow sessions found by
-//! their pings. Every wait is protocol
+//! GoAway, the retry helper's delivery rule, slow sessions found by
+//! their pings, and opens moving off a stopped endpoint and back. Every wait is protocol
 //! time, so minutes pass at once and nothing depends on real time.
 
 mod common;
@@ -516,9 +516,10 @@ async fn a_session_found_slow_by_its_pings_is_no_longer_picked() {
         Behaviour::Delayed(Duration::from_millis(50)),
         Behaviour::Delayed(Duration::from_millis(1)),
     ]);
-    let options = PoolOptions::from(no_jitter().with_min_sessions(2))
+    let config = no_jitter()
+        .with_min_sessions(2)
         .with_ping_interval(Some(Duration::from_secs(1)));
-    let pool = Pool::new(service.connector(), options);
+    let pool = Pool::new(service.connector(), config);
     until("both sessions up", || pool.stats().live == 2).await;
 
     // Unmeasured, the two are alike: least-loaded spreads the streams.
@@ -555,4 +556,68 @@ async fn a_session_found_slow_by_its_pings_is_no_longer_picked() {
     sleep(Duration::from_secs(10)).await;
     let slow_now = pool.sessions().into_iter().find(|s| s.slot == slow.slot);
     assert!(slow_now.is_some_and(|s| s.slow), "{:?}", pool.sessions());
+}
+
+#[tokio::test(start_paused = true)]
+async fn opens_move_off_a_stopped_endpoint_and_back_after_it_restarts() {
+    let services: Arc<[Service; 3]> =
+        Arc::new(std::array::from_fn(|_| Service::new(&[Behaviour::Echo])));
+    let dialer = Arc::clone(&services);
+    let config = no_jitter().with_min_sessions(3).with_max_sessions(3);
+    let pool = Pool::with_endpoints(
+        [(0usize, 1), (1, 1), (2, 1)],
+        move |&endpoint: &usize| std::future::ready(dialer[endpoint].dial()),
+        config,
+    );
+    let live = |pool: &Pool| -> Vec<usize> { pool.endpoints().iter().map(|e| e.live).collect() };
+    until("one session per endpoint", || live(&pool) == [1, 1, 1]).await;
+    let endpoint_of = |pool: &Pool, stream: &Stream| {
+        let slot = stream.pool_slot().expect("pooled");
+        let info = pool.sessions().into_iter().find(|s| s.slot == slot);
+        info.expect("its session").endpoint
+    };
+
+    services[0].stop();
+    // Its session is lost and redialed at once to the other two; opens go
+    // there, and they work.
+    until("endpoint 0 left alone", || {
+        let endpoints = pool.endpoints();
+        endpoints[0].down_until.is_some() && endpoints[0].live == 0 && pool.stats().live == 3
+    })
+    .await;
+    let mut held = Vec::new();
+    for i in 0..6 {
+        let stream = pool.open_stream().await.unwrap();
+        assert_ne!(
+            endpoint_of(&pool, &stream),
+            0,
+            "open {i}: {:?}",
+            pool.sessions()
+        );
+        held.push(stream);
+    }
+    for stream in held {
+        assert_eq!(request(stream, b"away").await.unwrap(), b"away");
+    }
+
+    services[0].start();
+    // After its backoff a session moves back; opens reach it again.
+    until("a session back on endpoint 0", || live(&pool) == [1, 1, 1]).await;
+    // Held open, so the least-loaded policy spreads them over all three.
+    let mut held = Vec::new();
+    let mut reached = [0; 3];
+    for _ in 0..6 {
+        let stream = pool.open_stream().await.unwrap();
+        reached[endpoint_of(&pool, &stream)] += 1;
+        held.push(stream);
+    }
+    assert_eq!(reached, [2; 3], "{:?}", pool.sessions());
+    for stream in held {
+        assert_eq!(request(stream, b"back").await.unwrap(), b"back");
+    }
+    // Its pings or its uptime prove it healthy, which clears its record.
+    until("endpoint 0 healthy again", || {
+        pool.endpoints()[0].consecutive_failures == 0
+    })
+    .await;
 }

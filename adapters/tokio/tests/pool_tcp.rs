@@ -7,45 +7,13 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use muxplex_tokio::{Config, Connection, Pool, PoolConfig, Role, Stream};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use muxplex_tokio::{Pool, PoolConfig};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
-/// An echo server; dropping the set stops it and drops every connection.
-async fn serve(listener: TcpListener) -> JoinSet<()> {
-    let mut tasks = JoinSet::new();
-    tasks.spawn(async move {
-        let mut connections = JoinSet::new();
-        while let Ok((tcp, _)) = listener.accept().await {
-            connections.spawn(async move {
-                let (server, driver) = Connection::new(tcp, Role::Server, Config::default());
-                let accepting = async move {
-                    let mut streams = JoinSet::new();
-                    while let Ok(mut stream) = server.accept_stream().await {
-                        streams.spawn(async move {
-                            let mut request = Vec::new();
-                            stream.read_to_end(&mut request).await?;
-                            stream.write_all(&request).await?;
-                            stream.shutdown().await
-                        });
-                    }
-                };
-                // The client side judges how a connection ended.
-                let (_, ()) = tokio::join!(driver, accepting);
-            });
-        }
-    });
-    tasks
-}
-
-async fn request(mut stream: Stream, body: &[u8]) -> io::Result<Vec<u8>> {
-    stream.write_all(body).await?;
-    stream.shutdown().await?;
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await?;
-    Ok(answer)
-}
+#[path = "../examples/support/echo.rs"]
+mod echo;
+use echo::{request, serve};
 
 async fn requests(pool: &Pool, count: usize) -> io::Result<()> {
     let mut tasks = JoinSet::new();
@@ -80,7 +48,7 @@ async fn eventually(what: &str, done: impl Fn() -> bool) {
 async fn heals_after_the_server_restarts_on_the_same_port() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address: SocketAddr = listener.local_addr().unwrap();
-    let server = serve(listener).await;
+    let server = serve(listener);
     let config = PoolConfig::default().with_min_sessions(2).with_backoff(
         Duration::from_millis(20),
         1.5,
@@ -97,7 +65,7 @@ async fn heals_after_the_server_restarts_on_the_same_port() {
         pool.stats().failures >= 4
     })
     .await;
-    let _server = serve(TcpListener::bind(address).await.unwrap()).await;
+    let _server = serve(TcpListener::bind(address).await.unwrap());
     requests(&pool, 50)
         .await
         .expect("every request after the restart");

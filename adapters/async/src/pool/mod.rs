@@ -10,18 +10,22 @@
 //! - Every session is watched: its end is reported with its
 //!   [`CloseReason`](muxplex::CloseReason), so a lost session is redialed
 //!   after a backoff and one the pool closed is not; a peer's GoAway is
-//!   reported as soon as it arrives; and the session is pinged every
-//!   [`PoolOptions::ping_interval`], each round-trip time going to the
-//!   core, which stops picking a session far slower than the fastest and
-//!   weighs [`Weights::Rtt`](muxplex::pool::Weights::Rtt) picks by it.
+//!   reported as soon as it arrives.
+//! - Each `Ping` the core asks for (every
+//!   [`PoolConfig::ping_interval`]) is sent, and its round-trip time
+//!   reported: the core stops picking a session far slower than the
+//!   fastest and weighs [`Weights::Rtt`](muxplex::pool::Weights::Rtt)
+//!   picks by it.
 //! - Every stream handed out counts in its session's load until dropped;
 //!   the core balances, scales out and closes idle sessions by that load.
 //! - [`Pool::open_stream`] asks the core for a session, or waits (up to
 //!   [`PoolOptions::open_timeout`]) while one is dialed. An open that fails
-//!   because the session ended or its peer sent GoAway is reported and
-//!   tried again on another session: nothing reached the peer.
+//!   is reported to the core ([`Pool::open_failed`](muxplex::pool::Pool::open_failed),
+//!   which drains a session out of ids or going away) and tried again on
+//!   another session: nothing reached the peer.
 //! - [`Pool::retry`] runs a request and runs it again on another session
-//!   when it failed with [`Delivery::NotDelivered`], never otherwise.
+//!   when the core allows it ([`Pool::may_retry`](muxplex::pool::Pool::may_retry):
+//!   only after [`Delivery::NotDelivered`]).
 //!
 //! After a peer's GoAway (seen by the watcher, or by an open refused for
 //! it) the session drains (its streams finish, no new ones go there) and a
@@ -41,7 +45,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use muxplex::pool::{PoolConfig, PoolStats, SessionInfo, Slot};
+use muxplex::pool::{EndpointInfo, PoolConfig, PoolStats, SessionInfo, Slot};
 use muxplex::{Config, Delivery, OpenError, Role};
 
 use crate::connection::Connection;
@@ -68,9 +72,10 @@ pub trait Runtime: Send + Sync + 'static {
     fn timer(&self) -> Box<dyn Timer + Send>;
 }
 
-/// Makes a connection: runs the user's connector and wraps its transport.
+/// Makes a connection to an endpoint (by its index): runs the user's
+/// connector and wraps its transport.
 type Dial = Box<
-    dyn Fn() -> Pin<Box<dyn Future<Output = io::Result<(Connection, BoxFuture)>> + Send>>
+    dyn Fn(usize) -> Pin<Box<dyn Future<Output = io::Result<(Connection, BoxFuture)>> + Send>>
         + Send
         + Sync,
 >;
@@ -89,17 +94,6 @@ pub struct PoolOptions {
     /// the stream, dials and backoffs included (default 20 s, the default
     /// connect timeout, so an open outlasts one slow dial).
     pub open_timeout: Duration,
-    /// How many times [`Pool::retry`] runs a request again after a
-    /// not-delivered failure (default 2: three attempts in all).
-    pub max_retries: u32,
-    /// How often every session is pinged, the first time one interval
-    /// after it came up (default 5 s; `None` never pings). Each round-trip
-    /// time goes to the core pool: a session far slower than the fastest
-    /// gets no new streams ([`PoolConfig::slow_rtt_factor`]),
-    /// [`Weights::Rtt`](muxplex::pool::Weights::Rtt) weighs picks by it,
-    /// and an answer proves the session healthy, resetting its backoff
-    /// (see [`PoolConfig::healthy_after`]).
-    pub ping_interval: Option<Duration>,
 }
 
 impl Default for PoolOptions {
@@ -108,8 +102,6 @@ impl Default for PoolOptions {
             pool: PoolConfig::default(),
             session: Config::default(),
             open_timeout: Duration::from_secs(20),
-            max_retries: 2,
-            ping_interval: Some(Duration::from_secs(5)),
         }
     }
 }
@@ -135,21 +127,6 @@ impl PoolOptions {
     #[must_use]
     pub fn with_open_timeout(mut self, timeout: Duration) -> Self {
         self.open_timeout = timeout;
-        self
-    }
-
-    /// Sets how many times [`Pool::retry`] runs a request again.
-    #[must_use]
-    pub fn with_max_retries(mut self, retries: u32) -> Self {
-        self.max_retries = retries;
-        self
-    }
-
-    /// Sets how often every session is pinged for its round-trip time;
-    /// `None` never pings, so the pool sees no RTT.
-    #[must_use]
-    pub fn with_ping_interval(mut self, interval: Option<Duration>) -> Self {
-        self.ping_interval = interval;
         self
     }
 }
@@ -216,7 +193,8 @@ impl Drop for Pool {
 impl Pool {
     /// A pool whose sessions run over what `connector` returns, started at
     /// once: it dials `min_sessions` sessions in the background. Each call
-    /// of `connector` makes one transport (a TCP connection, say).
+    /// of `connector` makes one transport (a TCP connection, say). One
+    /// endpoint: [`with_endpoints`](Self::with_endpoints) for many.
     #[must_use = "dropping the pool shuts it down"]
     pub fn new<R, C, F, T>(runtime: R, connector: C, options: impl Into<PoolOptions>) -> Pool
     where
@@ -225,12 +203,49 @@ impl Pool {
         F: Future<Output = io::Result<T>> + Send + 'static,
         T: TransportRead + TransportWrite + Unpin + Send + 'static,
     {
-        let options = options.into();
+        Pool::with_endpoints(runtime, [((), 1)], move |()| connector(), options)
+    }
+
+    /// A pool over several endpoints (servers of one service, say), each
+    /// given with its weight; `connector` makes a transport to the endpoint
+    /// it is given. The core pool decides which endpoint each session is
+    /// dialed to: sessions spread by weight, an endpoint that fails is left
+    /// alone for its backoff while the others take its sessions, and
+    /// sessions move back once it answers again (see
+    /// [`PoolConfig::endpoints`], which these weights replace). Under
+    /// [`Weights::Endpoint`](muxplex::pool::Weights::Endpoint) new streams
+    /// follow the weights too. Given no endpoint at all, every dial fails
+    /// (with [`io::ErrorKind::NotFound`]) and is retried after a backoff.
+    #[must_use = "dropping the pool shuts it down"]
+    pub fn with_endpoints<R, E, C, F, T>(
+        runtime: R,
+        endpoints: impl IntoIterator<Item = (E, u32)>,
+        connector: C,
+        options: impl Into<PoolOptions>,
+    ) -> Pool
+    where
+        R: Runtime,
+        E: Send + Sync + 'static,
+        C: Fn(&E) -> F + Send + Sync + 'static,
+        F: Future<Output = io::Result<T>> + Send + 'static,
+        T: TransportRead + TransportWrite + Unpin + Send + 'static,
+    {
+        let mut options = options.into();
+        let (endpoints, weights): (Vec<E>, Vec<u32>) = endpoints.into_iter().unzip();
+        options.pool.endpoints = weights;
         let runtime: Arc<dyn Runtime> = Arc::new(runtime);
         let session_config = options.session.clone();
         let timers = Arc::clone(&runtime);
-        let dial: Dial = Box::new(move || {
-            let connecting = connector();
+        let dial: Dial = Box::new(move |endpoint| {
+            // The core dials only the endpoints it was given, and none when
+            // there are none (it then counts one, with no address here).
+            let Some(endpoint) = endpoints.get(endpoint) else {
+                return Box::pin(std::future::ready(Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "the pool was given no endpoint",
+                ))));
+            };
+            let connecting = connector(endpoint);
             let timer = timers.timer();
             let config = session_config.clone();
             Box::pin(async move {
@@ -265,7 +280,7 @@ impl Pool {
     }
 
     /// Runs `request` on a pooled stream, and again on another session
-    /// (up to [`PoolOptions::max_retries`] times) when it fails with
+    /// (up to [`PoolConfig::max_retries`] times) when it fails with
     /// [`Delivery::NotDelivered`]: the peer never saw the stream, as when
     /// it refused it at its accept backlog or after its GoAway. A failure
     /// that may have been delivered is returned as is, since running the
@@ -296,10 +311,16 @@ impl Pool {
         self.shared.lock().core.stats()
     }
 
-    /// Every session (or place waiting to redial) with its state, streams
-    /// and health, by slot.
+    /// Every session (or place waiting to redial) with its state, streams,
+    /// endpoint and health, by slot.
     pub fn sessions(&self) -> Vec<SessionInfo> {
         self.shared.lock().core.sessions().collect()
+    }
+
+    /// Every endpoint with its weight, sessions, failures, backoff and
+    /// RTT, in the order given.
+    pub fn endpoints(&self) -> Vec<EndpointInfo> {
+        self.shared.lock().core.endpoints().collect()
     }
 
     /// Starts dialing again after the pool gave up (`max_attempts`
@@ -323,10 +344,7 @@ impl Pool {
             let stream = self.open(key, avoid).await?;
             let slot = stream.slot();
             match request(stream).await {
-                Err(error)
-                    if error.delivery() == Some(Delivery::NotDelivered)
-                        && retries < self.shared.options.max_retries =>
-                {
+                Err(error) if self.shared.lock().core.may_retry(error.delivery(), retries) => {
                     retries += 1;
                     avoid = Some(slot);
                 }
@@ -392,28 +410,20 @@ impl Pool {
         Poll::Ready(Ok((slot, connection)))
     }
 
-    /// Tells the core why an open on `slot` failed, if the session can
-    /// take no more streams, so the next pick goes elsewhere. Any other
-    /// failure is the caller's.
+    /// Tells the core why an open on `slot` failed, so the next pick goes
+    /// elsewhere (the core drains a session out of ids or going away, and
+    /// forgets one that ended). Nothing reached the peer, so an open error
+    /// is tried again; any other failure is the caller's.
     fn open_failed(&self, slot: Slot, connection: &Connection, error: Error) -> Result<(), Error> {
-        let mut state = self.shared.lock();
-        if let Some(reason) = connection.close_reason() {
+        let error = match (connection.close_reason(), error) {
             // Its watcher would say so too; saying it now keeps the next
             // pick off it.
-            state.session_closed(slot, reason);
-            return Ok(());
-        }
-        match error {
-            // Out of stream ids, a session is as good as one whose peer is
-            // going away: let it drain and be replaced.
-            Error::Open(OpenError::PeerGoingAway | OpenError::IdsExhausted) => {
-                state.peer_went_away(slot);
-                Ok(())
-            }
-            // The pool closed it between the pick and the open (it drained,
-            // say), so the core has already forgotten it.
-            Error::Open(OpenError::Closing) => Ok(()),
-            error => Err(error),
-        }
+            (Some(reason), _) => OpenError::SessionClosed(reason),
+            (None, Error::Open(error)) => error,
+            (None, error) => return Err(error),
+        };
+        let mut state = self.shared.lock();
+        state.open_failed(slot, &error);
+        Ok(())
     }
 }

@@ -12,7 +12,7 @@ use std::task::Waker;
 use std::time::{Duration, Instant as StdInstant};
 
 use muxplex::pool::{Pool as CorePool, Slot};
-use muxplex::{CloseReason, Instant};
+use muxplex::{CloseReason, Instant, OpenError};
 
 use super::{Dial, PoolOptions, Runtime};
 use crate::connection::Connection;
@@ -113,11 +113,22 @@ impl State {
         self.wake_supervisor();
     }
 
-    /// The peer of the session in `slot` is going away (or it ran out of
-    /// stream ids): the core drains it and dials a replacement.
+    /// The peer of the session in `slot` is going away: the core drains it
+    /// and dials a replacement.
     pub(super) fn peer_went_away(&mut self, slot: Slot) {
         let now = self.clock.now();
         self.core.peer_go_away(now, slot);
+        self.wake_supervisor();
+    }
+
+    /// An open on the session in `slot` failed with `error`; the core
+    /// decides what that says about the session.
+    pub(super) fn open_failed(&mut self, slot: Slot, error: &OpenError) {
+        if matches!(error, OpenError::SessionClosed(_)) {
+            self.remove(slot);
+        }
+        let now = self.clock.now();
+        self.core.open_failed(now, slot, error);
         self.wake_supervisor();
     }
 

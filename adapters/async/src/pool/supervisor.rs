@@ -2,7 +2,6 @@
 //! carries out its actions (dial, close), and the small tasks those
 //! actions start (one per dial, one watching each session's end).
 
-use std::convert::Infallible;
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
 use std::sync::Arc;
@@ -71,8 +70,8 @@ impl Future for Supervisor {
 /// Does what the core asked.
 fn carry_out(shared: &Arc<Shared>, state: &mut State, action: Action) {
     match action {
-        Action::Dial { slot } => {
-            let task = dial(Arc::clone(shared), slot);
+        Action::Dial { slot, endpoint } => {
+            let task = dial(Arc::clone(shared), slot, endpoint);
             shared.runtime.spawn(Box::pin(task));
         }
         Action::Close { slot } => {
@@ -80,6 +79,12 @@ fn carry_out(shared: &Arc<Shared>, state: &mut State, action: Action) {
             // gets; a session closes gracefully, so its streams finish.
             if let Some(session) = state.remove(slot) {
                 close(shared, session.connection);
+            }
+        }
+        Action::Ping { slot } => {
+            if let Some(session) = state.session(slot) {
+                let task = ping(Arc::clone(shared), slot, session.connection.clone());
+                shared.runtime.spawn(Box::pin(task));
             }
         }
         Action::GaveUp => {
@@ -101,15 +106,16 @@ fn close(shared: &Shared, connection: Connection) {
     }));
 }
 
-/// One dial: runs the connector (given up at the connect timeout, when the
-/// core abandons the attempt anyway) and reports the outcome.
-async fn dial(shared: Arc<Shared>, slot: Slot) {
+/// One dial to `endpoint`: runs the connector (given up at the connect
+/// timeout, when the core abandons the attempt anyway) and reports the
+/// outcome.
+async fn dial(shared: Arc<Shared>, slot: Slot, endpoint: usize) {
     let (deadline, mut timer) = {
         let state = shared.lock();
         let deadline = state.clock.host_now() + shared.options.pool.connect_timeout;
         (deadline, shared.runtime.timer())
     };
-    let outcome = within(&mut *timer, deadline, (shared.dial)()).await;
+    let outcome = within(&mut *timer, deadline, (shared.dial)(endpoint)).await;
     let mut state = shared.lock();
     let now = state.clock.now();
     match outcome {
@@ -146,48 +152,23 @@ async fn dial(shared: Arc<Shared>, slot: Slot) {
 /// Reports the peer's GoAway as soon as it arrives, so the core drains the
 /// session and dials its replacement before any open runs into it; then
 /// waits for the session's end and reports why, so the core redials a lost
-/// session (after a backoff) and not one it closed itself. Meanwhile it
-/// measures the session's round-trip time for the core's health checks.
+/// session (after a backoff) and not one it closed itself.
 async fn watch(shared: Arc<Shared>, slot: Slot, connection: Connection) {
-    let ending = async {
-        if connection.peer_going_away().await.is_ok() {
-            shared.lock().peer_went_away(slot);
-        }
-        connection.closed().await
-    };
-    let mut ending = pin!(ending);
-    let mut measuring = pin!(measure(&shared, slot, &connection));
-    let reason = poll_fn(|cx| {
-        if let Poll::Ready(reason) = ending.as_mut().poll(cx) {
-            return Poll::Ready(reason);
-        }
-        match measuring.as_mut().poll(cx) {
-            Poll::Ready(never) => match never {},
-            Poll::Pending => Poll::Pending,
-        }
-    })
-    .await;
+    if connection.peer_going_away().await.is_ok() {
+        shared.lock().peer_went_away(slot);
+    }
+    let reason = connection.closed().await;
     shared.lock().session_closed(slot, reason);
 }
 
-/// Pings the session every `ping_interval` (never when it is `None`) and
-/// reports each round-trip time to the core, which marks slow sessions and
-/// weighs picks by it. Runs until the watcher drops it at the session's
-/// end.
-async fn measure(shared: &Shared, slot: Slot, connection: &Connection) -> Infallible {
-    let Some(interval) = shared.options.ping_interval else {
-        return std::future::pending().await;
-    };
-    let mut timer = shared.runtime.timer();
-    loop {
-        let at = timer.now() + interval;
-        poll_fn(|cx| timer.poll_sleep_until(cx, at)).await;
-        // A ping that fails gives no sample and is no failure of its own:
-        // too many may be out (the peer is slow to answer), and an ended
-        // session is the watcher's to report.
-        if let Ok(rtt) = connection.ping().await {
-            shared.lock().rtt_measured(slot, rtt);
-        }
+/// One health ping the core asked for: its round-trip time goes to the
+/// core, which marks slow sessions and weighs picks by it. A ping that
+/// fails gives no sample and is no failure of its own: too many may be out
+/// (the peer is slow to answer), and an ended session is the watcher's to
+/// report.
+async fn ping(shared: Arc<Shared>, slot: Slot, connection: Connection) {
+    if let Ok(rtt) = connection.ping().await {
+        shared.lock().rtt_measured(slot, rtt);
     }
 }
 
