@@ -244,11 +244,24 @@ fn drain(session: &mut Session) -> usize {
     payload
 }
 
+/// Runs of the drain and priority cases; the fastest counts, since the
+/// first pays for faulting in fresh heap pages, which says nothing about
+/// the core (and a loaded machine only ever makes a run slower).
+const RUNS: usize = 5;
+
+fn fastest(run: impl Fn() -> io::Result<f64>) -> io::Result<f64> {
+    (0..RUNS).try_fold(f64::INFINITY, |best, _| Ok(best.min(run()?)))
+}
+
 /// [`DRAIN_BYTES`] handed to one stream as [`DRAIN_WRITE`]-byte chunks
 /// (`write_chunk`, `by_chunk`) or copied in with `write`, then drained
-/// into frames; microseconds from the first write to the last frame. The
-/// chunks are allocated before the clock starts.
+/// into frames; microseconds from the first write to the last frame, the
+/// fastest of [`RUNS`]. The chunks are allocated before the clock starts.
 pub(crate) fn drain_writes(by_chunk: bool) -> io::Result<f64> {
+    fastest(|| drain_once(by_chunk))
+}
+
+fn drain_once(by_chunk: bool) -> io::Result<f64> {
     let (mut client, id) = drain_stream()?;
     let chunks: Vec<Bytes> = match by_chunk {
         true => (0..DRAIN_BYTES / DRAIN_WRITE)
@@ -292,8 +305,12 @@ const PRIORITY_FRAME: u32 = 512;
 /// taking a queued stream out of the scheduler, and drained in
 /// [`PRIORITY_FRAME`]-byte frames, so that the scheduler picks among many
 /// levels for every frame; microseconds from the first move to the last
-/// frame.
+/// frame, the fastest of [`RUNS`].
 pub(crate) fn priorities() -> io::Result<f64> {
+    fastest(priorities_once)
+}
+
+fn priorities_once() -> io::Result<f64> {
     let config = Config::default()
         .with_max_frame_size(PRIORITY_FRAME)
         .with_max_unacked_outbound(PRIORITY_STREAMS);
