@@ -2,7 +2,7 @@
 //! `max_frame_size`, round-robin between streams, priorities, and control
 //! frames ahead of queued data.
 
-mod common;
+use crate::common;
 
 use common::{decode_all, header, pattern, server_with_stream, take_bytes, take_frames};
 use muxplex::frame::{Flags, FrameType};

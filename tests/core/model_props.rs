@@ -1,6 +1,6 @@
 //! Model-based property tests: random operations on both ends of a session
 //! and random transport behaviour, checked against the reference model in
-//! `model/mod.rs`.
+//! `tests/model/`.
 //!
 //! The properties: every byte written before FIN is delivered exactly once
 //! and in order; a reset stream delivers a prefix; no event names a stream
@@ -17,7 +17,7 @@
 //! Cases default to 64 for two muxplex ends and 32 against peer models;
 //! set `MUXPLEX_PROPTEST_CASES` for more (it sets both).
 
-mod model;
+use crate::model;
 
 use std::time::Duration;
 

@@ -5,8 +5,8 @@
 //! a graceful close that a GoAway(0)-terminating peer survives whole;
 //! ACKs lazy and eager; frames as large as the window.
 
-mod common;
-mod model;
+use crate::common;
+use crate::model;
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};

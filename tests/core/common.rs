@@ -1,9 +1,4 @@
 //! Helpers shared by the integration tests.
-//!
-//! Every file under `tests/` is its own crate and compiles this module, but
-//! each uses only some of the helpers; `dead_code` is allowed for that
-//! reason alone (every helper here is used by at least one test file).
-#![allow(dead_code)]
 
 use muxplex::frame::{Flags, Frame, FrameDecoder, FrameType, Header};
 use muxplex::testing::Rng;

@@ -1,7 +1,7 @@
 //! `Session::may_transmit`: false exactly when there is nothing to send,
 //! so a host can skip waking its I/O after commands that produced nothing.
 
-mod common;
+use crate::common;
 
 use common::take_bytes;
 use muxplex::{Config, Instant, Session};
@@ -87,7 +87,6 @@ fn never_says_no_while_something_waits() {
     for _ in 0..2_000 {
         match rng.range(0, 6) {
             0 => {
-                let now = Instant::ZERO;
                 if let Ok(id) = client.open_stream(now) {
                     ids.push(id);
                 }
