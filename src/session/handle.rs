@@ -107,9 +107,10 @@ impl<'a> Stream<'a> {
         })
     }
 
-    /// Takes what of a write of `len` bytes the stream takes now, handed
-    /// to `put` with the room there was; returns how many bytes.
-    /// `Blocked` when nothing (for a non-empty write). A short answer arms
+    /// Buffers the part of a `len`-byte write that the stream takes now,
+    /// through `put` (given the stream, the bytes taken and the room there
+    /// was); returns how many bytes were taken. `Blocked` when nothing
+    /// (for a non-empty write). A short answer arms
     /// `Writable`, from the peer's window or from the session's send
     /// budget, whichever cut it short.
     fn buffer(
