@@ -383,14 +383,16 @@ impl Session {
                 _ => self.buffered_total -= len,
             }
         }
-        if header.flags.contains(Flags::FIN) || header.flags.contains(Flags::RST) {
-            self.on_stream_flags(id, header);
-        }
+        self.on_stream_flags(id, header);
     }
 
     /// Applies FIN and RST. On a WindowUpdate, the length of an RST frame
     /// is the peer's error code (go-yamux sends one); elsewhere it is 0.
     fn on_stream_flags(&mut self, id: StreamId, header: Header) {
+        // Most frames carry neither: then the stream is not looked up.
+        if !header.flags.contains(Flags::FIN) && !header.flags.contains(Flags::RST) {
+            return;
+        }
         let Some(stream) = self.streams.get_mut(&id) else {
             return;
         };
