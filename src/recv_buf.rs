@@ -53,23 +53,46 @@ impl RecvBuffer {
     /// is counted there. The caller has checked it fits the window, so the
     /// total stays within a u32.
     pub(crate) fn push(&mut self, data: Bytes, pin: PinId, pins: &mut Pins) {
+        if data.len() <= SMALL_PAYLOAD {
+            self.pack(&data);
+        } else {
+            pins.add(pin, data.len());
+            self.append(data, pin);
+        }
+    }
+
+    /// Appends a payload the caller lends: small ones are copied into the
+    /// tail, larger ones into a chunk of their own (one copy either way).
+    /// The caller has checked it fits the window.
+    pub(crate) fn push_slice(&mut self, data: &[u8]) {
+        if data.len() <= SMALL_PAYLOAD {
+            self.pack(data);
+        } else {
+            self.append(Bytes::copy_from_slice(data), PinId::NONE);
+        }
+    }
+
+    /// Copies a small payload into the tail.
+    fn pack(&mut self, data: &[u8]) {
         if data.is_empty() {
             return;
         }
         self.len += data.len() as u32;
         let parts = self.parts.get_or_insert_default();
-        if data.len() <= SMALL_PAYLOAD {
-            // Growth by doubling keeps the tail's capacity within twice its
-            // contents, so a trickle on many streams reserves little.
-            parts.tail.extend_from_slice(&data);
-            if parts.tail.len() >= TAIL_LIMIT {
-                parts.seal_tail();
-            }
-        } else {
+        // Growth by doubling keeps the tail's capacity within twice its
+        // contents, so a trickle on many streams reserves little.
+        parts.tail.extend_from_slice(data);
+        if parts.tail.len() >= TAIL_LIMIT {
             parts.seal_tail();
-            pins.add(pin, data.len());
-            parts.chunks.push_back((data, pin));
         }
+    }
+
+    /// Queues a (non-empty) chunk behind the tail, which it seals.
+    fn append(&mut self, chunk: Bytes, pin: PinId) {
+        self.len += chunk.len() as u32;
+        let parts = self.parts.get_or_insert_default();
+        parts.seal_tail();
+        parts.chunks.push_back((chunk, pin));
     }
 
     /// Copies buffered data into `buf`; returns how many bytes.

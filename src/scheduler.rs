@@ -2,70 +2,191 @@
 //!
 //! Streams with data and window wait in a queue per priority. The highest
 //! non-empty priority always goes first; within it, streams take turns one
-//! frame at a time. Entries may go stale (the stream was reset or freed);
-//! the session checks each entry it pops. A stream whose priority changes
-//! is moved at once.
+//! frame at a time.
+//!
+//! Each queue is a doubly linked list through a slab of nodes, and a stream
+//! keeps the [`Slot`] of its node, so taking a stream out (it was reset or
+//! freed, or its priority changed) costs O(1) plus finding its level, and
+//! no entry ever outlives its stream: nothing needs sweeping, and every
+//! entry popped is live.
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
 
 use crate::stream_id::StreamId;
 
-/// Empty priority levels kept for reuse before they are pruned; keeping a
-/// few avoids an allocation per frame when one stream comes and goes.
-const SPARE_LEVELS: usize = 8;
+/// No node: the end of a list, or the free list's end.
+const NIL: u32 = u32::MAX;
 
-#[derive(Debug, Default)]
+/// A slab holding at most this many nodes once empty again is kept for
+/// reuse; a larger one (left by a burst) is freed.
+const KEPT_NODES: usize = 256;
+
+/// Where a stream waits in the [`Scheduler`], kept in its state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Slot(u32);
+
+impl Slot {
+    /// The stream does not wait in the scheduler.
+    pub(crate) const NONE: Slot = Slot(NIL);
+
+    /// Whether the stream waits in the scheduler.
+    pub(crate) fn is_queued(self) -> bool {
+        self != Slot::NONE
+    }
+}
+
+/// One queued stream, or a free node (linked through `next`).
+#[derive(Clone, Copy, Debug)]
+struct Node {
+    id: StreamId,
+    priority: i32,
+    prev: u32,
+    next: u32,
+}
+
+/// The queue of one priority, never empty.
+#[derive(Clone, Copy, Debug)]
+struct Level {
+    priority: i32,
+    head: u32,
+    tail: u32,
+}
+
+#[derive(Debug)]
 pub(crate) struct Scheduler {
-    levels: BTreeMap<i32, VecDeque<StreamId>>,
+    nodes: Vec<Node>,
+    /// The first free node, or `NIL`.
+    free: u32,
+    /// The non-empty levels by ascending priority, so the highest is last:
+    /// a stream at a new level costs a binary search and a shift of the
+    /// levels above it, popping costs nothing to find.
+    levels: Vec<Level>,
+    len: usize,
+}
+
+impl Default for Scheduler {
+    fn default() -> Self {
+        Scheduler {
+            nodes: Vec::new(),
+            free: NIL,
+            levels: Vec::new(),
+            len: 0,
+        }
+    }
 }
 
 impl Scheduler {
-    /// Queues `id` behind the other streams of its priority.
-    pub(crate) fn push(&mut self, id: StreamId, priority: i32) {
-        self.levels.entry(priority).or_default().push_back(id);
+    /// Queues `id` behind the other streams of its priority; the stream
+    /// keeps the slot until it is popped or removed.
+    pub(crate) fn push(&mut self, id: StreamId, priority: i32) -> Slot {
+        let node = Node {
+            id,
+            priority,
+            prev: NIL,
+            next: NIL,
+        };
+        let index = match self.free {
+            NIL => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
+            }
+            index => {
+                self.free = self.nodes[index as usize].next;
+                self.nodes[index as usize] = node;
+                index
+            }
+        };
+        match self.level_index(priority) {
+            Ok(at) => {
+                let tail = self.levels[at].tail;
+                self.nodes[tail as usize].next = index;
+                self.nodes[index as usize].prev = tail;
+                self.levels[at].tail = index;
+            }
+            Err(at) => self.levels.insert(
+                at,
+                Level {
+                    priority,
+                    head: index,
+                    tail: index,
+                },
+            ),
+        }
+        self.len += 1;
+        Slot(index)
     }
 
     /// Takes the next stream: the front of the highest non-empty priority.
-    pub(crate) fn pop(&mut self) -> Option<(StreamId, i32)> {
-        let (&priority, queue) = self
-            .levels
-            .iter_mut()
-            .rev()
-            .find(|(_, queue)| !queue.is_empty())?;
-        let id = queue.pop_front()?;
-        if self.levels.len() > SPARE_LEVELS {
-            self.levels.retain(|_, queue| !queue.is_empty());
-        }
-        Some((id, priority))
+    /// Its slot is free again.
+    pub(crate) fn pop(&mut self) -> Option<StreamId> {
+        let head = self.levels.last()?.head;
+        let id = self.nodes[head as usize].id;
+        self.remove(Slot(head));
+        Some(id)
     }
 
-    /// Takes `id` out of the queue of `priority`, so a stream whose
-    /// priority changes while it waits can be queued at its new level.
-    pub(crate) fn remove(&mut self, id: StreamId, priority: i32) {
-        if let Some(queue) = self.levels.get_mut(&priority)
-            && let Some(index) = queue.iter().position(|&queued| queued == id)
-        {
-            queue.remove(index);
+    /// Takes a queued stream out, wherever it waits.
+    pub(crate) fn remove(&mut self, slot: Slot) {
+        let index = slot.0;
+        let Node {
+            priority,
+            prev,
+            next,
+            ..
+        } = self.nodes[index as usize];
+        if prev != NIL {
+            self.nodes[prev as usize].next = next;
+        }
+        if next != NIL {
+            self.nodes[next as usize].prev = prev;
+        }
+        if prev == NIL || next == NIL {
+            let at = self
+                .level_index(priority)
+                .expect("a queued stream's level exists");
+            let level = &mut self.levels[at];
+            if prev == NIL {
+                level.head = next;
+            }
+            if next == NIL {
+                level.tail = prev;
+            }
+            if level.head == NIL {
+                self.levels.remove(at);
+            }
+        }
+        self.nodes[index as usize].next = self.free;
+        self.free = index;
+        self.len -= 1;
+        if self.len == 0 {
+            self.release_nodes();
         }
     }
 
-    /// How many entries are queued, stale ones included.
+    /// How many streams are queued.
     pub(crate) fn len(&self) -> usize {
-        self.levels.values().map(VecDeque::len).sum()
+        self.len
     }
 
-    /// Keeps only the entries for which `keep` holds, in order, and drops
-    /// the levels left empty.
-    pub(crate) fn retain(&mut self, mut keep: impl FnMut(StreamId) -> bool) {
-        self.levels.retain(|_, queue| {
-            queue.retain(|&id| keep(id));
-            !queue.is_empty()
-        });
-    }
-
-    /// Forgets every queued stream.
+    /// Forgets every queued stream (their slots are void afterwards).
     pub(crate) fn clear(&mut self) {
         self.levels.clear();
+        self.len = 0;
+        self.release_nodes();
+    }
+
+    /// Nothing queued: the slab starts over, and a large one goes.
+    fn release_nodes(&mut self) {
+        if self.nodes.capacity() > KEPT_NODES {
+            self.nodes = Vec::new();
+        }
+        self.nodes.clear();
+        self.free = NIL;
+    }
+
+    fn level_index(&self, priority: i32) -> Result<usize, usize> {
+        self.levels
+            .binary_search_by_key(&priority, |level| level.priority)
     }
 }
 
@@ -73,27 +194,58 @@ impl Scheduler {
 mod tests {
     use super::*;
 
-    #[test]
-    fn higher_priority_first_then_round_robin() {
-        let mut scheduler = Scheduler::default();
-        scheduler.push(StreamId::new(1), 0);
-        scheduler.push(StreamId::new(3), 0);
-        scheduler.push(StreamId::new(5), 7);
-        assert_eq!(scheduler.pop(), Some((StreamId::new(5), 7)));
-        assert_eq!(scheduler.pop(), Some((StreamId::new(1), 0)));
-        scheduler.push(StreamId::new(1), 0);
-        assert_eq!(scheduler.pop(), Some((StreamId::new(3), 0)));
-        assert_eq!(scheduler.pop(), Some((StreamId::new(1), 0)));
-        assert_eq!(scheduler.pop(), None);
+    fn id(value: u32) -> StreamId {
+        StreamId::new(value)
     }
 
     #[test]
-    fn prunes_empty_levels() {
+    fn higher_priority_first_then_round_robin() {
+        let mut scheduler = Scheduler::default();
+        scheduler.push(id(1), 0);
+        scheduler.push(id(3), 0);
+        scheduler.push(id(5), 7);
+        assert_eq!(scheduler.len(), 3);
+        assert_eq!(scheduler.pop(), Some(id(5)));
+        assert_eq!(scheduler.pop(), Some(id(1)));
+        scheduler.push(id(1), 0);
+        assert_eq!(scheduler.pop(), Some(id(3)));
+        assert_eq!(scheduler.pop(), Some(id(1)));
+        assert_eq!(scheduler.pop(), None);
+        assert_eq!(scheduler.len(), 0);
+    }
+
+    #[test]
+    fn removes_from_anywhere_in_a_level() {
+        let mut scheduler = Scheduler::default();
+        let slots: Vec<Slot> = (0..5).map(|i| scheduler.push(id(2 * i + 1), 0)).collect();
+        let high = scheduler.push(id(99), 5);
+        // Middle, head, tail, and a level's only entry.
+        scheduler.remove(slots[2]);
+        scheduler.remove(slots[0]);
+        scheduler.remove(slots[4]);
+        scheduler.remove(high);
+        assert_eq!(scheduler.len(), 2);
+        assert_eq!(scheduler.levels.len(), 1, "the emptied level is gone");
+        // Freed slots are reused without disturbing the order.
+        scheduler.push(id(11), 0);
+        let popped: Vec<StreamId> = core::iter::from_fn(|| scheduler.pop()).collect();
+        assert_eq!(popped, [id(3), id(7), id(11)]);
+    }
+
+    #[test]
+    fn empty_levels_go_at_once() {
         let mut scheduler = Scheduler::default();
         for priority in 0..100 {
-            scheduler.push(StreamId::new(1), priority);
-            assert!(scheduler.pop().is_some());
+            scheduler.push(id(1), priority);
+            assert_eq!(scheduler.pop(), Some(id(1)));
+            assert!(scheduler.levels.is_empty());
         }
-        assert!(scheduler.levels.len() <= SPARE_LEVELS + 1);
+        for priority in (0..100).rev() {
+            scheduler.push(id(priority as u32 * 2 + 1), priority);
+        }
+        assert_eq!(scheduler.levels.len(), 100);
+        assert_eq!(scheduler.pop(), Some(id(199)), "the highest first");
+        scheduler.clear();
+        assert_eq!((scheduler.len(), scheduler.pop()), (0, None));
     }
 }

@@ -4,8 +4,10 @@ use bytes::Bytes;
 
 use crate::config::INITIAL_STREAM_WINDOW;
 use crate::error::{Delivery, ResetBy, StreamError};
+use crate::frame::Flags;
 use crate::pins::Pins;
 use crate::recv_buf::RecvBuffer;
+use crate::scheduler::Slot;
 use crate::send_buf::SendBuffer;
 use crate::time::Instant;
 
@@ -87,8 +89,9 @@ pub(crate) struct StreamState {
     pub(crate) acked: bool,
 
     pub(crate) priority: i32,
-    /// Whether an entry for this stream waits in the scheduler.
-    pub(crate) scheduled: bool,
+    /// Where the stream waits in the scheduler, if it does. In the
+    /// padding a `bool` left, so an idle stream costs nothing more.
+    pub(crate) sched: Slot,
     /// Whether an entry for this stream waits in the control queue.
     pub(crate) control_queued: bool,
     /// Whether a write came up short and awaits a `Writable` event.
@@ -135,7 +138,7 @@ impl StreamState {
             ack_unsent: false,
             acked: false,
             priority: 0,
-            scheduled: false,
+            sched: Slot::NONE,
             control_queued: false,
             writer_blocked: false,
             budget_waiting: false,
@@ -172,6 +175,18 @@ impl StreamState {
     /// them if fewer.
     pub(crate) fn take_send_payload(&mut self, len: usize) -> Bytes {
         self.send_buf.take(len)
+    }
+
+    /// Takes the SYN and ACK the stream still owes the peer.
+    pub(crate) fn take_open_flags(&mut self) -> Flags {
+        let mut flags = Flags::NONE;
+        if core::mem::take(&mut self.syn_unsent) {
+            flags |= Flags::SYN;
+        }
+        if core::mem::take(&mut self.ack_unsent) {
+            flags |= Flags::ACK;
+        }
+        flags
     }
 
     /// Whether a Data frame could go out now.

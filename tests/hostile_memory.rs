@@ -777,7 +777,6 @@ fn stream_churn_while_output_blocked() {
         let mut stream = server.stream(id).expect("accepted");
         assert_eq!(stream.read(&mut buf), Ok(3));
         assert_eq!(stream.write(b"resp"), Ok(4));
-        let now = Instant::ZERO;
         stream.finish(now).expect("finish");
         server.handle_input(NOW, reset);
         while let Some(event) = server.poll_event() {
@@ -894,7 +893,6 @@ fn request_response_churn() {
         assert_eq!(stream.read(&mut buf), Ok(3));
         assert_eq!(stream.read(&mut buf), Ok(0));
         assert_eq!(stream.write(b"resp"), Ok(4));
-        let now = Instant::ZERO;
         stream.finish(now).expect("finish");
         drain_each(&mut server, |frame| {
             if frame.header.flags.contains(Flags::FIN) {

@@ -28,6 +28,14 @@ pub(crate) enum Scenario {
     CoreOpen,
     /// 16,000 peer resets in one input batch during a graceful close.
     CoreClose,
+    /// 16 MiB handed to one stream in 8 KiB `write_chunk`s, then drained
+    /// into frames.
+    CoreDrainChunks,
+    /// The same 16 MiB copied in with 8 KiB `write`s, then drained.
+    CoreDrainWrites,
+    /// 4,096 streams with data queued, spread over 512 priorities and
+    /// drained in small frames.
+    CorePriorities,
     /// Heap bytes per idle open stream, both ends together.
     IdleStreamBytes,
     /// Heap bytes per end of an idle connection, no stream open.
@@ -46,6 +54,9 @@ impl Scenario {
             Scenario::CoreBulk => "core-bulk",
             Scenario::CoreOpen => "core-open",
             Scenario::CoreClose => "core-close-16k",
+            Scenario::CoreDrainChunks => "core-drain-chunks",
+            Scenario::CoreDrainWrites => "core-drain-writes",
+            Scenario::CorePriorities => "core-priorities",
             Scenario::IdleStreamBytes => "idle-stream-bytes",
             Scenario::IdleConnectionBytes => "idle-connection-bytes",
         }
@@ -56,7 +67,11 @@ impl Scenario {
         match self {
             Scenario::Bulk1 | Scenario::Bulk100 | Scenario::CoreBulk => "MB/s",
             Scenario::Hello10k | Scenario::CoreOpen | Scenario::CoreClose => "streams/s",
-            Scenario::Rtt | Scenario::RrNagle => "us",
+            Scenario::Rtt
+            | Scenario::RrNagle
+            | Scenario::CoreDrainChunks
+            | Scenario::CoreDrainWrites
+            | Scenario::CorePriorities => "us",
             Scenario::IdleStreamBytes | Scenario::IdleConnectionBytes => "bytes",
         }
     }
@@ -68,6 +83,9 @@ impl Scenario {
             self,
             Scenario::Rtt
                 | Scenario::RrNagle
+                | Scenario::CoreDrainChunks
+                | Scenario::CoreDrainWrites
+                | Scenario::CorePriorities
                 | Scenario::IdleStreamBytes
                 | Scenario::IdleConnectionBytes
         )
@@ -194,6 +212,13 @@ pub(crate) fn all() -> Vec<Case> {
             core::open(s.core_open_streams)
         }),
         case(CoreClose, "muxplex-core", |_| core::close(16_000)),
+        case(CoreDrainChunks, "muxplex-core", |_| {
+            core::drain_writes(true)
+        }),
+        case(CoreDrainWrites, "muxplex-core", |_| {
+            core::drain_writes(false)
+        }),
+        case(CorePriorities, "muxplex-core", |_| core::priorities()),
         case(IdleStreamBytes, "yamux", |s| idle::yamux(s.idle_streams)),
         case(IdleStreamBytes, "muxplex-tokio", |s| {
             idle::muxplex_tokio(s.idle_streams)

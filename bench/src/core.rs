@@ -4,6 +4,8 @@
 use std::io;
 use std::time::Instant as Clock;
 
+use bytes::Bytes;
+use muxplex::frame::{Flags, FrameType, Header};
 use muxplex::{Config, Instant, Session, StreamError};
 
 use crate::workload::{CHUNK, PAYLOAD, mb_per_s};
@@ -210,4 +212,133 @@ fn read_to_end(stream: &mut muxplex::Stream<'_>) -> io::Result<usize> {
             Err(e) => return Err(stream_error(e)),
         }
     }
+}
+
+/// Bytes written in the drain cases: as much as one stream may buffer by
+/// default (`max_stream_window`, and the session's `max_send_buffer`).
+const DRAIN_BYTES: usize = 16 << 20;
+/// The application's write size in the drain cases.
+const DRAIN_WRITE: usize = 8 * 1024;
+
+/// A client with one stream whose peer granted it [`DRAIN_BYTES`] of
+/// window (a WindowUpdate fed as if it came from the peer), so that all of
+/// it can be buffered before anything is sent.
+fn drain_stream() -> io::Result<(Session, muxplex::StreamId)> {
+    let mut client = Session::client(Config::default(), Instant::ZERO).map_err(io::Error::other)?;
+    let id = client
+        .open_stream(Instant::ZERO)
+        .map_err(io::Error::other)?;
+    let grant = (DRAIN_BYTES as u32).saturating_sub(muxplex::INITIAL_STREAM_WINDOW);
+    let update = Header::new(FrameType::WindowUpdate, Flags::ACK, id.get(), grant);
+    client.handle_input(Instant::ZERO, &update.encode());
+    Ok((client, id))
+}
+
+/// Takes every frame the session has, as a vectored writer would, and
+/// returns the payload bytes they carried.
+fn drain(session: &mut Session) -> usize {
+    let mut payload = 0;
+    while let Some(frame) = session.poll_transmit_frame() {
+        payload += frame.payload().len();
+    }
+    payload
+}
+
+/// Runs of the drain and priority cases; the fastest counts, since the
+/// first pays for faulting in fresh heap pages, which says nothing about
+/// the core (and a loaded machine only ever makes a run slower).
+const RUNS: usize = 5;
+
+fn fastest(run: impl Fn() -> io::Result<f64>) -> io::Result<f64> {
+    (0..RUNS).try_fold(f64::INFINITY, |best, _| Ok(best.min(run()?)))
+}
+
+/// [`DRAIN_BYTES`] handed to one stream as [`DRAIN_WRITE`]-byte chunks
+/// (`write_chunk`, `by_chunk`) or copied in with `write`, then drained
+/// into frames; microseconds from the first write to the last frame, the
+/// fastest of [`RUNS`]. The chunks are allocated before the clock starts.
+pub(crate) fn drain_writes(by_chunk: bool) -> io::Result<f64> {
+    fastest(|| drain_once(by_chunk))
+}
+
+fn drain_once(by_chunk: bool) -> io::Result<f64> {
+    let (mut client, id) = drain_stream()?;
+    let chunks: Vec<Bytes> = match by_chunk {
+        true => (0..DRAIN_BYTES / DRAIN_WRITE)
+            .map(|_| Bytes::from(PAYLOAD[..DRAIN_WRITE].to_vec()))
+            .collect(),
+        false => Vec::new(),
+    };
+    let started = Clock::now();
+    let mut stream = client.stream(id).map_err(io::Error::other)?;
+    let mut taken = 0;
+    if by_chunk {
+        for chunk in chunks {
+            taken += stream.write_chunk(chunk).map_err(stream_error)?;
+        }
+    } else {
+        for _ in 0..DRAIN_BYTES / DRAIN_WRITE {
+            taken += stream
+                .write(&PAYLOAD[..DRAIN_WRITE])
+                .map_err(stream_error)?;
+        }
+    }
+    let sent = drain(&mut client);
+    let elapsed = started.elapsed();
+    if taken != DRAIN_BYTES || sent != DRAIN_BYTES {
+        return Err(io::Error::other(format!(
+            "took {taken} and sent {sent} of {DRAIN_BYTES} bytes"
+        )));
+    }
+    Ok(elapsed.as_secs_f64() * 1e6)
+}
+
+/// Streams in the many-priority case, and the priority levels they share.
+const PRIORITY_STREAMS: usize = 4096;
+const PRIORITY_LEVELS: usize = 512;
+/// Bytes each stream has queued there, and the frame size cutting them.
+const PRIORITY_BYTES: usize = 4096;
+const PRIORITY_FRAME: u32 = 512;
+
+/// [`PRIORITY_STREAMS`] streams with data queued (all at the default
+/// priority) are spread over [`PRIORITY_LEVELS`] priorities, each move
+/// taking a queued stream out of the scheduler, and drained in
+/// [`PRIORITY_FRAME`]-byte frames, so that the scheduler picks among many
+/// levels for every frame; microseconds from the first move to the last
+/// frame, the fastest of [`RUNS`].
+pub(crate) fn priorities() -> io::Result<f64> {
+    fastest(priorities_once)
+}
+
+fn priorities_once() -> io::Result<f64> {
+    let config = Config::default()
+        .with_max_frame_size(PRIORITY_FRAME)
+        .with_max_unacked_outbound(PRIORITY_STREAMS);
+    let mut client = Session::client(config, Instant::ZERO).map_err(io::Error::other)?;
+    let mut ids = Vec::with_capacity(PRIORITY_STREAMS);
+    for _ in 0..PRIORITY_STREAMS {
+        let id = client
+            .open_stream(Instant::ZERO)
+            .map_err(io::Error::other)?;
+        let mut stream = client.stream(id).map_err(io::Error::other)?;
+        if stream
+            .write(&PAYLOAD[..PRIORITY_BYTES])
+            .map_err(stream_error)?
+            != PRIORITY_BYTES
+        {
+            return Err(io::Error::other("a write came up short"));
+        }
+        ids.push(id);
+    }
+    let started = Clock::now();
+    for (i, &id) in ids.iter().enumerate() {
+        let mut stream = client.stream(id).map_err(io::Error::other)?;
+        stream.set_priority((i % PRIORITY_LEVELS) as i32);
+    }
+    let sent = drain(&mut client);
+    let elapsed = started.elapsed();
+    if sent != PRIORITY_STREAMS * PRIORITY_BYTES {
+        return Err(io::Error::other(format!("sent {sent} bytes")));
+    }
+    Ok(elapsed.as_secs_f64() * 1e6)
 }

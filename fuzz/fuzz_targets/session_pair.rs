@@ -2,7 +2,7 @@
 //! operations over an arbitrary transport, every observation checked
 //! against the reference model the property tests use. Crashes found here
 //! go to `tests/fuzz-regressions/session_pair/` and replay in
-//! `tests/fuzz_regressions.rs`.
+//! `tests/core/fuzz_regressions.rs`.
 #![no_main]
 
 #[path = "../../tests/model/mod.rs"]

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::Session;
-use crate::error::{Delivery, ResetBy, StreamError};
+use crate::error::{CloseReason, Delivery, ResetBy, StreamError};
 use crate::pins::Pins;
 use crate::stream::{RecvState, SendState, StreamState};
 use crate::stream_id::StreamId;
@@ -86,11 +86,9 @@ impl<'a> Stream<'a> {
     /// [`Event::Writable`](crate::Event::Writable), and when it is nothing the call returns
     /// [`StreamError::Blocked`].
     pub fn write(&mut self, data: &[u8]) -> Result<usize, StreamError> {
-        let (taken, room) = self.write_room(data.len())?;
-        self.state().buffer_write(&data[..taken], room);
-        self.session.send_total += taken;
-        self.session.wake_stream(self.id);
-        Ok(taken)
+        self.buffer(data.len(), |stream, taken, room| {
+            stream.buffer_write(&data[..taken], room);
+        })
     }
 
     /// Like [`write`](Self::write), taking the data whole: what fits is
@@ -103,24 +101,33 @@ impl<'a> Stream<'a> {
     /// all of it: hand over chunks the size of the write (the session's
     /// memory bound counts the bytes taken, not their allocation).
     pub fn write_chunk(&mut self, mut data: Bytes) -> Result<usize, StreamError> {
-        let (taken, room) = self.write_room(data.len())?;
-        data.truncate(taken);
-        self.state().buffer_chunk(data, room);
-        self.session.send_total += taken;
-        self.session.wake_stream(self.id);
-        Ok(taken)
+        self.buffer(data.len(), |stream, taken, room| {
+            data.truncate(taken);
+            stream.buffer_chunk(data, room);
+        })
     }
 
-    /// How much of a write of `len` bytes the stream takes now, and the
-    /// room it had; `Blocked` when nothing (for a non-empty write). A short answer arms
+    /// Buffers the part of a `len`-byte write that the stream takes now,
+    /// through `put` (given the stream, the bytes taken and the room there
+    /// was); returns how many bytes were taken. `Blocked` when nothing
+    /// (for a non-empty write). A short answer arms
     /// `Writable`, from the peer's window or from the session's send
     /// budget, whichever cut it short.
-    fn write_room(&mut self, len: usize) -> Result<(usize, usize), StreamError> {
-        self.check_writable()?;
-        let max_buffer = self.session.config.max_stream_window;
-        let budget_room = self.session.send_budget_room();
+    fn buffer(
+        &mut self,
+        len: usize,
+        put: impl FnOnce(&mut StreamState, usize, usize),
+    ) -> Result<usize, StreamError> {
+        if self.freed {
+            return Err(StreamError::Finished);
+        }
         let id = self.id;
-        let stream = self.state();
+        let session = &mut *self.session;
+        let closed = session.close_reason();
+        let max_buffer = session.config.max_stream_window;
+        let budget_room = session.send_budget_room();
+        let stream = session.streams.get_mut(&id).expect(OUTLIVES);
+        writable(stream, closed)?;
         let window_room = stream.write_capacity(max_buffer);
         let room = window_room.min(budget_room);
         let taken = room.min(len);
@@ -128,13 +135,17 @@ impl<'a> Stream<'a> {
             stream.writer_blocked = true;
             if budget_room < window_room.min(len) && !stream.budget_waiting {
                 stream.budget_waiting = true;
-                self.session.budget_waiters.push_back(id);
+                session.budget_waiters.push_back(id);
             }
         }
         if taken == 0 && len > 0 {
             return Err(StreamError::Blocked);
         }
-        Ok((taken, room))
+        put(stream, taken, room);
+        session.send_total += taken;
+        // Writable, so the session is open.
+        super::queue_frames(id, stream, &mut session.control, &mut session.scheduler);
+        Ok(taken)
     }
 
     /// How many bytes a write would take now: what the peer's window and
@@ -167,11 +178,13 @@ impl<'a> Stream<'a> {
         if self.freed {
             return Ok(0);
         }
-        self.check_reset()?;
-        let (stream, pins) = self.state_and_pins();
-        if !stream.recv_buf.is_empty() {
-            let copied = stream.read_into(buf, pins);
-            self.after_read(copied);
+        let copied = self.take_received(|stream, pins| {
+            (!stream.recv_buf.is_empty()).then(|| {
+                let copied = stream.read_into(buf, pins);
+                (copied, copied)
+            })
+        })?;
+        if let Some(copied) = copied {
             return Ok(copied);
         }
         if buf.is_empty() {
@@ -186,19 +199,19 @@ impl<'a> Stream<'a> {
         if self.freed {
             return Ok(None);
         }
-        self.check_reset()?;
-        let (stream, pins) = self.state_and_pins();
-        if max == 0 && !stream.recv_buf.is_empty() {
-            // Nothing asked for; not the end while data is buffered.
-            return Ok(Some(Bytes::new()));
+        let chunk = self.take_received(|stream, pins| {
+            if max == 0 {
+                // Nothing asked for; not the end while data is buffered.
+                return (!stream.recv_buf.is_empty()).then(|| (Bytes::new(), 0));
+            }
+            let chunk = stream.read_chunk(max, pins)?;
+            let len = chunk.len();
+            Some((chunk, len))
+        })?;
+        match chunk {
+            Some(chunk) => Ok(Some(chunk)),
+            None => self.read_end().map(|()| None),
         }
-        if max > 0
-            && let Some(chunk) = stream.read_chunk(max, pins)
-        {
-            self.after_read(chunk.len());
-            return Ok(Some(chunk));
-        }
-        self.read_end().map(|()| None)
     }
 
     /// Half-closes our direction: FIN goes out after the buffered data.
@@ -207,11 +220,18 @@ impl<'a> Stream<'a> {
     /// when the FIN leaves, counting from the latest time the host supplied
     /// by then: `now` or later.
     pub fn finish(&mut self, now: Instant) -> Result<(), StreamError> {
-        self.session.timers.observe(now);
-        self.check_writable()?;
-        let stream = self.state();
+        if self.freed {
+            return Err(StreamError::Finished);
+        }
+        let id = self.id;
+        let session = &mut *self.session;
+        session.timers.observe(now);
+        let closed = session.close_reason();
+        let stream = session.streams.get_mut(&id).expect(OUTLIVES);
+        writable(stream, closed)?;
         stream.send = SendState::FinQueued;
-        self.session.wake_stream(self.id);
+        // Writable, so the session is open.
+        super::queue_frames(id, stream, &mut session.control, &mut session.scheduler);
         Ok(())
     }
 
@@ -239,15 +259,17 @@ impl<'a> Stream<'a> {
     /// `now` starts the close timeout, as for [`finish`](Self::finish).
     /// A reset stream, or any stream of a session that has ended, is freed
     /// at once: there is nothing left to deliver.
-    pub fn detach(mut self, now: Instant) {
+    pub fn detach(self, now: Instant) {
         self.session.timers.observe(now);
         if self.freed {
             return;
         }
-        let closed = self.session.is_closed();
-        let state = self.state();
+        let id = self.id;
+        let session = &mut *self.session;
+        let closed = session.is_closed();
+        let state = session.streams.get_mut(&id).expect(OUTLIVES);
         if state.reset.is_some() || closed {
-            self.session.remove_stream(self.id);
+            session.remove_stream(id);
             return;
         }
         if state.send == SendState::Open {
@@ -255,16 +277,17 @@ impl<'a> Stream<'a> {
         }
         state.detached = true;
         let dropped = state.recv_buf.len();
-        let (state, pins) = self.state_and_pins();
-        state.recv_buf.clear(pins);
+        state.recv_buf.clear(&mut session.pins);
         state.credit_to_return = state.credit_to_return.saturating_add(dropped);
         if state.recv == RecvState::FinReceived {
             state.recv = RecvState::EofDelivered;
         }
-        self.session.buffered_total -= dropped as usize;
-        self.session.wake_stream(self.id);
+        session.buffered_total -= dropped as usize;
+        super::queue_frames(id, state, &mut session.control, &mut session.scheduler);
         // Our FIN may have left already and the peer's arrived.
-        self.session.free_if_done(self.id);
+        if state.is_done() {
+            session.remove_stream(id);
+        }
     }
 
     /// Lets a stream that is over go: one that was reset (its error is no
@@ -314,11 +337,11 @@ impl<'a> Stream<'a> {
         let Some(stream) = self.session.streams.get_mut(&self.id) else {
             return;
         };
-        if stream.scheduled && stream.priority != priority {
+        if stream.sched.is_queued() && stream.priority != priority {
             // Move a queued stream now: left at its old level, a raised
             // stream would wait behind that level's turn.
-            self.session.scheduler.remove(self.id, stream.priority);
-            self.session.scheduler.push(self.id, priority);
+            self.session.scheduler.remove(stream.sched);
+            stream.sched = self.session.scheduler.push(self.id, priority);
         }
         stream.priority = priority;
     }
@@ -340,57 +363,36 @@ impl<'a> Stream<'a> {
     /// `freed` is set, since only methods consuming the handle free it
     /// otherwise.
     fn state(&mut self) -> &mut StreamState {
-        self.session
-            .streams
-            .get_mut(&self.id)
-            .expect("a stream outlives its handle")
+        self.session.streams.get_mut(&self.id).expect(OUTLIVES)
     }
 
-    /// The state behind the handle, with the session's input accounting
-    /// that reading it updates.
-    fn state_and_pins(&mut self) -> (&mut StreamState, &mut Pins) {
+    /// Takes received data through `take`, which returns it with its size
+    /// in bytes, or `None` when there is none; a reset is reported
+    /// instead. After a read: credit goes back to the peer if due, and
+    /// `Readable` is re-armed once the buffer is drained.
+    fn take_received<T>(
+        &mut self,
+        take: impl FnOnce(&mut StreamState, &mut Pins) -> Option<(T, usize)>,
+    ) -> Result<Option<T>, StreamError> {
+        let id = self.id;
         let session = &mut *self.session;
-        let state = session
-            .streams
-            .get_mut(&self.id)
-            .expect("a stream outlives its handle");
-        (state, &mut session.pins)
-    }
-
-    /// Errors that stop writing, in the order the application should learn
-    /// them: a reset, then the session's end, then our own FIN.
-    fn check_writable(&mut self) -> Result<(), StreamError> {
-        if self.freed {
-            return Err(StreamError::Finished);
+        let closed = session.is_closed();
+        let stream = session.streams.get_mut(&id).expect(OUTLIVES);
+        if let Some(reset) = stream.reset {
+            // The state stays until the application releases it.
+            return Err(reset.error());
         }
-        self.check_reset()?;
-        if let Some(reason) = self.session.close_reason() {
-            let delivery = self.state().delivery();
-            return Err(StreamError::SessionClosed { reason, delivery });
-        }
-        match self.state().send {
-            SendState::Open => Ok(()),
-            SendState::FinQueued | SendState::FinSent => Err(StreamError::Finished),
-        }
-    }
-
-    /// Reports a reset; the state stays until the application releases it.
-    fn check_reset(&mut self) -> Result<(), StreamError> {
-        match self.state().reset {
-            Some(reset) => Err(reset.error()),
-            None => Ok(()),
-        }
-    }
-
-    /// After a read took data: return credit to the peer if due, and re-arm
-    /// `Readable` once the buffer is drained.
-    fn after_read(&mut self, bytes: usize) {
-        self.session.buffered_total -= bytes;
-        let stream = self.state();
+        let Some((value, bytes)) = take(stream, &mut session.pins) else {
+            return Ok(None);
+        };
+        session.buffered_total -= bytes;
         if stream.recv_buf.is_empty() {
             stream.readable_armed = true;
         }
-        self.session.wake_stream(self.id);
+        if !closed {
+            super::queue_frames(id, stream, &mut session.control, &mut session.scheduler);
+        }
+        Ok(Some(value))
     }
 
     /// Nothing buffered: the end of the stream, the session's end, or
@@ -416,5 +418,25 @@ impl<'a> Stream<'a> {
                 None => Err(StreamError::Blocked),
             },
         }
+    }
+}
+
+/// What a handle's state lookup expects.
+const OUTLIVES: &str = "a stream outlives its handle";
+
+/// Errors that stop writing to `stream`, in the order the application
+/// should learn them: a reset, then the session's end (`closed`), then our
+/// own FIN.
+fn writable(stream: &StreamState, closed: Option<CloseReason>) -> Result<(), StreamError> {
+    if let Some(reset) = stream.reset {
+        return Err(reset.error());
+    }
+    if let Some(reason) = closed {
+        let delivery = stream.delivery();
+        return Err(StreamError::SessionClosed { reason, delivery });
+    }
+    match stream.send {
+        SendState::Open => Ok(()),
+        SendState::FinQueued | SendState::FinSent => Err(StreamError::Finished),
     }
 }

@@ -47,6 +47,24 @@ impl Inbound {
     }
 }
 
+/// A complete Data payload, as the input delivered it.
+enum Payload<'a> {
+    /// Lying whole in one input: copied once, straight into the stream's
+    /// buffer.
+    Slice(&'a [u8]),
+    /// Collected from several inputs, or a slice of a shared input (`pin`).
+    Chunk(Bytes, PinId),
+}
+
+impl Payload<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Payload::Slice(data) => data.len(),
+            Payload::Chunk(data, _) => data.len(),
+        }
+    }
+}
+
 /// A payload at least this large, lying whole in the input given to
 /// [`Session::handle_input_bytes`], is kept as a slice of that input rather
 /// than copied. A slice keeps the whole input buffer alive until it is
@@ -91,36 +109,40 @@ impl Session {
         while !input.is_empty() && !self.is_closed() {
             if let Some(payload) = self.inbound.payload.as_mut() {
                 let take = payload.remaining.min(input.len());
-                let mut slice = None;
-                if let Some(buf) = payload.buf.as_mut() {
-                    if let Some(shared) = shared
-                        && buf.is_empty()
-                        && take == payload.remaining
-                        && take >= SHARE_MIN
-                    {
-                        let at = whole.len() - input.len();
-                        slice = Some(shared.slice(at..at + take));
-                        if pin == PinId::NONE {
-                            pin = self.pins.pin(whole.len());
-                        }
-                    } else {
-                        // Allocated with the first bytes, so that a shared
-                        // payload costs no allocation.
+                let (part, rest) = input.split_at(take);
+                let mut whole_payload = None;
+                match payload.buf.as_mut() {
+                    // Skipped.
+                    None => {}
+                    // All of it is here: no buffer of its own.
+                    Some(buf) if buf.is_empty() && take == payload.remaining => {
+                        whole_payload = Some(match shared {
+                            Some(shared) if take >= SHARE_MIN => {
+                                let at = whole.len() - input.len();
+                                if pin == PinId::NONE {
+                                    pin = self.pins.pin(whole.len());
+                                }
+                                Payload::Chunk(shared.slice(at..at + take), pin)
+                            }
+                            _ => Payload::Slice(part),
+                        });
+                    }
+                    // Split across inputs: collected, allocated with the
+                    // first bytes.
+                    Some(buf) => {
                         buf.reserve(payload.remaining);
-                        buf.extend_from_slice(&input[..take]);
+                        buf.extend_from_slice(part);
                     }
                 }
                 payload.remaining -= take;
-                input = &input[take..];
+                input = rest;
                 if payload.remaining == 0 {
                     let done = self.inbound.payload.take().expect("checked above");
-                    match slice {
-                        Some(slice) => self.on_data_payload(done.header, Some(slice), pin),
-                        None => {
-                            let data = done.buf.map(BytesMut::freeze);
-                            self.on_data_payload(done.header, data, PinId::NONE);
-                        }
-                    }
+                    let data = whole_payload.or_else(|| {
+                        done.buf
+                            .map(|buf| Payload::Chunk(buf.freeze(), PinId::NONE))
+                    });
+                    self.on_data_payload(done.header, data);
                 }
                 continue;
             }
@@ -214,7 +236,7 @@ impl Session {
         if opens && !self.open_inbound(id) {
             return;
         }
-        let Some(stream) = self.streams.get_mut(&id) else {
+        let Some(mut stream) = self.streams.get_mut(&id) else {
             // Unknown or already freed: drop the frame, skip its payload.
             return self.skip_payload(header);
         };
@@ -222,12 +244,11 @@ impl Session {
             let awaited = stream.awaits_ack();
             stream.acked = true;
             if awaited {
+                // Once per stream: only then is it looked up again.
                 self.ack_settled();
+                stream = self.streams.get_mut(&id).expect("not freed by an ACK");
             }
         }
-        let Some(stream) = self.streams.get_mut(&id) else {
-            return;
-        };
         match header.frame_type {
             FrameType::Data if payload_len > 0 => {
                 let receiving = stream.recv == RecvState::Open && stream.reset.is_none();
@@ -263,8 +284,10 @@ impl Session {
                     return self.protocol_error(ProtocolError::WindowOverflow { stream: id });
                 };
                 stream.send_window = window;
-                self.wake_stream(id);
-                self.notify_writable_if_unblocked(id);
+                super::queue_frames(id, stream, &mut self.control, &mut self.scheduler);
+                if stream.writer_blocked {
+                    self.notify_writable_if_unblocked(id);
+                }
                 self.on_stream_flags(id, header);
             }
             _ => self.on_stream_flags(id, header),
@@ -330,28 +353,34 @@ impl Session {
         }
     }
 
-    /// A Data payload is complete: queue it for the application, then
-    /// apply the frame's FIN or RST, which take effect after the data.
-    fn on_data_payload(&mut self, header: Header, data: Option<Bytes>, pin: PinId) {
+    /// A Data payload is complete (`None`: skipped): queue it for the
+    /// application, then apply the frame's FIN or RST, which take effect
+    /// after the data.
+    fn on_data_payload(&mut self, header: Header, data: Option<Payload<'_>>) {
         let id = StreamId::new(header.stream_id);
         if let Some(data) = data {
+            let len = data.len();
             // The stream may have been reset or freed while the payload was
             // arriving; then the data has nowhere to go.
             match self.streams.get_mut(&id) {
                 Some(stream) if stream.reset.is_none() && stream.recv == RecvState::Open => {
                     if stream.detached {
                         // Nobody will read it: the credit goes straight back.
-                        let len = data.len();
                         stream.credit_to_return =
                             stream.credit_to_return.saturating_add(len as u32);
                         self.buffered_total -= len;
-                        self.wake_stream(id);
+                        super::queue_frames(id, stream, &mut self.control, &mut self.scheduler);
                     } else {
-                        stream.recv_buf.push(data, pin, &mut self.pins);
-                        self.notify_readable_if_pending(id);
+                        match data {
+                            Payload::Slice(data) => stream.recv_buf.push_slice(data),
+                            Payload::Chunk(data, pin) => {
+                                stream.recv_buf.push(data, pin, &mut self.pins);
+                            }
+                        }
+                        super::notify_readable(id, stream, &mut self.events);
                     }
                 }
-                _ => self.buffered_total -= data.len(),
+                _ => self.buffered_total -= len,
             }
         }
         self.on_stream_flags(id, header);
@@ -360,6 +389,10 @@ impl Session {
     /// Applies FIN and RST. On a WindowUpdate, the length of an RST frame
     /// is the peer's error code (go-yamux sends one); elsewhere it is 0.
     fn on_stream_flags(&mut self, id: StreamId, header: Header) {
+        // Most frames carry neither: then the stream is not looked up.
+        if !header.flags.contains(Flags::FIN) && !header.flags.contains(Flags::RST) {
+            return;
+        }
         let Some(stream) = self.streams.get_mut(&id) else {
             return;
         };

@@ -14,7 +14,7 @@ use crate::config::{Config, ConfigError, Role};
 use crate::error::{CloseReason, Delivery, NoStream, OpenError, PingError, ResetBy, ResetCause};
 use crate::event::Event;
 use crate::pins::Pins;
-use crate::scheduler::Scheduler;
+use crate::scheduler::{Scheduler, Slot};
 use crate::stream::{RecvState, ResetInfo, StreamState};
 use crate::stream_id::StreamId;
 use crate::time::Instant;
@@ -461,6 +461,7 @@ impl Session {
         }
         for stream in self.streams.values_mut() {
             stream.send_buf.clear();
+            stream.sched = Slot::NONE;
         }
         self.send_total = 0;
         self.budget_waiters.clear();
@@ -475,29 +476,16 @@ impl Session {
         if self.is_closed() {
             return;
         }
-        let Some(stream) = self.streams.get_mut(&id) else {
-            return;
-        };
-        if !stream.control_queued && stream.needs_control_frame() {
-            stream.control_queued = true;
-            self.control.push_back(Control::Stream(id));
-        }
-        if !stream.scheduled && stream.has_sendable_data() {
-            stream.scheduled = true;
-            self.scheduler.push(id, stream.priority);
+        if let Some(stream) = self.streams.get_mut(&id) {
+            queue_frames(id, stream, &mut self.control, &mut self.scheduler);
         }
     }
 
     /// Raises `Readable` if the stream has something to read and the
     /// application has not yet been told.
     fn notify_readable_if_pending(&mut self, id: StreamId) {
-        let Some(stream) = self.streams.get_mut(&id) else {
-            return;
-        };
-        let pending = !stream.recv_buf.is_empty() || stream.recv == RecvState::FinReceived;
-        if stream.accepted && !stream.detached && stream.readable_armed && pending {
-            stream.readable_armed = false;
-            self.events.push_back(Event::Readable(id));
+        if let Some(stream) = self.streams.get_mut(&id) {
+            notify_readable(id, stream, &mut self.events);
         }
     }
 
@@ -577,6 +565,9 @@ impl Session {
     /// Forgets a stream, keeping the session's counters right.
     fn take_stream(&mut self, id: StreamId) -> Option<StreamState> {
         let mut stream = *self.streams.remove(&id)?;
+        if stream.sched.is_queued() {
+            self.scheduler.remove(stream.sched);
+        }
         if stream.awaits_ack() {
             self.ack_settled();
         }
@@ -594,8 +585,8 @@ impl Session {
         Some(stream)
     }
 
-    /// A freed stream's entries in the control queue, the scheduler and
-    /// the deadline queues stay until they come up and are skipped. A peer
+    /// A freed stream's entries in the control queue, the budget's queue
+    /// and the deadline queues stay until they come up and are skipped. A peer
     /// that churns streams faster than those drain (it does not read what
     /// we send, or it finishes streams well within `stream_close_timeout`)
     /// would pile them up without bound, so a queue holding twice what its
@@ -615,10 +606,6 @@ impl Session {
         if self.budget_waiters.len() > 2 * live {
             self.budget_waiters
                 .retain(|id| streams.get(id).is_some_and(|s| s.budget_waiting));
-        }
-        if self.scheduler.len() > 2 * live {
-            self.scheduler
-                .retain(|id| streams.get(&id).is_some_and(|s| s.scheduled));
         }
         self.timers.sweep_freed(streams);
     }
@@ -693,6 +680,10 @@ impl Session {
         let unsent = stream.send_buf.len();
         stream.recv_buf.clear(&mut self.pins);
         stream.send_buf.clear();
+        if stream.sched.is_queued() {
+            self.scheduler
+                .remove(core::mem::replace(&mut stream.sched, Slot::NONE));
+        }
         if unsent > 0 {
             self.send_total -= unsent;
             self.wake_budget_waiters();
@@ -746,6 +737,37 @@ impl Session {
         if self.running_streams == 0 {
             self.end(CloseReason::LocalClose, Some(GOAWAY_NORMAL));
         }
+    }
+}
+
+// The per-stream steps of a frame or a call, for a caller that holds the
+// stream already: they take the session's queues as separate borrows, so
+// that the stream is looked up once per frame or call, not once per step.
+
+/// Queues whatever frames `stream` now needs (see `Session::wake_stream`);
+/// only while the session is not closed.
+fn queue_frames(
+    id: StreamId,
+    stream: &mut StreamState,
+    control: &mut VecDeque<Control>,
+    scheduler: &mut Scheduler,
+) {
+    if !stream.control_queued && stream.needs_control_frame() {
+        stream.control_queued = true;
+        control.push_back(Control::Stream(id));
+    }
+    if !stream.sched.is_queued() && stream.has_sendable_data() {
+        stream.sched = scheduler.push(id, stream.priority);
+    }
+}
+
+/// Raises `Readable` if `stream` has something to read and the application
+/// has not yet been told.
+fn notify_readable(id: StreamId, stream: &mut StreamState, events: &mut VecDeque<Event>) {
+    let pending = !stream.recv_buf.is_empty() || stream.recv == RecvState::FinReceived;
+    if stream.accepted && !stream.detached && stream.readable_armed && pending {
+        stream.readable_armed = false;
+        events.push_back(Event::Readable(id));
     }
 }
 

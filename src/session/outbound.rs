@@ -7,6 +7,7 @@ use bytes::Bytes;
 
 use super::Session;
 use crate::frame::{Flags, FrameType, Header};
+use crate::scheduler::Slot;
 use crate::stream::{NEVER_GRANTED, RecvState, SendState};
 use crate::stream_id::StreamId;
 use crate::transmit::{Control, Transmit};
@@ -61,7 +62,7 @@ impl Session {
         if self.is_closed() {
             return None;
         }
-        while let Some((id, _)) = self.scheduler.pop() {
+        while let Some(id) = self.scheduler.pop() {
             if let Some(frame) = self.data_frame(id) {
                 return Some(frame);
             }
@@ -99,9 +100,15 @@ impl Session {
         if !stream.needs_control_frame() {
             return None;
         }
-        let mut flags = self.take_open_flags(id);
-        let growth = self.grow_window(id);
-        let stream = self.streams.get_mut(&id)?;
+        let mut flags = stream.take_open_flags();
+        // Looked up again only when a grant is due (at most once per half
+        // window), since auto-tuning needs the session.
+        let (stream, growth) = if stream.window_update_due() {
+            let growth = self.grow_window(id);
+            (self.streams.get_mut(&id)?, growth)
+        } else {
+            (stream, 0)
+        };
         let delta = if stream.recv == RecvState::Open {
             core::mem::take(&mut stream.credit_to_return) + growth
         } else {
@@ -114,15 +121,19 @@ impl Session {
             self.timers.fin_sent(id, &self.config);
         }
         let header = Header::new(FrameType::WindowUpdate, flags, id.get(), delta);
-        self.free_if_done(id);
+        if stream.is_done() {
+            self.remove_stream(id);
+        }
         Some(Transmit::new(header, Bytes::new()))
     }
 
-    /// Window auto-tuning, when a grant is about to go out: if the peer used
-    /// up half the window within two round trips of the last grant, the
-    /// window, not the link or our reader, limits it, so the window doubles
-    /// (up to `max_stream_window`, and only while the sum of all windows
-    /// fits the session buffer budget). Returns the extra credit.
+    /// Window auto-tuning, when a grant is due (a grant at half the window
+    /// says something about the peer's pace; credit that merely rides along
+    /// with SYN, ACK or FIN does not): if the peer used up half the window
+    /// within two round trips of the last grant, the window, not the link
+    /// or our reader, limits it, so the window doubles (up to
+    /// `max_stream_window`, and only while the sum of all windows fits the
+    /// session buffer budget). Returns the extra credit.
     fn grow_window(&mut self, id: StreamId) -> u32 {
         let now = self.timers.now();
         let rtt = self.timers.smoothed_rtt();
@@ -131,11 +142,6 @@ impl Session {
         let Some(stream) = self.streams.get_mut(&id) else {
             return 0;
         };
-        // Only grants at half the window say anything about the peer's
-        // pace; credit that merely rides along with SYN, ACK or FIN does not.
-        if !stream.window_update_due() {
-            return 0;
-        }
         let previous = core::mem::replace(&mut stream.last_grant, now);
         let previous = (previous != NEVER_GRANTED).then_some(previous);
         if stream.recv_window_target >= max_window {
@@ -164,25 +170,10 @@ impl Session {
         extra
     }
 
-    /// Takes the SYN and ACK the stream still owes the peer.
-    fn take_open_flags(&mut self, id: StreamId) -> Flags {
-        let Some(stream) = self.streams.get_mut(&id) else {
-            return Flags::NONE;
-        };
-        let mut flags = Flags::NONE;
-        if core::mem::take(&mut stream.syn_unsent) {
-            flags |= Flags::SYN;
-        }
-        if core::mem::take(&mut stream.ack_unsent) {
-            flags |= Flags::ACK;
-        }
-        flags
-    }
-
     fn data_frame(&mut self, id: StreamId) -> Option<Transmit> {
         let frame_size = self.config.max_frame_size;
         let stream = self.streams.get_mut(&id)?;
-        stream.scheduled = false;
+        stream.sched = Slot::NONE;
         if !stream.has_sendable_data() || stream.reset.is_some() {
             return None;
         }
@@ -194,16 +185,18 @@ impl Session {
         let len = payload.len() as u32;
         stream.send_window -= len;
         self.send_total -= payload.len();
-        let flags = self.take_open_flags(id);
+        let flags = stream.take_open_flags();
         let header = Header::new(FrameType::Data, flags, id.get(), len);
         // A FIN now due goes out in a WindowUpdate of its own, queued here
         // as control so it leaves right behind this frame: hashicorp/yamux
         // and go-yamux apply a frame's flags before they read its payload,
-        // and a FIN riding on data makes them drop that data.
-        self.wake_stream(id);
-        self.notify_writable_if_unblocked(id);
+        // and a FIN riding on data makes them drop that data. (So no Data
+        // frame ends a stream, and none frees one.)
+        super::queue_frames(id, stream, &mut self.control, &mut self.scheduler);
+        if stream.writer_blocked {
+            self.notify_writable_if_unblocked(id);
+        }
         self.wake_budget_waiters();
-        self.free_if_done(id);
         Some(Transmit::new(header, payload))
     }
 }

@@ -49,7 +49,7 @@ use bytes::BytesMut;
 
 use super::{Endpoint, WireAudit};
 use crate::config::{INITIAL_STREAM_WINDOW, MAX_FRAME_SIZE_LIMIT, Role};
-use crate::error::ProtocolError;
+use crate::error::{ProtocolError, ResetBy};
 use crate::frame::{Flags, Frame, FrameDecoder, FrameType, Header, encode_frame};
 use crate::session::{GOAWAY_NORMAL, GOAWAY_PROTOCOL_ERROR};
 use crate::stream_id::StreamId;
@@ -224,10 +224,11 @@ pub enum PeerError {
     Finished,
     /// The stream was reset.
     Reset {
-        /// The reset's code.
-        code: u32,
-        /// Whether the peer reset it.
-        by_peer: bool,
+        /// Who reset it, with the code: [`ResetBy::Peer`] for an RST the
+        /// model received, [`ResetBy::Application`] for
+        /// [`PeerModel::reset`]. The model never resets a stream on its
+        /// own, so [`ResetBy::Session`] does not occur.
+        by: ResetBy,
     },
     /// The session ended under the stream.
     SessionEnded(PeerClose),
@@ -243,10 +244,7 @@ impl fmt::Display for PeerError {
             PeerError::Blocked => f.write_str("nothing to read yet"),
             PeerError::UnknownStream => f.write_str("unknown stream"),
             PeerError::Finished => f.write_str("stream already finished"),
-            PeerError::Reset { code, by_peer } => {
-                let by = if *by_peer { "by the peer" } else { "locally" };
-                write!(f, "stream reset {by} with code {code}")
-            }
+            PeerError::Reset { by } => write!(f, "stream reset {by}"),
             PeerError::SessionEnded(reason) => write!(f, "session ended: {reason}"),
             PeerError::PeerGoingAway => f.write_str("peer is going away"),
             PeerError::IdsExhausted => f.write_str("stream ids exhausted"),
@@ -491,8 +489,7 @@ impl PeerModel {
             stream.rst_pending = Some(code);
         }
         stream.fail(PeerError::Reset {
-            code,
-            by_peer: false,
+            by: ResetBy::Application { code },
         });
         Ok(())
     }
@@ -617,8 +614,7 @@ impl PeerModel {
                 _ => 0,
             };
             return stream.fail(PeerError::Reset {
-                code,
-                by_peer: true,
+                by: ResetBy::Peer { code },
             });
         }
         let receiving = stream.failed.is_none() && !stream.fin_received;

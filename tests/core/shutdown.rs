@@ -1,7 +1,7 @@
 //! Graceful close, abort, and the peer's GoAway: every way a session ends
 //! gives exactly one `Closed` event with a reason that says which.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

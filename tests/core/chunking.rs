@@ -2,7 +2,7 @@
 //! exchange delivered one byte at a time, in odd pieces or whole gives the
 //! same frames on the wire, the same events and the same data.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 
@@ -125,7 +125,6 @@ fn run_with(next: &mut dyn FnMut(usize) -> usize, shared: bool) -> Transcript {
         let mut stream = sessions[side].stream(id).unwrap();
         let written = stream.write(&data).unwrap();
         if written == data.len() && finish {
-            let now = Instant::ZERO;
             stream.finish(now).unwrap();
         }
         if written < data.len() {

@@ -1,7 +1,7 @@
 //! Liberal acceptance: FIN and RST on WindowUpdates, RST codes, data on a
 //! SYN, and frames for unknown or closed streams, as real peers send them.
 
-mod common;
+use crate::common;
 
 use common::{data, events, feed, header, read_all, server_with_stream, take_frames};
 use muxplex::frame::{Flags, FrameType};

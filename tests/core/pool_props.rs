@@ -38,7 +38,7 @@ use proptest::test_runner::FileFailurePersistence;
 
 fn proptest_config() -> ProptestConfig {
     ProptestConfig {
-        cases: 256,
+        cases: crate::common::proptest_cases(256),
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
             "proptest-regressions/pool_props.txt",
         ))),

@@ -256,7 +256,6 @@ fn many_streams(reader: Reader, per_stream: usize, seed: u64) -> (Outcome, Sessi
     loop {
         // The client opens what it may and writes what the windows allow.
         while opened.len() < STREAMS {
-            let now = Instant::ZERO;
             match client.open_stream(now) {
                 Ok(id) => opened.push((id, 0)),
                 Err(muxplex::OpenError::Blocked) => break,

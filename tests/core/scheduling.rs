@@ -2,7 +2,7 @@
 //! `max_frame_size`, round-robin between streams, priorities, and control
 //! frames ahead of queued data.
 
-mod common;
+use crate::common;
 
 use common::{decode_all, header, pattern, server_with_stream, take_bytes, take_frames};
 use muxplex::frame::{Flags, FrameType};
@@ -37,11 +37,17 @@ fn data_frames_never_exceed_max_frame_size() {
             );
             sent.extend_from_slice(&frame.payload);
         }
-        assert_eq!(
-            frames.len(),
-            payload.len().div_ceil(max as usize),
-            "frames are full"
-        );
+        // A frame ends early only at the end of a buffered part, and then
+        // at least half full.
+        let (last, others) = frames.split_last().expect("frames");
+        assert!(!last.payload.is_empty());
+        for frame in others {
+            assert!(
+                frame.payload.len() >= (max as usize).div_ceil(2),
+                "a frame of {} under a maximum of {max}",
+                frame.payload.len()
+            );
+        }
         assert!(sent == payload);
     }
 }

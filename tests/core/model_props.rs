@@ -1,6 +1,6 @@
 //! Model-based property tests: random operations on both ends of a session
 //! and random transport behaviour, checked against the reference model in
-//! `model/mod.rs`.
+//! `tests/model/`.
 //!
 //! The properties: every byte written before FIN is delivered exactly once
 //! and in order; a reset stream delivers a prefix; no event names a stream
@@ -17,7 +17,7 @@
 //! Cases default to 64 for two muxplex ends and 32 against peer models;
 //! set `MUXPLEX_PROPTEST_CASES` for more (it sets both).
 
-mod model;
+use crate::model;
 
 use std::time::Duration;
 
@@ -97,13 +97,6 @@ fn setup_with_peer_model() -> impl Strategy<Value = Setup> {
     })
 }
 
-fn cases(default: u32) -> u32 {
-    std::env::var("MUXPLEX_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// Runs one case: the operations, then the finale's checks.
 fn run(setup: &Setup, ops: &[Op]) {
     let mut harness = Harness::new(setup);
@@ -115,7 +108,7 @@ fn run(setup: &Setup, ops: &[Op]) {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: cases(64),
+        cases: crate::common::proptest_cases(64),
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
             "proptest-regressions/model_props.txt",
         ))),
@@ -130,7 +123,7 @@ proptest! {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: cases(32),
+        cases: crate::common::proptest_cases(32),
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
             "proptest-regressions/model_props_peer_models.txt",
         ))),

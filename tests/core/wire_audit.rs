@@ -3,7 +3,7 @@
 //! the sender received them, and a `Pair` that panics at the first broken
 //! rule while injected bytes are never blamed on the end they pass for.
 
-mod common;
+use crate::common;
 
 use common::{data, header};
 use muxplex::frame::{Flags, FrameError, FrameType};

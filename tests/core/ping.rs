@@ -1,7 +1,7 @@
 //! Pings: answering the peer's, measuring the round trip of ours, and
 //! staying bounded under a flood.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

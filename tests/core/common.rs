@@ -1,9 +1,4 @@
 //! Helpers shared by the integration tests.
-//!
-//! Every file under `tests/` is its own crate and compiles this module, but
-//! each uses only some of the helpers; `dead_code` is allowed for that
-//! reason alone (every helper here is used by at least one test file).
-#![allow(dead_code)]
 
 use muxplex::frame::{Flags, Frame, FrameDecoder, FrameType, Header};
 use muxplex::testing::Rng;
@@ -147,4 +142,13 @@ pub(crate) fn reset_code(frames: &[Frame], stream: u32) -> Option<u32> {
         .iter()
         .find(|f| f.header.stream_id == stream && f.header.flags.contains(Flags::RST))
         .map(|f| f.header.length)
+}
+
+/// Cases per property test: `default`, or `MUXPLEX_PROPTEST_CASES` when set
+/// (CI runs the property tests deeper than a local `cargo test`).
+pub fn proptest_cases(default: u32) -> u32 {
+    std::env::var("MUXPLEX_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }

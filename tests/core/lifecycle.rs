@@ -2,7 +2,7 @@
 //! half-close in each direction, reset, freeing of state, and the end of
 //! the transport.
 
-mod common;
+use crate::common;
 
 use common::{
     data, decode_all, events, header, read_all, server_with_stream, take_bytes, take_frames,

@@ -2,7 +2,7 @@
 //! comes back at half the window as the reader reads, and WindowUpdates
 //! add up.
 
-mod common;
+use crate::common;
 
 use common::{data, events, header, pattern, read_all, settle, take_bytes, take_frames};
 use muxplex::frame::{Flags, FrameType};

@@ -4,7 +4,7 @@
 //! retry-safety of every outbound stream as predicted, and the other side
 //! always sees the session end instead of hanging.
 
-mod common;
+use crate::common;
 
 use muxplex::frame::{Flags, FrameError, FrameType};
 use muxplex::testing::{Chunking, Pair, Side};

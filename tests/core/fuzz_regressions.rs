@@ -1,7 +1,7 @@
 //! Every crash the fuzzers found, replayed: each file under
 //! `tests/fuzz-regressions/<target>/` is an input that once failed.
 
-mod model;
+use crate::model;
 
 use std::fs;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! wrong, a lone GoAway(1) on the wire and one `Event::Closed`, while data
 //! the application already had stays readable.
 
-mod common;
+use crate::common;
 
 use common::{data, events, feed, header, read_all, server_with_stream, take_bytes, take_frames};
 use muxplex::frame::Flags;

@@ -1,7 +1,7 @@
 //! Time is an input (issue 13): every call that starts a timer takes `now`,
 //! so no deadline starts from the last time the host happened to supply.
 
-mod common;
+use crate::common;
 
 use core::time::Duration;
 

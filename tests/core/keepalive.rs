@@ -1,6 +1,6 @@
 //! Keepalive: a ping after silence, a timeout without a pong, RTT estimate.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Open backpressure, inbound limits and stream timeouts: none is ever
 //! fatal to the session.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! handle, who reset a stream, a transport failure told apart from its end,
 //! and when accepting can never succeed again.
 
-mod common;
+use crate::common;
 
 use muxplex::frame::{Flags, FrameType};
 use muxplex::testing::Pair;

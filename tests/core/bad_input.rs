@@ -4,7 +4,7 @@
 //! error), must only ever transmit well-formed frames, and must never take
 //! in or send out more than the windows allow.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -5,8 +5,8 @@
 //! a graceful close that a GoAway(0)-terminating peer survives whole;
 //! ACKs lazy and eager; frames as large as the window.
 
-mod common;
-mod model;
+use crate::common;
+use crate::model;
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -15,8 +15,10 @@ use std::time::Duration;
 use common::{data, header, pattern};
 use model::ends::{Peer, Refused};
 use muxplex::frame::{Flags, FrameType};
-use muxplex::testing::{Chunking, Endpoint, Loss, Pair, PeerClose, PeerModel, Quirks, Side};
-use muxplex::{CloseReason, Config, Event, Instant, Role, StreamId};
+use muxplex::testing::{
+    Chunking, Endpoint, Loss, Pair, PeerClose, PeerError, PeerModel, Quirks, Side,
+};
+use muxplex::{CloseReason, Config, Event, Instant, ResetBy, Role, StreamId};
 
 /// One stream as a test application sees it.
 #[derive(Debug, Default)]
@@ -530,4 +532,34 @@ fn the_model_answers_pings() {
     let mut buf = [0u8; 64];
     let n = model.poll_transmit(&mut buf);
     assert_eq!(&buf[..n], &header(FrameType::Ping, Flags::ACK, 0, 77)[..]);
+}
+
+/// A model reports who reset a stream in the core's terms: the RST it got
+/// as the peer's, with its code, and its own reset as the application's.
+#[test]
+fn a_model_says_who_reset_a_stream() {
+    let mut model = PeerModel::new(Role::Server, Quirks::none());
+    model.handle_input(Instant::ZERO, &data(Flags::SYN, 1, b"a"));
+    model.handle_input(Instant::ZERO, &data(Flags::SYN, 3, b"b"));
+    let (first, second) = (StreamId::new(1), StreamId::new(3));
+    assert_eq!(model.accept_stream(), Some(first));
+    assert_eq!(model.accept_stream(), Some(second));
+    model.handle_input(
+        Instant::ZERO,
+        &header(FrameType::WindowUpdate, Flags::RST, 1, 7),
+    );
+    let mut buf = [0u8; 8];
+    assert_eq!(
+        model.read(first, &mut buf),
+        Err(PeerError::Reset {
+            by: ResetBy::Peer { code: 7 }
+        })
+    );
+    assert_eq!(model.reset(second, 4), Ok(()));
+    assert_eq!(
+        model.write(second, b"x"),
+        Err(PeerError::Reset {
+            by: ResetBy::Application { code: 4 }
+        })
+    );
 }

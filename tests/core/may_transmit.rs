@@ -1,7 +1,7 @@
 //! `Session::may_transmit`: false exactly when there is nothing to send,
 //! so a host can skip waking its I/O after commands that produced nothing.
 
-mod common;
+use crate::common;
 
 use common::take_bytes;
 use muxplex::{Config, Instant, Session};
@@ -87,7 +87,6 @@ fn never_says_no_while_something_waits() {
     for _ in 0..2_000 {
         match rng.range(0, 6) {
             0 => {
-                let now = Instant::ZERO;
                 if let Ok(id) = client.open_stream(now) {
                     ids.push(id);
                 }
@@ -115,4 +114,27 @@ fn never_says_no_while_something_waits() {
             }
         }
     }
+}
+
+#[test]
+fn a_stream_reset_with_data_queued_leaves_nothing_to_send() {
+    let now = Instant::ZERO;
+    let mut client = Session::client(Config::default(), now).expect("valid config");
+    let mut server = Session::server(Config::default(), now).expect("valid config");
+    let id = client.open_stream(now).expect("open");
+    assert_eq!(client.stream(id).expect("open").write(b"x"), Ok(1));
+    deliver(&mut client, &mut server);
+    assert_eq!(server.accept_stream(), Some(id));
+    // Queued for the scheduler, then the peer resets the stream.
+    assert_eq!(client.stream(id).expect("open").write(b"more"), Ok(4));
+    server.stream(id).expect("accepted").reset(9);
+    deliver(&mut server, &mut client);
+    assert!(
+        client.stream(id).expect("reset, not released").status() != muxplex::StreamStatus::Open
+    );
+    assert!(
+        !client.may_transmit(),
+        "the reset stream still waits to send"
+    );
+    assert_honest(&mut client);
 }

@@ -2,7 +2,7 @@
 //! dropped: what was written is delivered, what the peer sends is
 //! discarded without stalling it, and the state goes at the peer's end.
 
-mod common;
+use crate::common;
 
 use muxplex::testing::Pair;
 use muxplex::{Config, Event, StreamId};

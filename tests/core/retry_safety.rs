@@ -1,7 +1,7 @@
 //! Retry-safety: every failed outbound stream says whether the peer's
 //! application may have it, in the event and in the read/write error.
 
-mod common;
+use crate::common;
 
 use muxplex::frame::{Flags, FrameType};
 use muxplex::testing::Pair;
