@@ -69,6 +69,10 @@ pub enum ChannelError {
     /// The stream or the connection failed (including a reset, which is
     /// how a channel is destroyed), as muxplex-async reports it.
     Stream(Error),
+    /// The [`Routing`](crate::Routing) task was dropped (cancelled, or its
+    /// runtime shut down) while the connection could still accept
+    /// streams: no channel is routed any more.
+    RoutingGone,
 }
 
 impl ChannelError {
@@ -80,6 +84,7 @@ impl ChannelError {
             ChannelError::Unanswered => io::ErrorKind::UnexpectedEof,
             ChannelError::Field(_) => io::ErrorKind::InvalidInput,
             ChannelError::Stream(error) => error.io_kind(),
+            ChannelError::RoutingGone => io::ErrorKind::ConnectionAborted,
         }
     }
 }
@@ -92,6 +97,7 @@ impl fmt::Display for ChannelError {
             ChannelError::Unanswered => f.write_str("the stream ended before the channel's answer"),
             ChannelError::Field(error) => write!(f, "cannot open the channel: {error}"),
             ChannelError::Stream(error) => write!(f, "channel stream failed: {error}"),
+            ChannelError::RoutingGone => f.write_str("the channels' routing task is gone"),
         }
     }
 }
@@ -147,7 +153,8 @@ enum Phase {
 pub struct Channel {
     stream: Stream,
     phase: Phase,
-    /// Early writes, from `early_sent` on not yet in the stream.
+    /// Early writes, from `early_sent` on not yet in the stream; filled
+    /// only while the answer is awaited, so never over `max_early`.
     early: Vec<u8>,
     early_sent: usize,
     max_early: usize,
@@ -384,9 +391,13 @@ impl Channel {
                 .poll_write(cx, data)
                 .map_err(ChannelError::Stream),
             Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+            // Flushing waits for the stream's window, which `data` would
+            // need too; buffering it meanwhile would grow `early` without
+            // bound while a slow peer keeps the flush from ending.
+            Poll::Pending if matches!(self.phase, Phase::Flushing) => Poll::Pending,
             Poll::Pending => {
-                // Awaiting the answer or flushing: behind the early bytes.
-                let room = self.max_early - (self.early.len() - self.early_sent);
+                // Awaiting the answer: behind the early bytes.
+                let room = self.max_early - self.early.len();
                 if room == 0 {
                     // `poll_progress` waits on the stream and wakes us.
                     return Poll::Pending;
@@ -438,5 +449,50 @@ impl futures_io::AsyncWrite for Channel {
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Channel::poll_close(self.get_mut(), cx).map_err(io::Error::from)
+    }
+}
+
+#[cfg(all(test, feature = "tokio"))]
+mod tests {
+    use std::task::Waker;
+
+    use muxplex_tokio::{Config, Connection as TokioConnection, Role};
+
+    use super::*;
+
+    /// The early bytes may take long to flush (the peer reads slowly);
+    /// writes meanwhile wait instead of piling up behind them, so the
+    /// early buffer never holds more than `max_early`.
+    #[::tokio::test(start_paused = true)]
+    async fn the_early_buffer_stays_bounded_while_it_flushes() {
+        let (a, b) = ::tokio::io::duplex(1 << 20);
+        let client = TokioConnection::spawn(a, Role::Client, Config::default());
+        let server = TokioConnection::spawn(b, Role::Server, Config::default());
+        let table = crate::tokio::channels(&server, ChannelConfig::default());
+        let listener = table.listen("p", None).unwrap();
+        let mut config = ChannelConfig::default();
+        // More than a stream's send window: the flush waits for reads,
+        // and the accepting side never reads.
+        config.max_early = 1 << 20;
+        let open = Open::new("p", b"", b"");
+        let mut channel = connect_with(client.as_async(), open, &config)
+            .await
+            .unwrap();
+        let mut cx = Context::from_waker(Waker::noop());
+        let chunk = std::vec![7; 64 * 1024];
+        let mut buffered = 0;
+        while buffered < config.max_early {
+            match channel.poll_write(&mut cx, &chunk) {
+                Poll::Ready(Ok(n)) => buffered += n,
+                other => panic!("{other:?}"),
+            }
+        }
+        let _accepted = listener.accept().await.unwrap().accept(b"").await;
+        for _ in 0..100 {
+            let _ = channel.poll_write(&mut cx, &chunk);
+            assert!(channel.early.len() <= config.max_early);
+            ::tokio::task::yield_now().await;
+        }
+        assert!(matches!(channel.phase, Phase::Flushing));
     }
 }

@@ -11,7 +11,7 @@ use std::task::{Context, Poll, Waker};
 use std::vec::Vec;
 
 use muxplex::Instant;
-use muxplex_async::{Connection, Error, Stream, Timer};
+use muxplex_async::{Connection, Stream, Timer};
 
 use crate::channel::{Channel, ChannelConfig, ChannelError, connect_with, write_all};
 use crate::preamble::{Answer, Open, Reject, RejectCode};
@@ -26,7 +26,8 @@ use crate::router::{ListenError, ListenerId, PendingId, Routed, Router};
 ///
 /// The routing task is the connection's only acceptor: do not also call
 /// `accept_stream` on it. Streams the peer opens that do not start with
-/// the preamble's magic bytes are plain streams: they wait (up to
+/// the preamble's magic bytes (or that the peer finishes within them, or
+/// before any byte) are plain streams: they wait (up to
 /// [`ChannelConfig::plain_backlog`]) for [`accept_plain`](Self::accept_plain),
 /// with the bytes already read from them. A plain protocol in which the
 /// accepting end speaks first looks, to the router, like a preamble that
@@ -42,7 +43,10 @@ use crate::router::{ListenError, ListenerId, PendingId, Routed, Router};
 /// dropping the application's own handles does not close it: close it
 /// explicitly (`Connection::close`). The routing task ends once the
 /// connection accepts no more streams; listeners' `accept` and
-/// [`accept_plain`](Self::accept_plain) fail from then on.
+/// [`accept_plain`](Self::accept_plain) fail from then on (once their
+/// backlog is taken). A routing task dropped before that (cancelled, or
+/// its runtime shut down) ends the streams it held, and they fail with
+/// [`ChannelError::RoutingGone`].
 #[derive(Clone)]
 pub struct Channels {
     shared: Arc<Mutex<State>>,
@@ -110,8 +114,11 @@ struct State {
     answers: Vec<Answering>,
     plain: VecDeque<PlainStream>,
     plain_wakers: Vec<Waker>,
-    /// Why no more streams come: the connection's accept failed.
-    ended: Option<Error>,
+    /// Why no more streams come: the connection's accept failed, or the
+    /// routing task is gone ([`ChannelError::RoutingGone`]).
+    ended: Option<ChannelError>,
+    /// The routing task was dropped: nobody writes refusals any more.
+    routing_gone: bool,
 }
 
 fn lock(shared: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -121,8 +128,18 @@ fn lock(shared: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 impl State {
+    /// Queues `reject` for the routing task to write. Once that task is
+    /// gone the stream is dropped (finished) instead, so the opener hears
+    /// the end ([`ChannelError::Unanswered`]) rather than wait for ever.
     fn refuse(&mut self, stream: Stream, reject: Reject, config: &ChannelConfig) {
-        self.answers.push(Answering::new(stream, reject, config));
+        if !self.routing_gone {
+            self.answers.push(Answering::new(stream, reject, config));
+        }
+    }
+
+    fn end(&mut self, why: ChannelError) {
+        self.ended.get_or_insert(why);
+        self.wake_all();
     }
 
     fn wake_all(&mut self) {
@@ -165,6 +182,7 @@ impl Channels {
             plain: VecDeque::new(),
             plain_wakers: Vec::new(),
             ended: None,
+            routing_gone: false,
         }));
         let routing = Routing {
             shared: Arc::clone(&shared),
@@ -216,8 +234,8 @@ impl Channels {
             if let Some(plain) = state.plain.pop_front() {
                 return Poll::Ready(Ok(plain));
             }
-            if let Some(error) = state.ended {
-                return Poll::Ready(Err(ChannelError::Stream(error)));
+            if let Some(error) = &state.ended {
+                return Poll::Ready(Err(error.clone()));
             }
             register(&mut state.plain_wakers, cx.waker());
             Poll::Pending
@@ -254,8 +272,8 @@ impl Listener {
                     config: self.config,
                 }));
             }
-            if let Some(error) = state.ended {
-                return Poll::Ready(Err(ChannelError::Stream(error)));
+            if let Some(error) = &state.ended {
+                return Poll::Ready(Err(error.clone()));
             }
             register(
                 state.listener_wakers.entry(self.listener).or_default(),
@@ -360,7 +378,7 @@ impl Routing {
         let mut progress = false;
         while state.ended.is_none()
             && state.router.has_room()
-            && state.answers.len() < self.config.router.max_pending
+            && state.answers.len() < state.router.config().max_pending
         {
             match self.connection.poll_accept_stream(cx) {
                 Poll::Ready(Ok(stream)) => {
@@ -369,8 +387,7 @@ impl Routing {
                     progress = true;
                 }
                 Poll::Ready(Err(error)) => {
-                    state.ended = Some(error);
-                    state.wake_all();
+                    state.end(ChannelError::Stream(error));
                     progress = true;
                 }
                 Poll::Pending => break,
@@ -393,34 +410,62 @@ impl Routing {
             let want = need.min(buf.len());
             let n = match stream.poll_read(cx, &mut buf[..want]) {
                 Poll::Pending => return progress,
-                Poll::Ready(Ok(n)) if n > 0 => n,
-                // Ended or failed before its preamble: dropped.
-                Poll::Ready(_) => {
+                Poll::Ready(Ok(0)) => {
+                    let routed = state.router.end(pending);
+                    self.deliver(state, routed, &[]);
+                    return true;
+                }
+                Poll::Ready(Ok(n)) => n,
+                // Failed before its preamble: dropped.
+                Poll::Ready(Err(_)) => {
                     state.router.remove(pending);
                     return true;
                 }
             };
             progress = true;
             let mut input = &buf[..n];
-            match state.router.input(pending, &mut input) {
-                None => {}
-                Some(Routed::Queued(listener)) => {
-                    wake(state.listener_wakers.remove(&listener).unwrap_or_default());
-                }
-                Some(Routed::Refused { stream, reject, .. }) => {
-                    state.refuse(stream, reject, &self.config);
-                }
-                Some(Routed::NotAChannel { stream, mut prefix }) => {
-                    if state.plain.len() < self.config.plain_backlog {
-                        prefix.extend_from_slice(input);
-                        state.plain.push_back(PlainStream { prefix, stream });
-                        wake(core::mem::take(&mut state.plain_wakers));
-                    } else {
-                        stream.reset(0);
-                    }
+            let routed = state.router.input(pending, &mut input);
+            self.deliver(state, routed, input);
+        }
+    }
+
+    /// Hands a stream whose preamble is done to where the router sent it;
+    /// `rest` is what was read from it after the router's part.
+    fn deliver(&self, state: &mut State, routed: Option<Routed<Stream>>, rest: &[u8]) {
+        match routed {
+            None => {}
+            Some(Routed::Queued(listener)) => {
+                wake(state.listener_wakers.remove(&listener).unwrap_or_default());
+            }
+            Some(Routed::Refused { stream, reject, .. }) => {
+                state.refuse(stream, reject, &self.config);
+            }
+            Some(Routed::NotAChannel { stream, mut prefix }) => {
+                if state.plain.len() < self.config.plain_backlog {
+                    prefix.extend_from_slice(rest);
+                    state.plain.push_back(PlainStream { prefix, stream });
+                    wake(core::mem::take(&mut state.plain_wakers));
+                } else {
+                    stream.reset(0);
                 }
             }
         }
+    }
+}
+
+impl Drop for Routing {
+    /// Cancelled before the connection ended (or after): the streams it
+    /// held are dropped, and waiting accepts fail with
+    /// [`ChannelError::RoutingGone`] instead of waiting for ever.
+    fn drop(&mut self) {
+        let mut state = lock(&self.shared);
+        state.routing_gone = true;
+        let pending: Vec<PendingId> = state.router.pending().map(|(id, _)| id).collect();
+        for id in pending {
+            state.router.remove(id);
+        }
+        state.answers.clear();
+        state.end(ChannelError::RoutingGone);
     }
 }
 

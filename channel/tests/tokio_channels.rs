@@ -412,3 +412,118 @@ async fn stalled_preambles_hold_at_most_max_pending_streams() {
         }
     }
 }
+
+/// A virtual-time guard: a future that never finishes fails the test
+/// instead of hanging it.
+async fn within_a_minute<F: std::future::Future>(future: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(60), future)
+        .await
+        .expect("still waiting after a minute")
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_routing_task_fails_waiting_accepts() {
+    let (client, server) = pair();
+    let (table, routing) = Channels::new(
+        server.as_async().clone(),
+        muxplex_tokio::TokioTimer::default(),
+        ChannelConfig::default(),
+    );
+    let listener = table.listen("p", None).unwrap();
+    let waiting = tokio::spawn(async move { listener.accept().await.map(drop) });
+    let plain_table = table.clone();
+    let waiting_plain = tokio::spawn(async move { plain_table.accept_plain().await.map(drop) });
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    // Cancelled (a runtime shutting down, a `select!`), the task routes
+    // nothing more: waiting accepts fail rather than wait for ever.
+    drop(routing);
+    let result = within_a_minute(waiting).await.unwrap();
+    assert_eq!(result.unwrap_err(), ChannelError::RoutingGone);
+    let result = within_a_minute(waiting_plain).await.unwrap();
+    assert_eq!(result.unwrap_err(), ChannelError::RoutingGone);
+    // And a listener made afterwards fails at once.
+    let late = table.listen("q", None).unwrap();
+    assert_eq!(late.accept().await.unwrap_err(), ChannelError::RoutingGone);
+    drop(client);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_max_pending_of_zero_still_routes() {
+    let (client, server) = pair();
+    let mut config = ChannelConfig::default();
+    config.router.max_pending = 0;
+    let table = channels(&server, config);
+    let listener = table.listen("p", None).unwrap();
+    let _channel = connect(&client, "p", b"0", b"").await.unwrap();
+    let request = within_a_minute(listener.accept()).await.unwrap();
+    assert_eq!(request.open().id, b"0");
+}
+
+#[tokio::test(start_paused = true)]
+async fn plain_streams_that_end_within_the_magic_reach_accept_plain() {
+    let (client, server) = pair();
+    let table = channels(&server, ChannelConfig::default());
+    // "mx" could still have been a channel's magic; the end says it is
+    // not. So is a stream that ends with no byte at all.
+    for sent in [&b"mx"[..], b""] {
+        let mut raw = client.open_stream().await.unwrap();
+        raw.write_all(sent).await.unwrap();
+        raw.shutdown().await.unwrap();
+        let plain = within_a_minute(table.accept_plain()).await.unwrap();
+        assert_eq!(plain.prefix, sent);
+        let mut rest = Vec::new();
+        muxplex_tokio::Stream::from(plain.stream)
+            .read_to_end(&mut rest)
+            .await
+            .unwrap();
+        assert!(rest.is_empty());
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_that_ends_inside_the_open_message_is_refused_as_malformed() {
+    let (client, server) = pair();
+    let table = channels(&server, ChannelConfig::default());
+    let _listener = table.listen("p", None).unwrap();
+    let mut raw = client.open_stream().await.unwrap();
+    raw.write_all(b"mxch\x01\x01\x01").await.unwrap();
+    raw.shutdown().await.unwrap();
+    match within_a_minute(read_answer(&mut raw)).await {
+        Answer::Reject(reject) => {
+            assert_eq!(reject.code, RejectCode::MALFORMED);
+            assert!(reject.reason.contains("ended"), "{}", reject.reason);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_listener_dropped_after_the_routing_task_ended_ends_its_backlog() {
+    let (client, server) = pair();
+    let table = channels(&server, ChannelConfig::default());
+    let listener = table.listen("p", None).unwrap();
+    let mut queued = connect(&client, "p", b"", b"").await.unwrap();
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    // A graceful close ends the routing task while the channel waits in
+    // the backlog; the session lets open streams finish meanwhile.
+    let closing = tokio::spawn(async move { server.close().await });
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    drop(listener);
+    // Nobody is left to write a refusal: the stream ends, and the opener
+    // hears so before the session's close timeout resets everything.
+    let close_timeout = Config::default().close_timeout;
+    let answer = tokio::time::timeout(close_timeout / 2, queued.remote_open()).await;
+    assert_eq!(
+        answer
+            .expect("answered before the close timeout")
+            .unwrap_err(),
+        ChannelError::Unanswered
+    );
+    drop((closing, table));
+}
