@@ -357,13 +357,20 @@ impl Channel {
     }
 
     /// Reads channel data into `buf`; `Ready(Ok(0))` for a non-empty `buf`
-    /// is the end (the peer finished). Waits for the answer first.
+    /// is the end (the peer finished). Waits for the answer first, not for
+    /// the early writes (it moves their flush on).
     pub fn poll_read(
         &mut self,
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<Result<usize, ChannelError>> {
-        ready!(self.poll_progress(cx))?;
+        match self.poll_progress(cx) {
+            Poll::Ready(result) => result?,
+            // The flush may need the peer to read, and the peer's writes
+            // may need this read: waiting here could deadlock both.
+            Poll::Pending if matches!(self.phase, Phase::Flushing) => {}
+            Poll::Pending => return Poll::Pending,
+        }
         match ready!(self.stream.poll_read(cx, buf)) {
             Ok(0) if !buf.is_empty() => {
                 self.remote_closed = true;

@@ -226,8 +226,15 @@ fn a_stream_ending_before_its_open_message() {
     // Inside the open message: refused, so the opener learns why.
     let wire = open("p", b"id");
     let pending = router.incoming(Instant::ZERO, 3).unwrap();
-    assert!(router.input(pending, &mut &wire[..wire.len() - 1]).is_none());
-    assert_eq!(refused_code(router.end(pending).unwrap()), RejectCode::MALFORMED);
+    assert!(
+        router
+            .input(pending, &mut &wire[..wire.len() - 1])
+            .is_none()
+    );
+    assert_eq!(
+        refused_code(router.end(pending).unwrap()),
+        RejectCode::MALFORMED
+    );
     // Either way the stream is no longer pending.
     assert!(router.end(pending).is_none());
     assert!(router.pending().next().is_none());

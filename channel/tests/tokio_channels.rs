@@ -527,3 +527,36 @@ async fn a_listener_dropped_after_the_routing_task_ended_ends_its_backlog() {
     );
     drop((closing, table));
 }
+
+#[tokio::test(start_paused = true)]
+async fn reading_does_not_wait_for_early_writes_to_flush() {
+    let (client, server) = pair();
+    let table = channels(&server, ChannelConfig::default());
+    let listener = table.listen("bulk", None).unwrap();
+    // Early writes larger than a stream's window: their flush needs the
+    // peer to read.
+    let mut config = ChannelConfig::default();
+    config.max_early = 1 << 20;
+    let request = vec![1; 1 << 20];
+    let open = Open::new("bulk", b"", b"");
+    let mut channel = connect_with(client.as_async(), open, &config)
+        .await
+        .unwrap();
+    channel.write_all(&request).await.unwrap();
+    // The peer answers in bulk before it reads the request, as a server
+    // may; its writes need this end to read.
+    let response = vec![2; 1 << 20];
+    let expected = response.clone();
+    let peer = tokio::spawn(async move {
+        let mut channel = listener.accept().await.unwrap().accept(b"").await.unwrap();
+        channel.write_all(&response).await.unwrap();
+        let mut got = vec![0; 1 << 20];
+        channel.read_exact(&mut got).await.unwrap();
+        got
+    });
+    let mut got = vec![0; 1 << 20];
+    within_a_minute(channel.read_exact(&mut got)).await.unwrap();
+    assert!(got == expected);
+    within_a_minute(channel.flush()).await.unwrap();
+    assert!(within_a_minute(peer).await.unwrap() == request);
+}
