@@ -251,7 +251,10 @@ impl Channel {
         &self.id
     }
 
-    /// The underlying stream.
+    /// The underlying stream, to look at (its id, its state). Reading or
+    /// writing it directly bypasses the channel: before
+    /// [`remote_open`](Self::remote_open) has returned, that would take
+    /// the answer's bytes or jump ahead of the early writes.
     pub fn stream(&self) -> &Stream {
         &self.stream
     }
@@ -477,10 +480,12 @@ mod tests {
         let server = TokioConnection::spawn(b, Role::Server, Config::default());
         let table = crate::tokio::channels(&server, ChannelConfig::default());
         let listener = table.listen("p", None).unwrap();
-        let mut config = ChannelConfig::default();
         // More than a stream's send window: the flush waits for reads,
         // and the accepting side never reads.
-        config.max_early = 1 << 20;
+        let config = ChannelConfig {
+            max_early: 1 << 20,
+            ..ChannelConfig::default()
+        };
         let open = Open::new("p", b"", b"");
         let mut channel = connect_with(client.as_async(), open, &config)
             .await

@@ -169,6 +169,51 @@ impl Channels {
     /// connection can accept no more streams and its last refusals are
     /// written. `timer` runs the preamble deadline; use the connection's
     /// runtime's (the tokio flavour does this for you).
+    ///
+    /// Under smol, over loopback TCP:
+    ///
+    /// ```
+    /// use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    /// use muxplex_channel::{ChannelConfig, Channels, connect};
+    /// use muxplex_smol::{Config, Connection, Role, SmolTimer};
+    /// use smol::net::{TcpListener, TcpStream};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// smol::block_on(async {
+    ///     let tcp = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let dialed = TcpStream::connect(tcp.local_addr()?).await?;
+    ///     let (accepted, _) = tcp.accept().await?;
+    ///     let (client, driver) = Connection::new(dialed, Role::Client, Config::default());
+    ///     smol::spawn(driver).detach();
+    ///     let (server, driver) = Connection::new(accepted, Role::Server, Config::default());
+    ///     smol::spawn(driver).detach();
+    ///
+    ///     // The accepting end: the table, and its routing task spawned.
+    ///     let (table, routing) =
+    ///         Channels::new(server.as_async().clone(), SmolTimer::default(), ChannelConfig::default());
+    ///     smol::spawn(routing).detach();
+    ///     let listener = table.listen("echo", None)?;
+    ///     smol::spawn(async move {
+    ///         let mut channel = listener.accept().await?.accept(b"").await?;
+    ///         let mut got = Vec::new();
+    ///         channel.read_to_end(&mut got).await?;
+    ///         channel.write_all(&got).await?;
+    ///         channel.close().await?;
+    ///         Ok::<_, std::io::Error>(())
+    ///     })
+    ///     .detach();
+    ///
+    ///     // The opening end.
+    ///     let mut channel = connect(client.as_async(), "echo", b"", b"").await?;
+    ///     channel.write_all(b"ping").await?;
+    ///     channel.close().await?;
+    ///     let mut echoed = Vec::new();
+    ///     channel.read_to_end(&mut echoed).await?;
+    ///     assert_eq!(echoed, b"ping");
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })
+    /// # }
+    /// ```
     #[must_use = "no channel is routed until the routing task is polled or spawned"]
     pub fn new<Tm>(connection: Connection, timer: Tm, config: ChannelConfig) -> (Channels, Routing)
     where
@@ -321,6 +366,9 @@ impl Request {
     }
 
     /// Accepts the channel, answering with `handshake` (empty for none).
+    /// A handshake over the [`Limits`](crate::preamble::Limits) fails with
+    /// [`ChannelError::Field`]; the request is used up then, and the
+    /// opener sees [`ChannelError::Unanswered`].
     pub async fn accept(self, handshake: &[u8]) -> Result<Channel, ChannelError> {
         let answer = Answer::Accept {
             handshake: handshake.to_vec(),

@@ -560,3 +560,33 @@ async fn reading_does_not_wait_for_early_writes_to_flush() {
     within_a_minute(channel.flush()).await.unwrap();
     assert!(within_a_minute(peer).await.unwrap() == request);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_request_dropped_unanswered_ends_the_opener_s_wait() {
+    let (client, server) = pair();
+    let table = channels(&server, ChannelConfig::default());
+    let listener = table.listen("p", None).unwrap();
+    let mut channel = connect(&client, "p", b"", b"").await.unwrap();
+    drop(within_a_minute(listener.accept()).await.unwrap());
+    let error = within_a_minute(channel.remote_open()).await.unwrap_err();
+    assert_eq!(error, ChannelError::Unanswered);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_endless_preamble_timeout_is_no_deadline() {
+    let (client, server) = pair();
+    let mut config = ChannelConfig::default();
+    config.router.preamble_timeout = Duration::MAX;
+    let table = channels(&server, config);
+    let listener = table.listen("p", None).unwrap();
+    let mut raw = client.open_stream().await.unwrap();
+    raw.write_all(b"mxch").await.unwrap();
+    tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
+    // Still pending, then completed a day later.
+    let rest = Open::new("p", b"late", b"")
+        .encode(&Limits::default())
+        .unwrap();
+    raw.write_all(&rest[4..]).await.unwrap();
+    let request = within_a_minute(listener.accept()).await.unwrap();
+    assert_eq!(request.open().id, b"late");
+}
