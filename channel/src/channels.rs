@@ -536,9 +536,14 @@ impl Future for Routing {
                 state.refuse(stream, reject, &this.config);
                 progress = true;
             }
+            // A refusal done frees a place, and `accept_streams` may have
+            // stopped for want of one without polling (so without a
+            // wake-up to come): that is progress too.
+            let answering = state.answers.len();
             state
                 .answers
                 .retain_mut(|answer| answer.poll(cx).is_pending());
+            progress |= state.answers.len() < answering;
             if progress {
                 continue;
             }

@@ -590,3 +590,63 @@ async fn an_endless_preamble_timeout_is_no_deadline() {
     let request = within_a_minute(listener.accept()).await.unwrap();
     assert_eq!(request.open().id, b"late");
 }
+
+/// A connection through a relay whose server-to-client direction the test
+/// holds while the sender says `false`, so that the server's writes back
+/// up into its session's send buffer.
+fn held_pair(server_config: Config) -> (Connection, Connection, tokio::sync::watch::Sender<bool>) {
+    let (client_io, client_relay) = tokio::io::duplex(64 * 1024);
+    let (server_relay, server_io) = tokio::io::duplex(1024);
+    let (mut to_server_read, mut to_client_write) = tokio::io::split(client_relay);
+    let (mut from_server_read, mut to_server_write) = tokio::io::split(server_relay);
+    let (flowing, mut flows) = tokio::sync::watch::channel(true);
+    tokio::spawn(async move { tokio::io::copy(&mut to_server_read, &mut to_server_write).await });
+    tokio::spawn(async move {
+        let mut buf = [0; 512];
+        while flows.wait_for(|flowing| *flowing).await.is_ok() {
+            match from_server_read.read(&mut buf).await {
+                Ok(n) if n > 0 => to_client_write.write_all(&buf[..n]).await.unwrap(),
+                _ => return,
+            }
+        }
+    });
+    let client = Connection::spawn(client_io, Role::Client, Config::default());
+    let server = Connection::spawn(server_io, Role::Server, server_config);
+    (client, server, flowing)
+}
+
+#[tokio::test(start_paused = true)]
+async fn routing_goes_on_once_refusals_held_by_a_full_send_buffer_are_out() {
+    let server_config = Config::default().with_max_send_buffer(4096);
+    let (client, server, flowing) = held_pair(server_config);
+    let mut config = ChannelConfig::default();
+    // One refusal being written stops the routing task taking streams.
+    config.router.max_pending = 1;
+    let table = channels(&server, config);
+    let listener = table.listen("p", None).unwrap();
+
+    // The server fills its send buffer while nothing reaches the client.
+    flowing.send(false).unwrap();
+    let bulk = server.open_stream().await.unwrap();
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..10 {
+        while let Poll::Ready(result) = bulk.as_async().poll_write(&mut cx, &[0; 1024]) {
+            result.unwrap();
+        }
+        tokio::task::yield_now().await;
+    }
+    // A refusal then waits for room in the send buffer...
+    let mut refused = connect(&client, "nobody", b"", b"").await.unwrap();
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    // ...and goes out once the server's data flows again.
+    flowing.send(true).unwrap();
+    let error = within_a_minute(refused.remote_open()).await.unwrap_err();
+    assert_eq!(rejected_code(error), RejectCode::NO_LISTENER);
+    // The routing task takes the next stream.
+    let _channel = connect(&client, "p", b"next", b"").await.unwrap();
+    let request = within_a_minute(listener.accept()).await.unwrap();
+    assert_eq!(request.open().id, b"next");
+    drop(bulk);
+}
