@@ -399,7 +399,8 @@ impl Request {
 /// their preambles (at most [`RouterConfig::max_pending`](crate::router::RouterConfig::max_pending)
 /// at once, each within its deadline), queues channels for their
 /// listeners, and writes the refusals. Spawn it on the connection's
-/// runtime.
+/// runtime. Dropping it before it ends stops the routing: the streams it
+/// holds end, and accepts fail with [`ChannelError::RoutingGone`].
 pub struct Routing {
     shared: Arc<Mutex<State>>,
     connection: Connection,

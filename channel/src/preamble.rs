@@ -534,9 +534,11 @@ impl OpenDecoder {
     }
 
     /// Takes bytes from the front of `input`, at most up to the message's
-    /// end; returns the message once complete. After an error, `input`
-    /// starts at the offending byte of a header (for a bad magic, the first
-    /// that differs), and every later call returns the same error.
+    /// end; returns the message once complete. After an error in the magic
+    /// (at the first byte that differs), the version or the kind, `input`
+    /// starts at that byte; after one in a length, right after the header;
+    /// after a text that is not UTF-8, after the message. Every later call
+    /// returns the same error.
     pub fn decode(&mut self, input: &mut &[u8]) -> Result<Option<Open>, DecodeError> {
         let Some(message) = self.0.feed(
             input,

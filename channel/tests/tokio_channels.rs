@@ -361,9 +361,7 @@ async fn several_tasks_may_accept_on_one_listener() {
         })
         .collect();
     // Both tasks wait in `accept` before any channel comes.
-    for _ in 0..10 {
-        tokio::task::yield_now().await;
-    }
+    settle().await;
     let _one = connect(&client, "p", b"1", b"").await.unwrap();
     let _two = connect(&client, "p", b"2", b"").await.unwrap();
     let mut ids = Vec::new();
@@ -393,9 +391,7 @@ async fn stalled_preambles_hold_at_most_max_pending_streams() {
         raw.write_all(b"mxch").await.unwrap();
         stalled.push(raw);
     }
-    for _ in 0..10 {
-        tokio::task::yield_now().await;
-    }
+    settle().await;
     // ...so a complete channel behind them waits in the session's accept
     // queue until the deadline frees their places.
     let _channel = connect(&client, "p", b"late", b"").await.unwrap();
@@ -410,6 +406,13 @@ async fn stalled_preambles_hold_at_most_max_pending_streams() {
             Answer::Reject(reject) => assert_eq!(reject.code, RejectCode::TIMEOUT),
             other => panic!("{other:?}"),
         }
+    }
+}
+
+/// Lets the other tasks (drivers, the routing task) run until they wait.
+async fn settle() {
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
     }
 }
 
@@ -433,9 +436,7 @@ async fn a_dropped_routing_task_fails_waiting_accepts() {
     let waiting = tokio::spawn(async move { listener.accept().await.map(drop) });
     let plain_table = table.clone();
     let waiting_plain = tokio::spawn(async move { plain_table.accept_plain().await.map(drop) });
-    for _ in 0..10 {
-        tokio::task::yield_now().await;
-    }
+    settle().await;
     // Cancelled (a runtime shutting down, a `select!`), the task routes
     // nothing more: waiting accepts fail rather than wait for ever.
     drop(routing);
@@ -505,15 +506,11 @@ async fn a_listener_dropped_after_the_routing_task_ended_ends_its_backlog() {
     let table = channels(&server, ChannelConfig::default());
     let listener = table.listen("p", None).unwrap();
     let mut queued = connect(&client, "p", b"", b"").await.unwrap();
-    for _ in 0..10 {
-        tokio::task::yield_now().await;
-    }
+    settle().await;
     // A graceful close ends the routing task while the channel waits in
     // the backlog; the session lets open streams finish meanwhile.
     let closing = tokio::spawn(async move { server.close().await });
-    for _ in 0..10 {
-        tokio::task::yield_now().await;
-    }
+    settle().await;
     drop(listener);
     // Nobody is left to write a refusal: the stream ends, and the opener
     // hears so before the session's close timeout resets everything.
@@ -637,9 +634,7 @@ async fn routing_goes_on_once_refusals_held_by_a_full_send_buffer_are_out() {
     }
     // A refusal then waits for room in the send buffer...
     let mut refused = connect(&client, "nobody", b"", b"").await.unwrap();
-    for _ in 0..10 {
-        tokio::task::yield_now().await;
-    }
+    settle().await;
     // ...and goes out once the server's data flows again.
     flowing.send(true).unwrap();
     let error = within_a_minute(refused.remote_open()).await.unwrap_err();
