@@ -306,8 +306,26 @@ mod props {
                     let routed = router.input(ids[s], &mut input);
                     offsets[s] = end - input.len();
                     let Some(routed) = routed else {
-                        // Waiting for more, or out of bytes (cut short).
-                        return end < wire.len();
+                        if end < wire.len() {
+                            return true; // waiting for more
+                        }
+                        // Cut short: half the streams end there, the rest
+                        // stall until their deadline (below).
+                        if s % 2 == 0 {
+                            match router.end(ids[s]) {
+                                Some(Routed::NotAChannel { stream, prefix }) => {
+                                    assert!(wire.len() < 4, "{wire:?}");
+                                    assert_eq!((stream, &prefix[..]), (s, &wire[..]));
+                                }
+                                Some(Routed::Refused { reject, open, .. }) => {
+                                    assert!(wire.len() >= 4, "{wire:?}");
+                                    assert_eq!(reject.code, RejectCode::MALFORMED);
+                                    assert!(open.is_none());
+                                }
+                                other => panic!("{wire:?} ended as {other:?}"),
+                            }
+                        }
+                        return false;
                     };
                     // What the decoder alone makes of the stream.
                     let mut decoder = OpenDecoder::new(Limits::default());
