@@ -285,7 +285,9 @@ impl Channel {
     /// Waits until the accepting end accepted the channel and the early
     /// writes are in the stream ("remote-open"); returns the listener's
     /// handshake payload. Fails with [`ChannelError::Rejected`] and the
-    /// reason if it refused. Ready at once on the accepting side.
+    /// reason if it refused. Ready at once on the accepting side. It has
+    /// no deadline of its own (an acceptor may take its time, as it may
+    /// with any read): wrap it in the runtime's timeout to bound the wait.
     pub async fn remote_open(&mut self) -> Result<&[u8], ChannelError> {
         poll_fn(|cx| self.poll_progress(cx)).await?;
         Ok(&self.remote_handshake)

@@ -62,7 +62,9 @@ impl fmt::Debug for Channels {
     }
 }
 
-/// A stream the peer opened that is not a channel.
+/// A stream the peer opened that is not a channel. Its `stream` is
+/// muxplex-async's; under tokio, `muxplex_tokio::Stream::from(plain.stream)`
+/// gives it tokio's I/O traits.
 #[derive(Debug)]
 pub struct PlainStream {
     /// The bytes the router read from it: the stream's first bytes, to be
