@@ -6,7 +6,8 @@ use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
 use std::string::String;
-use std::task::{Context, Poll, ready};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker, ready};
 use std::vec::Vec;
 
 use muxplex::ResetBy;
@@ -136,6 +137,56 @@ enum Phase {
     Failed(ChannelError),
 }
 
+/// Which half of the channel's users waits: a split channel (such as
+/// `tokio::io::split`) has a reading task and a writing task.
+#[derive(Clone, Copy)]
+enum Side {
+    Read = 0,
+    Write = 1,
+}
+
+/// The tasks waiting for the answer or the early bytes' flush. Both sides
+/// drive them through the one stream, which keeps one waker per direction
+/// (a writer waiting for the answer reads the stream too), so the stream
+/// is given this waker, which wakes both.
+#[derive(Default)]
+struct Waiting(Mutex<[Option<Waker>; 2]>);
+
+impl Waiting {
+    fn slots(&self) -> std::sync::MutexGuard<'_, [Option<Waker>; 2]> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn register(&self, side: Side, waker: &Waker) {
+        let mut slots = self.slots();
+        let slot = &mut slots[side as usize];
+        if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            *slot = Some(waker.clone());
+        }
+    }
+
+    /// Wakes the waiting tasks but `except` (the one running).
+    fn wake_others(&self, except: &Waker) {
+        let slots = core::mem::take(&mut *self.slots());
+        for waker in slots.into_iter().flatten() {
+            if !waker.will_wake(except) {
+                waker.wake();
+            }
+        }
+    }
+}
+
+impl Wake for Waiting {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let slots = core::mem::take(&mut *self.slots());
+        slots.into_iter().flatten().for_each(Waker::wake);
+    }
+}
+
 /// A channel: a muxplex stream that began with a preamble.
 ///
 /// It implements [`futures_io::AsyncRead`] and [`futures_io::AsyncWrite`]
@@ -148,6 +199,9 @@ enum Phase {
 /// early writes out; dropping a channel with early writes still buffered
 /// loses them.
 ///
+/// A channel may be split (`tokio::io::split`, futures' `split`) into a
+/// reading task and a writing task; either moves it on for both.
+///
 /// Dropping a channel finishes its stream, as dropping a muxplex stream
 /// does; [`destroy`](Self::destroy) resets it.
 pub struct Channel {
@@ -158,6 +212,8 @@ pub struct Channel {
     early: Vec<u8>,
     early_sent: usize,
     max_early: usize,
+    /// Who waits for the channel to open (see [`Waiting`]).
+    waiting: Arc<Waiting>,
     remote_handshake: Vec<u8>,
     remote_closed: bool,
     protocol: String,
@@ -206,6 +262,7 @@ pub async fn connect_with(
         early: Vec::new(),
         early_sent: 0,
         max_early: config.max_early,
+        waiting: Arc::default(),
         remote_handshake: Vec::new(),
         remote_closed: false,
         protocol: open.protocol,
@@ -234,6 +291,7 @@ impl Channel {
             early: Vec::new(),
             early_sent: 0,
             max_early: 0,
+            waiting: Arc::default(),
             remote_handshake: open.handshake,
             remote_closed: false,
             protocol: open.protocol,
@@ -289,7 +347,7 @@ impl Channel {
     /// no deadline of its own (an acceptor may take its time, as it may
     /// with any read): wrap it in the runtime's timeout to bound the wait.
     pub async fn remote_open(&mut self) -> Result<&[u8], ChannelError> {
-        poll_fn(|cx| self.poll_progress(cx)).await?;
+        poll_fn(|cx| self.poll_progress(cx, Side::Write)).await?;
         Ok(&self.remote_handshake)
     }
 
@@ -312,9 +370,29 @@ impl Channel {
         Poll::Ready(Err(error))
     }
 
-    /// Moves the channel on until it is open: reads the answer, then
-    /// writes the early bytes into the stream.
-    fn poll_progress(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ChannelError>> {
+    /// Moves the channel on until it is open, for `side`'s task.
+    fn poll_progress(
+        &mut self,
+        cx: &mut Context<'_>,
+        side: Side,
+    ) -> Poll<Result<(), ChannelError>> {
+        match &self.phase {
+            Phase::Open => return Poll::Ready(Ok(())),
+            Phase::Failed(error) => return Poll::Ready(Err(error.clone())),
+            Phase::Awaiting(_) | Phase::Flushing => {}
+        }
+        self.waiting.register(side, cx.waker());
+        let both = Waker::from(Arc::clone(&self.waiting));
+        let result = self.advance(&mut Context::from_waker(&both));
+        if result.is_ready() {
+            // Open or over: the other side may be waiting on the old phase.
+            self.waiting.wake_others(cx.waker());
+        }
+        result
+    }
+
+    /// Reads the answer, then writes the early bytes into the stream.
+    fn advance(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ChannelError>> {
         loop {
             match &mut self.phase {
                 Phase::Open => return Poll::Ready(Ok(())),
@@ -369,7 +447,7 @@ impl Channel {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<Result<usize, ChannelError>> {
-        match self.poll_progress(cx) {
+        match self.poll_progress(cx, Side::Read) {
             Poll::Ready(result) => result?,
             // The flush may need the peer to read, and the peer's writes
             // may need this read: waiting here could deadlock both.
@@ -397,7 +475,7 @@ impl Channel {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<Result<usize, ChannelError>> {
-        match self.poll_progress(cx) {
+        match self.poll_progress(cx, Side::Write) {
             Poll::Ready(Ok(())) => self
                 .stream
                 .poll_write(cx, data)
@@ -424,14 +502,14 @@ impl Channel {
     /// Waits for the answer and the early writes (the stream itself needs
     /// no flushing: written bytes are the session's).
     pub fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ChannelError>> {
-        ready!(self.poll_progress(cx))?;
+        ready!(self.poll_progress(cx, Side::Write))?;
         self.stream.poll_flush(cx).map_err(ChannelError::Stream)
     }
 
     /// Finishes this end's direction ("close"), after the early writes;
     /// the peer reads the end of the channel.
     pub fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ChannelError>> {
-        ready!(self.poll_progress(cx))?;
+        ready!(self.poll_progress(cx, Side::Write))?;
         self.stream.poll_finish(cx).map_err(ChannelError::Stream)
     }
 }

@@ -645,3 +645,36 @@ async fn routing_goes_on_once_refusals_held_by_a_full_send_buffer_are_out() {
     assert_eq!(request.open().id, b"next");
     drop(bulk);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_split_channel_wakes_its_reader_and_its_writer() {
+    let (client, server) = pair();
+    let table = channels(&server, ChannelConfig::default());
+    let listener = table.listen("p", None).unwrap();
+    let channel = connect(&client, "p", b"", b"").await.unwrap();
+    // Two tasks, one per half, both waiting on the answer: the stream
+    // keeps one waker per direction, and both halves read it for now.
+    let (mut reader, mut writer) = tokio::io::split(channel);
+    let reading = tokio::spawn(async move {
+        let mut got = Vec::new();
+        reader.read_to_end(&mut got).await.unwrap();
+        got
+    });
+    settle().await;
+    writer.write_all(b"request").await.unwrap();
+    let writing = tokio::spawn(async move {
+        writer.flush().await.unwrap();
+        writer
+    });
+    settle().await;
+    let mut accepted = listener.accept().await.unwrap().accept(b"").await.unwrap();
+    accepted.write_all(b"response").await.unwrap();
+    accepted.shutdown().await.unwrap();
+    let mut request = [0; 7];
+    within_a_minute(accepted.read_exact(&mut request))
+        .await
+        .unwrap();
+    assert_eq!(&request, b"request");
+    let _writer = within_a_minute(writing).await.unwrap();
+    assert_eq!(within_a_minute(reading).await.unwrap(), b"response");
+}
