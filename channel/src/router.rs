@@ -147,10 +147,10 @@ pub enum Routed<T> {
         /// The channel that was refused; `None` for a malformed message.
         open: Option<Open>,
     },
-    /// The stream does not start with the preamble's magic bytes: it is a
-    /// plain stream, not a channel. `prefix` holds the bytes the router
-    /// took from it; the byte that differed and everything after it are
-    /// still the host's.
+    /// The stream does not start with the preamble's magic bytes (or
+    /// ended within them, see [`Router::end`]): it is a plain stream, not
+    /// a channel. `prefix` holds the bytes the router took from it; the
+    /// byte that differed and everything after it are still the host's.
     NotAChannel {
         /// The stream.
         stream: T,
