@@ -196,8 +196,10 @@ impl Wake for Waiting {
 /// written later, once the channel is accepted; reads wait for the answer.
 /// Any read, write, flush or [`remote_open`](Self::remote_open) moves the
 /// channel on, so a writer flushes (as `AsyncWrite` users do) to see its
-/// early writes out; dropping a channel with early writes still buffered
-/// loses them.
+/// early writes out. Dropped before that, a channel puts its early writes
+/// into the stream, right after the open message, as far as the stream
+/// takes them at once (all of them unless `max_early` is over the
+/// stream's window): the acceptor reads them once it accepts.
 ///
 /// A channel may be split (`tokio::io::split`, futures' `split`) into a
 /// reading task and a writing task; either moves it on for both.
@@ -511,6 +513,27 @@ impl Channel {
     pub fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ChannelError>> {
         ready!(self.poll_progress(cx, Side::Write))?;
         self.stream.poll_finish(cx).map_err(ChannelError::Stream)
+    }
+}
+
+impl Drop for Channel {
+    /// The early writes not yet in the stream go in without waiting (the
+    /// wire format lets channel data follow the open message at once);
+    /// then the stream drops, which finishes it.
+    fn drop(&mut self) {
+        if !matches!(self.phase, Phase::Awaiting(_) | Phase::Flushing) {
+            return;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        while self.early_sent < self.early.len() {
+            match self
+                .stream
+                .poll_write(&mut cx, &self.early[self.early_sent..])
+            {
+                Poll::Ready(Ok(n)) if n > 0 => self.early_sent += n,
+                _ => break,
+            }
+        }
     }
 }
 

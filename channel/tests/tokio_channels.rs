@@ -678,3 +678,22 @@ async fn a_split_channel_wakes_its_reader_and_its_writer() {
     let _writer = within_a_minute(writing).await.unwrap();
     assert_eq!(within_a_minute(reading).await.unwrap(), b"response");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_channel_dropped_before_its_answer_still_sends_its_early_writes() {
+    let (client, server) = pair();
+    let table = channels(&server, ChannelConfig::default());
+    let listener = table.listen("log", None).unwrap();
+    let mut channel = connect(&client, "log", b"", b"").await.unwrap();
+    channel.write_all(b"last words").await.unwrap();
+    // As a stream dropped after a write: what was written goes out, then
+    // the end.
+    drop(channel);
+    let request = within_a_minute(listener.accept()).await.unwrap();
+    let mut accepted = request.accept(b"").await.unwrap();
+    let mut got = Vec::new();
+    within_a_minute(accepted.read_to_end(&mut got))
+        .await
+        .unwrap();
+    assert_eq!(got, b"last words");
+}
