@@ -6,7 +6,8 @@ use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
 use std::string::String;
-use std::task::{Context, Poll, ready};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker, ready};
 use std::vec::Vec;
 
 use muxplex::ResetBy;
@@ -69,6 +70,10 @@ pub enum ChannelError {
     /// The stream or the connection failed (including a reset, which is
     /// how a channel is destroyed), as muxplex-async reports it.
     Stream(Error),
+    /// The [`Routing`](crate::Routing) task was dropped (cancelled, or its
+    /// runtime shut down) while the connection could still accept
+    /// streams: no channel is routed any more.
+    RoutingGone,
 }
 
 impl ChannelError {
@@ -80,6 +85,7 @@ impl ChannelError {
             ChannelError::Unanswered => io::ErrorKind::UnexpectedEof,
             ChannelError::Field(_) => io::ErrorKind::InvalidInput,
             ChannelError::Stream(error) => error.io_kind(),
+            ChannelError::RoutingGone => io::ErrorKind::ConnectionAborted,
         }
     }
 }
@@ -92,6 +98,7 @@ impl fmt::Display for ChannelError {
             ChannelError::Unanswered => f.write_str("the stream ended before the channel's answer"),
             ChannelError::Field(error) => write!(f, "cannot open the channel: {error}"),
             ChannelError::Stream(error) => write!(f, "channel stream failed: {error}"),
+            ChannelError::RoutingGone => f.write_str("the channels' routing task is gone"),
         }
     }
 }
@@ -130,6 +137,56 @@ enum Phase {
     Failed(ChannelError),
 }
 
+/// Which half of the channel's users waits: a split channel (such as
+/// `tokio::io::split`) has a reading task and a writing task.
+#[derive(Clone, Copy)]
+enum Side {
+    Read = 0,
+    Write = 1,
+}
+
+/// The tasks waiting for the answer or the early bytes' flush. Both sides
+/// drive them through the one stream, which keeps one waker per direction
+/// (a writer waiting for the answer reads the stream too), so the stream
+/// is given this waker, which wakes both.
+#[derive(Default)]
+struct Waiting(Mutex<[Option<Waker>; 2]>);
+
+impl Waiting {
+    fn slots(&self) -> std::sync::MutexGuard<'_, [Option<Waker>; 2]> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn register(&self, side: Side, waker: &Waker) {
+        let mut slots = self.slots();
+        let slot = &mut slots[side as usize];
+        if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            *slot = Some(waker.clone());
+        }
+    }
+
+    /// Wakes the waiting tasks but `except` (the one running).
+    fn wake_others(&self, except: &Waker) {
+        let slots = core::mem::take(&mut *self.slots());
+        for waker in slots.into_iter().flatten() {
+            if !waker.will_wake(except) {
+                waker.wake();
+            }
+        }
+    }
+}
+
+impl Wake for Waiting {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let slots = core::mem::take(&mut *self.slots());
+        slots.into_iter().flatten().for_each(Waker::wake);
+    }
+}
+
 /// A channel: a muxplex stream that began with a preamble.
 ///
 /// It implements [`futures_io::AsyncRead`] and [`futures_io::AsyncWrite`]
@@ -139,18 +196,26 @@ enum Phase {
 /// written later, once the channel is accepted; reads wait for the answer.
 /// Any read, write, flush or [`remote_open`](Self::remote_open) moves the
 /// channel on, so a writer flushes (as `AsyncWrite` users do) to see its
-/// early writes out; dropping a channel with early writes still buffered
-/// loses them.
+/// early writes out. Dropped before that, a channel puts its early writes
+/// into the stream, right after the open message, as far as the stream
+/// takes them at once (all of them unless `max_early` is over the
+/// stream's window): the acceptor reads them once it accepts.
+///
+/// A channel may be split (`tokio::io::split`, futures' `split`) into a
+/// reading task and a writing task; either moves it on for both.
 ///
 /// Dropping a channel finishes its stream, as dropping a muxplex stream
 /// does; [`destroy`](Self::destroy) resets it.
 pub struct Channel {
     stream: Stream,
     phase: Phase,
-    /// Early writes, from `early_sent` on not yet in the stream.
+    /// Early writes, from `early_sent` on not yet in the stream; filled
+    /// only while the answer is awaited, so never over `max_early`.
     early: Vec<u8>,
     early_sent: usize,
     max_early: usize,
+    /// Who waits for the channel to open (see [`Waiting`]).
+    waiting: Arc<Waiting>,
     remote_handshake: Vec<u8>,
     remote_closed: bool,
     protocol: String,
@@ -199,6 +264,7 @@ pub async fn connect_with(
         early: Vec::new(),
         early_sent: 0,
         max_early: config.max_early,
+        waiting: Arc::default(),
         remote_handshake: Vec::new(),
         remote_closed: false,
         protocol: open.protocol,
@@ -227,6 +293,7 @@ impl Channel {
             early: Vec::new(),
             early_sent: 0,
             max_early: 0,
+            waiting: Arc::default(),
             remote_handshake: open.handshake,
             remote_closed: false,
             protocol: open.protocol,
@@ -244,7 +311,10 @@ impl Channel {
         &self.id
     }
 
-    /// The underlying stream.
+    /// The underlying stream, to look at (its id, its state). Reading or
+    /// writing it directly bypasses the channel: before
+    /// [`remote_open`](Self::remote_open) has returned, that would take
+    /// the answer's bytes or jump ahead of the early writes.
     pub fn stream(&self) -> &Stream {
         &self.stream
     }
@@ -275,9 +345,11 @@ impl Channel {
     /// Waits until the accepting end accepted the channel and the early
     /// writes are in the stream ("remote-open"); returns the listener's
     /// handshake payload. Fails with [`ChannelError::Rejected`] and the
-    /// reason if it refused. Ready at once on the accepting side.
+    /// reason if it refused. Ready at once on the accepting side. It has
+    /// no deadline of its own (an acceptor may take its time, as it may
+    /// with any read): wrap it in the runtime's timeout to bound the wait.
     pub async fn remote_open(&mut self) -> Result<&[u8], ChannelError> {
-        poll_fn(|cx| self.poll_progress(cx)).await?;
+        poll_fn(|cx| self.poll_progress(cx, Side::Write)).await?;
         Ok(&self.remote_handshake)
     }
 
@@ -300,9 +372,29 @@ impl Channel {
         Poll::Ready(Err(error))
     }
 
-    /// Moves the channel on until it is open: reads the answer, then
-    /// writes the early bytes into the stream.
-    fn poll_progress(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ChannelError>> {
+    /// Moves the channel on until it is open, for `side`'s task.
+    fn poll_progress(
+        &mut self,
+        cx: &mut Context<'_>,
+        side: Side,
+    ) -> Poll<Result<(), ChannelError>> {
+        match &self.phase {
+            Phase::Open => return Poll::Ready(Ok(())),
+            Phase::Failed(error) => return Poll::Ready(Err(error.clone())),
+            Phase::Awaiting(_) | Phase::Flushing => {}
+        }
+        self.waiting.register(side, cx.waker());
+        let both = Waker::from(Arc::clone(&self.waiting));
+        let result = self.advance(&mut Context::from_waker(&both));
+        if result.is_ready() {
+            // Open or over: the other side may be waiting on the old phase.
+            self.waiting.wake_others(cx.waker());
+        }
+        result
+    }
+
+    /// Reads the answer, then writes the early bytes into the stream.
+    fn advance(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ChannelError>> {
         loop {
             match &mut self.phase {
                 Phase::Open => return Poll::Ready(Ok(())),
@@ -350,13 +442,20 @@ impl Channel {
     }
 
     /// Reads channel data into `buf`; `Ready(Ok(0))` for a non-empty `buf`
-    /// is the end (the peer finished). Waits for the answer first.
+    /// is the end (the peer finished). Waits for the answer first, not for
+    /// the early writes (it moves their flush on).
     pub fn poll_read(
         &mut self,
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<Result<usize, ChannelError>> {
-        ready!(self.poll_progress(cx))?;
+        match self.poll_progress(cx, Side::Read) {
+            Poll::Ready(result) => result?,
+            // The flush may need the peer to read, and the peer's writes
+            // may need this read: waiting here could deadlock both.
+            Poll::Pending if matches!(self.phase, Phase::Flushing) => {}
+            Poll::Pending => return Poll::Pending,
+        }
         match ready!(self.stream.poll_read(cx, buf)) {
             Ok(0) if !buf.is_empty() => {
                 self.remote_closed = true;
@@ -378,15 +477,19 @@ impl Channel {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<Result<usize, ChannelError>> {
-        match self.poll_progress(cx) {
+        match self.poll_progress(cx, Side::Write) {
             Poll::Ready(Ok(())) => self
                 .stream
                 .poll_write(cx, data)
                 .map_err(ChannelError::Stream),
             Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+            // Flushing waits for the stream's window, which `data` would
+            // need too; buffering it meanwhile would grow `early` without
+            // bound while a slow peer keeps the flush from ending.
+            Poll::Pending if matches!(self.phase, Phase::Flushing) => Poll::Pending,
             Poll::Pending => {
-                // Awaiting the answer or flushing: behind the early bytes.
-                let room = self.max_early - (self.early.len() - self.early_sent);
+                // Awaiting the answer: behind the early bytes.
+                let room = self.max_early - self.early.len();
                 if room == 0 {
                     // `poll_progress` waits on the stream and wakes us.
                     return Poll::Pending;
@@ -401,15 +504,36 @@ impl Channel {
     /// Waits for the answer and the early writes (the stream itself needs
     /// no flushing: written bytes are the session's).
     pub fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ChannelError>> {
-        ready!(self.poll_progress(cx))?;
+        ready!(self.poll_progress(cx, Side::Write))?;
         self.stream.poll_flush(cx).map_err(ChannelError::Stream)
     }
 
     /// Finishes this end's direction ("close"), after the early writes;
     /// the peer reads the end of the channel.
     pub fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ChannelError>> {
-        ready!(self.poll_progress(cx))?;
+        ready!(self.poll_progress(cx, Side::Write))?;
         self.stream.poll_finish(cx).map_err(ChannelError::Stream)
+    }
+}
+
+impl Drop for Channel {
+    /// The early writes not yet in the stream go in without waiting (the
+    /// wire format lets channel data follow the open message at once);
+    /// then the stream drops, which finishes it.
+    fn drop(&mut self) {
+        if !matches!(self.phase, Phase::Awaiting(_) | Phase::Flushing) {
+            return;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        while self.early_sent < self.early.len() {
+            match self
+                .stream
+                .poll_write(&mut cx, &self.early[self.early_sent..])
+            {
+                Poll::Ready(Ok(n)) if n > 0 => self.early_sent += n,
+                _ => break,
+            }
+        }
     }
 }
 
@@ -438,5 +562,52 @@ impl futures_io::AsyncWrite for Channel {
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Channel::poll_close(self.get_mut(), cx).map_err(io::Error::from)
+    }
+}
+
+#[cfg(all(test, feature = "tokio"))]
+mod tests {
+    use std::task::Waker;
+
+    use muxplex_tokio::{Config, Connection as TokioConnection, Role};
+
+    use super::*;
+
+    /// The early bytes may take long to flush (the peer reads slowly);
+    /// writes meanwhile wait instead of piling up behind them, so the
+    /// early buffer never holds more than `max_early`.
+    #[::tokio::test(start_paused = true)]
+    async fn the_early_buffer_stays_bounded_while_it_flushes() {
+        let (a, b) = ::tokio::io::duplex(1 << 20);
+        let client = TokioConnection::spawn(a, Role::Client, Config::default());
+        let server = TokioConnection::spawn(b, Role::Server, Config::default());
+        let table = crate::tokio::channels(&server, ChannelConfig::default());
+        let listener = table.listen("p", None).unwrap();
+        // More than a stream's send window: the flush waits for reads,
+        // and the accepting side never reads.
+        let config = ChannelConfig {
+            max_early: 1 << 20,
+            ..ChannelConfig::default()
+        };
+        let open = Open::new("p", b"", b"");
+        let mut channel = connect_with(client.as_async(), open, &config)
+            .await
+            .unwrap();
+        let mut cx = Context::from_waker(Waker::noop());
+        let chunk = std::vec![7; 64 * 1024];
+        let mut buffered = 0;
+        while buffered < config.max_early {
+            match channel.poll_write(&mut cx, &chunk) {
+                Poll::Ready(Ok(n)) => buffered += n,
+                other => panic!("{other:?}"),
+            }
+        }
+        let _accepted = listener.accept().await.unwrap().accept(b"").await;
+        for _ in 0..100 {
+            let _ = channel.poll_write(&mut cx, &chunk);
+            assert!(channel.early.len() <= config.max_early);
+            ::tokio::task::yield_now().await;
+        }
+        assert!(matches!(channel.phase, Phase::Flushing));
     }
 }

@@ -11,7 +11,7 @@ use std::task::{Context, Poll, Waker};
 use std::vec::Vec;
 
 use muxplex::Instant;
-use muxplex_async::{Connection, Error, Stream, Timer};
+use muxplex_async::{Connection, Stream, Timer};
 
 use crate::channel::{Channel, ChannelConfig, ChannelError, connect_with, write_all};
 use crate::preamble::{Answer, Open, Reject, RejectCode};
@@ -26,7 +26,8 @@ use crate::router::{ListenError, ListenerId, PendingId, Routed, Router};
 ///
 /// The routing task is the connection's only acceptor: do not also call
 /// `accept_stream` on it. Streams the peer opens that do not start with
-/// the preamble's magic bytes are plain streams: they wait (up to
+/// the preamble's magic bytes (or that the peer finishes within them, or
+/// before any byte) are plain streams: they wait (up to
 /// [`ChannelConfig::plain_backlog`]) for [`accept_plain`](Self::accept_plain),
 /// with the bytes already read from them. A plain protocol in which the
 /// accepting end speaks first looks, to the router, like a preamble that
@@ -42,7 +43,10 @@ use crate::router::{ListenError, ListenerId, PendingId, Routed, Router};
 /// dropping the application's own handles does not close it: close it
 /// explicitly (`Connection::close`). The routing task ends once the
 /// connection accepts no more streams; listeners' `accept` and
-/// [`accept_plain`](Self::accept_plain) fail from then on.
+/// [`accept_plain`](Self::accept_plain) fail from then on (once their
+/// backlog is taken). A routing task dropped before that (cancelled, or
+/// its runtime shut down) ends the streams it held, and they fail with
+/// [`ChannelError::RoutingGone`].
 #[derive(Clone)]
 pub struct Channels {
     shared: Arc<Mutex<State>>,
@@ -58,7 +62,9 @@ impl fmt::Debug for Channels {
     }
 }
 
-/// A stream the peer opened that is not a channel.
+/// A stream the peer opened that is not a channel. Its `stream` is
+/// muxplex-async's; under tokio, `muxplex_tokio::Stream::from(plain.stream)`
+/// gives it tokio's I/O traits.
 #[derive(Debug)]
 pub struct PlainStream {
     /// The bytes the router read from it: the stream's first bytes, to be
@@ -110,8 +116,11 @@ struct State {
     answers: Vec<Answering>,
     plain: VecDeque<PlainStream>,
     plain_wakers: Vec<Waker>,
-    /// Why no more streams come: the connection's accept failed.
-    ended: Option<Error>,
+    /// Why no more streams come: the connection's accept failed, or the
+    /// routing task is gone ([`ChannelError::RoutingGone`]).
+    ended: Option<ChannelError>,
+    /// The routing task was dropped: nobody writes refusals any more.
+    routing_gone: bool,
 }
 
 fn lock(shared: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -121,8 +130,18 @@ fn lock(shared: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 impl State {
+    /// Queues `reject` for the routing task to write. Once that task is
+    /// gone the stream is dropped (finished) instead, so the opener hears
+    /// the end ([`ChannelError::Unanswered`]) rather than wait for ever.
     fn refuse(&mut self, stream: Stream, reject: Reject, config: &ChannelConfig) {
-        self.answers.push(Answering::new(stream, reject, config));
+        if !self.routing_gone {
+            self.answers.push(Answering::new(stream, reject, config));
+        }
+    }
+
+    fn end(&mut self, why: ChannelError) {
+        self.ended.get_or_insert(why);
+        self.wake_all();
     }
 
     fn wake_all(&mut self) {
@@ -152,6 +171,51 @@ impl Channels {
     /// connection can accept no more streams and its last refusals are
     /// written. `timer` runs the preamble deadline; use the connection's
     /// runtime's (the tokio flavour does this for you).
+    ///
+    /// Under smol, over loopback TCP:
+    ///
+    /// ```
+    /// use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    /// use muxplex_channel::{ChannelConfig, Channels, connect};
+    /// use muxplex_smol::{Config, Connection, Role, SmolTimer};
+    /// use smol::net::{TcpListener, TcpStream};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// smol::block_on(async {
+    ///     let tcp = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let dialed = TcpStream::connect(tcp.local_addr()?).await?;
+    ///     let (accepted, _) = tcp.accept().await?;
+    ///     let (client, driver) = Connection::new(dialed, Role::Client, Config::default());
+    ///     smol::spawn(driver).detach();
+    ///     let (server, driver) = Connection::new(accepted, Role::Server, Config::default());
+    ///     smol::spawn(driver).detach();
+    ///
+    ///     // The accepting end: the table, and its routing task spawned.
+    ///     let (table, routing) =
+    ///         Channels::new(server.as_async().clone(), SmolTimer::default(), ChannelConfig::default());
+    ///     smol::spawn(routing).detach();
+    ///     let listener = table.listen("echo", None)?;
+    ///     smol::spawn(async move {
+    ///         let mut channel = listener.accept().await?.accept(b"").await?;
+    ///         let mut got = Vec::new();
+    ///         channel.read_to_end(&mut got).await?;
+    ///         channel.write_all(&got).await?;
+    ///         channel.close().await?;
+    ///         Ok::<_, std::io::Error>(())
+    ///     })
+    ///     .detach();
+    ///
+    ///     // The opening end.
+    ///     let mut channel = connect(client.as_async(), "echo", b"", b"").await?;
+    ///     channel.write_all(b"ping").await?;
+    ///     channel.close().await?;
+    ///     let mut echoed = Vec::new();
+    ///     channel.read_to_end(&mut echoed).await?;
+    ///     assert_eq!(echoed, b"ping");
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })
+    /// # }
+    /// ```
     #[must_use = "no channel is routed until the routing task is polled or spawned"]
     pub fn new<Tm>(connection: Connection, timer: Tm, config: ChannelConfig) -> (Channels, Routing)
     where
@@ -165,6 +229,7 @@ impl Channels {
             plain: VecDeque::new(),
             plain_wakers: Vec::new(),
             ended: None,
+            routing_gone: false,
         }));
         let routing = Routing {
             shared: Arc::clone(&shared),
@@ -216,8 +281,8 @@ impl Channels {
             if let Some(plain) = state.plain.pop_front() {
                 return Poll::Ready(Ok(plain));
             }
-            if let Some(error) = state.ended {
-                return Poll::Ready(Err(ChannelError::Stream(error)));
+            if let Some(error) = &state.ended {
+                return Poll::Ready(Err(error.clone()));
             }
             register(&mut state.plain_wakers, cx.waker());
             Poll::Pending
@@ -254,8 +319,8 @@ impl Listener {
                     config: self.config,
                 }));
             }
-            if let Some(error) = state.ended {
-                return Poll::Ready(Err(ChannelError::Stream(error)));
+            if let Some(error) = &state.ended {
+                return Poll::Ready(Err(error.clone()));
             }
             register(
                 state.listener_wakers.entry(self.listener).or_default(),
@@ -303,6 +368,9 @@ impl Request {
     }
 
     /// Accepts the channel, answering with `handshake` (empty for none).
+    /// A handshake over the [`Limits`](crate::preamble::Limits) fails with
+    /// [`ChannelError::Field`]; the request is used up then, and the
+    /// opener sees [`ChannelError::Unanswered`].
     pub async fn accept(self, handshake: &[u8]) -> Result<Channel, ChannelError> {
         let answer = Answer::Accept {
             handshake: handshake.to_vec(),
@@ -333,7 +401,8 @@ impl Request {
 /// their preambles (at most [`RouterConfig::max_pending`](crate::router::RouterConfig::max_pending)
 /// at once, each within its deadline), queues channels for their
 /// listeners, and writes the refusals. Spawn it on the connection's
-/// runtime.
+/// runtime. Dropping it before it ends stops the routing: the streams it
+/// holds end, and accepts fail with [`ChannelError::RoutingGone`].
 pub struct Routing {
     shared: Arc<Mutex<State>>,
     connection: Connection,
@@ -360,7 +429,7 @@ impl Routing {
         let mut progress = false;
         while state.ended.is_none()
             && state.router.has_room()
-            && state.answers.len() < self.config.router.max_pending
+            && state.answers.len() < state.router.config().max_pending
         {
             match self.connection.poll_accept_stream(cx) {
                 Poll::Ready(Ok(stream)) => {
@@ -369,8 +438,7 @@ impl Routing {
                     progress = true;
                 }
                 Poll::Ready(Err(error)) => {
-                    state.ended = Some(error);
-                    state.wake_all();
+                    state.end(ChannelError::Stream(error));
                     progress = true;
                 }
                 Poll::Pending => break,
@@ -393,34 +461,62 @@ impl Routing {
             let want = need.min(buf.len());
             let n = match stream.poll_read(cx, &mut buf[..want]) {
                 Poll::Pending => return progress,
-                Poll::Ready(Ok(n)) if n > 0 => n,
-                // Ended or failed before its preamble: dropped.
-                Poll::Ready(_) => {
+                Poll::Ready(Ok(0)) => {
+                    let routed = state.router.end(pending);
+                    self.deliver(state, routed, &[]);
+                    return true;
+                }
+                Poll::Ready(Ok(n)) => n,
+                // Failed before its preamble: dropped.
+                Poll::Ready(Err(_)) => {
                     state.router.remove(pending);
                     return true;
                 }
             };
             progress = true;
             let mut input = &buf[..n];
-            match state.router.input(pending, &mut input) {
-                None => {}
-                Some(Routed::Queued(listener)) => {
-                    wake(state.listener_wakers.remove(&listener).unwrap_or_default());
-                }
-                Some(Routed::Refused { stream, reject, .. }) => {
-                    state.refuse(stream, reject, &self.config);
-                }
-                Some(Routed::NotAChannel { stream, mut prefix }) => {
-                    if state.plain.len() < self.config.plain_backlog {
-                        prefix.extend_from_slice(input);
-                        state.plain.push_back(PlainStream { prefix, stream });
-                        wake(core::mem::take(&mut state.plain_wakers));
-                    } else {
-                        stream.reset(0);
-                    }
+            let routed = state.router.input(pending, &mut input);
+            self.deliver(state, routed, input);
+        }
+    }
+
+    /// Hands a stream whose preamble is done to where the router sent it;
+    /// `rest` is what was read from it after the router's part.
+    fn deliver(&self, state: &mut State, routed: Option<Routed<Stream>>, rest: &[u8]) {
+        match routed {
+            None => {}
+            Some(Routed::Queued(listener)) => {
+                wake(state.listener_wakers.remove(&listener).unwrap_or_default());
+            }
+            Some(Routed::Refused { stream, reject, .. }) => {
+                state.refuse(stream, reject, &self.config);
+            }
+            Some(Routed::NotAChannel { stream, mut prefix }) => {
+                if state.plain.len() < self.config.plain_backlog {
+                    prefix.extend_from_slice(rest);
+                    state.plain.push_back(PlainStream { prefix, stream });
+                    wake(core::mem::take(&mut state.plain_wakers));
+                } else {
+                    stream.reset(0);
                 }
             }
         }
+    }
+}
+
+impl Drop for Routing {
+    /// Cancelled before the connection ended (or after): the streams it
+    /// held are dropped, and waiting accepts fail with
+    /// [`ChannelError::RoutingGone`] instead of waiting for ever.
+    fn drop(&mut self) {
+        let mut state = lock(&self.shared);
+        state.routing_gone = true;
+        let pending: Vec<PendingId> = state.router.pending().map(|(id, _)| id).collect();
+        for id in pending {
+            state.router.remove(id);
+        }
+        state.answers.clear();
+        state.end(ChannelError::RoutingGone);
     }
 }
 
@@ -443,9 +539,14 @@ impl Future for Routing {
                 state.refuse(stream, reject, &this.config);
                 progress = true;
             }
+            // A refusal done frees a place, and `accept_streams` may have
+            // stopped for want of one without polling (so without a
+            // wake-up to come): that is progress too.
+            let answering = state.answers.len();
             state
                 .answers
                 .retain_mut(|answer| answer.poll(cx).is_pending());
+            progress |= state.answers.len() < answering;
             if progress {
                 continue;
             }

@@ -459,12 +459,12 @@ impl Framer {
             *input = rest;
             if self.buf.len() == self.header_len {
                 let body = body_len(&self.buf, &self.limits)?;
-                self.buf.reserve_exact(body);
                 self.total = Some(self.header_len + body);
             }
         }
         let take = self.needed().min(input.len());
         let (now, rest) = input.split_at(take);
+        self.grow_for(now.len());
         self.buf.extend_from_slice(now);
         *input = rest;
         if self.needed() > 0 {
@@ -472,6 +472,20 @@ impl Framer {
         }
         self.finished = true;
         Ok(Some(core::mem::take(&mut self.buf)))
+    }
+}
+
+impl Framer {
+    /// Makes room for `more` bytes of the message: by doubling, never past
+    /// the message's length, and never ahead of the bytes that came (a
+    /// header alone does not reserve its whole body).
+    fn grow_for(&mut self, more: usize) {
+        let len = self.buf.len() + more;
+        if len > self.buf.capacity() {
+            let total = self.total.unwrap_or(self.header_len);
+            let target = len.max(self.buf.capacity() * 2).min(total);
+            self.buf.reserve_exact(target - self.buf.len());
+        }
     }
 }
 
@@ -534,9 +548,11 @@ impl OpenDecoder {
     }
 
     /// Takes bytes from the front of `input`, at most up to the message's
-    /// end; returns the message once complete. After an error, `input`
-    /// starts at the offending byte of a header (for a bad magic, the first
-    /// that differs), and every later call returns the same error.
+    /// end; returns the message once complete. After an error in the magic
+    /// (at the first byte that differs), the version or the kind, `input`
+    /// starts at that byte; after one in a length, right after the header;
+    /// after a text that is not UTF-8, after the message. Every later call
+    /// returns the same error.
     pub fn decode(&mut self, input: &mut &[u8]) -> Result<Option<Open>, DecodeError> {
         let Some(message) = self.0.feed(
             input,
@@ -614,5 +630,54 @@ impl AnswerDecoder {
                 reason: self.0.remember(utf8(body, Field::Reason))?,
             }),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Generous limits, as for large handshakes.
+    fn large_limits() -> Limits {
+        Limits {
+            max_handshake: 256 << 20,
+            ..Limits::default()
+        }
+    }
+
+    /// A peer that sends a header declaring a long body, and little of it,
+    /// must not make the receiver reserve the whole body at once: the
+    /// buffer grows with the bytes that came.
+    #[test]
+    fn a_declared_length_is_not_allocated_before_its_bytes_come() {
+        let mut open = OpenDecoder::new(large_limits());
+        // An open header declaring a 256 MiB handshake, and 100 bytes of it.
+        let mut wire = b"mxch\x01\x01\x01\x00\x00\x10\x00\x00\x00p".to_vec();
+        wire.extend_from_slice(&[0; 100]);
+        assert_eq!(open.decode(&mut &wire[..]), Ok(None));
+        assert!(open.0.buf.capacity() < 4096, "{}", open.0.buf.capacity());
+
+        let mut answer = AnswerDecoder::new(large_limits());
+        let header = b"mxch\x01\x02\x10\x00\x00\x00";
+        assert_eq!(answer.decode(&mut &header[..]), Ok(None));
+        assert!(
+            answer.0.buf.capacity() < 4096,
+            "{}",
+            answer.0.buf.capacity()
+        );
+    }
+
+    /// Growing by the chunk still reaches the whole message, byte by byte
+    /// too, without holding more than it declared.
+    #[test]
+    fn the_buffer_grows_to_the_message_and_no_further() {
+        let open = Open::new("p", b"id", &[9; 5000]);
+        let wire = open.encode(&Limits::default()).unwrap();
+        let mut decoder = OpenDecoder::new(Limits::default());
+        for byte in &wire[..wire.len() - 1] {
+            assert_eq!(decoder.decode(&mut &[*byte][..]), Ok(None));
+            assert!(decoder.0.buf.capacity() <= wire.len());
+        }
+        assert_eq!(decoder.decode(&mut &wire[wire.len() - 1..]), Ok(Some(open)));
     }
 }

@@ -59,7 +59,7 @@ use core::time::Duration;
 
 use muxplex::Instant;
 
-use crate::preamble::{DecodeError, Limits, Open, OpenDecoder, Reject, RejectCode};
+use crate::preamble::{DecodeError, Limits, MAGIC, Open, OpenDecoder, Reject, RejectCode};
 
 /// A listener's backlog when none is given: channels routed to it that
 /// the application has not accepted yet.
@@ -77,9 +77,10 @@ pub struct RouterConfig {
     /// [`RejectCode::TIMEOUT`].
     pub preamble_timeout: Duration,
     /// How many incoming streams may be decoding their open message at
-    /// once (default 64). The host takes no new stream from the session
-    /// while the router is full ([`Router::has_room`]), so further ones
-    /// wait in the session's own bounded accept queue.
+    /// once (default 64; 0 is taken as 1, since a router that takes no
+    /// stream would never route one). The host takes no new stream from
+    /// the session while the router is full ([`Router::has_room`]), so
+    /// further ones wait in the session's own bounded accept queue.
     pub max_pending: usize,
 }
 
@@ -146,10 +147,10 @@ pub enum Routed<T> {
         /// The channel that was refused; `None` for a malformed message.
         open: Option<Open>,
     },
-    /// The stream does not start with the preamble's magic bytes: it is a
-    /// plain stream, not a channel. `prefix` holds the bytes the router
-    /// took from it; the byte that differed and everything after it are
-    /// still the host's.
+    /// The stream does not start with the preamble's magic bytes (or
+    /// ended within them, see [`Router::end`]): it is a plain stream, not
+    /// a channel. `prefix` holds the bytes the router took from it; the
+    /// byte that differed and everything after it are still the host's.
     NotAChannel {
         /// The stream.
         stream: T,
@@ -197,7 +198,8 @@ pub struct Router<T> {
 
 impl<T> Router<T> {
     /// An empty table.
-    pub fn new(config: RouterConfig) -> Self {
+    pub fn new(mut config: RouterConfig) -> Self {
+        config.max_pending = config.max_pending.max(1);
         Router {
             config,
             listeners: BTreeMap::new(),
@@ -340,8 +342,36 @@ impl<T> Router<T> {
         })
     }
 
-    /// A stream that failed or ended before its open message was complete
-    /// leaves the pending set; the host drops it.
+    /// The end of `pending`'s stream (the peer finished it) came before
+    /// its open message was complete. A stream that ended within the
+    /// magic bytes, or with no byte at all, is a plain stream
+    /// ([`Routed::NotAChannel`], with all it sent); one that ended inside
+    /// the open message is refused as [`RejectCode::MALFORMED`], so the
+    /// opener learns why. `None` for a stream no longer pending.
+    pub fn end(&mut self, pending: PendingId) -> Option<Routed<T>> {
+        let entry = self.pending.remove(&pending)?;
+        let prefix = entry.decoder.consumed();
+        Some(match prefix.len() < MAGIC.len() {
+            true => Routed::NotAChannel {
+                prefix: prefix.to_vec(),
+                stream: entry.stream,
+            },
+            false => Routed::Refused {
+                stream: entry.stream,
+                reject: Reject::fitted(
+                    RejectCode::MALFORMED,
+                    "the stream ended inside the channel's open message",
+                    &self.config.limits,
+                ),
+                open: None,
+            },
+        })
+    }
+
+    /// A stream that failed (was reset, or its connection ended) before
+    /// its open message was complete leaves the pending set; the host
+    /// drops it. A stream the peer finished goes to [`end`](Self::end)
+    /// instead.
     pub fn remove(&mut self, pending: PendingId) -> Option<T> {
         self.pending.remove(&pending).map(|p| p.stream)
     }

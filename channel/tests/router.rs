@@ -208,6 +208,48 @@ fn needed_reads_never_pass_the_message() {
     assert_eq!(router.accept(listener).unwrap().open.id, b"id");
 }
 
+#[test]
+fn a_stream_ending_before_its_open_message() {
+    let mut router: Router<u32> = Router::new(RouterConfig::default());
+    router.listen("p", None, 4).unwrap();
+    // Within the magic bytes, or with none: a plain stream, whole.
+    for (stream, sent) in [(1, &b"mxc"[..]), (2, b"")] {
+        let pending = router.incoming(Instant::ZERO, stream).unwrap();
+        assert!(router.input(pending, &mut &sent[..]).is_none());
+        match router.end(pending) {
+            Some(Routed::NotAChannel { stream: s, prefix }) => {
+                assert_eq!((s, &prefix[..]), (stream, sent));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // Inside the open message: refused, so the opener learns why.
+    let wire = open("p", b"id");
+    let pending = router.incoming(Instant::ZERO, 3).unwrap();
+    assert!(
+        router
+            .input(pending, &mut &wire[..wire.len() - 1])
+            .is_none()
+    );
+    assert_eq!(
+        refused_code(router.end(pending).unwrap()),
+        RejectCode::MALFORMED
+    );
+    // Either way the stream is no longer pending.
+    assert!(router.end(pending).is_none());
+    assert!(router.pending().next().is_none());
+}
+
+#[test]
+fn a_router_always_has_room_for_one_stream() {
+    let mut config = RouterConfig::default();
+    config.max_pending = 0;
+    let mut router: Router<u32> = Router::new(config);
+    assert!(router.has_room());
+    router.incoming(Instant::ZERO, 1).unwrap();
+    assert!(!router.has_room());
+}
+
 mod props {
     use std::collections::BTreeMap;
 
@@ -264,8 +306,26 @@ mod props {
                     let routed = router.input(ids[s], &mut input);
                     offsets[s] = end - input.len();
                     let Some(routed) = routed else {
-                        // Waiting for more, or out of bytes (cut short).
-                        return end < wire.len();
+                        if end < wire.len() {
+                            return true; // waiting for more
+                        }
+                        // Cut short: half the streams end there, the rest
+                        // stall until their deadline (below).
+                        if s % 2 == 0 {
+                            match router.end(ids[s]) {
+                                Some(Routed::NotAChannel { stream, prefix }) => {
+                                    assert!(wire.len() < 4, "{wire:?}");
+                                    assert_eq!((stream, &prefix[..]), (s, &wire[..]));
+                                }
+                                Some(Routed::Refused { reject, open, .. }) => {
+                                    assert!(wire.len() >= 4, "{wire:?}");
+                                    assert_eq!(reject.code, RejectCode::MALFORMED);
+                                    assert!(open.is_none());
+                                }
+                                other => panic!("{wire:?} ended as {other:?}"),
+                            }
+                        }
+                        return false;
                     };
                     // What the decoder alone makes of the stream.
                     let mut decoder = OpenDecoder::new(Limits::default());

@@ -361,9 +361,7 @@ async fn several_tasks_may_accept_on_one_listener() {
         })
         .collect();
     // Both tasks wait in `accept` before any channel comes.
-    for _ in 0..10 {
-        tokio::task::yield_now().await;
-    }
+    settle().await;
     let _one = connect(&client, "p", b"1", b"").await.unwrap();
     let _two = connect(&client, "p", b"2", b"").await.unwrap();
     let mut ids = Vec::new();
@@ -393,9 +391,7 @@ async fn stalled_preambles_hold_at_most_max_pending_streams() {
         raw.write_all(b"mxch").await.unwrap();
         stalled.push(raw);
     }
-    for _ in 0..10 {
-        tokio::task::yield_now().await;
-    }
+    settle().await;
     // ...so a complete channel behind them waits in the session's accept
     // queue until the deadline frees their places.
     let _channel = connect(&client, "p", b"late", b"").await.unwrap();
@@ -411,4 +407,293 @@ async fn stalled_preambles_hold_at_most_max_pending_streams() {
             other => panic!("{other:?}"),
         }
     }
+}
+
+/// Lets the other tasks (drivers, the routing task) run until they wait.
+async fn settle() {
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// A virtual-time guard: a future that never finishes fails the test
+/// instead of hanging it.
+async fn within_a_minute<F: std::future::Future>(future: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(60), future)
+        .await
+        .expect("still waiting after a minute")
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_routing_task_fails_waiting_accepts() {
+    let (client, server) = pair();
+    let (table, routing) = Channels::new(
+        server.as_async().clone(),
+        muxplex_tokio::TokioTimer::default(),
+        ChannelConfig::default(),
+    );
+    let listener = table.listen("p", None).unwrap();
+    let waiting = tokio::spawn(async move { listener.accept().await.map(drop) });
+    let plain_table = table.clone();
+    let waiting_plain = tokio::spawn(async move { plain_table.accept_plain().await.map(drop) });
+    settle().await;
+    // Cancelled (a runtime shutting down, a `select!`), the task routes
+    // nothing more: waiting accepts fail rather than wait for ever.
+    drop(routing);
+    let result = within_a_minute(waiting).await.unwrap();
+    assert_eq!(result.unwrap_err(), ChannelError::RoutingGone);
+    let result = within_a_minute(waiting_plain).await.unwrap();
+    assert_eq!(result.unwrap_err(), ChannelError::RoutingGone);
+    // And a listener made afterwards fails at once.
+    let late = table.listen("q", None).unwrap();
+    assert_eq!(late.accept().await.unwrap_err(), ChannelError::RoutingGone);
+    drop(client);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_max_pending_of_zero_still_routes() {
+    let (client, server) = pair();
+    let mut config = ChannelConfig::default();
+    config.router.max_pending = 0;
+    let table = channels(&server, config);
+    let listener = table.listen("p", None).unwrap();
+    let _channel = connect(&client, "p", b"0", b"").await.unwrap();
+    let request = within_a_minute(listener.accept()).await.unwrap();
+    assert_eq!(request.open().id, b"0");
+}
+
+#[tokio::test(start_paused = true)]
+async fn plain_streams_that_end_within_the_magic_reach_accept_plain() {
+    let (client, server) = pair();
+    let table = channels(&server, ChannelConfig::default());
+    // "mx" could still have been a channel's magic; the end says it is
+    // not. So is a stream that ends with no byte at all.
+    for sent in [&b"mx"[..], b""] {
+        let mut raw = client.open_stream().await.unwrap();
+        raw.write_all(sent).await.unwrap();
+        raw.shutdown().await.unwrap();
+        let plain = within_a_minute(table.accept_plain()).await.unwrap();
+        assert_eq!(plain.prefix, sent);
+        let mut rest = Vec::new();
+        muxplex_tokio::Stream::from(plain.stream)
+            .read_to_end(&mut rest)
+            .await
+            .unwrap();
+        assert!(rest.is_empty());
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_that_ends_inside_the_open_message_is_refused_as_malformed() {
+    let (client, server) = pair();
+    let table = channels(&server, ChannelConfig::default());
+    let _listener = table.listen("p", None).unwrap();
+    let mut raw = client.open_stream().await.unwrap();
+    raw.write_all(b"mxch\x01\x01\x01").await.unwrap();
+    raw.shutdown().await.unwrap();
+    match within_a_minute(read_answer(&mut raw)).await {
+        Answer::Reject(reject) => {
+            assert_eq!(reject.code, RejectCode::MALFORMED);
+            assert!(reject.reason.contains("ended"), "{}", reject.reason);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_listener_dropped_after_the_routing_task_ended_ends_its_backlog() {
+    let (client, server) = pair();
+    let table = channels(&server, ChannelConfig::default());
+    let listener = table.listen("p", None).unwrap();
+    let mut queued = connect(&client, "p", b"", b"").await.unwrap();
+    settle().await;
+    // A graceful close ends the routing task while the channel waits in
+    // the backlog; the session lets open streams finish meanwhile.
+    let closing = tokio::spawn(async move { server.close().await });
+    settle().await;
+    drop(listener);
+    // Nobody is left to write a refusal: the stream ends, and the opener
+    // hears so before the session's close timeout resets everything.
+    let close_timeout = Config::default().close_timeout;
+    let answer = tokio::time::timeout(close_timeout / 2, queued.remote_open()).await;
+    assert_eq!(
+        answer
+            .expect("answered before the close timeout")
+            .unwrap_err(),
+        ChannelError::Unanswered
+    );
+    drop((closing, table));
+}
+
+#[tokio::test(start_paused = true)]
+async fn reading_does_not_wait_for_early_writes_to_flush() {
+    let (client, server) = pair();
+    let table = channels(&server, ChannelConfig::default());
+    let listener = table.listen("bulk", None).unwrap();
+    // Early writes larger than a stream's window: their flush needs the
+    // peer to read.
+    let mut config = ChannelConfig::default();
+    config.max_early = 1 << 20;
+    let request = vec![1; 1 << 20];
+    let open = Open::new("bulk", b"", b"");
+    let mut channel = connect_with(client.as_async(), open, &config)
+        .await
+        .unwrap();
+    channel.write_all(&request).await.unwrap();
+    // The peer answers in bulk before it reads the request, as a server
+    // may; its writes need this end to read.
+    let response = vec![2; 1 << 20];
+    let expected = response.clone();
+    let peer = tokio::spawn(async move {
+        let mut channel = listener.accept().await.unwrap().accept(b"").await.unwrap();
+        channel.write_all(&response).await.unwrap();
+        let mut got = vec![0; 1 << 20];
+        channel.read_exact(&mut got).await.unwrap();
+        got
+    });
+    let mut got = vec![0; 1 << 20];
+    within_a_minute(channel.read_exact(&mut got)).await.unwrap();
+    assert!(got == expected);
+    within_a_minute(channel.flush()).await.unwrap();
+    assert!(within_a_minute(peer).await.unwrap() == request);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_dropped_unanswered_ends_the_opener_s_wait() {
+    let (client, server) = pair();
+    let table = channels(&server, ChannelConfig::default());
+    let listener = table.listen("p", None).unwrap();
+    let mut channel = connect(&client, "p", b"", b"").await.unwrap();
+    drop(within_a_minute(listener.accept()).await.unwrap());
+    let error = within_a_minute(channel.remote_open()).await.unwrap_err();
+    assert_eq!(error, ChannelError::Unanswered);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_endless_preamble_timeout_is_no_deadline() {
+    let (client, server) = pair();
+    let mut config = ChannelConfig::default();
+    config.router.preamble_timeout = Duration::MAX;
+    let table = channels(&server, config);
+    let listener = table.listen("p", None).unwrap();
+    let mut raw = client.open_stream().await.unwrap();
+    raw.write_all(b"mxch").await.unwrap();
+    tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
+    // Still pending, then completed a day later.
+    let rest = Open::new("p", b"late", b"")
+        .encode(&Limits::default())
+        .unwrap();
+    raw.write_all(&rest[4..]).await.unwrap();
+    let request = within_a_minute(listener.accept()).await.unwrap();
+    assert_eq!(request.open().id, b"late");
+}
+
+/// A connection through a relay whose server-to-client direction the test
+/// holds while the sender says `false`, so that the server's writes back
+/// up into its session's send buffer.
+fn held_pair(server_config: Config) -> (Connection, Connection, tokio::sync::watch::Sender<bool>) {
+    let (client_io, client_relay) = tokio::io::duplex(64 * 1024);
+    let (server_relay, server_io) = tokio::io::duplex(1024);
+    let (mut to_server_read, mut to_client_write) = tokio::io::split(client_relay);
+    let (mut from_server_read, mut to_server_write) = tokio::io::split(server_relay);
+    let (flowing, mut flows) = tokio::sync::watch::channel(true);
+    tokio::spawn(async move { tokio::io::copy(&mut to_server_read, &mut to_server_write).await });
+    tokio::spawn(async move {
+        let mut buf = [0; 512];
+        while flows.wait_for(|flowing| *flowing).await.is_ok() {
+            match from_server_read.read(&mut buf).await {
+                Ok(n) if n > 0 => to_client_write.write_all(&buf[..n]).await.unwrap(),
+                _ => return,
+            }
+        }
+    });
+    let client = Connection::spawn(client_io, Role::Client, Config::default());
+    let server = Connection::spawn(server_io, Role::Server, server_config);
+    (client, server, flowing)
+}
+
+#[tokio::test(start_paused = true)]
+async fn routing_goes_on_once_refusals_held_by_a_full_send_buffer_are_out() {
+    let server_config = Config::default().with_max_send_buffer(4096);
+    let (client, server, flowing) = held_pair(server_config);
+    let mut config = ChannelConfig::default();
+    // One refusal being written stops the routing task taking streams.
+    config.router.max_pending = 1;
+    let table = channels(&server, config);
+    let listener = table.listen("p", None).unwrap();
+
+    // The server fills its send buffer while nothing reaches the client.
+    flowing.send(false).unwrap();
+    let bulk = server.open_stream().await.unwrap();
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..10 {
+        while let Poll::Ready(result) = bulk.as_async().poll_write(&mut cx, &[0; 1024]) {
+            result.unwrap();
+        }
+        tokio::task::yield_now().await;
+    }
+    // A refusal then waits for room in the send buffer...
+    let mut refused = connect(&client, "nobody", b"", b"").await.unwrap();
+    settle().await;
+    // ...and goes out once the server's data flows again.
+    flowing.send(true).unwrap();
+    let error = within_a_minute(refused.remote_open()).await.unwrap_err();
+    assert_eq!(rejected_code(error), RejectCode::NO_LISTENER);
+    // The routing task takes the next stream.
+    let _channel = connect(&client, "p", b"next", b"").await.unwrap();
+    let request = within_a_minute(listener.accept()).await.unwrap();
+    assert_eq!(request.open().id, b"next");
+    drop(bulk);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_split_channel_wakes_its_reader_and_its_writer() {
+    let (client, server) = pair();
+    let table = channels(&server, ChannelConfig::default());
+    let listener = table.listen("p", None).unwrap();
+    let channel = connect(&client, "p", b"", b"").await.unwrap();
+    // Two tasks, one per half, both waiting on the answer: the stream
+    // keeps one waker per direction, and both halves read it for now.
+    let (mut reader, mut writer) = tokio::io::split(channel);
+    let reading = tokio::spawn(async move {
+        let mut got = Vec::new();
+        reader.read_to_end(&mut got).await.unwrap();
+        got
+    });
+    settle().await;
+    writer.write_all(b"request").await.unwrap();
+    let writing = tokio::spawn(async move {
+        writer.flush().await.unwrap();
+        writer
+    });
+    settle().await;
+    let mut accepted = listener.accept().await.unwrap().accept(b"").await.unwrap();
+    accepted.write_all(b"response").await.unwrap();
+    accepted.shutdown().await.unwrap();
+    let mut request = [0; 7];
+    within_a_minute(accepted.read_exact(&mut request))
+        .await
+        .unwrap();
+    assert_eq!(&request, b"request");
+    let _writer = within_a_minute(writing).await.unwrap();
+    assert_eq!(within_a_minute(reading).await.unwrap(), b"response");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_channel_dropped_before_its_answer_still_sends_its_early_writes() {
+    let (client, server) = pair();
+    let table = channels(&server, ChannelConfig::default());
+    let listener = table.listen("log", None).unwrap();
+    let mut channel = connect(&client, "log", b"", b"").await.unwrap();
+    channel.write_all(b"last words").await.unwrap();
+    // As a stream dropped after a write: what was written goes out, then
+    // the end.
+    drop(channel);
+    let request = within_a_minute(listener.accept()).await.unwrap();
+    let mut accepted = request.accept(b"").await.unwrap();
+    let mut got = Vec::new();
+    within_a_minute(accepted.read_to_end(&mut got))
+        .await
+        .unwrap();
+    assert_eq!(got, b"last words");
 }
