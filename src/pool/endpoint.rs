@@ -167,7 +167,9 @@ impl Pool {
         if self.config.max_attempts.is_some_and(|max| failures >= max) {
             health.given_up = true;
             health.down_until = None;
-            if !self.endpoints.iter().any(Health::usable) {
+            // Once: a pool that gave up already (and then saw an endpoint
+            // prove healthy and fail again) is still waiting for `resume`.
+            if !self.gave_up && !self.endpoints.iter().any(Health::usable) {
                 self.give_up();
             }
             return;

@@ -138,7 +138,7 @@ impl Pool {
 /// is always pickable.
 fn pickable(config: &PoolConfig, entry: &Entry, fastest: Option<Duration>) -> bool {
     let slow = match (config.slow_rtt_factor, entry.srtt, fastest) {
-        (Some(factor), Some(rtt), Some(fastest)) => rtt > fastest * factor.max(1),
+        (Some(factor), Some(rtt), Some(fastest)) => rtt > fastest.saturating_mul(factor.max(1)),
         _ => false,
     };
     entry.is_live() && !slow

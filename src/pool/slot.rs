@@ -167,11 +167,12 @@ impl Entry {
 }
 
 /// An RTT estimate with `sample` folded in (weight 1/8, as TCP and the
-/// session do); the first sample is the estimate.
+/// session do); the first sample is the estimate. Saturating, so a host's
+/// absurd sample cannot make the pool panic.
 pub(super) fn smooth(estimate: Option<Duration>, sample: Duration) -> Duration {
     match estimate {
         None => sample,
-        Some(smoothed) => (smoothed * 7 + sample) / 8,
+        Some(smoothed) => smoothed.saturating_mul(7).saturating_add(sample) / 8,
     }
 }
 

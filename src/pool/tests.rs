@@ -582,3 +582,47 @@ fn only_undelivered_requests_are_retried_and_only_max_retries_times() {
     assert!(!pool.may_retry(Some(Delivery::MaybeDelivered), 0));
     assert!(!pool.may_retry(None, 0));
 }
+
+#[test]
+fn huge_round_trip_times_do_not_panic() {
+    // A host reporting a nonsense RTT (a clock gone wrong, say) gets an
+    // estimate that saturates, not an overflow panic in the smoothing or
+    // in the slow-session test.
+    let (mut pool, slots) = live_pool(2, Policy::Weighted(Weights::Rtt));
+    for _ in 0..2 {
+        assert!(pool.pong(Instant::ZERO, slots[0], Duration::MAX));
+        assert!(pool.pong(Instant::ZERO, slots[1], Duration::MAX));
+    }
+    assert!(pool.pick(None).is_some());
+    assert!(info(&pool, slots[0]).smoothed_rtt.is_some());
+    let endpoint = pool.endpoints().next().expect("one endpoint");
+    assert!(endpoint.smoothed_rtt.is_some());
+}
+
+#[test]
+fn giving_up_is_reported_once() {
+    let config = PoolConfig::default()
+        .with_min_sessions(2)
+        .with_max_attempts(Some(1));
+    let now = Instant::ZERO;
+    let mut pool = Pool::new(config, now);
+    let first = dials(&actions(&mut pool));
+    pool.dial_failed(now, first[0]);
+    let mut gave_up = actions(&mut pool)
+        .iter()
+        .filter(|a| **a == Action::GaveUp)
+        .count();
+    assert_eq!(gave_up, 1);
+    // The dial still in flight is honoured, proves its endpoint healthy
+    // and is then lost: the endpoint is given up again, but the pool had
+    // given up already and waits for `resume` as before.
+    assert!(pool.dial_succeeded(now, first[1]));
+    assert!(pool.pong(now, first[1], Duration::from_millis(5)));
+    assert!(pool.session_closed(now, first[1], CloseReason::TransportClosed));
+    gave_up += actions(&mut pool)
+        .iter()
+        .filter(|a| **a == Action::GaveUp)
+        .count();
+    assert_eq!(gave_up, 1, "one GaveUp per giving up");
+    assert!(pool.stats().gave_up);
+}
