@@ -5,7 +5,8 @@
 //!
 //! - A background task (the supervisor, spawned through the [`Runtime`])
 //!   feeds the core its deadlines and performs its actions: each `Dial`
-//!   runs the connector in a task of its own and reports the outcome; each
+//!   runs the connector in a task of its own (within the connect timeout)
+//!   and reports the outcome, a connector that panics as a failed dial; each
 //!   `Close` closes a session gracefully, so its streams finish.
 //! - Every session is watched: its end is reported with its
 //!   [`CloseReason`](muxplex::CloseReason), so a lost session is redialed
@@ -51,8 +52,7 @@ use muxplex::{Config, Delivery, OpenError, Role};
 use crate::connection::Connection;
 use crate::error::Error;
 use crate::io::{Timer, TransportRead, TransportWrite};
-use crate::shared::register_in;
-use state::Shared;
+use state::{Shared, Waiter};
 use supervisor::{Supervisor, within};
 
 pub use stream::{Lease, PooledStream};
@@ -358,10 +358,12 @@ impl Pool {
     async fn open(&self, key: Option<u64>, avoid: Option<Slot>) -> Result<PooledStream, Error> {
         let deadline = self.shared.lock().clock.host_now() + self.shared.options.open_timeout;
         let mut timer = self.shared.runtime.timer();
+        let waiter = Waiter::new(&self.shared);
         let opening = async {
             let mut avoid = avoid;
             loop {
-                let (slot, connection) = poll_fn(|cx| self.poll_pick(cx, key, avoid)).await?;
+                let (slot, connection) =
+                    poll_fn(|cx| self.poll_pick(cx, waiter.id, key, avoid)).await?;
                 let lease = Lease::new(Arc::clone(&self.shared), slot);
                 match connection.open_stream().await {
                     Ok(stream) => return Ok(PooledStream::new(stream, lease)),
@@ -383,6 +385,7 @@ impl Pool {
     fn poll_pick(
         &self,
         cx: &mut Context<'_>,
+        waiter: u64,
         key: Option<u64>,
         avoid: Option<Slot>,
     ) -> Poll<Result<(Slot, Connection), Error>> {
@@ -397,7 +400,7 @@ impl Pool {
             }
             // A pool with no session at all asks for a dial on a pick.
             state.wake_supervisor();
-            register_in(&mut state.waiters, cx.waker());
+            state.wait(waiter, cx.waker());
             return Poll::Pending;
         };
         let connection = state

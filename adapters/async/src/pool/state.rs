@@ -68,8 +68,12 @@ pub(super) struct State {
     pub(super) clock: Clock,
     /// By slot index.
     pub(super) sessions: HashMap<usize, Session>,
-    /// Opens waiting for a session to become pickable.
-    pub(super) waiters: Vec<Waker>,
+    /// Opens waiting for a session to become pickable, by the id each
+    /// open took from `next_waiter`. An open that ends (served, timed out
+    /// or dropped) takes its entry out, so the table holds only the opens
+    /// waiting now, however many time out during an outage.
+    pub(super) waiters: HashMap<u64, Waker>,
+    pub(super) next_waiter: u64,
     pub(super) supervisor: Option<Waker>,
     /// Live `Pool` handles; when the last goes, the pool shuts down.
     pub(super) handles: usize,
@@ -86,8 +90,25 @@ impl State {
 
     /// Wakes every waiting open, so each picks again.
     pub(super) fn wake_waiters(&mut self) {
-        for waker in self.waiters.drain(..) {
+        for (_, waker) in self.waiters.drain() {
             waker.wake();
+        }
+    }
+
+    /// A new id for an open that may wait, see [`Waiter`].
+    pub(super) fn waiter_id(&mut self) -> u64 {
+        self.next_waiter = self.next_waiter.wrapping_add(1);
+        self.next_waiter
+    }
+
+    /// Has open `id` woken when a session may have become pickable.
+    pub(super) fn wait(&mut self, id: u64, waker: &Waker) {
+        match self.waiters.get_mut(&id) {
+            Some(old) if old.will_wake(waker) => {}
+            Some(old) => old.clone_from(waker),
+            None => {
+                self.waiters.insert(id, waker.clone());
+            }
         }
     }
 
@@ -175,7 +196,8 @@ impl Shared {
                 core,
                 clock,
                 sessions: HashMap::new(),
-                waiters: Vec::new(),
+                waiters: HashMap::new(),
+                next_waiter: 0,
                 supervisor: None,
                 handles: 1,
                 shut_down: false,
@@ -193,5 +215,25 @@ impl Shared {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// One open's place among the waiters: dropping it (the open finished,
+/// timed out or was dropped) takes its waker out of the table.
+pub(super) struct Waiter<'a> {
+    shared: &'a Shared,
+    pub(super) id: u64,
+}
+
+impl<'a> Waiter<'a> {
+    pub(super) fn new(shared: &'a Shared) -> Self {
+        let id = shared.lock().waiter_id();
+        Waiter { shared, id }
+    }
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        self.shared.lock().waiters.remove(&self.id);
     }
 }

@@ -106,16 +106,50 @@ fn close(shared: &Shared, connection: Connection) {
     }));
 }
 
+/// Reports its dial failed when dropped before [`disarm`](Self::disarm):
+/// the connector panicked (in the call or in its future), or the runtime
+/// dropped the dial's task. The core learns of it at once rather than at
+/// its connect timeout, so the slot is redialed after a backoff instead
+/// of sitting in `Dialing` for the whole timeout.
+struct DialGuard {
+    shared: Arc<Shared>,
+    slot: Slot,
+    armed: bool,
+}
+
+impl DialGuard {
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for DialGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            let mut state = self.shared.lock();
+            let now = state.clock.now();
+            state.core.dial_failed(now, self.slot);
+            state.wake_supervisor();
+        }
+    }
+}
+
 /// One dial to `endpoint`: runs the connector (given up at the connect
 /// timeout, when the core abandons the attempt anyway) and reports the
 /// outcome.
 async fn dial(shared: Arc<Shared>, slot: Slot, endpoint: usize) {
+    let guard = DialGuard {
+        shared: Arc::clone(&shared),
+        slot,
+        armed: true,
+    };
     let (deadline, mut timer) = {
         let state = shared.lock();
         let deadline = state.clock.host_now() + shared.options.pool.connect_timeout;
         (deadline, shared.runtime.timer())
     };
     let outcome = within(&mut *timer, deadline, (shared.dial)(endpoint)).await;
+    guard.disarm();
     let mut state = shared.lock();
     let now = state.clock.now();
     match outcome {

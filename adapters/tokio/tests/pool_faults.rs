@@ -1,0 +1,97 @@
+//! The async pool when the caller's code misbehaves or gives up early: a
+//! connector that panics, and opens dropped while they wait. On tokio's
+//! paused clock, so long timeouts pass at once.
+
+use std::future::Future;
+use std::io;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use muxplex_tokio::{Config, Connection, Pool, PoolConfig, PoolOptions, Role};
+use tokio::io::DuplexStream;
+
+/// A transport to a server session that stays up as long as the client's.
+fn served() -> DuplexStream {
+    let (ours, theirs) = tokio::io::duplex(1 << 16);
+    let server = Connection::spawn(theirs, Role::Server, Config::default());
+    tokio::spawn(async move {
+        server.closed().await;
+    });
+    ours
+}
+
+/// A connect timeout far beyond the open timeout, so only an open that
+/// learns of a failed dial at once can succeed.
+fn patient_dials() -> PoolOptions {
+    let config = PoolConfig::default()
+        .with_backoff_jitter(0.0)
+        .with_connect_timeout(Duration::from_secs(600));
+    PoolOptions::from(config).with_open_timeout(Duration::from_secs(30))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_connector_future_that_panics_counts_as_a_failed_dial_at_once() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let connector = move || {
+        let first = counted.fetch_add(1, Ordering::SeqCst) == 0;
+        async move {
+            assert!(!first, "a connector bug (this panic is expected)");
+            io::Result::Ok(served())
+        }
+    };
+    let pool = Pool::new(connector, patient_dials());
+    pool.open_stream()
+        .await
+        .expect("redialed after the backoff, not after the connect timeout");
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(pool.stats().failures, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_connector_that_panics_when_called_counts_as_a_failed_dial_at_once() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let connector = move || {
+        assert!(
+            counted.fetch_add(1, Ordering::SeqCst) > 0,
+            "a connector bug (this panic is expected)"
+        );
+        std::future::ready(io::Result::Ok(served()))
+    };
+    let pool = Pool::new(connector, patient_dials());
+    pool.open_stream()
+        .await
+        .expect("redialed after the backoff, not after the connect timeout");
+    assert_eq!(pool.stats().failures, 1);
+}
+
+/// A waker that counts nothing: what matters is who still holds it.
+struct Idle;
+
+impl Wake for Idle {
+    fn wake(self: Arc<Self>) {}
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_dropped_while_waiting_leaves_no_waker_behind() {
+    // Every dial hangs, so opens wait; each caller gives up on its own.
+    let pool = Pool::new(
+        std::future::pending::<io::Result<DuplexStream>>,
+        PoolConfig::default(),
+    );
+    let idle = Arc::new(Idle);
+    for _ in 0..3 {
+        let waker = Waker::from(Arc::clone(&idle));
+        let mut cx = Context::from_waker(&waker);
+        let mut open = pin!(pool.open_stream());
+        assert!(matches!(open.as_mut().poll(&mut cx), Poll::Pending));
+    }
+    // Had the pool kept the wakers of opens that are gone, a caller whose
+    // every request times out during an outage would grow its list (and
+    // keep each finished task's memory) until a dial succeeds.
+    assert_eq!(Arc::strong_count(&idle), 1, "the pool still holds a waker");
+}
