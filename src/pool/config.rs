@@ -80,7 +80,7 @@ pub struct PoolConfig {
     pub idle_timeout: Option<Duration>,
     /// How long a dial may go unreported before it counts as failed and
     /// the pool tells the host to abandon it (default 20 s, as gRPC's
-    /// minimum connect timeout).
+    /// minimum connect timeout; at least [`PoolConfig::MIN_INTERVAL`]).
     pub connect_timeout: Duration,
     /// How long an endpoint is left alone after its first failure in a row
     /// (default 1 s). Failures while it is left alone (dials already under
@@ -114,7 +114,8 @@ pub struct PoolConfig {
     pub policy: Policy,
     /// How often the pool asks for a ping on every live session
     /// ([`Action::Ping`](super::Action::Ping)), the first one interval after
-    /// it came up (default 5 s; `None` never). The answers
+    /// it came up (default 5 s, at least [`PoolConfig::MIN_INTERVAL`];
+    /// `None` never). The answers
     /// ([`Pool::pong`](super::Pool::pong)) give the RTT by which slow
     /// sessions are skipped and [`Weights::Rtt`] weighs picks, and prove the
     /// session healthy.
@@ -154,6 +155,13 @@ impl Default for PoolConfig {
 }
 
 impl PoolConfig {
+    /// The shortest connect timeout and ping interval the pool uses, a
+    /// shorter one (zero, say) being taken as this: a deadline must lie
+    /// after the instant it is set at, or a host loop that sleeps until
+    /// [`Pool::poll_timeout`](super::Pool::poll_timeout) would spin at one
+    /// instant.
+    pub const MIN_INTERVAL: Duration = Duration::from_millis(1);
+
     /// Sets the endpoints by weight, one entry each, in the order the host
     /// numbers them.
     #[must_use]
@@ -294,6 +302,17 @@ impl PoolConfig {
     /// directly: at least 1.
     pub(super) fn effective_max(&self) -> usize {
         self.max_sessions.max(1)
+    }
+
+    /// The connect timeout actually used: at least [`Self::MIN_INTERVAL`].
+    pub(super) fn effective_connect_timeout(&self) -> Duration {
+        self.connect_timeout.max(Self::MIN_INTERVAL)
+    }
+
+    /// The ping interval actually used: at least [`Self::MIN_INTERVAL`].
+    pub(super) fn effective_ping_interval(&self) -> Option<Duration> {
+        self.ping_interval
+            .map(|every| every.max(Self::MIN_INTERVAL))
     }
 
     /// The floor actually used: never above the bound.

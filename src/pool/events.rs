@@ -26,7 +26,10 @@ impl Pool {
                 since: pool.now,
                 proven: false,
                 idle_since: Some(pool.now),
-                ping_due: pool.config.ping_interval.map(|every| pool.now + every),
+                ping_due: pool
+                    .config
+                    .effective_ping_interval()
+                    .map(|every| pool.now + every),
             };
             true
         })

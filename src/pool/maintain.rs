@@ -42,7 +42,7 @@ impl Pool {
             self.entries[index].phase = Phase::BackingOff;
             return;
         };
-        let deadline = self.now + self.config.connect_timeout;
+        let deadline = self.now + self.config.effective_connect_timeout();
         let entry = &mut self.entries[index];
         // Wrapping is fine: an attempt 2^32 dials old cannot still report.
         entry.generation = entry.generation.wrapping_add(1);
@@ -171,7 +171,7 @@ impl Pool {
     /// session bounds the pings in flight.
     fn ping_if_due(&mut self, index: usize) {
         let now = self.now;
-        let every = self.config.ping_interval;
+        let every = self.config.effective_ping_interval();
         let entry = &mut self.entries[index];
         if let Phase::Live { ping_due, .. } = &mut entry.phase
             && ping_due.is_some_and(|due| due <= now)

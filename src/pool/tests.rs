@@ -626,3 +626,27 @@ fn giving_up_is_reported_once() {
     assert_eq!(gave_up, 1, "one GaveUp per giving up");
     assert!(pool.stats().gave_up);
 }
+
+#[test]
+fn zero_intervals_never_make_a_deadline_that_is_already_due() {
+    // A host loop sleeps until `poll_timeout` and calls `handle_timeout`:
+    // a deadline at `now` itself after that call would spin it forever
+    // (pinging, or dialing and abandoning, at one instant).
+    let config = PoolConfig::default()
+        .with_ping_interval(Some(Duration::ZERO))
+        .with_connect_timeout(Duration::ZERO)
+        .with_backoff(Duration::ZERO, 1.0, Duration::ZERO);
+    let mut now = Instant::ZERO;
+    let mut pool = Pool::new(config, now);
+    for round in 0..20 {
+        let slot = dials(&actions(&mut pool)).first().copied();
+        if let Some(slot) = slot.filter(|_| round == 10) {
+            assert!(pool.dial_succeeded(now, slot));
+        }
+        let due = pool.poll_timeout().expect("a dial or a ping is pending");
+        assert!(due > now, "round {round}: due at {due:?}, now {now:?}");
+        now = due;
+        pool.handle_timeout(now);
+    }
+    assert_eq!(pool.stats().live, 1, "the session pinged every round");
+}

@@ -120,7 +120,8 @@ fn config() -> impl Strategy<Value = PoolConfig> {
         // One to four endpoints; weight 0 among them (all 0 counts as 1).
         prop::collection::vec(0u32..4, 1..=4),
         prop::option::of(10u64..120),
-        (1u64..30, 1u64..30),
+        // A zero connect timeout is clamped to the floor, not already due.
+        (0u64..30, 1u64..30),
         prop::option::of(1u32..=6),
         policy(),
         any::<u64>(),
@@ -293,6 +294,10 @@ impl Host {
                 }
                 self.now = to;
                 self.pool.handle_timeout(to);
+                // Nothing already due is left, or a host that sleeps until
+                // `poll_timeout` would spin.
+                let next = self.pool.poll_timeout();
+                assert!(next.is_none_or(|due| due > to), "{next:?} at {to:?}");
             }
             Op::Pick { key } => self.pick(key.map(u64::from)),
             Op::StaleReport { which } if !self.forgotten.is_empty() => {

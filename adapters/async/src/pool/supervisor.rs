@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant as StdInstant;
 
-use muxplex::pool::{Action, Slot};
+use muxplex::pool::{Action, PoolConfig, Slot};
 
 use super::state::{Session, Shared, State};
 use crate::connection::Connection;
@@ -145,7 +145,13 @@ async fn dial(shared: Arc<Shared>, slot: Slot, endpoint: usize) {
     };
     let (deadline, mut timer) = {
         let state = shared.lock();
-        let deadline = state.clock.host_now() + shared.options.pool.connect_timeout;
+        // The core's own floor, so both give up on the dial together.
+        let timeout = shared
+            .options
+            .pool
+            .connect_timeout
+            .max(PoolConfig::MIN_INTERVAL);
+        let deadline = state.clock.host_now() + timeout;
         (deadline, shared.runtime.timer())
     };
     let outcome = within(&mut *timer, deadline, (shared.dial)(endpoint)).await;
