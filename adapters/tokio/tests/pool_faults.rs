@@ -95,3 +95,46 @@ async fn an_open_dropped_while_waiting_leaves_no_waker_behind() {
     // keep each finished task's memory) until a dial succeeds.
     assert_eq!(Arc::strong_count(&idle), 1, "the pool still holds a waker");
 }
+
+/// Counts its drops: a connect attempt the pool abandoned.
+struct Abandoned(Arc<AtomicUsize>);
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn connects_that_never_finish_are_dropped_at_the_connect_timeout() {
+    let (started, dropped) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (counted, abandoned) = (Arc::clone(&started), Arc::clone(&dropped));
+    let connector = move || {
+        counted.fetch_add(1, Ordering::SeqCst);
+        let guard = Abandoned(Arc::clone(&abandoned));
+        async move {
+            let _guard = guard;
+            std::future::pending::<io::Result<DuplexStream>>().await
+        }
+    };
+    let config = PoolConfig::default()
+        .with_backoff_jitter(0.0)
+        .with_connect_timeout(Duration::from_secs(5));
+    let options = PoolOptions::from(config).with_open_timeout(Duration::from_secs(30));
+    let pool = Pool::new(connector, options);
+    // Every endpoint is unreachable: the open fails with the documented
+    // error once its own timeout passes, it does not hang.
+    assert_eq!(
+        pool.open_stream().await.unwrap_err(),
+        muxplex_tokio::Error::PoolTimeout
+    );
+    // Each hanging connect was given up and dropped at the connect timeout
+    // (one may still be running), and the place was redialed after it.
+    let (started, dropped) = (
+        started.load(Ordering::SeqCst),
+        dropped.load(Ordering::SeqCst),
+    );
+    assert!(started >= 3, "redialed after each timeout: {started} dials");
+    assert!(dropped + 1 >= started, "{dropped} of {started} dropped");
+    assert!(pool.stats().failures >= 2);
+}
