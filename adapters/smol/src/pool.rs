@@ -157,7 +157,9 @@ impl Pool {
         self.inner.endpoints()
     }
 
-    /// Starts dialing again after the pool gave up; harmless otherwise.
+    /// Starts dialing again after the pool gave up, forgetting every
+    /// endpoint's failures and backoff; see
+    /// [`muxplex_async::pool::Pool::resume`].
     pub fn resume(&self) {
         self.inner.resume();
     }

@@ -324,7 +324,10 @@ impl Pool {
     }
 
     /// Starts dialing again after the pool gave up (`max_attempts`
-    /// failures in a row); harmless otherwise.
+    /// failures in a row). It forgets every endpoint's failures and ends
+    /// its backoff, so called when the pool has not given up it redials
+    /// failing endpoints at once: call it on `stats().gave_up`, not in a
+    /// loop.
     pub fn resume(&self) {
         let mut state = self.shared.lock();
         let now = state.clock.now();
