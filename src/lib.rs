@@ -78,12 +78,14 @@ mod config;
 mod error;
 mod event;
 pub mod frame;
+mod logging;
 mod pins;
 pub mod pool;
 mod recv_buf;
 mod scheduler;
 mod send_buf;
 mod session;
+pub mod stats;
 mod stream;
 mod stream_id;
 mod time;
@@ -103,6 +105,7 @@ pub use session::{
     GOAWAY_INTERNAL_ERROR, GOAWAY_NORMAL, GOAWAY_PROTOCOL_ERROR, RESET_BUFFER_FULL, RESET_REFUSED,
     RESET_TIMEOUT, Session, Stream, StreamStatus,
 };
+pub use stats::{SessionStats, StreamStats};
 pub use stream_id::StreamId;
 pub use time::Instant;
 pub use transmit::Transmit;

@@ -1,5 +1,7 @@
 //! The state of one stream: its two directions, their windows and buffers.
 
+use alloc::boxed::Box;
+
 use bytes::Bytes;
 
 use crate::config::INITIAL_STREAM_WINDOW;
@@ -7,6 +9,7 @@ use crate::error::{Delivery, ResetBy, StreamError};
 use crate::pins::Pins;
 use crate::recv_buf::RecvBuffer;
 use crate::send_buf::SendBuffer;
+use crate::stats::StreamActivity;
 use crate::time::Instant;
 
 /// `StreamState::last_grant` before any grant: a time no host reaches.
@@ -67,11 +70,10 @@ pub(crate) struct StreamState {
     pub(crate) credit_to_return: u32,
     /// Received and not yet read, in order.
     pub(crate) recv_buf: RecvBuffer,
-    /// When we last granted the peer credit, to tell whether the window
-    /// limits its sending (see `Session::grow_window`).
-    /// [`NEVER_GRANTED`] before the first grant: one word, not two (an
-    /// `Option`), in every idle stream.
-    pub(crate) last_grant: Instant,
+    /// The stream's counters and the time of its last grant (see
+    /// `Session::grow_window`), allocated once it moves data: one word in
+    /// every idle stream.
+    pub(crate) activity: Option<Box<StreamActivity>>,
     pub(crate) recv: RecvState,
 
     /// Set once the stream is reset; the state (its buffers dropped) stays
@@ -126,7 +128,7 @@ impl StreamState {
             recv_window_target: INITIAL_STREAM_WINDOW,
             credit_to_return: 0,
             recv_buf: RecvBuffer::default(),
-            last_grant: NEVER_GRANTED,
+            activity: None,
             recv: RecvState::Open,
             reset: None,
             local,

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use super::Session;
 use crate::error::{Delivery, ResetBy, StreamError};
 use crate::pins::Pins;
+use crate::stats::StreamStats;
 use crate::stream::{RecvState, SendState, StreamState};
 use crate::stream_id::StreamId;
 use crate::time::Instant;
@@ -89,6 +90,7 @@ impl<'a> Stream<'a> {
         let (taken, room) = self.write_room(data.len())?;
         self.state().buffer_write(&data[..taken], room);
         self.session.send_total += taken;
+        self.session.stats.on_buffered_unsent(self.session.send_total);
         self.session.wake_stream(self.id);
         Ok(taken)
     }
@@ -107,6 +109,7 @@ impl<'a> Stream<'a> {
         data.truncate(taken);
         self.state().buffer_chunk(data, room);
         self.session.send_total += taken;
+        self.session.stats.on_buffered_unsent(self.session.send_total);
         self.session.wake_stream(self.id);
         Ok(taken)
     }
@@ -119,6 +122,7 @@ impl<'a> Stream<'a> {
         self.check_writable()?;
         let max_buffer = self.session.config.max_stream_window;
         let budget_room = self.session.send_budget_room();
+        let now = self.session.timers.now();
         let id = self.id;
         let stream = self.state();
         let window_room = stream.write_capacity(max_buffer);
@@ -126,10 +130,12 @@ impl<'a> Stream<'a> {
         let taken = room.min(len);
         if taken < len {
             stream.writer_blocked = true;
+            let wait = stream.on_writer_blocked(now, budget_room < window_room.min(len));
             if budget_room < window_room.min(len) && !stream.budget_waiting {
                 stream.budget_waiting = true;
                 self.session.budget_waiters.push_back(id);
             }
+            self.session.stats.on_write_blocked(wait);
         }
         if taken == 0 && len > 0 {
             return Err(StreamError::Blocked);
@@ -224,6 +230,7 @@ impl<'a> Stream<'a> {
         let Some(stream) = self.session.remove_stream(self.id) else {
             return;
         };
+        self.session.stats.on_application_reset(self.id, &stream, code);
         if let Some(ack) = stream.reset_needs_frame() {
             self.session.queue_reset(self.id, code, ack);
         }
@@ -283,6 +290,17 @@ impl<'a> Stream<'a> {
             self.session.remove_stream(self.id);
         }
         over
+    }
+
+    /// The stream's counters: bytes each way, its windows now, what it
+    /// buffers and how long its writes waited for room. All zero, windows
+    /// included, once its state is freed.
+    pub fn stats(&self) -> StreamStats {
+        let now = self.session.timers.now();
+        self.session
+            .streams
+            .get(&self.id)
+            .map_or_else(StreamStats::default, |stream| stream.stats(now))
     }
 
     /// What has become of the stream: open, finished by either end or

@@ -15,6 +15,7 @@ use crate::error::{CloseReason, Delivery, NoStream, OpenError, PingError, ResetB
 use crate::event::Event;
 use crate::pins::Pins;
 use crate::scheduler::Scheduler;
+use crate::stats::{SessionStats, Stats};
 use crate::stream::{RecvState, ResetInfo, StreamState};
 use crate::stream_id::StreamId;
 use crate::time::Instant;
@@ -148,6 +149,7 @@ pub struct Session {
     timers: Timers,
 
     events: VecDeque<Event>,
+    stats: Stats,
 }
 
 impl Session {
@@ -187,6 +189,7 @@ impl Session {
             next_ping_value: 0,
             timers: Timers::new(now),
             events: VecDeque::new(),
+            stats: Stats::default(),
         })
     }
 
@@ -277,6 +280,7 @@ impl Session {
         self.next_outbound_id = value.checked_add(2);
         let id = StreamId::new(value);
         self.insert_stream(id, StreamState::outbound());
+        self.stats.on_opened();
         self.unacked_outbound += 1;
         self.timers.stream_opened(id, &self.config);
         self.wake_stream(id);
@@ -292,6 +296,7 @@ impl Session {
                 continue;
             };
             stream.accepted = true;
+            self.stats.on_accepted();
             stream.ack_unsent = true;
             if let Some(reset) = stream.reset {
                 self.events.push_back(reset_event(id, reset));
@@ -357,6 +362,7 @@ impl Session {
         let value = self.next_ping_value;
         self.next_ping_value = value.wrapping_add(1);
         self.outstanding_pings.push_back((value, now, purpose));
+        self.stats.on_ping_sent();
         self.control.push_back(Control::Ping(value));
     }
 
@@ -373,6 +379,7 @@ impl Session {
         self.phase = Phase::Closing { deadline };
         while let Some(id) = self.accept_queue.pop_front() {
             if self.take_stream(id).is_some() {
+                self.stats.on_refused(id, true, false);
                 self.refuse_stream(id);
             }
         }
@@ -430,6 +437,14 @@ impl Session {
         self.end(CloseReason::TransportFailed, None);
     }
 
+    /// The session's counters: frames and bytes each way, streams opened,
+    /// refused and reset (by whom and why), pings and round trips, writes
+    /// that waited for room, bytes buffered and GoAways. Cheap: a copy.
+    pub fn stats(&self) -> SessionStats {
+        self.stats
+            .snapshot(self.rtt(), self.buffered_total, self.send_total)
+    }
+
     /// The smoothed round-trip time measured from pongs, once there is one.
     pub fn rtt(&self) -> Option<core::time::Duration> {
         self.timers.smoothed_rtt()
@@ -449,6 +464,7 @@ impl Session {
             return;
         }
         self.phase = Phase::Closed(reason);
+        self.stats.on_end(reason);
         self.control.clear();
         self.scheduler.clear();
         self.accept_queue.clear();
@@ -523,6 +539,7 @@ impl Session {
             return;
         }
         stream.writer_blocked = false;
+        self.stats.on_write_unblocked(stream, self.timers.now());
         self.events.push_back(Event::Writable(id));
     }
 
@@ -577,6 +594,7 @@ impl Session {
     /// Forgets a stream, keeping the session's counters right.
     fn take_stream(&mut self, id: StreamId) -> Option<StreamState> {
         let mut stream = *self.streams.remove(&id)?;
+        self.stats.on_stream_freed(&mut stream, self.timers.now());
         if stream.awaits_ack() {
             self.ack_settled();
         }
@@ -687,6 +705,7 @@ impl Session {
             return;
         };
         if stream.reset.replace(reset).is_none() {
+            self.stats.on_reset(id, reset.by);
             self.running_streams -= 1;
         }
         self.buffered_total -= stream.recv_buf.len() as usize;

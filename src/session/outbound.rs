@@ -55,7 +55,7 @@ impl Session {
     fn next_frame(&mut self) -> Option<Transmit> {
         while let Some(control) = self.control.pop_front() {
             if let Some(frame) = self.control_frame(control) {
-                return Some(frame);
+                return Some(self.stats.on_frame_out(frame));
             }
         }
         if self.is_closed() {
@@ -63,7 +63,7 @@ impl Session {
         }
         while let Some((id, _)) = self.scheduler.pop() {
             if let Some(frame) = self.data_frame(id) {
-                return Some(frame);
+                return Some(self.stats.on_frame_out(frame));
             }
         }
         None
@@ -136,7 +136,7 @@ impl Session {
         if !stream.window_update_due() {
             return 0;
         }
-        let previous = core::mem::replace(&mut stream.last_grant, now);
+        let previous = core::mem::replace(&mut stream.activity().last_grant, now);
         let previous = (previous != NEVER_GRANTED).then_some(previous);
         if stream.recv_window_target >= max_window {
             return 0;
@@ -193,6 +193,7 @@ impl Session {
         // At most `max`, so within a u32 and the window.
         let len = payload.len() as u32;
         stream.send_window -= len;
+        stream.on_data_sent(len);
         self.send_total -= payload.len();
         let flags = self.take_open_flags(id);
         let header = Header::new(FrameType::Data, flags, id.get(), len);
