@@ -9,7 +9,7 @@
 //! the hooks below at its event sites; the logic (and the logging, see
 //! [`crate::logging`]) lives here.
 
-use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use core::time::Duration;
 
 use crate::error::{CloseReason, ProtocolError, ResetBy, ResetCause};
@@ -17,7 +17,7 @@ use crate::error::{CloseReason, ProtocolError, ResetBy, ResetCause};
 use crate::frame::FrameError;
 use crate::frame::{FrameType, HEADER_LEN, Header};
 use crate::logging::{ShowHeader, mux_log};
-use crate::stream::{NEVER_GRANTED, StreamState};
+use crate::stream::StreamState;
 use crate::stream_id::StreamId;
 use crate::time::Instant;
 use crate::transmit::Transmit;
@@ -66,17 +66,6 @@ impl FrameCounts {
             frames: all.iter().map(|c| c.frames).sum(),
             bytes: all.iter().map(|c| c.bytes).sum(),
         }
-    }
-
-    fn record(&mut self, header: &Header) {
-        let count = match header.frame_type {
-            FrameType::Data => &mut self.data,
-            FrameType::WindowUpdate => &mut self.window_update,
-            FrameType::Ping => &mut self.ping,
-            FrameType::GoAway => &mut self.go_away,
-        };
-        count.frames += 1;
-        count.bytes += (HEADER_LEN + header.payload_len() as usize) as u64;
     }
 }
 
@@ -287,96 +276,102 @@ pub struct StreamStats {
     pub blocked_time: Duration,
 }
 
-/// Per-stream counters, allocated when a stream first moves data or
-/// waits: an idle stream pays one pointer, which replaces the window
-/// auto-tuning's last grant time it carries too (grants only follow
-/// received data).
-#[derive(Debug)]
-pub(crate) struct StreamActivity {
-    /// When we last granted the peer credit (see `Session::grow_window`);
-    /// [`NEVER_GRANTED`] before the first grant.
-    pub(crate) last_grant: Instant,
-    sent: u64,
-    received: u64,
+/// A stream's payload bytes each way, kept in the stream's state: the low
+/// 32 bits of each count. The state of an idle stream has no room for more
+/// (its size is a target of the project), so the rare carries past 4 GiB
+/// go to the session's [`Activity`] table.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ByteCounts {
+    sent: u32,
+    received: u32,
+}
+
+/// What the session keeps for a stream that did more than exchange a few
+/// bytes: it waited for room, was granted credit or carried past 4 GiB.
+/// Held in a table beside the streams, so that idle ones pay nothing.
+#[derive(Clone, Copy, Debug, Default)]
+struct Activity {
+    /// When we last granted the peer credit (see `Session::grow_window`).
+    last_grant: Option<Instant>,
+    /// The high 32 bits of the [`ByteCounts`].
+    sent_high: u32,
+    received_high: u32,
     blocked_time: Duration,
     /// Since when a write waits, and whether the send budget (not the
     /// window) cut it short.
     blocked_since: Option<(Instant, bool)>,
 }
 
-impl Default for StreamActivity {
-    fn default() -> Self {
-        StreamActivity {
-            last_grant: NEVER_GRANTED,
-            sent: 0,
-            received: 0,
-            blocked_time: Duration::ZERO,
-            blocked_since: None,
-        }
-    }
-}
-
-/// A new wait of a writer, for [`Stats::on_write_blocked`]: `None` when the
-/// writer was already waiting.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct NewWait(Option<bool>);
-
-impl StreamState {
-    /// The stream's counters, allocated on first use.
-    pub(crate) fn activity(&mut self) -> &mut StreamActivity {
-        self.activity.get_or_insert_with(Box::default)
-    }
-
-    /// A Data frame of `len` payload bytes left.
-    pub(crate) fn on_data_sent(&mut self, len: u32) {
-        self.activity().sent += u64::from(len);
-    }
-
-    /// A Data frame of `len` payload bytes was accepted from the peer.
-    pub(crate) fn on_data_received(&mut self, len: u32) {
-        self.activity().received += u64::from(len);
-    }
-
-    /// A write came up short at `now`; `by_budget` when the send budget,
-    /// not the window, cut it.
-    pub(crate) fn on_writer_blocked(&mut self, now: Instant, by_budget: bool) -> NewWait {
-        let activity = self.activity();
-        if activity.blocked_since.is_some() {
-            return NewWait(None);
-        }
-        activity.blocked_since = Some((now, by_budget));
-        NewWait(Some(by_budget))
-    }
-
-    /// The stream's counters as the application sees them at `now`.
-    pub(crate) fn stats(&self, now: Instant) -> StreamStats {
-        let mut stats = StreamStats {
-            send_window: self.send_window,
-            recv_window: self.recv_window,
-            unsent: self.send_buf.len(),
-            buffered: self.recv_buf.len() as usize,
-            ..StreamStats::default()
-        };
-        if let Some(activity) = &self.activity {
-            stats.sent = activity.sent;
-            stats.received = activity.received;
-            stats.blocked_time = activity.blocked_time;
-            if let Some((since, _)) = activity.blocked_since {
-                stats.blocked = true;
-                stats.blocked_time += now.saturating_duration_since(since);
-            }
-        }
-        stats
+impl Activity {
+    /// Whether nothing is worth keeping: no wait under way, no carry, no
+    /// grant, no waited time to report.
+    fn is_empty(&self) -> bool {
+        self.last_grant.is_none()
+            && self.sent_high == 0
+            && self.received_high == 0
+            && self.blocked_time.is_zero()
+            && self.blocked_since.is_none()
     }
 }
 
 /// The session's counters, bumped by the hooks at its event sites.
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
-    stats: SessionStats,
+    streams: Streams,
+    pings: Pings,
+    window_blocked: Blocked,
+    budget_blocked: Blocked,
+    peak_received: usize,
+    peak_unsent: usize,
+    go_aways: GoAways,
+    /// Frames each way by type (indexed by [`type_index`]), and Data
+    /// payload bytes; the other types' bytes are 12 per frame. Kept apart
+    /// from [`FrameCounts`], which spells the bytes out, to keep every
+    /// session (and so every idle connection) small.
+    frames_sent: [u64; 4],
+    frames_received: [u64; 4],
+    data_sent: u64,
+    data_received: u64,
+    /// Streams that waited, were granted credit or carried past 4 GiB.
+    activity: BTreeMap<StreamId, Activity>,
     /// The latest header received, shown with a protocol error.
     #[cfg(any(feature = "log", feature = "defmt"))]
     last_in: Option<Header>,
+}
+
+/// Where a frame type counts in the `frames_*` arrays.
+fn type_index(frame_type: FrameType) -> usize {
+    match frame_type {
+        FrameType::Data => 0,
+        FrameType::WindowUpdate => 1,
+        FrameType::Ping => 2,
+        FrameType::GoAway => 3,
+    }
+}
+
+/// The per-type counts of one direction.
+fn frame_counts(frames: &[u64; 4], data_bytes: u64) -> FrameCounts {
+    let control = |frames: u64| Count {
+        frames,
+        bytes: frames * HEADER_LEN as u64,
+    };
+    FrameCounts {
+        data: Count {
+            frames: frames[0],
+            bytes: frames[0] * HEADER_LEN as u64 + data_bytes,
+        },
+        window_update: control(frames[1]),
+        ping: control(frames[2]),
+        go_away: control(frames[3]),
+    }
+}
+
+/// Adds `len` to a count kept as 32 low bits with a high part elsewhere;
+/// whether it carried.
+fn add_low(low: &mut u32, len: u32) -> bool {
+    let (sum, carried) = low.overflowing_add(len);
+    *low = sum;
+    carried
 }
 
 impl Stats {
@@ -387,23 +382,56 @@ impl Stats {
         received: usize,
         unsent: usize,
     ) -> SessionStats {
-        let mut stats = self.stats;
-        stats.pings.smoothed_rtt = smoothed_rtt;
-        stats.buffered.received = received;
-        stats.buffered.unsent = unsent;
-        stats
+        SessionStats {
+            sent: frame_counts(&self.frames_sent, self.data_sent),
+            received: frame_counts(&self.frames_received, self.data_received),
+            streams: self.streams,
+            pings: Pings {
+                smoothed_rtt,
+                ..self.pings
+            },
+            window_blocked: self.window_blocked,
+            budget_blocked: self.budget_blocked,
+            buffered: Buffered {
+                received,
+                peak_received: self.peak_received,
+                unsent,
+                peak_unsent: self.peak_unsent,
+            },
+            go_aways: self.go_aways,
+        }
+    }
+
+    /// The counters of stream `id`, whose state is `stream`, at `now`.
+    pub(crate) fn stream(&self, id: StreamId, stream: &StreamState, now: Instant) -> StreamStats {
+        let activity = self.activity.get(&id).copied().unwrap_or_default();
+        let join = |high: u32, low: u32| (u64::from(high) << 32) | u64::from(low);
+        let waiting = activity
+            .blocked_since
+            .map(|(since, _)| now.saturating_duration_since(since));
+        StreamStats {
+            sent: join(activity.sent_high, stream.bytes.sent),
+            received: join(activity.received_high, stream.bytes.received),
+            send_window: stream.send_window,
+            recv_window: stream.recv_window,
+            unsent: stream.send_buf.len(),
+            buffered: stream.recv_buf.len() as usize,
+            blocked: waiting.is_some(),
+            blocked_time: activity.blocked_time + waiting.unwrap_or_default(),
+        }
     }
 
     /// A header arrived from the peer.
     pub(crate) fn on_frame_in(&mut self, header: &Header) {
-        self.stats.received.record(header);
+        self.frames_received[type_index(header.frame_type)] += 1;
+        self.data_received += u64::from(header.payload_len());
         mux_log!(trace, "recv {}", ShowHeader(*header));
         #[cfg(any(feature = "log", feature = "defmt"))]
         {
             self.last_in = Some(*header);
         }
         if header.frame_type == FrameType::GoAway {
-            let go_aways = &mut self.stats.go_aways;
+            let go_aways = &mut self.go_aways;
             go_aways.received += 1;
             go_aways.last_received_code = Some(header.length);
             mux_log!(debug, "peer sent GoAway with code {}", header.length);
@@ -419,10 +447,11 @@ impl Stats {
             .ok()
             .and_then(|bytes| Header::decode(bytes).ok());
         if let Some(header) = header {
-            self.stats.sent.record(&header);
+            self.frames_sent[type_index(header.frame_type)] += 1;
+            self.data_sent += u64::from(header.payload_len());
             mux_log!(trace, "send {}", ShowHeader(header));
             if header.frame_type == FrameType::GoAway {
-                let go_aways = &mut self.stats.go_aways;
+                let go_aways = &mut self.go_aways;
                 go_aways.sent += 1;
                 go_aways.last_sent_code = Some(header.length);
                 mux_log!(debug, "sending GoAway with code {}", header.length);
@@ -431,26 +460,46 @@ impl Stats {
         frame
     }
 
+    /// Stream `id` sent a Data frame of `len` payload bytes.
+    pub(crate) fn on_data_sent(&mut self, id: StreamId, stream: &mut StreamState, len: u32) {
+        if add_low(&mut stream.bytes.sent, len) {
+            self.activity.entry(id).or_default().sent_high += 1;
+        }
+    }
+
+    /// Stream `id` accepted a Data frame of `len` payload bytes.
+    pub(crate) fn on_data_received(&mut self, id: StreamId, stream: &mut StreamState, len: u32) {
+        if add_low(&mut stream.bytes.received, len) {
+            self.activity.entry(id).or_default().received_high += 1;
+        }
+    }
+
+    /// Stream `id` grants the peer credit at `now`; returns when it last
+    /// did, if ever.
+    pub(crate) fn replace_last_grant(&mut self, id: StreamId, now: Instant) -> Option<Instant> {
+        self.activity.entry(id).or_default().last_grant.replace(now)
+    }
+
     /// We opened a stream.
     pub(crate) fn on_opened(&mut self) {
-        self.stats.streams.opened += 1;
+        self.streams.opened += 1;
     }
 
     /// The peer opened a stream and the session took it in.
     pub(crate) fn on_incoming(&mut self) {
-        self.stats.streams.incoming += 1;
+        self.streams.incoming += 1;
     }
 
     /// The application accepted a stream.
     pub(crate) fn on_accepted(&mut self) {
-        self.stats.streams.accepted += 1;
+        self.streams.accepted += 1;
     }
 
     /// A stream the peer opened is refused: the session is `closing`, or
     /// the accept queue is full (`backlog_full`), or else `max_streams` is
     /// reached.
     pub(crate) fn on_refused(&mut self, id: StreamId, closing: bool, backlog_full: bool) {
-        let refused = &mut self.stats.streams.refused;
+        let refused = &mut self.streams.refused;
         let (counter, why) = if closing {
             (&mut refused.closing, "the session is closing")
         } else if backlog_full {
@@ -464,7 +513,7 @@ impl Stats {
 
     /// A stream was reset by the peer or the session.
     pub(crate) fn on_reset(&mut self, id: StreamId, by: ResetBy) {
-        self.stats.streams.reset.record(by);
+        self.streams.reset.record(by);
         mux_log!(debug, "stream {} reset {}", id, by);
     }
 
@@ -476,27 +525,36 @@ impl Stats {
         }
     }
 
-    /// A stream's state is freed at `now`: it finished if both directions
-    /// ended, and a wait of its writer ends here.
-    pub(crate) fn on_stream_freed(&mut self, stream: &mut StreamState, now: Instant) {
+    /// Stream `id`'s state is freed at `now`: it finished if both
+    /// directions ended, and a wait of its writer ends here.
+    pub(crate) fn on_stream_freed(&mut self, id: StreamId, stream: &StreamState, now: Instant) {
         if stream.is_done() {
-            self.stats.streams.finished += 1;
+            self.streams.finished += 1;
         }
-        self.on_write_unblocked(stream, now);
+        if self.activity.is_empty() {
+            return;
+        }
+        self.on_write_unblocked(id, now);
+        self.activity.remove(&id);
     }
 
-    /// A write came up short; counts the wait if it is a new one.
-    pub(crate) fn on_write_blocked(&mut self, wait: NewWait) {
-        match wait.0 {
-            Some(true) => self.stats.budget_blocked.count += 1,
-            Some(false) => self.stats.window_blocked.count += 1,
-            None => {}
+    /// A write to stream `id` came up short at `now`; `by_budget` when the
+    /// send budget, not the peer's window, cut it. A new wait counts.
+    pub(crate) fn on_write_blocked(&mut self, id: StreamId, now: Instant, by_budget: bool) {
+        let activity = self.activity.entry(id).or_default();
+        if activity.blocked_since.is_some() {
+            return;
+        }
+        activity.blocked_since = Some((now, by_budget));
+        match by_budget {
+            true => self.budget_blocked.count += 1,
+            false => self.window_blocked.count += 1,
         }
     }
 
-    /// The stream's writer may write again at `now`: its wait ends.
-    pub(crate) fn on_write_unblocked(&mut self, stream: &mut StreamState, now: Instant) {
-        let Some(activity) = stream.activity.as_deref_mut() else {
+    /// Stream `id`'s writer may write again at `now`: its wait ends.
+    pub(crate) fn on_write_unblocked(&mut self, id: StreamId, now: Instant) {
+        let Some(activity) = self.activity.get_mut(&id) else {
             return;
         };
         let Some((since, by_budget)) = activity.blocked_since.take() else {
@@ -505,32 +563,36 @@ impl Stats {
         let waited = now.saturating_duration_since(since);
         activity.blocked_time += waited;
         match by_budget {
-            true => self.stats.budget_blocked.time += waited,
-            false => self.stats.window_blocked.time += waited,
+            true => self.budget_blocked.time += waited,
+            false => self.window_blocked.time += waited,
+        }
+        if activity.is_empty() {
+            // A wait of no time on the host's clock left nothing to keep.
+            self.activity.remove(&id);
         }
     }
 
     /// We sent a ping.
     pub(crate) fn on_ping_sent(&mut self) {
-        self.stats.pings.sent += 1;
+        self.pings.sent += 1;
     }
 
     /// One of our pings was answered after `rtt`.
     pub(crate) fn on_pong(&mut self, rtt: Duration) {
-        let pings = &mut self.stats.pings;
+        let pings = &mut self.pings;
         pings.answered += 1;
         pings.min_rtt = Some(pings.min_rtt.map_or(rtt, |min| min.min(rtt)));
     }
 
     /// Received bytes held for the application grew to `total`.
     pub(crate) fn on_buffered_received(&mut self, total: usize) {
-        let peak = &mut self.stats.buffered.peak_received;
+        let peak = &mut self.peak_received;
         *peak = (*peak).max(total);
     }
 
     /// Written bytes not yet framed grew to `total`.
     pub(crate) fn on_buffered_unsent(&mut self, total: usize) {
-        let peak = &mut self.stats.buffered.peak_unsent;
+        let peak = &mut self.peak_unsent;
         *peak = (*peak).max(total);
     }
 

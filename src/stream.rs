@@ -1,7 +1,5 @@
 //! The state of one stream: its two directions, their windows and buffers.
 
-use alloc::boxed::Box;
-
 use bytes::Bytes;
 
 use crate::config::INITIAL_STREAM_WINDOW;
@@ -9,11 +7,7 @@ use crate::error::{Delivery, ResetBy, StreamError};
 use crate::pins::Pins;
 use crate::recv_buf::RecvBuffer;
 use crate::send_buf::SendBuffer;
-use crate::stats::StreamActivity;
-use crate::time::Instant;
-
-/// `StreamState::last_grant` before any grant: a time no host reaches.
-pub(crate) const NEVER_GRANTED: Instant = Instant::from_micros(u64::MAX);
+use crate::stats::ByteCounts;
 
 /// How a stream was reset, kept until the application releases it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,10 +64,8 @@ pub(crate) struct StreamState {
     pub(crate) credit_to_return: u32,
     /// Received and not yet read, in order.
     pub(crate) recv_buf: RecvBuffer,
-    /// The stream's counters and the time of its last grant (see
-    /// `Session::grow_window`), allocated once it moves data: one word in
-    /// every idle stream.
-    pub(crate) activity: Option<Box<StreamActivity>>,
+    /// Payload bytes each way, for [`Stream::stats`](crate::Stream::stats).
+    pub(crate) bytes: ByteCounts,
     pub(crate) recv: RecvState,
 
     /// Set once the stream is reset; the state (its buffers dropped) stays
@@ -128,7 +120,7 @@ impl StreamState {
             recv_window_target: INITIAL_STREAM_WINDOW,
             credit_to_return: 0,
             recv_buf: RecvBuffer::default(),
-            activity: None,
+            bytes: ByteCounts::default(),
             recv: RecvState::Open,
             reset: None,
             local,

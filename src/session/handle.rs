@@ -130,12 +130,12 @@ impl<'a> Stream<'a> {
         let taken = room.min(len);
         if taken < len {
             stream.writer_blocked = true;
-            let wait = stream.on_writer_blocked(now, budget_room < window_room.min(len));
-            if budget_room < window_room.min(len) && !stream.budget_waiting {
+            let by_budget = budget_room < window_room.min(len);
+            if by_budget && !stream.budget_waiting {
                 stream.budget_waiting = true;
                 self.session.budget_waiters.push_back(id);
             }
-            self.session.stats.on_write_blocked(wait);
+            self.session.stats.on_write_blocked(id, now, by_budget);
         }
         if taken == 0 && len > 0 {
             return Err(StreamError::Blocked);
@@ -300,7 +300,9 @@ impl<'a> Stream<'a> {
         self.session
             .streams
             .get(&self.id)
-            .map_or_else(StreamStats::default, |stream| stream.stats(now))
+            .map_or_else(StreamStats::default, |stream| {
+                self.session.stats.stream(self.id, stream, now)
+            })
     }
 
     /// What has become of the stream: open, finished by either end or

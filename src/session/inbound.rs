@@ -253,7 +253,7 @@ impl Session {
                     return self.skip_payload(header);
                 }
                 stream.recv_window -= payload_len;
-                stream.on_data_received(payload_len);
+                self.stats.on_data_received(id, stream, payload_len);
                 self.buffered_total += payload_len as usize;
                 self.stats.on_buffered_received(self.buffered_total);
                 self.inbound.payload = Some(PayloadInProgress {

@@ -539,7 +539,7 @@ impl Session {
             return;
         }
         stream.writer_blocked = false;
-        self.stats.on_write_unblocked(stream, self.timers.now());
+        self.stats.on_write_unblocked(id, self.timers.now());
         self.events.push_back(Event::Writable(id));
     }
 
@@ -594,7 +594,7 @@ impl Session {
     /// Forgets a stream, keeping the session's counters right.
     fn take_stream(&mut self, id: StreamId) -> Option<StreamState> {
         let mut stream = *self.streams.remove(&id)?;
-        self.stats.on_stream_freed(&mut stream, self.timers.now());
+        self.stats.on_stream_freed(id, &stream, self.timers.now());
         if stream.awaits_ack() {
             self.ack_settled();
         }

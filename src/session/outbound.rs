@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::Session;
 use crate::frame::{Flags, FrameType, Header};
-use crate::stream::{NEVER_GRANTED, RecvState, SendState};
+use crate::stream::{RecvState, SendState};
 use crate::stream_id::StreamId;
 use crate::transmit::{Control, Transmit};
 
@@ -136,8 +136,7 @@ impl Session {
         if !stream.window_update_due() {
             return 0;
         }
-        let previous = core::mem::replace(&mut stream.activity().last_grant, now);
-        let previous = (previous != NEVER_GRANTED).then_some(previous);
+        let previous = self.stats.replace_last_grant(id, now);
         if stream.recv_window_target >= max_window {
             return 0;
         }
@@ -193,7 +192,7 @@ impl Session {
         // At most `max`, so within a u32 and the window.
         let len = payload.len() as u32;
         stream.send_window -= len;
-        stream.on_data_sent(len);
+        self.stats.on_data_sent(id, stream, len);
         self.send_total -= payload.len();
         let flags = self.take_open_flags(id);
         let header = Header::new(FrameType::Data, flags, id.get(), len);
