@@ -5,6 +5,7 @@ use std::future::Future;
 use std::io;
 
 use futures_io::{AsyncRead, AsyncWrite};
+use muxplex::SessionStats;
 use muxplex::pool::{PoolStats, SessionInfo};
 use muxplex_async::pool::{BoxFuture, PoolOptions, PooledStream, Retryable, Runtime};
 
@@ -123,6 +124,12 @@ impl Pool {
     /// Every session with its state, streams and health, by slot.
     pub fn sessions(&self) -> Vec<SessionInfo> {
         self.inner.sessions()
+    }
+
+    /// Every session with its connection's counters; see
+    /// [`muxplex_async::pool::Pool::session_stats`].
+    pub fn session_stats(&self) -> Vec<(SessionInfo, Option<SessionStats>)> {
+        self.inner.session_stats()
     }
 
     /// Starts dialing again after the pool gave up; harmless otherwise.

@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::io;
 
+use muxplex::SessionStats;
 use muxplex::pool::{PoolStats, SessionInfo};
 use muxplex_async::pool::{BoxFuture, PoolOptions, Retryable, Runtime};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -127,6 +128,12 @@ impl Pool {
     /// Every session with its state, streams and health, by slot.
     pub fn sessions(&self) -> Vec<SessionInfo> {
         self.inner.sessions()
+    }
+
+    /// Every session with its connection's counters; see
+    /// [`muxplex_async::pool::Pool::session_stats`].
+    pub fn session_stats(&self) -> Vec<(SessionInfo, Option<SessionStats>)> {
+        self.inner.session_stats()
     }
 
     /// Starts dialing again after the pool gave up; harmless otherwise.

@@ -42,7 +42,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use muxplex::pool::{PoolConfig, PoolStats, SessionInfo, Slot};
-use muxplex::{Config, Delivery, OpenError, Role};
+use muxplex::{Config, Delivery, OpenError, Role, SessionStats};
 
 use crate::connection::Connection;
 use crate::error::Error;
@@ -300,6 +300,21 @@ impl Pool {
     /// and health, by slot.
     pub fn sessions(&self) -> Vec<SessionInfo> {
         self.shared.lock().core.sessions().collect()
+    }
+
+    /// [`sessions`](Self::sessions), each with its connection's counters
+    /// ([`Connection::stats`]); `None` for a place waiting to redial.
+    pub fn session_stats(&self) -> Vec<(SessionInfo, Option<SessionStats>)> {
+        let state = self.shared.lock();
+        state
+            .core
+            .sessions()
+            .map(|info| {
+                let held = state.sessions.get(&info.slot.index());
+                let live = held.filter(|session| session.slot == info.slot);
+                (info, live.map(|session| session.connection.stats()))
+            })
+            .collect()
     }
 
     /// Starts dialing again after the pool gave up (`max_attempts`
