@@ -5,7 +5,8 @@
 //! Two sessions run in memory on a virtual clock (the testing kit): a
 //! client uploads 1 MiB over a link of 20 ms each way to a server whose
 //! application reads 64 KiB every 50 ms, then the server resets a second
-//! stream with code 42. The client's and the server's counters are printed
+//! stream with code 42, and a broken frame slipped onto the client's side
+//! of the link ends the session. The client's and the server's counters are printed
 //! at the end; the `log` feature's records go to stderr, filtered by
 //! `RUST_LOG` (`error`, `warn`, `info`, `debug`, `trace`; default `warn`).
 //!
@@ -16,7 +17,8 @@
 use std::time::Duration;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
-use muxplex::testing::Pair;
+use muxplex::frame::{Flags, FrameType, Header};
+use muxplex::testing::{Pair, Side};
 use muxplex::{Config, SessionStats, StreamId};
 
 /// A minimal logger: the level from `RUST_LOG`, records to stderr with the
@@ -93,6 +95,14 @@ fn main() {
     pair.drive();
     let id: StreamId = pair.server.accept_stream().expect("arrived");
     pair.server.stream(id).expect("accepted").reset(42);
+    pair.drive();
+
+    // A broken peer: 300,000 bytes of data announced on a new stream,
+    // beyond the 256 KiB window. The server ends the session (GoAway 1).
+    let mut bad = Vec::new();
+    let header = Header::new(FrameType::Data, Flags::SYN, 101, 300_000);
+    bad.extend_from_slice(&header.encode());
+    pair.inject(Side::Client, &bad);
     pair.drive();
 
     print("client", &pair.client.stats());

@@ -32,8 +32,8 @@ pub struct Count {
 }
 
 /// Frames and bytes of one direction, by frame type. Received frames count
-/// once their header is in (a payload then follows), sent ones when the
-/// session hands them to the host.
+/// once their header is in and payload bytes as they arrive; sent ones
+/// when the session hands them to the host.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FrameCounts {
@@ -425,7 +425,6 @@ impl Stats {
     /// A header arrived from the peer.
     pub(crate) fn on_frame_in(&mut self, header: &Header) {
         self.frames_received[type_index(header.frame_type)] += 1;
-        self.data_received += u64::from(header.payload_len());
         mux_log!(trace, "recv {}", ShowHeader(*header));
         #[cfg(any(feature = "log", feature = "defmt"))]
         {
@@ -437,6 +436,12 @@ impl Stats {
             go_aways.last_received_code = Some(header.length);
             mux_log!(debug, "peer sent GoAway with code {}", header.length);
         }
+    }
+
+    /// `len` bytes of a Data payload arrived (kept or skipped): counted as
+    /// they come, so a payload announced and never sent counts nothing.
+    pub(crate) fn on_payload_in(&mut self, len: usize) {
+        self.data_received += len as u64;
     }
 
     /// A frame goes to the host; returned as it came.

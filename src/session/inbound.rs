@@ -111,6 +111,7 @@ impl Session {
                     }
                 }
                 payload.remaining -= take;
+                self.stats.on_payload_in(take);
                 input = &input[take..];
                 if payload.remaining == 0 {
                     let done = self.inbound.payload.take().expect("checked above");
