@@ -33,7 +33,12 @@ impl Log for Stderr {
 
     fn log(&self, record: &Record<'_>) {
         if self.enabled(record.metadata()) {
-            eprintln!("[{:<5} {}] {}", record.level(), record.target(), record.args());
+            eprintln!(
+                "[{:<5} {}] {}",
+                record.level(),
+                record.target(),
+                record.args()
+            );
         }
     }
 
@@ -56,8 +61,8 @@ fn main() {
     log::set_logger(&Stderr).expect("the only logger");
     log::set_max_level(level_from_env());
 
-    let mut pair = Pair::new(Config::default(), Config::default())
-        .with_latency(Duration::from_millis(20));
+    let mut pair =
+        Pair::new(Config::default(), Config::default()).with_latency(Duration::from_millis(20));
     let now = pair.now();
     pair.client.ping(now).expect("a fresh session pings");
 
@@ -76,7 +81,12 @@ fn main() {
         while pair.server.poll_event().is_some() {}
         let id = *accepted.get_or_insert_with(|| pair.server.accept_stream().expect("arrived"));
         let mut buf = vec![0; READ_SIZE];
-        read += pair.server.stream(id).expect("accepted").read(&mut buf).unwrap_or(0);
+        read += pair
+            .server
+            .stream(id)
+            .expect("accepted")
+            .read(&mut buf)
+            .unwrap_or(0);
     }
     let slow = pair.client.stream(upload).expect("open").stats();
     println!(

@@ -52,7 +52,13 @@ fn frames_and_bytes_are_counted_by_type_each_way() {
         }
     );
     assert_eq!(client.sent.window_update.frames, 1);
-    assert_eq!(client.sent.ping, Count { frames: 1, bytes: 12 });
+    assert_eq!(
+        client.sent.ping,
+        Count {
+            frames: 1,
+            bytes: 12
+        }
+    );
     assert_eq!(server.sent.ping.frames, 1, "the pong");
     assert_eq!(server.sent.data.frames, 0);
     // The server's ACK and its FIN (together or not), nothing else.
@@ -211,17 +217,22 @@ fn refusals_are_counted_by_reason() {
     let now = Instant::ZERO;
     let syn = |id: u32| header(FrameType::WindowUpdate, Flags::SYN, id, 0);
 
-    let mut server =
-        Session::server(config(|c| c.accept_backlog = 1), now).expect("valid config");
+    let mut server = Session::server(config(|c| c.accept_backlog = 1), now).expect("valid config");
     server.handle_input(now, &[syn(1), syn(3)].concat());
     let refused = server.stats().streams.refused;
-    assert_eq!((refused.backlog, refused.max_streams, refused.closing), (1, 0, 0));
+    assert_eq!(
+        (refused.backlog, refused.max_streams, refused.closing),
+        (1, 0, 0)
+    );
     assert_eq!(server.stats().streams.incoming, 1);
 
     let mut server = Session::server(config(|c| c.max_streams = 1), now).expect("valid config");
     server.handle_input(now, &[syn(1), syn(3)].concat());
     let refused = server.stats().streams.refused;
-    assert_eq!((refused.backlog, refused.max_streams, refused.closing), (0, 1, 0));
+    assert_eq!(
+        (refused.backlog, refused.max_streams, refused.closing),
+        (0, 1, 0)
+    );
 
     // With one stream running (so the close takes time), one waits to be
     // accepted when the close begins; another comes during it.
@@ -232,7 +243,10 @@ fn refusals_are_counted_by_reason() {
     server.close(now);
     server.handle_input(now, &syn(5));
     let refused = server.stats().streams.refused;
-    assert_eq!((refused.backlog, refused.max_streams, refused.closing), (0, 0, 2));
+    assert_eq!(
+        (refused.backlog, refused.max_streams, refused.closing),
+        (0, 0, 2)
+    );
     assert_eq!(refused.total(), 2);
 }
 
@@ -321,7 +335,10 @@ fn writes_blocked_by_the_send_budget_are_counted_and_timed() {
     let _ = take_bytes(&mut client);
     assert!(events(&mut client).contains(&Event::Writable(id)));
     let blocked = client.stats().budget_blocked;
-    assert_eq!((blocked.count, blocked.time), (1, Duration::from_millis(30)));
+    assert_eq!(
+        (blocked.count, blocked.time),
+        (1, Duration::from_millis(30))
+    );
     assert_eq!(
         client.stream(id).unwrap().stats().blocked_time,
         Duration::from_millis(30)
@@ -406,7 +423,9 @@ mod logs {
         let mut records = RECORDS.lock().unwrap();
         let (mine, others) = records.drain(..).partition(|(id, _, _)| *id == me);
         *records = others;
-        mine.into_iter().map(|(_, level, line)| (level, line)).collect()
+        mine.into_iter()
+            .map(|(_, level, line)| (level, line))
+            .collect()
     }
 
     fn assert_logged(records: &[(Level, String)], level: Level, line: &str) {
@@ -430,9 +449,21 @@ mod logs {
         server.handle_input(now, &[syn(5), over].concat());
         let _ = take_bytes(&mut server);
         let records = take();
-        assert_logged(&records, Level::Trace, "recv WindowUpdate SYN stream 1 length 0");
-        assert_logged(&records, Level::Debug, "refused stream 3: the accept backlog is full");
-        assert_logged(&records, Level::Debug, "stream 1 reset by the peer with code 7");
+        assert_logged(
+            &records,
+            Level::Trace,
+            "recv WindowUpdate SYN stream 1 length 0",
+        );
+        assert_logged(
+            &records,
+            Level::Debug,
+            "refused stream 3: the accept backlog is full",
+        );
+        assert_logged(
+            &records,
+            Level::Debug,
+            "stream 1 reset by the peer with code 7",
+        );
         assert!(
             records
                 .iter()

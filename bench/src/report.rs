@@ -223,7 +223,10 @@ pub(crate) fn record_session(stats: SessionStats) {
 /// was a muxplex one (none otherwise): what the client end sent and
 /// received, its streams, round trip, waits for room and peak buffers.
 pub(crate) fn take_session_line() -> Option<String> {
-    let stats = LAST_SESSION.lock().unwrap_or_else(|e| e.into_inner()).take()?;
+    let stats = LAST_SESSION
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()?;
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
     let rtt = match (stats.pings.smoothed_rtt, stats.pings.min_rtt) {
         (Some(smoothed), Some(min)) => format!("{:.3}/{:.3} ms", ms(smoothed), ms(min)),

@@ -90,7 +90,9 @@ impl<'a> Stream<'a> {
         let (taken, room) = self.write_room(data.len())?;
         self.state().buffer_write(&data[..taken], room);
         self.session.send_total += taken;
-        self.session.stats.on_buffered_unsent(self.session.send_total);
+        self.session
+            .stats
+            .on_buffered_unsent(self.session.send_total);
         self.session.wake_stream(self.id);
         Ok(taken)
     }
@@ -109,7 +111,9 @@ impl<'a> Stream<'a> {
         data.truncate(taken);
         self.state().buffer_chunk(data, room);
         self.session.send_total += taken;
-        self.session.stats.on_buffered_unsent(self.session.send_total);
+        self.session
+            .stats
+            .on_buffered_unsent(self.session.send_total);
         self.session.wake_stream(self.id);
         Ok(taken)
     }
@@ -230,7 +234,9 @@ impl<'a> Stream<'a> {
         let Some(stream) = self.session.remove_stream(self.id) else {
             return;
         };
-        self.session.stats.on_application_reset(self.id, &stream, code);
+        self.session
+            .stats
+            .on_application_reset(self.id, &stream, code);
         if let Some(ack) = stream.reset_needs_frame() {
             self.session.queue_reset(self.id, code, ack);
         }

@@ -72,8 +72,7 @@ mod pool;
 pub use muxplex as core;
 pub use muxplex::pool::{Policy, PoolConfig, PoolStats, SessionInfo, SessionState};
 pub use muxplex::{
-    CloseReason, Config, Delivery, OpenError, PingError, Role, SessionStats, StreamError,
-    StreamId,
+    CloseReason, Config, Delivery, OpenError, PingError, Role, SessionStats, StreamError, StreamId,
 };
 pub use muxplex_async::pool::{BoxFuture, PoolOptions, PooledStream, Retryable};
 pub use muxplex_async::{Error, Incoming, ReadHalf, Stream, WriteHalf};

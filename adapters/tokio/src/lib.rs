@@ -68,8 +68,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 pub use muxplex as core;
 pub use muxplex::pool::{Policy, PoolConfig, PoolStats, SessionInfo, SessionState};
 pub use muxplex::{
-    CloseReason, Config, Delivery, OpenError, PingError, Role, SessionStats, StreamError,
-    StreamId,
+    CloseReason, Config, Delivery, OpenError, PingError, Role, SessionStats, StreamError, StreamId,
 };
 pub use muxplex_async::Error;
 pub use muxplex_async::pool::{PoolOptions, Retryable};
