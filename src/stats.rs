@@ -5,9 +5,11 @@
 //! snapshot and [`Stream::stats`](crate::Stream::stats) a [`StreamStats`].
 //! The counters are plain integers bumped where the event happens, always
 //! on: no clock is read (times come from the host's `now`, as everywhere in
-//! the core) and nothing is allocated for an idle stream. The session calls
-//! the hooks below at its event sites; the logic (and the logging, see
-//! [`crate::logging`]) lives here.
+//! the core) and nothing is allocated for an idle stream.
+
+// The session calls the hooks below at its event sites; the logic, and the
+// logging of the `log` and `defmt` features (see `crate::logging`), lives
+// here.
 
 use alloc::collections::BTreeMap;
 use core::time::Duration;

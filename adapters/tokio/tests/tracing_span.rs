@@ -10,9 +10,12 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 
-/// Spans opened: name and `field=value` pairs.
+/// A span opened: its name and `field=value` pairs.
+type Span = (String, Vec<String>);
+
+/// Spans opened, in order.
 #[derive(Clone, Default)]
-struct Spans(Arc<Mutex<Vec<(String, Vec<String>)>>>);
+struct Spans(Arc<Mutex<Vec<Span>>>);
 
 struct Fields(Vec<String>);
 
