@@ -236,8 +236,8 @@ pub(crate) fn take_session_line() -> Option<String> {
     let streams = stats.streams;
     Some(format!(
         "    client session: sent {} frames {:.1} MB, received {} frames {:.1} MB; \
-         streams {} opened {} refused {} reset; rtt (smoothed/min) {rtt}; \
-         waits window {}/{:.1} ms budget {}/{:.1} ms; peak buffered in {} B out {} B",
+         streams opened {} refused {} reset {}; rtt (smoothed/min) {rtt}; \
+         window waits {} ({:.1} ms), budget waits {} ({:.1} ms); peak buffered in {} B, out {} B",
         sent.frames,
         sent.bytes as f64 / 1e6,
         received.frames,
