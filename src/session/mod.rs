@@ -86,7 +86,9 @@ enum Phase {
 /// their part alive until then). The 512 B per stream covers its state (an
 /// idle stream measures about 130 B), its map entry and its entries in the
 /// control, scheduling, deadline and event queues; entries left behind by
-/// freed streams are swept once they could outnumber the live ones. Pings
+/// freed streams are swept once they could outnumber the live ones (a
+/// stream that waited for room or was granted credit also has an entry of
+/// about 100 B in the statistics' table, gone with the stream). Pings
 /// from the peer wait in a queue of at most [`Config::max_pending_pongs`];
 /// RSTs the session sends on its own (refused SYNs, streams over the buffer
 /// budget, timeouts) in one of at most `R = max(accept_backlog, 1024)`
