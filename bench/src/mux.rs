@@ -113,6 +113,15 @@ impl AsyncMux for MuxplexTokio {
     }
 }
 
+/// The client end's counters go to the report when the connection goes.
+impl Drop for MuxplexTokio {
+    fn drop(&mut self) {
+        if self.0.role() == Role::Client {
+            crate::report::record_session(self.0.stats());
+        }
+    }
+}
+
 /// muxplex-smol, default configuration.
 ///
 /// It runs on the same tokio runtime, over the same tokio sockets, as every
@@ -147,6 +156,15 @@ impl AsyncMux for MuxplexSmol {
     async fn accept(&self) -> io::Result<Self::Stream> {
         let stream = self.0.accept_stream().await.map_err(io::Error::from)?;
         Ok(stream.compat())
+    }
+}
+
+/// The client end's counters go to the report when the connection goes.
+impl Drop for MuxplexSmol {
+    fn drop(&mut self) {
+        if self.0.role() == Role::Client {
+            crate::report::record_session(self.0.stats());
+        }
     }
 }
 

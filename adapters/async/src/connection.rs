@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use muxplex::{CloseReason, Config, Delivery, Instant, OpenError, Role, Session};
+use muxplex::{CloseReason, Config, Delivery, Instant, OpenError, Role, Session, SessionStats};
 
 use crate::driver::Driver;
 use crate::error::Error;
@@ -303,6 +303,14 @@ impl Connection {
     /// sends to size its receive windows.
     pub fn rtt(&self) -> Option<Duration> {
         self.shared.lock().session.rtt()
+    }
+
+    /// The session's counters ([`Session::stats`]): frames and bytes each
+    /// way, streams refused and reset (by whom and why), round trips,
+    /// writes that waited for the peer's window or the send budget, bytes
+    /// buffered, GoAways.
+    pub fn stats(&self) -> SessionStats {
+        self.shared.lock().session.stats()
     }
 
     /// Ready once the driver has finished: why the session ended when it

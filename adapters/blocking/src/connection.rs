@@ -7,7 +7,7 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-use muxplex::{CloseReason, Config, Instant, OpenError, Role, Session};
+use muxplex::{CloseReason, Config, Instant, OpenError, Role, Session, SessionStats};
 
 use crate::driver;
 use crate::error::open_error;
@@ -304,6 +304,13 @@ impl Connection {
     /// or the session's own window sizing) was answered.
     pub fn rtt(&self) -> Option<Duration> {
         self.shared().lock().session.rtt()
+    }
+
+    /// The session's counters ([`muxplex::Session::stats`]): frames and
+    /// bytes each way, streams refused and reset (by whom and why), round
+    /// trips, writes that waited for room, bytes buffered, GoAways.
+    pub fn stats(&self) -> SessionStats {
+        self.shared().lock().session.stats()
     }
 
     /// Which end of the transport this is.

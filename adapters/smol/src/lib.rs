@@ -74,7 +74,7 @@ pub use muxplex::pool::{
     EndpointInfo, Policy, PoolConfig, PoolStats, SessionInfo, SessionState, Weights,
 };
 pub use muxplex::{
-    CloseReason, Config, Delivery, OpenError, PingError, Role, StreamError, StreamId,
+    CloseReason, Config, Delivery, OpenError, PingError, Role, SessionStats, StreamError, StreamId,
 };
 pub use muxplex_async::pool::{BoxFuture, PoolOptions, PooledStream, Retryable};
 pub use muxplex_async::{Error, Incoming, ReadHalf, Stream, WriteHalf};
@@ -205,6 +205,11 @@ impl Connection {
     /// The smoothed round-trip time, once a ping of this end was answered.
     pub fn rtt(&self) -> Option<Duration> {
         self.inner.rtt()
+    }
+
+    /// The session's counters; see [`muxplex_async::Connection::stats`].
+    pub fn stats(&self) -> SessionStats {
+        self.inner.stats()
     }
 
     /// The runtime-agnostic handle underneath.

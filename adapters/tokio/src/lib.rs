@@ -48,10 +48,12 @@
 
 use std::future::Future as _;
 use std::io;
+use std::net::SocketAddr;
 
 mod pool;
 mod split;
 mod tcp;
+mod trace;
 
 pub use pool::Pool;
 pub use split::{ReadHalf, WriteHalf};
@@ -68,7 +70,7 @@ pub use muxplex::pool::{
     EndpointInfo, Policy, PoolConfig, PoolStats, SessionInfo, SessionState, Weights,
 };
 pub use muxplex::{
-    CloseReason, Config, Delivery, OpenError, PingError, Role, StreamError, StreamId,
+    CloseReason, Config, Delivery, OpenError, PingError, Role, SessionStats, StreamError, StreamId,
 };
 pub use muxplex_async::Error;
 pub use muxplex_async::pool::{PoolOptions, Retryable};
@@ -107,8 +109,17 @@ impl Connection {
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        Self::spawn_for(io, role, config, None)
+    }
+
+    /// [`spawn`](Self::spawn), for a transport to `peer` where known: the
+    /// `tracing` feature's span carries it.
+    fn spawn_for<T>(io: T, role: Role, config: Config, peer: Option<SocketAddr>) -> Connection
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let (connection, driver) = Self::new(io, role, config);
-        tokio::spawn(driver);
+        trace::spawn_driver(driver, role, peer);
         connection
     }
 
@@ -118,10 +129,23 @@ impl Connection {
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        Self::try_spawn_for(io, role, config, None)
+    }
+
+    /// [`try_spawn`](Self::try_spawn), for a transport to `peer`.
+    fn try_spawn_for<T>(
+        io: T,
+        role: Role,
+        config: Config,
+        peer: Option<SocketAddr>,
+    ) -> io::Result<Connection>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         config
             .validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        Ok(Self::spawn(io, role, config))
+        Ok(Self::spawn_for(io, role, config, peer))
     }
 
     /// Opens a stream; see [`muxplex_async::Connection::open_stream`].
@@ -198,6 +222,11 @@ impl Connection {
     /// The smoothed round-trip time, once a ping of this end was answered.
     pub fn rtt(&self) -> Option<Duration> {
         self.inner.rtt()
+    }
+
+    /// The session's counters; see [`muxplex_async::Connection::stats`].
+    pub fn stats(&self) -> SessionStats {
+        self.inner.stats()
     }
 
     /// Why the session ended, once it has.
