@@ -199,7 +199,7 @@ impl Connection {
     /// frames may not have left.
     pub async fn close(&self) -> Result<CloseReason, Error> {
         self.shared.lock().close();
-        poll_fn(|cx| self.poll_driver_done(cx)).await
+        self.closed().await
     }
 
     /// A bounded [`close`](Self::close): open streams may finish within
@@ -216,7 +216,7 @@ impl Connection {
             // Openers and acceptors fail now, the driver sees the deadline.
             inner.close();
         }
-        poll_fn(|cx| self.poll_driver_done(cx)).await
+        self.closed().await
     }
 
     /// Ends the session at once with GoAway(`code`) and returns without
@@ -239,8 +239,20 @@ impl Connection {
     /// direction of the transport is closed, or the transport failed (a
     /// stuck one within [`Config::write_timeout`](muxplex::Config)). A
     /// process may exit once it returns without cutting its last words
-    /// short. Returns why the session ended; it does not end it itself.
-    pub async fn closed(&self) -> CloseReason {
+    /// short. It does not end the session itself.
+    ///
+    /// Returns the driver's outcome: why the session ended when its end
+    /// went out cleanly, [`Error::Transport`] (with the transport's own
+    /// error) if the transport failed, [`Error::DriverGone`] if the driver
+    /// was dropped first. So a driver spawned and forgotten still has its
+    /// result seen.
+    pub async fn closed(&self) -> Result<CloseReason, Error> {
+        poll_fn(|cx| self.poll_driver_done(cx)).await
+    }
+
+    /// Why the session ended, once it has and its driver has finished,
+    /// whatever the driver's outcome (a pool redials on any end).
+    pub(crate) async fn ended(&self) -> CloseReason {
         poll_fn(|cx| {
             let mut inner = self.shared.lock();
             match inner.session.close_reason() {

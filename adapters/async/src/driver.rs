@@ -9,8 +9,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use muxplex::{Instant, TransmitQueue};
+use muxplex::{Delivery, Instant, TransmitQueue};
 
+use crate::error::{Error, TransportError};
 use crate::io::{TransportRead, TransportWrite};
 use crate::shared::{Lost, Shared, register};
 
@@ -39,9 +40,12 @@ const COALESCE_BELOW: usize = 16 * 1024;
 ///
 /// Spawn it (or poll it alongside the application). It resolves once the
 /// session has ended and its last frames are out: `Ok(())` after a clean
-/// end (either side closed, or the peer's transport reached EOF), the
-/// transport's error otherwise. Dropping it early ends the connection:
-/// every waiting stream operation then fails instead of hanging.
+/// end (either side closed, or the peer's transport reached EOF),
+/// [`Error::Transport`] with the transport's own error otherwise. The same
+/// outcome is what [`Connection::closed`](crate::Connection::closed)
+/// returns, so a spawned driver's result is not lost with its task.
+/// Dropping it early ends the connection: every waiting stream operation
+/// then fails ([`Error::DriverGone`]) instead of hanging.
 #[must_use = "a driver moves no bytes unless it is polled or spawned"]
 pub struct Driver<T> {
     shared: Arc<Shared>,
@@ -328,7 +332,7 @@ impl<T> Future for Driver<T>
 where
     T: TransportRead + TransportWrite + Unpin,
 {
-    type Output = io::Result<()>;
+    type Output = Result<(), Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
@@ -371,8 +375,12 @@ where
                     return Poll::Pending;
                 }
                 Err(e) => {
-                    this.finish(Some(Lost::Transport(e.kind())));
-                    return Poll::Ready(Err(e));
+                    let error = TransportError::from(e);
+                    this.finish(Some(Lost::Transport(error.clone())));
+                    return Poll::Ready(Err(Error::Transport {
+                        error,
+                        delivery: Delivery::NotDelivered,
+                    }));
                 }
             }
         }
@@ -387,6 +395,9 @@ impl<T> Drop for Driver<T> {
         if self.done {
             return;
         }
-        self.shared.lock().driver_ended(Some(Lost::DriverGone));
+        // Dropped while only waiting for the peer's EOF, everything of ours
+        // is out: nothing was lost.
+        let lost = (!self.output_closed).then_some(Lost::DriverGone);
+        self.shared.lock().driver_ended(lost);
     }
 }

@@ -115,7 +115,7 @@ mod stream;
 
 pub use connection::Connection;
 pub use driver::{Driver, IO_BUFFER_SIZE};
-pub use error::Error;
+pub use error::{Error, TransportError};
 pub use incoming::Incoming;
 pub use io::{Timer, TransportRead, TransportWrite};
 pub use split::{ReadHalf, WriteHalf};

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant as StdInstant};
 
 use muxplex::{CloseReason, Delivery, Event, Instant, PingError, Session, StreamId};
 
-use crate::error::Error;
+use crate::error::{Error, TransportError};
 use crate::io::Timer;
 
 /// Maps host time onto the core's microsecond clock: the session's origin
@@ -70,11 +70,11 @@ enum PingState {
 }
 
 /// How the connection was lost besides what the session knows: the I/O
-/// error's kind of a failed transport (the session records only that it
-/// failed), or a driver dropped before the session ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// error of a failed transport (the session records only that it failed),
+/// or a driver dropped before the session ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Lost {
-    Transport(std::io::ErrorKind),
+    Transport(TransportError),
     DriverGone,
 }
 
@@ -158,8 +158,11 @@ impl Inner {
     /// stream whose delivery was `delivery`: the transport's own failure
     /// when there was one, since the core only knows that input ended.
     pub(crate) fn closed_error(&self, reason: CloseReason, delivery: Delivery) -> Error {
-        match self.lost {
-            Some(Lost::Transport(kind)) => Error::Transport { kind, delivery },
+        match &self.lost {
+            Some(Lost::Transport(error)) => Error::Transport {
+                error: error.clone(),
+                delivery,
+            },
             Some(Lost::DriverGone) => Error::DriverGone { delivery },
             None => Error::Closed { reason, delivery },
         }
@@ -350,17 +353,21 @@ impl Inner {
     }
 
     /// The driver will not run again: end the session if it has not ended
-    /// (a transport failure as such; `lost` keeps the I/O error's kind) and
-    /// wake everyone, so no handle waits for progress that cannot come.
+    /// (a transport failure as such) and wake everyone, so no handle waits
+    /// for progress that cannot come. `lost` is kept even after a clean end
+    /// of the session: its last frames may not have left, which `close` and
+    /// `closed` must report.
     pub(crate) fn driver_ended(&mut self, lost: Option<Lost>) {
         if !self.session.is_closed() {
-            self.lost = lost;
             let now = self.now();
             match lost {
                 Some(Lost::Transport(_)) => self.session.handle_transport_error(now),
                 _ => self.session.handle_eof(now),
             }
             self.dispatch_events();
+        }
+        if lost.is_some() {
+            self.lost = lost;
         }
         self.driver_done = true;
         self.driver_waker = None;

@@ -91,7 +91,10 @@ impl Stream {
         if !self.has(RESET) {
             return None;
         }
-        *self.own_reset.lock().unwrap_or_else(|p| p.into_inner())
+        self.own_reset
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The stream's id (odd when the client opened it, even for the server).

@@ -25,13 +25,13 @@ fn same_calls_and_bounded_close() {
         let (dialed, accepted) =
             futures_lite::future::zip(TcpStream::connect(address), listener.accept()).await;
         let config = Config::default().with_close_timeout(Duration::from_secs(30));
-        let (client, client_task) = Connection::spawn(
+        let client = Connection::spawn(
             dialed.expect("dial"),
             Role::Client,
             config.clone(),
             smol::spawn,
         );
-        let (server, server_task) = Connection::spawn(
+        let server = Connection::spawn(
             accepted.expect("accept").0,
             Role::Server,
             config,
@@ -59,8 +59,7 @@ fn same_calls_and_bounded_close() {
         assert!(started.elapsed() < Duration::from_secs(5));
         assert!(incoming.next().await.is_none());
         drop((stream, held));
-        let _ = client_task.await;
-        drop(server);
-        let _ = server_task.await;
+        let _ = client.closed().await;
+        let _ = server.closed().await;
     });
 }

@@ -153,7 +153,7 @@ async fn watch(shared: Arc<Shared>, slot: Slot, connection: Connection) {
         if connection.peer_going_away().await.is_ok() {
             shared.lock().peer_went_away(slot);
         }
-        connection.closed().await
+        connection.ended().await
     };
     let mut ending = pin!(ending);
     let mut measuring = pin!(measure(&shared, slot, &connection));
