@@ -6,7 +6,7 @@
 
 use std::io::{self, ErrorKind};
 
-use muxplex::{OpenError, StreamError};
+use muxplex::{OpenError, PingError, StreamError};
 
 /// `Reset` → `ConnectionReset`, `SessionClosed` → `ConnectionAborted`,
 /// writing after `finish` → `BrokenPipe` (as on a TCP socket shut down for
@@ -29,6 +29,16 @@ pub(crate) fn open_error(error: OpenError) -> io::Error {
         OpenError::SessionClosed(_) | OpenError::Closing => ErrorKind::ConnectionAborted,
         OpenError::PeerGoingAway => ErrorKind::ConnectionRefused,
         // Ids exhausted; `Blocked` never leaves the adapter.
+        _ => ErrorKind::Other,
+    };
+    io::Error::new(kind, error)
+}
+
+/// The session ended → `ConnectionAborted`; too many pings outstanding →
+/// `Other` (a later ping may succeed).
+pub(crate) fn ping_error(error: PingError) -> io::Error {
+    let kind = match error {
+        PingError::SessionClosed(_) => ErrorKind::ConnectionAborted,
         _ => ErrorKind::Other,
     };
     io::Error::new(kind, error)
