@@ -2,7 +2,6 @@
 
 use std::fmt;
 
-use bytes::BytesMut;
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -10,21 +9,17 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use muxplex::{Delivery, Instant, TransmitQueue};
+use muxplex_host::ReadBuffer;
 
 use crate::error::{Error, TransportError};
 use crate::io::{TransportRead, TransportWrite};
-use crate::shared::{Lost, Shared, register};
-
-/// How many bytes the driver reads at a time. (Frames go out through a
-/// [`TransmitQueue`], which copies small frames into a 64 KiB buffer so
-/// that many of them cost one system call.)
-pub const IO_BUFFER_SIZE: usize = 64 * 1024;
+use crate::shared::{Inner, Lost, Shared, register};
 
 /// What the driver reads first, on the stack, while it holds no read
 /// buffer: an idle connection keeps no read memory, and a small message
 /// costs no allocation. A read that fills it means more is waiting, and the
-/// driver moves to a heap buffer of [`IO_BUFFER_SIZE`] until the transport
-/// runs dry.
+/// driver moves to a [`ReadBuffer`] (64 KiB, 256 KiB while reads fill it)
+/// until the transport runs dry.
 const FIRST_READ: usize = 2 * 1024;
 
 /// Rounds of reading and writing in one poll before the driver yields, so
@@ -50,14 +45,12 @@ const COALESCE_BELOW: usize = 16 * 1024;
 pub struct Driver<T> {
     shared: Arc<Shared>,
     transport: T,
-    /// Where bulk input is read into, empty (no allocation) while reads
-    /// are small: its spare capacity when the transport reads into
-    /// uninitialized memory (`read_uninit`), else its length is the zeroed
-    /// room. A read that fills most of it is handed to the session whole,
-    /// as `Bytes` of its own, which keeps large payloads as slices of it
-    /// (no copy) and lets the session account what they pin; the next read
-    /// gets a new buffer. A shorter read is copied in and the buffer kept.
-    read_buf: BytesMut,
+    /// Where bulk input is read into (see [`ReadBuffer`]), released (no
+    /// allocation) while reads are small, which start on the stack.
+    read_buf: ReadBuffer,
+    /// Reads go to `read_buf`: a read on the stack filled its room, so
+    /// more is waiting; back on the stack once the transport runs dry.
+    reading_bulk: bool,
     /// See [`TransportRead::reads_into_spare_capacity`].
     read_uninit: bool,
     /// Frames taken from the session and not yet written.
@@ -103,7 +96,8 @@ where
         Driver {
             shared,
             transport,
-            read_buf: BytesMut::new(),
+            read_buf: ReadBuffer::new(read_uninit),
+            reading_bulk: false,
             read_uninit,
             output,
             needs_flush: false,
@@ -247,72 +241,50 @@ where
     /// The transport is read without the lock held: handles stay usable
     /// while the driver waits on I/O.
     fn read(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
-        if self.read_buf.capacity() == 0 {
+        if !self.reading_bulk {
             let mut first = [0u8; FIRST_READ];
             let n = match self.transport.poll_read(cx, &mut first) {
                 Poll::Ready(result) => result?,
                 Poll::Pending => return Ok(false),
             };
             self.input(&first[..n]);
-            if n == FIRST_READ {
-                self.read_buf = if self.read_uninit {
-                    BytesMut::with_capacity(IO_BUFFER_SIZE)
-                } else {
-                    BytesMut::zeroed(IO_BUFFER_SIZE)
-                };
-            }
+            self.reading_bulk = n == FIRST_READ;
             return Ok(true);
         }
-        let (room, read) = if self.read_uninit {
-            let room = self.read_buf.capacity();
-            (room, self.transport.poll_read_buf(cx, &mut self.read_buf))
+        let room = self.read_buf.room();
+        let read = if self.read_uninit {
+            self.transport.poll_read_buf(cx, room)
         } else {
-            let room = self.read_buf.len();
-            (room, self.transport.poll_read(cx, &mut self.read_buf))
+            self.transport.poll_read(cx, room)
         };
         let n = match read {
             Poll::Ready(result) => result?,
             Poll::Pending => {
                 // Dry: back to reading on the stack, holding nothing.
-                self.read_buf = BytesMut::new();
+                self.read_buf.release();
+                self.reading_bulk = false;
                 return Ok(false);
             }
         };
-        if n * 4 >= room * 3 {
-            let mut input = std::mem::take(&mut self.read_buf);
-            input.truncate(n);
-            let mut inner = self.shared.lock();
-            let now = inner.now();
-            inner.session.handle_input_bytes(now, input.freeze());
-            inner.dispatch_events();
-            self.read_buf = if self.read_uninit {
-                BytesMut::with_capacity(IO_BUFFER_SIZE)
-            } else {
-                BytesMut::zeroed(IO_BUFFER_SIZE)
-            };
-        } else {
-            let input = std::mem::take(&mut self.read_buf);
-            self.input(&input[..n]);
-            self.read_buf = input;
-            if self.read_uninit {
-                self.read_buf.clear();
+        match self.read_buf.take(n) {
+            Some(input) => {
+                let mut inner = self.shared.lock();
+                let now = inner.now();
+                inner.session.handle_input_bytes(now, input);
+                inner.dispatch_events();
+            }
+            None => {
+                let mut inner = self.shared.lock();
+                self.read_closed |= feed(&mut inner, self.read_buf.read(n));
             }
         }
         Ok(true)
     }
 
-    /// Feeds copied input to the session; no input is the end of the
-    /// transport's.
+    /// Feeds copied input to the session (see [`feed`]).
     fn input(&mut self, bytes: &[u8]) {
         let mut inner = self.shared.lock();
-        let now = inner.now();
-        if bytes.is_empty() {
-            self.read_closed = true;
-            inner.session.handle_eof(now);
-        } else {
-            inner.session.handle_input(now, bytes);
-        }
-        inner.dispatch_events();
+        self.read_closed |= feed(&mut inner, bytes);
     }
 
     /// Whether the session is over and every byte it produced is out.
@@ -326,6 +298,19 @@ where
         self.done = true;
         self.shared.lock().driver_ended(lost);
     }
+}
+
+/// Feeds copied input to the session; no input is the end of the
+/// transport's, and then returns true.
+fn feed(inner: &mut Inner, bytes: &[u8]) -> bool {
+    let now = inner.now();
+    if bytes.is_empty() {
+        inner.session.handle_eof(now);
+    } else {
+        inner.session.handle_input(now, bytes);
+    }
+    inner.dispatch_events();
+    bytes.is_empty()
 }
 
 impl<T> Future for Driver<T>

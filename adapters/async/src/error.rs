@@ -5,6 +5,7 @@ use std::io;
 use std::sync::Arc;
 
 use muxplex::{CloseReason, Delivery, OpenError, PingError, ResetBy, StreamError};
+use muxplex_host::{SESSION_ENDED, open_error_kind, ping_error_kind, stream_error_kind};
 
 /// Why an operation on a [`Connection`](crate::Connection) or
 /// [`Stream`](crate::Stream) failed.
@@ -76,14 +77,15 @@ impl Error {
     /// The [`io::ErrorKind`] this error is reported as through I/O traits.
     pub fn io_kind(&self) -> io::ErrorKind {
         match self {
-            Error::Reset { .. } => io::ErrorKind::ConnectionReset,
-            Error::Finished => io::ErrorKind::BrokenPipe,
-            Error::Open(OpenError::PeerGoingAway) => io::ErrorKind::ConnectionRefused,
-            Error::Open(OpenError::Closing | OpenError::SessionClosed(_)) => {
-                io::ErrorKind::ConnectionAborted
-            }
-            Error::Open(_) | Error::Stream(_) | Error::Ping(_) => io::ErrorKind::Other,
-            Error::Closed { .. } | Error::DriverGone { .. } => io::ErrorKind::ConnectionAborted,
+            Error::Reset { by, delivery } => stream_error_kind(&StreamError::Reset {
+                by: *by,
+                delivery: *delivery,
+            }),
+            Error::Finished => stream_error_kind(&StreamError::Finished),
+            Error::Open(e) => open_error_kind(e),
+            Error::Stream(e) => stream_error_kind(e),
+            Error::Ping(e) => ping_error_kind(e),
+            Error::Closed { .. } | Error::DriverGone { .. } => SESSION_ENDED,
             Error::Transport { error, .. } => error.kind(),
             Error::PoolTimeout => io::ErrorKind::TimedOut,
             Error::PoolGaveUp => io::ErrorKind::NotConnected,

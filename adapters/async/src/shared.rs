@@ -8,35 +8,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant as StdInstant};
 
+use muxplex_host::HostClock;
+
 use muxplex::{CloseReason, Delivery, Event, Instant, PingError, Session, StreamId};
 
 use crate::error::{Error, TransportError};
 use crate::io::Timer;
-
-/// Maps host time onto the core's microsecond clock: the session's origin
-/// is the moment the connection was created, on the timer's clock.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Clock {
-    start: StdInstant,
-}
-
-impl Clock {
-    /// The host time `at` in the core's terms.
-    pub(crate) fn core_time(self, at: StdInstant) -> Instant {
-        let since = at.saturating_duration_since(self.start);
-        Instant::from_micros(u64::try_from(since.as_micros()).unwrap_or(u64::MAX))
-    }
-
-    /// A core deadline in host terms (saturating far in the future).
-    pub(crate) fn to_host(self, deadline: Instant) -> StdInstant {
-        let offset = Duration::from_micros(deadline.as_micros());
-        self.start
-            .checked_add(offset)
-            // Beyond what the host clock can represent: a year out is as
-            // good as never, and still a valid instant.
-            .unwrap_or_else(|| StdInstant::now() + Duration::from_secs(365 * 24 * 3600))
-    }
-}
 
 /// The tasks waiting on one stream. An entry exists only while a task
 /// waits: an idle stream costs the adapter nothing here (what a handle
@@ -87,7 +64,9 @@ pub(crate) struct Inner {
     /// The host time the timer's sleep is set for, if one was armed; see
     /// `poll_deadline`.
     armed: Option<StdInstant>,
-    clock: Clock,
+    /// The session's time 0 is the connection's creation, on the timer's
+    /// clock.
+    clock: HostClock,
     pub(crate) wakers: HashMap<StreamId, Wakers>,
     pub(crate) driver_waker: Option<Waker>,
     /// Tasks waiting in `accept_stream`.
@@ -427,7 +406,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(session: Session, timer: Box<dyn Timer + Send>) -> Arc<Self> {
-        let clock = Clock { start: timer.now() };
+        let clock = HostClock::new(timer.now());
         Arc::new(Shared {
             inner: Mutex::new(Inner {
                 session,

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use muxplex::{Event, Instant, Session, StreamError, StreamId, TransmitQueue};
 
+use muxplex_host::HostClock;
+
 use crate::output::write_all;
 
 /// Batches an application thread writes itself before it hands the rest
@@ -61,8 +63,8 @@ pub(crate) struct Shared {
     pub(crate) written_cv: Condvar,
     /// `ping` sleeps here for its answer.
     pub(crate) ping_cv: Condvar,
-    /// The origin of the session's clock.
-    origin: std::time::Instant,
+    /// The session's clock: time 0 is the connection's creation.
+    clock: HostClock,
 }
 
 /// The transport's write half (gone once the writer thread has closed it)
@@ -311,7 +313,7 @@ impl Shared {
             open_cv: Condvar::new(),
             written_cv: Condvar::new(),
             ping_cv: Condvar::new(),
-            origin: std::time::Instant::now(),
+            clock: HostClock::new(std::time::Instant::now()),
         }
     }
 
@@ -365,8 +367,7 @@ impl Shared {
         guard = match deadline {
             None => self.wait(&self.writer_cv, guard),
             Some(at) => {
-                let now = self.now();
-                let left = Duration::from_micros(at.as_micros().saturating_sub(now.as_micros()));
+                let left = at.saturating_duration_since(self.now());
                 let inner = self
                     .writer_cv
                     .wait_timeout(guard.into_inner(), left)
@@ -383,8 +384,7 @@ impl Shared {
 
     /// The session's clock: microseconds since the connection was made.
     pub(crate) fn now(&self) -> Instant {
-        let micros = self.origin.elapsed().as_micros();
-        Instant::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
+        self.clock.core_time(std::time::Instant::now())
     }
 
     /// What an application thread does after any command: hand each event
