@@ -118,7 +118,7 @@ pub use driver::Driver;
 pub use error::{Error, TransportError};
 pub use incoming::Incoming;
 pub use io::{Timer, TransportRead, TransportWrite};
-pub use split::{ReadHalf, WriteHalf};
+pub use split::{ReadHalf, WriteHalf, split};
 pub use stream::Stream;
 
 /// Re-exported so adapters and applications name one version of the core.

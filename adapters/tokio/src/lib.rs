@@ -353,38 +353,9 @@ macro_rules! tokio_io {
     };
 }
 
+tokio_io!(Stream);
 // `&Stream` too, so one task may read while another writes.
 tokio_io!(&Stream);
-
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let n = std::task::ready!(self.inner.poll_read(cx, buf.initialize_unfilled()))?;
-        buf.advance(n);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.inner.poll_write(cx, data).map_err(io::Error::from)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.inner.poll_flush(cx).map_err(io::Error::from)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.inner.poll_finish(cx).map_err(io::Error::from)
-    }
-}
 
 /// A tokio `AsyncRead + AsyncWrite` seen as a muxplex transport.
 #[derive(Debug)]
