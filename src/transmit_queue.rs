@@ -63,8 +63,9 @@ enum Segment {
 pub struct TransmitQueue {
     /// Empty (no allocation) while the queue is idle.
     copied: Vec<u8>,
-    /// The most `copied` grows to.
-    capacity: usize,
+    /// The most `copied` grows to (a `u32`, so the queue stays small: see
+    /// issue 12's idle connections).
+    capacity: u32,
     /// Bytes of `copied` in use by segments.
     used: usize,
     segments: VecDeque<Segment>,
@@ -107,10 +108,10 @@ impl TransmitQueue {
     /// the buffer go out in pieces, as the session gives them.
     #[must_use]
     pub fn with_capacity(vectored: bool, capacity: usize) -> Self {
-        let capacity = capacity.max(1);
+        let capacity = capacity.clamp(1, u32::MAX as usize);
         TransmitQueue {
             copied: Vec::new(),
-            capacity,
+            capacity: capacity as u32,
             used: 0,
             segments: VecDeque::new(),
             pending: 0,
@@ -123,7 +124,7 @@ impl TransmitQueue {
 
     /// The copy buffer's size for a light fill.
     fn small(&self) -> usize {
-        SMALL_COPY_BUFFER.min(self.capacity)
+        SMALL_COPY_BUFFER.min(self.capacity as usize)
     }
 
     /// Bytes taken from the session and not yet written.
@@ -161,7 +162,7 @@ impl TransmitQueue {
         if self.is_empty() {
             self.clear();
             let size = if self.heavy {
-                self.capacity
+                self.capacity as usize
             } else {
                 self.small()
             };
@@ -230,8 +231,11 @@ impl TransmitQueue {
     fn release_if_idle(&mut self) {
         if self.pending == 0 && !self.heavy {
             self.used = 0;
-            if self.capacity > SMALL_COPY_BUFFER {
+            if self.capacity as usize > SMALL_COPY_BUFFER {
                 self.copied = Vec::new();
+                // Its room for segments too (160 bytes and more, kept for
+                // good by an idle connection otherwise).
+                self.segments = VecDeque::new();
             }
         }
     }
@@ -370,9 +374,9 @@ mod tests {
         assert!(vectored.len() > len);
     }
 
-    /// An idle queue holds no copy buffer: none before the first fill, and
-    /// none once a light fill is written out; a heavy fill's large buffer is
-    /// kept until a light one follows.
+    /// An idle queue holds no copy buffer (nor room for segments): none
+    /// before the first fill, and none once a light fill is written out; a
+    /// heavy fill's large buffer is kept until a light one follows.
     #[test]
     fn the_copy_buffer_is_held_only_while_output_waits() {
         for vectored in [true, false] {
@@ -381,6 +385,7 @@ mod tests {
             let mut light = session_with(100);
             drain(&mut light, &mut queue, 1_000);
             assert_eq!(queue.copied.capacity(), 0, "vectored: {vectored}");
+            assert_eq!(queue.segments.capacity(), 0, "vectored: {vectored}");
 
             let mut heavy = session_with(200_000);
             drain(&mut heavy, &mut queue, 70_000);

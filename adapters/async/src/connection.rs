@@ -11,7 +11,7 @@ use muxplex::{CloseReason, Config, Delivery, Instant, OpenError, Role, Session};
 use crate::driver::Driver;
 use crate::error::Error;
 use crate::io::{Timer, TransportRead, TransportWrite};
-use crate::shared::{Shared, register_in};
+use crate::shared::{Shared, Waiting};
 use crate::stream::Stream;
 
 /// A handle on one multiplexed connection. Clones share the connection.
@@ -139,7 +139,7 @@ impl Connection {
             }
             Err(OpenError::Blocked) => {
                 // `OpenUnblocked` (or the session's end) wakes us.
-                register_in(&mut inner.open_wakers, cx.waker());
+                inner.waiters.register(Waiting::Open, cx.waker());
                 Poll::Pending
             }
             Err(error) => Poll::Ready(Err(Error::from_open(error, |reason, delivery| {
@@ -182,7 +182,7 @@ impl Connection {
             });
             return Poll::Ready(Err(error));
         }
-        register_in(&mut inner.accept_wakers, cx.waker());
+        inner.waiters.register(Waiting::Accept, cx.waker());
         Poll::Pending
     }
 
@@ -258,7 +258,7 @@ impl Connection {
             match inner.session.close_reason() {
                 Some(reason) if inner.driver_done => Poll::Ready(reason),
                 _ => {
-                    register_in(&mut inner.done_wakers, cx.waker());
+                    inner.waiters.register(Waiting::Done, cx.waker());
                     Poll::Pending
                 }
             }
@@ -279,7 +279,7 @@ impl Connection {
             if inner.session.is_peer_going_away() {
                 return Poll::Ready(Ok(()));
             }
-            register_in(&mut inner.closed_wakers, cx.waker());
+            inner.waiters.register(Waiting::GoingAway, cx.waker());
             Poll::Pending
         })
         .await
@@ -322,7 +322,7 @@ impl Connection {
     fn poll_driver_done(&self, cx: &mut Context<'_>) -> Poll<Result<CloseReason, Error>> {
         let mut inner = self.shared.lock();
         if !inner.driver_done {
-            register_in(&mut inner.done_wakers, cx.waker());
+            inner.waiters.register(Waiting::Done, cx.waker());
             return Poll::Pending;
         }
         // A finished driver always leaves an error behind: the session's

@@ -18,8 +18,8 @@ use crate::shared::{Inner, Lost, Shared, register};
 /// What the driver reads first, on the stack, while it holds no read
 /// buffer: an idle connection keeps no read memory, and a small message
 /// costs no allocation. A read that fills it means more is waiting, and the
-/// driver moves to a [`ReadBuffer`] (64 KiB, 256 KiB while reads fill it)
-/// until the transport runs dry.
+/// driver moves to a [`ReadBuffer`] of 64 KiB until the transport runs
+/// dry.
 const FIRST_READ: usize = 2 * 1024;
 
 /// Rounds of reading and writing in one poll before the driver yields, so
@@ -45,12 +45,11 @@ const COALESCE_BELOW: usize = 16 * 1024;
 pub struct Driver<T> {
     shared: Arc<Shared>,
     transport: T,
-    /// Where bulk input is read into (see [`ReadBuffer`]), released (no
-    /// allocation) while reads are small, which start on the stack.
-    read_buf: ReadBuffer,
-    /// Reads go to `read_buf`: a read on the stack filled its room, so
-    /// more is waiting; back on the stack once the transport runs dry.
-    reading_bulk: bool,
+    /// Where bulk input is read into (see [`ReadBuffer`]): made when a
+    /// read on the stack filled its room, so more is waiting, and dropped
+    /// once the transport runs dry. Boxed, so an idle driver's future is
+    /// that much smaller (issue 12: idle connections).
+    read_buf: Option<Box<ReadBuffer>>,
     /// See [`TransportRead::reads_into_spare_capacity`].
     read_uninit: bool,
     /// Frames taken from the session and not yet written.
@@ -62,7 +61,10 @@ pub struct Driver<T> {
     /// Since when the transport has taken none of the output waiting for
     /// it (a write or close that stays pending), for `Config::write_timeout`;
     /// once our output is closed, since when we wait for the peer's EOF.
-    write_stalled_since: Option<Instant>,
+    /// (As a flag and an instant rather than an `Option`, which takes a
+    /// word more: the future then fits a smaller tokio task, issue 12.)
+    write_stalled: bool,
+    write_stalled_at: Instant,
     /// Our direction of the transport is closed (after the session's last
     /// frames). The transport is still read, and what arrives discarded,
     /// until the peer's EOF: dropped with unread input, a TCP socket
@@ -96,13 +98,13 @@ where
         Driver {
             shared,
             transport,
-            read_buf: ReadBuffer::new(read_uninit),
-            reading_bulk: false,
+            read_buf: None,
             read_uninit,
             output,
             needs_flush: false,
             read_closed: false,
-            write_stalled_since: None,
+            write_stalled: false,
+            write_stalled_at: Instant::ZERO,
             output_closed: false,
             coalesced: false,
             yield_to_coalesce: false,
@@ -134,7 +136,7 @@ where
             // reached its deadline, so the session always finds the
             // deadline due and moves it: a fired timer cannot spin.
             let write_timeout = inner.session.config().write_timeout;
-            let stall_deadline = self.write_stalled_since.zip(write_timeout);
+            let stall_deadline = self.write_stalled_since().zip(write_timeout);
             let stall_deadline = stall_deadline.map(|(since, timeout)| since + timeout);
             let session_deadline = inner.session.poll_timeout();
             if let Some(deadline) = session_deadline.into_iter().chain(stall_deadline).min()
@@ -145,7 +147,7 @@ where
                     if self.output_closed {
                         // The peer never closed: stop waiting for it.
                         self.read_closed = true;
-                        self.write_stalled_since = None;
+                        self.write_stalled = false;
                         return Ok(true);
                     }
                     return Err(io::Error::new(
@@ -208,7 +210,7 @@ where
                     self.output.advance(n);
                     self.coalesced = false;
                     self.needs_flush = true;
-                    self.write_stalled_since = None;
+                    self.write_stalled = false;
                     progress = true;
                 }
                 Poll::Ready(Err(e)) => return Err(e),
@@ -229,11 +231,17 @@ where
         Ok(progress)
     }
 
+    /// See `write_stalled`.
+    fn write_stalled_since(&self) -> Option<Instant> {
+        self.write_stalled.then_some(self.write_stalled_at)
+    }
+
     /// The transport took none of the output offered: the write timeout
     /// runs from the first such moment until it takes some.
     fn note_write_stall(&mut self) {
-        if self.write_stalled_since.is_none() {
-            self.write_stalled_since = Some(self.shared.lock().now());
+        if !self.write_stalled {
+            self.write_stalled = true;
+            self.write_stalled_at = self.shared.lock().now();
         }
     }
 
@@ -241,17 +249,19 @@ where
     /// The transport is read without the lock held: handles stay usable
     /// while the driver waits on I/O.
     fn read(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
-        if !self.reading_bulk {
+        let Some(buffer) = &mut self.read_buf else {
             let mut first = [0u8; FIRST_READ];
             let n = match self.transport.poll_read(cx, &mut first) {
                 Poll::Ready(result) => result?,
                 Poll::Pending => return Ok(false),
             };
             self.input(&first[..n]);
-            self.reading_bulk = n == FIRST_READ;
+            if n == FIRST_READ {
+                self.read_buf = Some(Box::new(ReadBuffer::without_growth(self.read_uninit)));
+            }
             return Ok(true);
-        }
-        let room = self.read_buf.room();
+        };
+        let room = buffer.room();
         let read = if self.read_uninit {
             self.transport.poll_read_buf(cx, room)
         } else {
@@ -261,22 +271,18 @@ where
             Poll::Ready(result) => result?,
             Poll::Pending => {
                 // Dry: back to reading on the stack, holding nothing.
-                self.read_buf.release();
-                self.reading_bulk = false;
+                self.read_buf = None;
                 return Ok(false);
             }
         };
-        match self.read_buf.take(n) {
+        let mut inner = self.shared.lock();
+        match buffer.take(n) {
             Some(input) => {
-                let mut inner = self.shared.lock();
                 let now = inner.now();
                 inner.session.handle_input_bytes(now, input);
                 inner.dispatch_events();
             }
-            None => {
-                let mut inner = self.shared.lock();
-                self.read_closed |= feed(&mut inner, self.read_buf.read(n));
-            }
+            None => self.read_closed |= feed(&mut inner, buffer.read(n)),
         }
         Ok(true)
     }
@@ -348,7 +354,7 @@ where
                             }
                             this.output_closed = true;
                             // The write timeout now bounds the wait for EOF.
-                            this.write_stalled_since = None;
+                            this.write_stalled = false;
                             this.note_write_stall();
                             continue;
                         }

@@ -46,6 +46,42 @@ enum PingState {
     Answered(Duration),
 }
 
+/// What a task waiting on the connection (not on one stream) waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Waiting {
+    /// A stream to accept (`accept_stream`).
+    Accept,
+    /// Opening to be unblocked (`open_stream`).
+    Open,
+    /// The peer's GoAway or the session's end (`peer_going_away`).
+    GoingAway,
+    /// The driver to finish (`close`, `closed`).
+    Done,
+}
+
+/// The tasks waiting on the connection, in one list rather than one per
+/// kind of wait: an idle connection has none, and one empty list is a
+/// quarter of four (issue 12: idle connections).
+#[derive(Debug, Default)]
+pub(crate) struct Waiters(Vec<(Waiting, Waker)>);
+
+impl Waiters {
+    /// Adds the task of `waker`, waiting for `what`, unless it is there.
+    pub(crate) fn register(&mut self, what: Waiting, waker: &Waker) {
+        let known = |(waits, known): &(Waiting, Waker)| *waits == what && known.will_wake(waker);
+        if !self.0.iter().any(known) {
+            self.0.push((what, waker.clone()));
+        }
+    }
+
+    /// Wakes (and forgets) every task waiting for `what`.
+    pub(crate) fn wake(&mut self, what: Waiting) {
+        for (_, waker) in self.0.extract_if(.., |(waits, _)| *waits == what) {
+            waker.wake();
+        }
+    }
+}
+
 /// How the connection was lost besides what the session knows: the I/O
 /// error of a failed transport (the session records only that it failed),
 /// or a driver dropped before the session ended.
@@ -69,14 +105,8 @@ pub(crate) struct Inner {
     clock: HostClock,
     pub(crate) wakers: HashMap<StreamId, Wakers>,
     pub(crate) driver_waker: Option<Waker>,
-    /// Tasks waiting in `accept_stream`.
-    pub(crate) accept_wakers: Vec<Waker>,
-    /// Tasks waiting in `open_stream` while opening is blocked.
-    pub(crate) open_wakers: Vec<Waker>,
-    /// Tasks waiting in `closed`.
-    pub(crate) closed_wakers: Vec<Waker>,
-    /// Tasks waiting for the driver to finish (`close`).
-    pub(crate) done_wakers: Vec<Waker>,
+    /// Tasks waiting on the connection rather than on one stream.
+    pub(crate) waiters: Waiters,
     /// Our application pings, oldest first: at most the core's
     /// `max_outstanding_pings` unanswered, plus answers not yet collected.
     pings: VecDeque<PingWaiter>,
@@ -170,16 +200,16 @@ impl Inner {
     pub(crate) fn dispatch_events(&mut self) {
         while let Some(event) = self.session.poll_event() {
             match event {
-                Event::IncomingStream(_) => wake_all(&mut self.accept_wakers),
+                Event::IncomingStream(_) => self.waiters.wake(Waiting::Accept),
                 Event::Readable(id) => self.wake_one(id, |w| &mut w.read),
                 Event::Writable(id) => self.wake_one(id, |w| &mut w.write),
                 Event::StreamReset { id, .. } => self.wake_stream(id),
-                Event::OpenUnblocked => wake_all(&mut self.open_wakers),
+                Event::OpenUnblocked => self.waiters.wake(Waiting::Open),
                 // Waiting opens must fail now; whoever waits on the
                 // connection's fate (a pool's watcher) must learn it too.
                 Event::PeerGoingAway => {
-                    wake_all(&mut self.open_wakers);
-                    wake_all(&mut self.closed_wakers);
+                    self.waiters.wake(Waiting::Open);
+                    self.waiters.wake(Waiting::GoingAway);
                 }
                 Event::Closed(_) => self.wake_everyone(),
                 Event::Pong { rtt } => self.pong(rtt),
@@ -194,9 +224,9 @@ impl Inner {
         for (_, wakers) in self.wakers.drain() {
             wake_both(wakers);
         }
-        wake_all(&mut self.accept_wakers);
-        wake_all(&mut self.open_wakers);
-        wake_all(&mut self.closed_wakers);
+        self.waiters.wake(Waiting::Accept);
+        self.waiters.wake(Waiting::Open);
+        self.waiters.wake(Waiting::GoingAway);
         // An ended session forgets its pings: no pong will come for them.
         self.pings.retain_mut(|ping| match &mut ping.state {
             PingState::Waiting(waker) => {
@@ -326,8 +356,8 @@ impl Inner {
         self.session.close(now);
         self.dispatch_events();
         // Openers and acceptors fail now rather than at the end.
-        wake_all(&mut self.accept_wakers);
-        wake_all(&mut self.open_wakers);
+        self.waiters.wake(Waiting::Accept);
+        self.waiters.wake(Waiting::Open);
         self.wake_driver();
     }
 
@@ -351,7 +381,7 @@ impl Inner {
         self.driver_done = true;
         self.driver_waker = None;
         self.wake_everyone();
-        wake_all(&mut self.done_wakers);
+        self.waiters.wake(Waiting::Done);
     }
 
     /// Takes over a stream whose handle is gone: the core finishes our
@@ -374,12 +404,6 @@ fn wake_both(wakers: Wakers) {
         waker.wake();
     }
     if let Some(waker) = wakers.write {
-        waker.wake();
-    }
-}
-
-fn wake_all(wakers: &mut Vec<Waker>) {
-    for waker in wakers.drain(..) {
         waker.wake();
     }
 }
@@ -415,10 +439,7 @@ impl Shared {
                 clock,
                 wakers: HashMap::new(),
                 driver_waker: None,
-                accept_wakers: Vec::new(),
-                open_wakers: Vec::new(),
-                closed_wakers: Vec::new(),
-                done_wakers: Vec::new(),
+                waiters: Waiters::default(),
                 pings: VecDeque::new(),
                 next_ping: 0,
                 lost: None,

@@ -238,8 +238,9 @@ impl Connection {
 pub struct Stream {
     inner: muxplex_async::Stream,
     /// For a stream from a [`Pool`]: counts it in its session's load until
-    /// the stream is dropped (after `inner`, so it finishes first).
-    lease: Option<muxplex_async::pool::Lease>,
+    /// the stream is dropped (after `inner`, so it finishes first). Boxed,
+    /// so a stream from no pool is a word smaller (issue 12: idle streams).
+    lease: Option<Box<muxplex_async::pool::Lease>>,
 }
 
 impl From<muxplex_async::Stream> for Stream {
@@ -253,7 +254,7 @@ impl From<muxplex_async::pool::PooledStream> for Stream {
         let (inner, lease) = pooled.into_parts();
         Stream {
             inner,
-            lease: Some(lease),
+            lease: Some(Box::new(lease)),
         }
     }
 }
