@@ -405,6 +405,28 @@ mod tests {
         session
     }
 
+    /// Everything the queue gives, filling it on every turn, empty or not,
+    /// and writing at most `step` bytes of its first chunk; `each` looks at
+    /// the queue after every fill.
+    fn drain_filling(
+        session: &mut Session,
+        queue: &mut TransmitQueue,
+        step: usize,
+        mut each: impl FnMut(&TransmitQueue),
+    ) -> Vec<u8> {
+        let mut wire = Vec::new();
+        loop {
+            let took = queue.fill(session);
+            if !took && queue.is_empty() {
+                return wire;
+            }
+            each(queue);
+            let n = queue.first().len().min(step);
+            wire.extend_from_slice(&queue.first()[..n]);
+            queue.advance(n);
+        }
+    }
+
     /// Issue 13: filling a queue that still held bytes cleared it, so the
     /// frames it held were lost and the byte stream corrupted (in release
     /// builds; debug builds panicked on an assertion).
@@ -416,17 +438,7 @@ mod tests {
             let expected = drain(&mut reference, &mut TransmitQueue::new(vectored), 7_001);
             let mut session = session_with(len);
             let mut queue = TransmitQueue::new(vectored);
-            let mut wire = Vec::new();
-            loop {
-                // Fill on every turn, empty or not, and write a little.
-                let took = queue.fill(&mut session);
-                if !took && queue.is_empty() {
-                    break;
-                }
-                let n = queue.first().len().min(1_000);
-                wire.extend_from_slice(&queue.first()[..n]);
-                queue.advance(n);
-            }
+            let wire = drain_filling(&mut session, &mut queue, 1_000, |_| {});
             assert_eq!(wire, expected, "vectored: {vectored}");
         }
     }
@@ -445,17 +457,9 @@ mod tests {
             for vectored in [true, false] {
                 let mut session = session_with(len);
                 let mut queue = TransmitQueue::with_capacity(vectored, capacity);
-                let mut wire = Vec::new();
-                loop {
-                    let took = queue.fill(&mut session);
-                    if !took && queue.is_empty() {
-                        break;
-                    }
+                let wire = drain_filling(&mut session, &mut queue, 7, |queue| {
                     assert!(queue.pending() <= capacity, "capacity {capacity}");
-                    let n = queue.first().len().min(7);
-                    wire.extend_from_slice(&queue.first()[..n]);
-                    queue.advance(n);
-                }
+                });
                 assert_eq!(wire, expected, "capacity {capacity}");
             }
         }
