@@ -73,10 +73,9 @@ impl ReadBuffer {
     }
 
     /// Like [`new`](Self::new), but the buffer stays at 64 KiB: for a host
-    /// with many connections that read in bursts (a server's), where
-    /// 256 KiB buffers raised the peak memory of a burst of small frames
-    /// (issue 12's idle streams: 10,000 SYNs at once cost 518 bytes per
-    /// stream instead of 264) for no gain.
+    /// with many connections that read in bursts (a server's), where a
+    /// burst should not leave each of them with 256 KiB buffers. The async
+    /// driver reads this way, as it did before the buffer was shared.
     pub fn without_growth(into_spare_capacity: bool) -> Self {
         ReadBuffer {
             bulk_size: READ_BUFFER,
