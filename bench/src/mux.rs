@@ -176,7 +176,8 @@ impl MuxplexSmol {
         T: futures::io::AsyncRead + futures::io::AsyncWrite + Unpin + Send + 'static,
     {
         let config = muxplex_smol::Config::default();
-        let (connection, _driver) = muxplex_smol::Connection::spawn(io, role, config, tokio::spawn);
+        let (connection, driver) = muxplex_smol::Connection::new(io, role, config);
+        tokio::spawn(driver);
         MuxplexSmol(connection)
     }
 }

@@ -26,9 +26,8 @@ use crate::{Error, FuturesIo, SmolTimer};
 ///     let address = listener.local_addr()?;
 /// #   smol::spawn(async move {
 /// #       while let Ok((tcp, _)) = listener.accept().await {
-/// #           let (server, driver) = muxplex_smol::Connection::spawn(
+/// #           let server = muxplex_smol::Connection::spawn(
 /// #               tcp, muxplex_smol::Role::Server, muxplex_smol::Config::default(), smol::spawn);
-/// #           driver.detach();
 /// #           smol::spawn(async move {
 /// #               while let Ok(stream) = server.accept_stream().await {
 /// #                   smol::spawn(async move {

@@ -14,7 +14,7 @@ use crate::Role;
 #[cfg(feature = "tracing")]
 pub(crate) fn spawn_driver<F>(driver: F, role: Role, peer: Option<SocketAddr>)
 where
-    F: Future<Output = std::io::Result<()>> + Send + 'static,
+    F: Future<Output = Result<(), crate::Error>> + Send + 'static,
 {
     use tracing::Instrument as _;
     let span = tracing::info_span!(
@@ -29,7 +29,7 @@ where
 #[cfg(not(feature = "tracing"))]
 pub(crate) fn spawn_driver<F>(driver: F, _role: Role, _peer: Option<SocketAddr>)
 where
-    F: Future<Output = std::io::Result<()>> + Send + 'static,
+    F: Future<Output = Result<(), crate::Error>> + Send + 'static,
 {
     tokio::spawn(driver);
 }
