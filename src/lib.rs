@@ -78,6 +78,7 @@ mod config;
 mod error;
 mod event;
 pub mod frame;
+mod logging;
 mod pins;
 #[cfg(feature = "pool")]
 pub mod pool;
@@ -85,6 +86,7 @@ mod recv_buf;
 mod scheduler;
 mod send_buf;
 mod session;
+pub mod stats;
 mod stream;
 mod stream_id;
 mod time;
@@ -104,6 +106,7 @@ pub use session::{
     GOAWAY_INTERNAL_ERROR, GOAWAY_NORMAL, GOAWAY_PROTOCOL_ERROR, RESET_BUFFER_FULL, RESET_REFUSED,
     RESET_TIMEOUT, Session, Stream, StreamStatus,
 };
+pub use stats::{SessionStats, StreamStats};
 pub use stream_id::StreamId;
 pub use time::Instant;
 pub use transmit::Transmit;

@@ -9,10 +9,7 @@ use crate::pins::Pins;
 use crate::recv_buf::RecvBuffer;
 use crate::scheduler::Slot;
 use crate::send_buf::SendBuffer;
-use crate::time::Instant;
-
-/// `StreamState::last_grant` before any grant: a time no host reaches.
-pub(crate) const NEVER_GRANTED: Instant = Instant::from_micros(u64::MAX);
+use crate::stats::ByteCounts;
 
 /// How a stream was reset, kept until the application releases it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,11 +66,8 @@ pub(crate) struct StreamState {
     pub(crate) credit_to_return: u32,
     /// Received and not yet read, in order.
     pub(crate) recv_buf: RecvBuffer,
-    /// When we last granted the peer credit, to tell whether the window
-    /// limits its sending (see `Session::grow_window`).
-    /// [`NEVER_GRANTED`] before the first grant: one word, not two (an
-    /// `Option`), in every idle stream.
-    pub(crate) last_grant: Instant,
+    /// Payload bytes each way, for [`Stream::stats`](crate::Stream::stats).
+    pub(crate) bytes: ByteCounts,
     pub(crate) recv: RecvState,
 
     /// Set once the stream is reset; the state (its buffers dropped) stays
@@ -129,7 +123,7 @@ impl StreamState {
             recv_window_target: INITIAL_STREAM_WINDOW,
             credit_to_return: 0,
             recv_buf: RecvBuffer::default(),
-            last_grant: NEVER_GRANTED,
+            bytes: ByteCounts::default(),
             recv: RecvState::Open,
             reset: None,
             local,

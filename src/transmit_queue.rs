@@ -21,8 +21,8 @@ use crate::session::Session;
 const SMALL_COPY_BUFFER: usize = 8 * 1024;
 
 /// Size of the copy buffer once a fill used more than half of the small
-/// one: with copying only, one fill takes at most this much from the
-/// session.
+/// one, by default: with copying only, one fill takes at most this much
+/// from the session.
 const COPY_BUFFER: usize = 64 * 1024;
 
 /// Payloads up to this size are copied with their header; larger ones are
@@ -57,11 +57,15 @@ enum Segment {
 ///
 /// The copy buffer is allocated by the first fill and released once the
 /// queue is written out after a light fill, so an idle connection holds
-/// none; it grows to 64 KiB while fills are heavy.
+/// none; it grows to its capacity (64 KiB by default, see
+/// [`with_capacity`](Self::with_capacity)) while fills are heavy.
 #[derive(Debug)]
 pub struct TransmitQueue {
     /// Empty (no allocation) while the queue is idle.
     copied: Vec<u8>,
+    /// The most `copied` grows to (a `u32`, so the queue stays small: see
+    /// issue 12's idle connections).
+    capacity: u32,
     /// Bytes of `copied` in use by segments.
     used: usize,
     segments: VecDeque<Segment>,
@@ -92,15 +96,35 @@ impl TransmitQueue {
     /// is copied.
     #[must_use]
     pub fn new(vectored: bool) -> Self {
+        Self::with_capacity(vectored, COPY_BUFFER)
+    }
+
+    /// An empty queue whose copy buffer holds at most `capacity` bytes (at
+    /// least one, or no byte could move), for a host whose memory is
+    /// small: with every frame copied, that bounds what the queue holds
+    /// (shared payloads come on top, at most 256 KiB per fill). A queue of
+    /// at most 8 KiB keeps its buffer once it has one, sparing a small heap
+    /// the churn of releasing it after every light fill. Frames larger than
+    /// the buffer go out in pieces, as the session gives them.
+    #[must_use]
+    pub fn with_capacity(vectored: bool, capacity: usize) -> Self {
+        let capacity = capacity.clamp(1, u32::MAX as usize);
         TransmitQueue {
             copied: Vec::new(),
+            capacity: capacity as u32,
             used: 0,
             segments: VecDeque::new(),
             pending: 0,
-            vectored,
+            // Sharing payloads needs room for a header and a small frame.
+            vectored: vectored && capacity >= HEADER_LEN + COPY_LIMIT,
             first_only: 0,
             heavy: false,
         }
+    }
+
+    /// The copy buffer's size for a light fill.
+    fn small(&self) -> usize {
+        SMALL_COPY_BUFFER.min(self.capacity as usize)
     }
 
     /// Bytes taken from the session and not yet written.
@@ -138,9 +162,9 @@ impl TransmitQueue {
         if self.is_empty() {
             self.clear();
             let size = if self.heavy {
-                COPY_BUFFER
+                self.capacity as usize
             } else {
-                SMALL_COPY_BUFFER
+                self.small()
             };
             if self.copied.len() < size {
                 self.copied = vec![0; size];
@@ -148,9 +172,10 @@ impl TransmitQueue {
         }
         let before = self.pending;
         if !self.vectored {
+            self.compact();
             let n = session.poll_transmit(&mut self.copied[self.used..]);
             self.push_copied(n);
-            self.heavy = self.used > SMALL_COPY_BUFFER / 2;
+            self.heavy = self.used > self.small() / 2;
             self.release_if_idle();
             return n > 0;
         }
@@ -177,17 +202,41 @@ impl TransmitQueue {
                 self.segments.push_back(Segment::Shared(payload.clone()));
             }
         }
-        self.heavy = self.used > SMALL_COPY_BUFFER / 2;
+        self.heavy = self.used > self.small() / 2;
         self.release_if_idle();
         self.pending > before
     }
 
+    /// Moves what the transport has not taken yet to the front of the copy
+    /// buffer, so the fill behind it has all the room there is: with every
+    /// frame copied, the pending bytes are one segment. The copy is at most
+    /// one buffer per write, and only a partial write leaves anything.
+    fn compact(&mut self) {
+        if self.segments.len() != 1 {
+            return;
+        }
+        if let Some(Segment::Copied { start, end }) = self.segments.front_mut()
+            && *start > 0
+        {
+            self.copied.copy_within(*start..*end, 0);
+            *end -= *start;
+            *start = 0;
+            self.used = *end;
+        }
+    }
+
     /// Lets the copy buffer go once everything is written after a light
-    /// fill: nothing to keep it for.
+    /// fill: nothing to keep it for (but a small queue keeps it, see
+    /// [`with_capacity`](Self::with_capacity)).
     fn release_if_idle(&mut self) {
         if self.pending == 0 && !self.heavy {
-            self.copied = Vec::new();
             self.used = 0;
+            if self.capacity as usize > SMALL_COPY_BUFFER {
+                self.copied = Vec::new();
+                // Its room for segments too (160 bytes and more, kept for
+                // good by an idle connection otherwise).
+                self.segments = VecDeque::new();
+            }
         }
     }
 
@@ -325,9 +374,9 @@ mod tests {
         assert!(vectored.len() > len);
     }
 
-    /// An idle queue holds no copy buffer: none before the first fill, and
-    /// none once a light fill is written out; a heavy fill's large buffer is
-    /// kept until a light one follows.
+    /// An idle queue holds no copy buffer (nor room for segments): none
+    /// before the first fill, and none once a light fill is written out; a
+    /// heavy fill's large buffer is kept until a light one follows.
     #[test]
     fn the_copy_buffer_is_held_only_while_output_waits() {
         for vectored in [true, false] {
@@ -336,6 +385,7 @@ mod tests {
             let mut light = session_with(100);
             drain(&mut light, &mut queue, 1_000);
             assert_eq!(queue.copied.capacity(), 0, "vectored: {vectored}");
+            assert_eq!(queue.segments.capacity(), 0, "vectored: {vectored}");
 
             let mut heavy = session_with(200_000);
             drain(&mut heavy, &mut queue, 70_000);
@@ -355,6 +405,28 @@ mod tests {
         session
     }
 
+    /// Everything the queue gives, filling it on every turn, empty or not,
+    /// and writing at most `step` bytes of its first chunk; `each` looks at
+    /// the queue after every fill.
+    fn drain_filling(
+        session: &mut Session,
+        queue: &mut TransmitQueue,
+        step: usize,
+        mut each: impl FnMut(&TransmitQueue),
+    ) -> Vec<u8> {
+        let mut wire = Vec::new();
+        loop {
+            let took = queue.fill(session);
+            if !took && queue.is_empty() {
+                return wire;
+            }
+            each(queue);
+            let n = queue.first().len().min(step);
+            wire.extend_from_slice(&queue.first()[..n]);
+            queue.advance(n);
+        }
+    }
+
     /// Issue 13: filling a queue that still held bytes cleared it, so the
     /// frames it held were lost and the byte stream corrupted (in release
     /// builds; debug builds panicked on an assertion).
@@ -366,19 +438,44 @@ mod tests {
             let expected = drain(&mut reference, &mut TransmitQueue::new(vectored), 7_001);
             let mut session = session_with(len);
             let mut queue = TransmitQueue::new(vectored);
-            let mut wire = Vec::new();
-            loop {
-                // Fill on every turn, empty or not, and write a little.
-                let took = queue.fill(&mut session);
-                if !took && queue.is_empty() {
-                    break;
-                }
-                let n = queue.first().len().min(1_000);
-                wire.extend_from_slice(&queue.first()[..n]);
-                queue.advance(n);
-            }
+            let wire = drain_filling(&mut session, &mut queue, 1_000, |_| {});
             assert_eq!(wire, expected, "vectored: {vectored}");
         }
+    }
+
+    /// A queue of small capacity (the embedded adapter's) holds at most
+    /// that much, however the transport takes it, and loses nothing.
+    #[test]
+    fn a_small_queue_holds_at_most_its_capacity() {
+        let len = 20_000;
+        let expected = drain(
+            &mut session_with(len),
+            &mut TransmitQueue::new(false),
+            4_096,
+        );
+        for capacity in [1, 13, 100, 1_024] {
+            for vectored in [true, false] {
+                let mut session = session_with(len);
+                let mut queue = TransmitQueue::with_capacity(vectored, capacity);
+                let wire = drain_filling(&mut session, &mut queue, 7, |queue| {
+                    assert!(queue.pending() <= capacity, "capacity {capacity}");
+                });
+                assert_eq!(wire, expected, "capacity {capacity}");
+            }
+        }
+    }
+
+    /// What a partial write leaves moves to the front, so the next fill has
+    /// the whole buffer behind it.
+    #[test]
+    fn a_fill_after_a_partial_write_has_all_the_room() {
+        let mut session = session_with(10_000);
+        let mut queue = TransmitQueue::with_capacity(false, 100);
+        assert!(queue.fill(&mut session));
+        assert_eq!(queue.pending(), 100);
+        queue.advance(60);
+        assert!(queue.fill(&mut session));
+        assert_eq!(queue.pending(), 100);
     }
 
     #[test]

@@ -68,6 +68,7 @@ pub(crate) fn bulk(total: u64, streams: usize) -> io::Result<f64> {
     if received != per_stream * streams as u64 {
         return Err(io::Error::other(format!("received {received} bytes")));
     }
+    crate::report::record_session(client.stats());
     Ok(mb_per_s(received, elapsed))
 }
 
@@ -128,6 +129,7 @@ pub(crate) fn hello(streams: usize, concurrency: usize) -> io::Result<f64> {
     }
     let elapsed = started.elapsed();
     client.close();
+    crate::report::record_session(client.stats());
     Ok(streams as f64 / elapsed.as_secs_f64())
 }
 
@@ -157,6 +159,7 @@ pub(crate) fn rtt(round_trips: usize) -> io::Result<f64> {
     finish_and_wait(stream)?;
     join(echo)?;
     client.close();
+    crate::report::record_session(client.stats());
     Ok(elapsed.as_secs_f64() * 1e6 / round_trips as f64)
 }
 
@@ -218,5 +221,6 @@ pub(crate) fn rr_nagle(requests: usize) -> io::Result<f64> {
         }
     }
     let _server = join(serving)?;
+    crate::report::record_session(client.stats());
     Ok(crate::workload::p99_logging_p50(latencies))
 }

@@ -20,6 +20,13 @@ pub(crate) struct Pair {
     origin: Clock,
 }
 
+/// The client's counters go to the report when the pair goes.
+impl Drop for Pair {
+    fn drop(&mut self) {
+        crate::report::record_session(self.client.stats());
+    }
+}
+
 impl Pair {
     /// A fresh client and server with the default configuration.
     pub(crate) fn new() -> Self {

@@ -185,6 +185,9 @@ fn measure(case: &Case, sizes: &Sizes, round: usize) -> Option<Sample> {
     match result {
         Ok(value) => {
             eprintln!("{label} {value:>12.1} {:<9} ({took:.2} s)", scenario.unit());
+            if let Some(line) = report::take_session_line() {
+                eprintln!("{line}");
+            }
             Some(Sample {
                 scenario,
                 implementation: case.implementation,

@@ -113,6 +113,15 @@ impl AsyncMux for MuxplexTokio {
     }
 }
 
+/// The client end's counters go to the report when the connection goes.
+impl Drop for MuxplexTokio {
+    fn drop(&mut self) {
+        if self.0.role() == Role::Client {
+            crate::report::record_session(self.0.stats());
+        }
+    }
+}
+
 /// muxplex-smol, default configuration.
 ///
 /// It runs on the same tokio runtime, over the same tokio sockets, as every
@@ -150,6 +159,15 @@ impl AsyncMux for MuxplexSmol {
     }
 }
 
+/// The client end's counters go to the report when the connection goes.
+impl Drop for MuxplexSmol {
+    fn drop(&mut self) {
+        if self.0.role() == Role::Client {
+            crate::report::record_session(self.0.stats());
+        }
+    }
+}
+
 impl MuxplexSmol {
     /// A connection over a futures-io transport, its driver spawned on the
     /// current tokio runtime.
@@ -158,7 +176,8 @@ impl MuxplexSmol {
         T: futures::io::AsyncRead + futures::io::AsyncWrite + Unpin + Send + 'static,
     {
         let config = muxplex_smol::Config::default();
-        let (connection, _driver) = muxplex_smol::Connection::spawn(io, role, config, tokio::spawn);
+        let (connection, driver) = muxplex_smol::Connection::new(io, role, config);
+        tokio::spawn(driver);
         MuxplexSmol(connection)
     }
 }

@@ -1,6 +1,9 @@
 //! Medians, the table, the targets and the output files.
 
 use std::fmt::Write as _;
+use std::sync::Mutex;
+
+use muxplex::SessionStats;
 
 use crate::cases::{Case, Scenario};
 use crate::{Sample, Sizes, YAMUX_VERSION, YAMUX013_VERSION};
@@ -205,6 +208,50 @@ pub(crate) fn print_targets(medians: &[Median]) {
         }
     }
     println!();
+}
+
+/// The client session's counters from the muxplex case that ran last,
+/// recorded when its connection (or core pair) goes away.
+static LAST_SESSION: Mutex<Option<SessionStats>> = Mutex::new(None);
+
+/// Records a muxplex client session's counters at the end of a case.
+pub(crate) fn record_session(stats: SessionStats) {
+    *LAST_SESSION.lock().unwrap_or_else(|e| e.into_inner()) = Some(stats);
+}
+
+/// One line of the counters recorded during the case that just ran, if it
+/// was a muxplex one (none otherwise): what the client end sent and
+/// received, its streams, round trip, waits for room and peak buffers.
+pub(crate) fn take_session_line() -> Option<String> {
+    let stats = LAST_SESSION
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()?;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    let rtt = match (stats.pings.smoothed_rtt, stats.pings.min_rtt) {
+        (Some(smoothed), Some(min)) => format!("{:.3}/{:.3} ms", ms(smoothed), ms(min)),
+        _ => "-".to_string(),
+    };
+    let (sent, received) = (stats.sent.total(), stats.received.total());
+    let streams = stats.streams;
+    Some(format!(
+        "    client session: sent {} frames {:.1} MB, received {} frames {:.1} MB; \
+         streams opened {} refused {} reset {}; rtt (smoothed/min) {rtt}; \
+         window waits {} ({:.1} ms), budget waits {} ({:.1} ms); peak buffered in {} B, out {} B",
+        sent.frames,
+        sent.bytes as f64 / 1e6,
+        received.frames,
+        received.bytes as f64 / 1e6,
+        streams.opened,
+        streams.refused.total(),
+        streams.reset.total(),
+        stats.window_blocked.count,
+        ms(stats.window_blocked.time),
+        stats.budget_blocked.count,
+        ms(stats.budget_blocked.time),
+        stats.buffered.peak_received,
+        stats.buffered.peak_unsent,
+    ))
 }
 
 /// The medians as a JSON array of `{scenario, implementation, value,

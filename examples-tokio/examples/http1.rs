@@ -106,7 +106,7 @@ async fn serve(connection: Connection) -> Result<usize, BoxError> {
         result?;
         served += 1;
     }
-    expect_clean_end(connection.closed().await)?;
+    expect_clean_end(connection.closed().await?)?;
     Ok(served)
 }
 

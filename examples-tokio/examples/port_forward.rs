@@ -129,7 +129,7 @@ async fn remote_end(connection: Connection, target: SocketAddr) -> Result<u64, B
     for result in forwards.join_all().await {
         bytes += result?;
     }
-    expect_clean_end(connection.closed().await)?;
+    expect_clean_end(connection.closed().await?)?;
     Ok(bytes)
 }
 

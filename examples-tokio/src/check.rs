@@ -29,7 +29,7 @@ pub async fn serve_echo(connection: Connection) -> Result<usize, BoxError> {
     let results = echoes.join_all().await;
     let echoed = results.len();
     results.into_iter().collect::<io::Result<()>>()?;
-    expect_clean_end(connection.closed().await)?;
+    expect_clean_end(connection.closed().await?)?;
     Ok(echoed)
 }
 

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use super::Session;
 use crate::error::{CloseReason, Delivery, ResetBy, StreamError};
 use crate::pins::Pins;
+use crate::stats::StreamStats;
 use crate::stream::{RecvState, SendState, StreamState};
 use crate::stream_id::StreamId;
 use crate::time::Instant;
@@ -121,6 +122,7 @@ impl<'a> Stream<'a> {
         if self.freed {
             return Err(StreamError::Finished);
         }
+        let now = self.session.timers.now();
         let id = self.id;
         let session = &mut *self.session;
         let closed = session.close_reason();
@@ -133,16 +135,19 @@ impl<'a> Stream<'a> {
         let taken = room.min(len);
         if taken < len {
             stream.writer_blocked = true;
-            if budget_room < window_room.min(len) && !stream.budget_waiting {
+            let by_budget = budget_room < window_room.min(len);
+            if by_budget && !stream.budget_waiting {
                 stream.budget_waiting = true;
                 session.budget_waiters.push_back(id);
             }
+            session.stats.on_write_blocked(id, now, by_budget);
         }
         if taken == 0 && len > 0 {
             return Err(StreamError::Blocked);
         }
         put(stream, taken, room);
         session.send_total += taken;
+        session.stats.on_buffered_unsent(session.send_total);
         // Writable, so the session is open.
         super::queue_frames(id, stream, &mut session.control, &mut session.scheduler);
         Ok(taken)
@@ -244,6 +249,9 @@ impl<'a> Stream<'a> {
         let Some(stream) = self.session.remove_stream(self.id) else {
             return;
         };
+        self.session
+            .stats
+            .on_application_reset(self.id, &stream, code);
         if let Some(ack) = stream.reset_needs_frame() {
             self.session.queue_reset(self.id, code, ack);
         }
@@ -306,6 +314,19 @@ impl<'a> Stream<'a> {
             self.session.remove_stream(self.id);
         }
         over
+    }
+
+    /// The stream's counters: bytes each way, its windows now, what it
+    /// buffers and how long its writes waited for room. All zero, windows
+    /// included, once its state is freed.
+    pub fn stats(&self) -> StreamStats {
+        let now = self.session.timers.now();
+        self.session
+            .streams
+            .get(&self.id)
+            .map_or_else(StreamStats::default, |stream| {
+                self.session.stats.stream(self.id, stream, now)
+            })
     }
 
     /// What has become of the stream: open, finished by either end or

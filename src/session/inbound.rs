@@ -135,6 +135,7 @@ impl Session {
                     }
                 }
                 payload.remaining -= take;
+                self.stats.on_payload_in(take);
                 input = rest;
                 if payload.remaining == 0 {
                     let done = self.inbound.payload.take().expect("checked above");
@@ -167,10 +168,12 @@ impl Session {
     }
 
     fn protocol_error(&mut self, error: ProtocolError) {
+        self.stats.on_protocol_error(&error);
         self.end(CloseReason::Protocol(error), Some(GOAWAY_PROTOCOL_ERROR));
     }
 
     fn on_header(&mut self, now: Instant, header: Header) {
+        self.stats.on_frame_in(&header);
         match header.frame_type {
             FrameType::Data | FrameType::WindowUpdate => self.on_stream_header(header),
             FrameType::Ping => self.on_ping(now, header),
@@ -272,7 +275,9 @@ impl Session {
                     return self.skip_payload(header);
                 }
                 stream.recv_window -= payload_len;
+                self.stats.on_data_received(id, stream, payload_len);
                 self.buffered_total += payload_len as usize;
+                self.stats.on_buffered_received(self.buffered_total);
                 self.inbound.payload = Some(PayloadInProgress {
                     header,
                     remaining: payload_len as usize,
@@ -310,10 +315,13 @@ impl Session {
         let at_limit = self.accept_queue.len() >= self.config.accept_backlog
             || self.streams.len() >= self.config.max_streams;
         if self.is_closing() || at_limit {
+            let backlog_full = self.accept_queue.len() >= self.config.accept_backlog;
+            self.stats.on_refused(id, self.is_closing(), backlog_full);
             self.refuse_stream(id);
             return true;
         }
         self.insert_stream(id, StreamState::inbound());
+        self.stats.on_incoming();
         self.accept_queue.push_back(id);
         self.events.push_back(Event::IncomingStream(id));
         true

@@ -15,6 +15,7 @@ use crate::error::{CloseReason, Delivery, NoStream, OpenError, PingError, ResetB
 use crate::event::Event;
 use crate::pins::Pins;
 use crate::scheduler::{Scheduler, Slot};
+use crate::stats::{SessionStats, Stats};
 use crate::stream::{RecvState, ResetInfo, StreamState};
 use crate::stream_id::StreamId;
 use crate::time::Instant;
@@ -85,7 +86,9 @@ enum Phase {
 /// their part alive until then). The 512 B per stream covers its state (an
 /// idle stream measures about 130 B), its map entry and its entries in the
 /// control, scheduling, deadline and event queues; entries left behind by
-/// freed streams are swept once they could outnumber the live ones. Pings
+/// freed streams are swept once they could outnumber the live ones (a
+/// stream that waited for room or was granted credit also has an entry of
+/// about 100 B in the statistics' table, gone with the stream). Pings
 /// from the peer wait in a queue of at most [`Config::max_pending_pongs`];
 /// RSTs the session sends on its own (refused SYNs, streams over the buffer
 /// budget, timeouts) in one of at most `R = max(accept_backlog, 1024)`
@@ -148,6 +151,7 @@ pub struct Session {
     timers: Timers,
 
     events: VecDeque<Event>,
+    stats: Stats,
 }
 
 impl Session {
@@ -187,6 +191,7 @@ impl Session {
             next_ping_value: 0,
             timers: Timers::new(now),
             events: VecDeque::new(),
+            stats: Stats::default(),
         })
     }
 
@@ -277,6 +282,7 @@ impl Session {
         self.next_outbound_id = value.checked_add(2);
         let id = StreamId::new(value);
         self.insert_stream(id, StreamState::outbound());
+        self.stats.on_opened();
         self.unacked_outbound += 1;
         self.timers.stream_opened(id, &self.config);
         self.wake_stream(id);
@@ -292,6 +298,7 @@ impl Session {
                 continue;
             };
             stream.accepted = true;
+            self.stats.on_accepted();
             stream.ack_unsent = true;
             if let Some(reset) = stream.reset {
                 self.events.push_back(reset_event(id, reset));
@@ -357,6 +364,7 @@ impl Session {
         let value = self.next_ping_value;
         self.next_ping_value = value.wrapping_add(1);
         self.outstanding_pings.push_back((value, now, purpose));
+        self.stats.on_ping_sent();
         self.control.push_back(Control::Ping(value));
     }
 
@@ -373,6 +381,7 @@ impl Session {
         self.phase = Phase::Closing { deadline };
         while let Some(id) = self.accept_queue.pop_front() {
             if self.take_stream(id).is_some() {
+                self.stats.on_refused(id, true, false);
                 self.refuse_stream(id);
             }
         }
@@ -430,6 +439,14 @@ impl Session {
         self.end(CloseReason::TransportFailed, None);
     }
 
+    /// The session's counters: frames and bytes each way, streams opened,
+    /// refused and reset (by whom and why), pings and round trips, writes
+    /// that waited for room, bytes buffered and GoAways. Cheap: a copy.
+    pub fn stats(&self) -> SessionStats {
+        self.stats
+            .snapshot(self.rtt(), self.buffered_total, self.send_total)
+    }
+
     /// The smoothed round-trip time measured from pongs, once there is one.
     pub fn rtt(&self) -> Option<core::time::Duration> {
         self.timers.smoothed_rtt()
@@ -449,6 +466,7 @@ impl Session {
             return;
         }
         self.phase = Phase::Closed(reason);
+        self.stats.on_end(reason);
         self.control.clear();
         self.scheduler.clear();
         self.accept_queue.clear();
@@ -511,6 +529,7 @@ impl Session {
             return;
         }
         stream.writer_blocked = false;
+        self.stats.on_write_unblocked(id, self.timers.now());
         self.events.push_back(Event::Writable(id));
     }
 
@@ -568,6 +587,7 @@ impl Session {
         if stream.sched.is_queued() {
             self.scheduler.remove(stream.sched);
         }
+        self.stats.on_stream_freed(id, &stream, self.timers.now());
         if stream.awaits_ack() {
             self.ack_settled();
         }
@@ -674,6 +694,7 @@ impl Session {
             return;
         };
         if stream.reset.replace(reset).is_none() {
+            self.stats.on_reset(id, reset.by);
             self.running_streams -= 1;
         }
         self.buffered_total -= stream.recv_buf.len() as usize;

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use super::Session;
 use crate::frame::{Flags, FrameType, Header};
 use crate::scheduler::Slot;
-use crate::stream::{NEVER_GRANTED, RecvState, SendState};
+use crate::stream::{RecvState, SendState};
 use crate::stream_id::StreamId;
 use crate::transmit::{Control, Transmit};
 
@@ -56,7 +56,7 @@ impl Session {
     fn next_frame(&mut self) -> Option<Transmit> {
         while let Some(control) = self.control.pop_front() {
             if let Some(frame) = self.control_frame(control) {
-                return Some(frame);
+                return Some(self.stats.on_frame_out(frame));
             }
         }
         if self.is_closed() {
@@ -64,7 +64,7 @@ impl Session {
         }
         while let Some(id) = self.scheduler.pop() {
             if let Some(frame) = self.data_frame(id) {
-                return Some(frame);
+                return Some(self.stats.on_frame_out(frame));
             }
         }
         None
@@ -142,8 +142,7 @@ impl Session {
         let Some(stream) = self.streams.get_mut(&id) else {
             return 0;
         };
-        let previous = core::mem::replace(&mut stream.last_grant, now);
-        let previous = (previous != NEVER_GRANTED).then_some(previous);
+        let previous = self.stats.replace_last_grant(id, now);
         if stream.recv_window_target >= max_window {
             return 0;
         }
@@ -184,6 +183,7 @@ impl Session {
         // At most `max`, so within a u32 and the window.
         let len = payload.len() as u32;
         stream.send_window -= len;
+        self.stats.on_data_sent(id, stream, len);
         self.send_total -= payload.len();
         let flags = stream.take_open_flags();
         let header = Header::new(FrameType::Data, flags, id.get(), len);

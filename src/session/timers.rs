@@ -174,6 +174,7 @@ impl Session {
     pub(super) fn on_pong(&mut self, now: Instant, sent: Instant, purpose: PingPurpose) {
         let rtt = now.saturating_duration_since(sent);
         self.timers.rtt_sample(rtt);
+        self.stats.on_pong(rtt);
         match purpose {
             PingPurpose::Application => self.events.push_back(Event::Pong { rtt }),
             PingPurpose::KeepAlive => self.timers.keepalive_sent = None,

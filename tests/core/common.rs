@@ -146,7 +146,7 @@ pub(crate) fn reset_code(frames: &[Frame], stream: u32) -> Option<u32> {
 
 /// Cases per property test: `default`, or `MUXPLEX_PROPTEST_CASES` when set
 /// (CI runs the property tests deeper than a local `cargo test`).
-pub fn proptest_cases(default: u32) -> u32 {
+pub(crate) fn proptest_cases(default: u32) -> u32 {
     std::env::var("MUXPLEX_PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -32,6 +32,7 @@ mod protocol_errors;
 mod retry_safety;
 mod scheduling;
 mod shutdown;
+mod stats;
 mod stream_state;
 mod time_inputs;
 mod wire_audit;

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use muxplex::{CloseReason, Config, Delivery, Instant, OpenError, Role, Session};
+use muxplex::{CloseReason, Config, Delivery, Instant, OpenError, Role, Session, SessionStats};
 
 use crate::driver::Driver;
 use crate::error::Error;
 use crate::io::{Timer, TransportRead, TransportWrite};
-use crate::shared::{Shared, register_in};
+use crate::shared::{Shared, Waiting};
 use crate::stream::Stream;
 
 /// A handle on one multiplexed connection. Clones share the connection.
@@ -139,7 +139,7 @@ impl Connection {
             }
             Err(OpenError::Blocked) => {
                 // `OpenUnblocked` (or the session's end) wakes us.
-                register_in(&mut inner.open_wakers, cx.waker());
+                inner.waiters.register(Waiting::Open, cx.waker());
                 Poll::Pending
             }
             Err(error) => Poll::Ready(Err(Error::from_open(error, |reason, delivery| {
@@ -182,7 +182,7 @@ impl Connection {
             });
             return Poll::Ready(Err(error));
         }
-        register_in(&mut inner.accept_wakers, cx.waker());
+        inner.waiters.register(Waiting::Accept, cx.waker());
         Poll::Pending
     }
 
@@ -199,7 +199,7 @@ impl Connection {
     /// frames may not have left.
     pub async fn close(&self) -> Result<CloseReason, Error> {
         self.shared.lock().close();
-        poll_fn(|cx| self.poll_driver_done(cx)).await
+        self.closed().await
     }
 
     /// A bounded [`close`](Self::close): open streams may finish within
@@ -216,7 +216,7 @@ impl Connection {
             // Openers and acceptors fail now, the driver sees the deadline.
             inner.close();
         }
-        poll_fn(|cx| self.poll_driver_done(cx)).await
+        self.closed().await
     }
 
     /// Ends the session at once with GoAway(`code`) and returns without
@@ -239,14 +239,26 @@ impl Connection {
     /// direction of the transport is closed, or the transport failed (a
     /// stuck one within [`Config::write_timeout`](muxplex::Config)). A
     /// process may exit once it returns without cutting its last words
-    /// short. Returns why the session ended; it does not end it itself.
-    pub async fn closed(&self) -> CloseReason {
+    /// short. It does not end the session itself.
+    ///
+    /// Returns the driver's outcome: why the session ended when its end
+    /// went out cleanly, [`Error::Transport`] (with the transport's own
+    /// error) if the transport failed, [`Error::DriverGone`] if the driver
+    /// was dropped first. So a driver spawned and forgotten still has its
+    /// result seen.
+    pub async fn closed(&self) -> Result<CloseReason, Error> {
+        poll_fn(|cx| self.poll_driver_done(cx)).await
+    }
+
+    /// Why the session ended, once it has and its driver has finished,
+    /// whatever the driver's outcome (a pool redials on any end).
+    pub(crate) async fn ended(&self) -> CloseReason {
         poll_fn(|cx| {
             let mut inner = self.shared.lock();
             match inner.session.close_reason() {
                 Some(reason) if inner.driver_done => Poll::Ready(reason),
                 _ => {
-                    register_in(&mut inner.done_wakers, cx.waker());
+                    inner.waiters.register(Waiting::Done, cx.waker());
                     Poll::Pending
                 }
             }
@@ -267,7 +279,7 @@ impl Connection {
             if inner.session.is_peer_going_away() {
                 return Poll::Ready(Ok(()));
             }
-            register_in(&mut inner.closed_wakers, cx.waker());
+            inner.waiters.register(Waiting::GoingAway, cx.waker());
             Poll::Pending
         })
         .await
@@ -305,12 +317,20 @@ impl Connection {
         self.shared.lock().session.rtt()
     }
 
+    /// The session's counters ([`Session::stats`]): frames and bytes each
+    /// way, streams refused and reset (by whom and why), round trips,
+    /// writes that waited for the peer's window or the send budget, bytes
+    /// buffered, GoAways.
+    pub fn stats(&self) -> SessionStats {
+        self.shared.lock().session.stats()
+    }
+
     /// Ready once the driver has finished: why the session ended when it
     /// ended cleanly on the wire, the transport's error otherwise.
     fn poll_driver_done(&self, cx: &mut Context<'_>) -> Poll<Result<CloseReason, Error>> {
         let mut inner = self.shared.lock();
         if !inner.driver_done {
-            register_in(&mut inner.done_wakers, cx.waker());
+            inner.waiters.register(Waiting::Done, cx.waker());
             return Poll::Pending;
         }
         // A finished driver always leaves an error behind: the session's

@@ -2,28 +2,24 @@
 
 use std::fmt;
 
-use bytes::BytesMut;
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use muxplex::{Instant, TransmitQueue};
+use muxplex::{Delivery, Instant, TransmitQueue};
+use muxplex_host::ReadBuffer;
 
+use crate::error::{Error, TransportError};
 use crate::io::{TransportRead, TransportWrite};
-use crate::shared::{Lost, Shared, register};
-
-/// How many bytes the driver reads at a time. (Frames go out through a
-/// [`TransmitQueue`], which copies small frames into a 64 KiB buffer so
-/// that many of them cost one system call.)
-pub const IO_BUFFER_SIZE: usize = 64 * 1024;
+use crate::shared::{Inner, Lost, Shared, register};
 
 /// What the driver reads first, on the stack, while it holds no read
 /// buffer: an idle connection keeps no read memory, and a small message
 /// costs no allocation. A read that fills it means more is waiting, and the
-/// driver moves to a heap buffer of [`IO_BUFFER_SIZE`] until the transport
-/// runs dry.
+/// driver moves to a [`ReadBuffer`] of 64 KiB until the transport runs
+/// dry.
 const FIRST_READ: usize = 2 * 1024;
 
 /// Rounds of reading and writing in one poll before the driver yields, so
@@ -39,21 +35,21 @@ const COALESCE_BELOW: usize = 16 * 1024;
 ///
 /// Spawn it (or poll it alongside the application). It resolves once the
 /// session has ended and its last frames are out: `Ok(())` after a clean
-/// end (either side closed, or the peer's transport reached EOF), the
-/// transport's error otherwise. Dropping it early ends the connection:
-/// every waiting stream operation then fails instead of hanging.
+/// end (either side closed, or the peer's transport reached EOF),
+/// [`Error::Transport`] with the transport's own error otherwise. The same
+/// outcome is what [`Connection::closed`](crate::Connection::closed)
+/// returns, so a spawned driver's result is not lost with its task.
+/// Dropping it early ends the connection: every waiting stream operation
+/// then fails ([`Error::DriverGone`]) instead of hanging.
 #[must_use = "a driver moves no bytes unless it is polled or spawned"]
 pub struct Driver<T> {
     shared: Arc<Shared>,
     transport: T,
-    /// Where bulk input is read into, empty (no allocation) while reads
-    /// are small: its spare capacity when the transport reads into
-    /// uninitialized memory (`read_uninit`), else its length is the zeroed
-    /// room. A read that fills most of it is handed to the session whole,
-    /// as `Bytes` of its own, which keeps large payloads as slices of it
-    /// (no copy) and lets the session account what they pin; the next read
-    /// gets a new buffer. A shorter read is copied in and the buffer kept.
-    read_buf: BytesMut,
+    /// Where bulk input is read into (see [`ReadBuffer`]): made when a
+    /// read on the stack filled its room, so more is waiting, and dropped
+    /// once the transport runs dry. Boxed, so an idle driver's future is
+    /// that much smaller (issue 12: idle connections).
+    read_buf: Option<Box<ReadBuffer>>,
     /// See [`TransportRead::reads_into_spare_capacity`].
     read_uninit: bool,
     /// Frames taken from the session and not yet written.
@@ -65,7 +61,10 @@ pub struct Driver<T> {
     /// Since when the transport has taken none of the output waiting for
     /// it (a write or close that stays pending), for `Config::write_timeout`;
     /// once our output is closed, since when we wait for the peer's EOF.
-    write_stalled_since: Option<Instant>,
+    /// (As a flag and an instant rather than an `Option`, which takes a
+    /// word more: the future then fits a smaller tokio task, issue 12.)
+    write_stalled: bool,
+    write_stalled_at: Instant,
     /// Our direction of the transport is closed (after the session's last
     /// frames). The transport is still read, and what arrives discarded,
     /// until the peer's EOF: dropped with unread input, a TCP socket
@@ -99,12 +98,13 @@ where
         Driver {
             shared,
             transport,
-            read_buf: BytesMut::new(),
+            read_buf: None,
             read_uninit,
             output,
             needs_flush: false,
             read_closed: false,
-            write_stalled_since: None,
+            write_stalled: false,
+            write_stalled_at: Instant::ZERO,
             output_closed: false,
             coalesced: false,
             yield_to_coalesce: false,
@@ -136,7 +136,7 @@ where
             // reached its deadline, so the session always finds the
             // deadline due and moves it: a fired timer cannot spin.
             let write_timeout = inner.session.config().write_timeout;
-            let stall_deadline = self.write_stalled_since.zip(write_timeout);
+            let stall_deadline = self.write_stalled_since().zip(write_timeout);
             let stall_deadline = stall_deadline.map(|(since, timeout)| since + timeout);
             let session_deadline = inner.session.poll_timeout();
             if let Some(deadline) = session_deadline.into_iter().chain(stall_deadline).min()
@@ -147,7 +147,7 @@ where
                     if self.output_closed {
                         // The peer never closed: stop waiting for it.
                         self.read_closed = true;
-                        self.write_stalled_since = None;
+                        self.write_stalled = false;
                         return Ok(true);
                     }
                     return Err(io::Error::new(
@@ -210,7 +210,7 @@ where
                     self.output.advance(n);
                     self.coalesced = false;
                     self.needs_flush = true;
-                    self.write_stalled_since = None;
+                    self.write_stalled = false;
                     progress = true;
                 }
                 Poll::Ready(Err(e)) => return Err(e),
@@ -231,11 +231,17 @@ where
         Ok(progress)
     }
 
+    /// See `write_stalled`.
+    fn write_stalled_since(&self) -> Option<Instant> {
+        self.write_stalled.then_some(self.write_stalled_at)
+    }
+
     /// The transport took none of the output offered: the write timeout
     /// runs from the first such moment until it takes some.
     fn note_write_stall(&mut self) {
-        if self.write_stalled_since.is_none() {
-            self.write_stalled_since = Some(self.shared.lock().now());
+        if !self.write_stalled {
+            self.write_stalled = true;
+            self.write_stalled_at = self.shared.lock().now();
         }
     }
 
@@ -243,7 +249,7 @@ where
     /// The transport is read without the lock held: handles stay usable
     /// while the driver waits on I/O.
     fn read(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
-        if self.read_buf.capacity() == 0 {
+        let Some(buffer) = &mut self.read_buf else {
             let mut first = [0u8; FIRST_READ];
             let n = match self.transport.poll_read(cx, &mut first) {
                 Poll::Ready(result) => result?,
@@ -251,64 +257,40 @@ where
             };
             self.input(&first[..n]);
             if n == FIRST_READ {
-                self.read_buf = if self.read_uninit {
-                    BytesMut::with_capacity(IO_BUFFER_SIZE)
-                } else {
-                    BytesMut::zeroed(IO_BUFFER_SIZE)
-                };
+                self.read_buf = Some(Box::new(ReadBuffer::without_growth(self.read_uninit)));
             }
             return Ok(true);
-        }
-        let (room, read) = if self.read_uninit {
-            let room = self.read_buf.capacity();
-            (room, self.transport.poll_read_buf(cx, &mut self.read_buf))
+        };
+        let room = buffer.room();
+        let read = if self.read_uninit {
+            self.transport.poll_read_buf(cx, room)
         } else {
-            let room = self.read_buf.len();
-            (room, self.transport.poll_read(cx, &mut self.read_buf))
+            self.transport.poll_read(cx, room)
         };
         let n = match read {
             Poll::Ready(result) => result?,
             Poll::Pending => {
                 // Dry: back to reading on the stack, holding nothing.
-                self.read_buf = BytesMut::new();
+                self.read_buf = None;
                 return Ok(false);
             }
         };
-        if n * 4 >= room * 3 {
-            let mut input = std::mem::take(&mut self.read_buf);
-            input.truncate(n);
-            let mut inner = self.shared.lock();
-            let now = inner.now();
-            inner.session.handle_input_bytes(now, input.freeze());
-            inner.dispatch_events();
-            self.read_buf = if self.read_uninit {
-                BytesMut::with_capacity(IO_BUFFER_SIZE)
-            } else {
-                BytesMut::zeroed(IO_BUFFER_SIZE)
-            };
-        } else {
-            let input = std::mem::take(&mut self.read_buf);
-            self.input(&input[..n]);
-            self.read_buf = input;
-            if self.read_uninit {
-                self.read_buf.clear();
+        let mut inner = self.shared.lock();
+        match buffer.take(n) {
+            Some(input) => {
+                let now = inner.now();
+                inner.session.handle_input_bytes(now, input);
+                inner.dispatch_events();
             }
+            None => self.read_closed |= feed(&mut inner, buffer.read(n)),
         }
         Ok(true)
     }
 
-    /// Feeds copied input to the session; no input is the end of the
-    /// transport's.
+    /// Feeds copied input to the session (see [`feed`]).
     fn input(&mut self, bytes: &[u8]) {
         let mut inner = self.shared.lock();
-        let now = inner.now();
-        if bytes.is_empty() {
-            self.read_closed = true;
-            inner.session.handle_eof(now);
-        } else {
-            inner.session.handle_input(now, bytes);
-        }
-        inner.dispatch_events();
+        self.read_closed |= feed(&mut inner, bytes);
     }
 
     /// Whether the session is over and every byte it produced is out.
@@ -324,11 +306,24 @@ where
     }
 }
 
+/// Feeds copied input to the session; no input is the end of the
+/// transport's, and then returns true.
+fn feed(inner: &mut Inner, bytes: &[u8]) -> bool {
+    let now = inner.now();
+    if bytes.is_empty() {
+        inner.session.handle_eof(now);
+    } else {
+        inner.session.handle_input(now, bytes);
+    }
+    inner.dispatch_events();
+    bytes.is_empty()
+}
+
 impl<T> Future for Driver<T>
 where
     T: TransportRead + TransportWrite + Unpin,
 {
-    type Output = io::Result<()>;
+    type Output = Result<(), Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
@@ -359,7 +354,7 @@ where
                             }
                             this.output_closed = true;
                             // The write timeout now bounds the wait for EOF.
-                            this.write_stalled_since = None;
+                            this.write_stalled = false;
                             this.note_write_stall();
                             continue;
                         }
@@ -371,8 +366,12 @@ where
                     return Poll::Pending;
                 }
                 Err(e) => {
-                    this.finish(Some(Lost::Transport(e.kind())));
-                    return Poll::Ready(Err(e));
+                    let error = TransportError::from(e);
+                    this.finish(Some(Lost::Transport(error.clone())));
+                    return Poll::Ready(Err(Error::Transport {
+                        error,
+                        delivery: Delivery::NotDelivered,
+                    }));
                 }
             }
         }
@@ -387,6 +386,9 @@ impl<T> Drop for Driver<T> {
         if self.done {
             return;
         }
-        self.shared.lock().driver_ended(Some(Lost::DriverGone));
+        // Dropped while only waiting for the peer's EOF, everything of ours
+        // is out: nothing was lost.
+        let lost = (!self.output_closed).then_some(Lost::DriverGone);
+        self.shared.lock().driver_ended(lost);
     }
 }

@@ -2,8 +2,10 @@
 
 use std::fmt;
 use std::io;
+use std::sync::Arc;
 
 use muxplex::{CloseReason, Delivery, OpenError, PingError, ResetBy, StreamError};
+use muxplex_host::{SESSION_ENDED, open_error_kind, ping_error_kind, stream_error_kind};
 
 /// Why an operation on a [`Connection`](crate::Connection) or
 /// [`Stream`](crate::Stream) failed.
@@ -13,7 +15,7 @@ use muxplex::{CloseReason, Delivery, OpenError, PingError, ResetBy, StreamError}
 /// can decide whether a retry is safe. Connection-level failures (opening,
 /// accepting) report [`Delivery::NotDelivered`]: nothing of theirs reached
 /// the peer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
     /// The stream was reset.
@@ -44,10 +46,14 @@ pub enum Error {
         /// Whether the peer's application may have the stream.
         delivery: Delivery,
     },
-    /// The transport failed; the session is over.
+    /// The transport failed; the session is over. The transport's own
+    /// error is kept whole, message and [`source`](std::error::Error::source)
+    /// chain included (a TLS layer's "peer closed connection without
+    /// sending TLS close_notify" stays that, not a bare `UnexpectedEof`),
+    /// and is this error's source.
     Transport {
-        /// The kind of I/O error the transport reported.
-        kind: io::ErrorKind,
+        /// The I/O error the transport reported.
+        error: TransportError,
         /// Whether the peer's application may have the stream.
         delivery: Delivery,
     },
@@ -71,15 +77,16 @@ impl Error {
     /// The [`io::ErrorKind`] this error is reported as through I/O traits.
     pub fn io_kind(&self) -> io::ErrorKind {
         match self {
-            Error::Reset { .. } => io::ErrorKind::ConnectionReset,
-            Error::Finished => io::ErrorKind::BrokenPipe,
-            Error::Open(OpenError::PeerGoingAway) => io::ErrorKind::ConnectionRefused,
-            Error::Open(OpenError::Closing | OpenError::SessionClosed(_)) => {
-                io::ErrorKind::ConnectionAborted
-            }
-            Error::Open(_) | Error::Stream(_) | Error::Ping(_) => io::ErrorKind::Other,
-            Error::Closed { .. } | Error::DriverGone { .. } => io::ErrorKind::ConnectionAborted,
-            Error::Transport { kind, .. } => *kind,
+            Error::Reset { by, delivery } => stream_error_kind(&StreamError::Reset {
+                by: *by,
+                delivery: *delivery,
+            }),
+            Error::Finished => stream_error_kind(&StreamError::Finished),
+            Error::Open(e) => open_error_kind(e),
+            Error::Stream(e) => stream_error_kind(e),
+            Error::Ping(e) => ping_error_kind(e),
+            Error::Closed { .. } | Error::DriverGone { .. } => SESSION_ENDED,
+            Error::Transport { error, .. } => error.kind(),
             Error::PoolTimeout => io::ErrorKind::TimedOut,
             Error::PoolGaveUp => io::ErrorKind::NotConnected,
         }
@@ -141,8 +148,8 @@ impl fmt::Display for Error {
             Error::Closed { reason, delivery } => {
                 write!(f, "connection closed: {reason} ({delivery})")
             }
-            Error::Transport { kind, delivery } => {
-                write!(f, "transport failed: {kind} ({delivery})")
+            Error::Transport { error, delivery } => {
+                write!(f, "transport failed: {error} ({delivery})")
             }
             Error::DriverGone { delivery } => {
                 write!(f, "connection driver was dropped ({delivery})")
@@ -160,14 +167,57 @@ impl std::error::Error for Error {
             Error::Open(e) => Some(e),
             Error::Stream(e) => Some(e),
             Error::Ping(e) => Some(e),
+            Error::Transport { error, .. } => Some(error.get_ref()),
             _ => None,
         }
     }
 }
 
 impl From<Error> for io::Error {
-    /// Keeps the [`Error`] inside, so callers can downcast to it.
+    /// Keeps the [`Error`] inside, so callers can downcast to it; a
+    /// transport failure keeps its kind, its message and, as the inner
+    /// error's [`source`](std::error::Error::source), the transport's own
+    /// error.
     fn from(error: Error) -> Self {
         io::Error::new(error.io_kind(), error)
+    }
+}
+
+/// The I/O error a transport failed with, shared by every handle that
+/// reports it (an `io::Error` cannot be cloned). Two compare equal when
+/// they are the same error, or have the same kind and message.
+#[derive(Clone, Debug)]
+pub struct TransportError(Arc<io::Error>);
+
+impl TransportError {
+    /// The transport's error.
+    pub fn get_ref(&self) -> &io::Error {
+        &self.0
+    }
+
+    /// Its kind.
+    pub fn kind(&self) -> io::ErrorKind {
+        self.0.kind()
+    }
+}
+
+impl From<io::Error> for TransportError {
+    fn from(error: io::Error) -> Self {
+        TransportError(Arc::new(error))
+    }
+}
+
+impl PartialEq for TransportError {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+            || (self.kind() == other.kind() && self.0.to_string() == other.0.to_string())
+    }
+}
+
+impl Eq for TransportError {}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
     }
 }

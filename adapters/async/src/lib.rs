@@ -10,8 +10,8 @@
 //!
 //! - The session lives behind one `std::sync::Mutex`, with the wakers of
 //!   every task waiting on a stream, on `accept`, or on the driver.
-//! - The [`Driver`] reads the transport into the session ([`IO_BUFFER_SIZE`]
-//!   bytes at a time), writes its frames through a
+//! - The [`Driver`] reads the transport into the session (small reads on
+//!   the stack, bulk into a [`muxplex_host::ReadBuffer`]), writes its frames through a
 //!   [`muxplex::TransmitQueue`] (vectored, many small frames per write),
 //!   and sleeps until the session's next deadline.
 //! - Host time comes from the [`Timer`] (so a runtime's virtual clock, such
@@ -114,11 +114,11 @@ mod split;
 mod stream;
 
 pub use connection::Connection;
-pub use driver::{Driver, IO_BUFFER_SIZE};
-pub use error::Error;
+pub use driver::Driver;
+pub use error::{Error, TransportError};
 pub use incoming::Incoming;
 pub use io::{Timer, TransportRead, TransportWrite};
-pub use split::{ReadHalf, WriteHalf};
+pub use split::{ReadHalf, WriteHalf, split};
 pub use stream::Stream;
 
 /// Re-exported so adapters and applications name one version of the core.

@@ -8,35 +8,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant as StdInstant};
 
+use muxplex_host::HostClock;
+
 use muxplex::{CloseReason, Delivery, Event, Instant, PingError, Session, StreamId};
 
-use crate::error::Error;
+use crate::error::{Error, TransportError};
 use crate::io::Timer;
-
-/// Maps host time onto the core's microsecond clock: the session's origin
-/// is the moment the connection was created, on the timer's clock.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Clock {
-    start: StdInstant,
-}
-
-impl Clock {
-    /// The host time `at` in the core's terms.
-    pub(crate) fn core_time(self, at: StdInstant) -> Instant {
-        let since = at.saturating_duration_since(self.start);
-        Instant::from_micros(u64::try_from(since.as_micros()).unwrap_or(u64::MAX))
-    }
-
-    /// A core deadline in host terms (saturating far in the future).
-    pub(crate) fn to_host(self, deadline: Instant) -> StdInstant {
-        let offset = Duration::from_micros(deadline.as_micros());
-        self.start
-            .checked_add(offset)
-            // Beyond what the host clock can represent: a year out is as
-            // good as never, and still a valid instant.
-            .unwrap_or_else(|| StdInstant::now() + Duration::from_secs(365 * 24 * 3600))
-    }
-}
 
 /// The tasks waiting on one stream. An entry exists only while a task
 /// waits: an idle stream costs the adapter nothing here (what a handle
@@ -69,12 +46,48 @@ enum PingState {
     Answered(Duration),
 }
 
-/// How the connection was lost besides what the session knows: the I/O
-/// error's kind of a failed transport (the session records only that it
-/// failed), or a driver dropped before the session ended.
+/// What a task waiting on the connection (not on one stream) waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Waiting {
+    /// A stream to accept (`accept_stream`).
+    Accept,
+    /// Opening to be unblocked (`open_stream`).
+    Open,
+    /// The peer's GoAway or the session's end (`peer_going_away`).
+    GoingAway,
+    /// The driver to finish (`close`, `closed`).
+    Done,
+}
+
+/// The tasks waiting on the connection, in one list rather than one per
+/// kind of wait: an idle connection has none, and one empty list is a
+/// quarter of four (issue 12: idle connections).
+#[derive(Debug, Default)]
+pub(crate) struct Waiters(Vec<(Waiting, Waker)>);
+
+impl Waiters {
+    /// Adds the task of `waker`, waiting for `what`, unless it is there.
+    pub(crate) fn register(&mut self, what: Waiting, waker: &Waker) {
+        let known = |(waits, known): &(Waiting, Waker)| *waits == what && known.will_wake(waker);
+        if !self.0.iter().any(known) {
+            self.0.push((what, waker.clone()));
+        }
+    }
+
+    /// Wakes (and forgets) every task waiting for `what`.
+    pub(crate) fn wake(&mut self, what: Waiting) {
+        for (_, waker) in self.0.extract_if(.., |(waits, _)| *waits == what) {
+            waker.wake();
+        }
+    }
+}
+
+/// How the connection was lost besides what the session knows: the I/O
+/// error of a failed transport (the session records only that it failed),
+/// or a driver dropped before the session ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Lost {
-    Transport(std::io::ErrorKind),
+    Transport(TransportError),
     DriverGone,
 }
 
@@ -87,17 +100,13 @@ pub(crate) struct Inner {
     /// The host time the timer's sleep is set for, if one was armed; see
     /// `poll_deadline`.
     armed: Option<StdInstant>,
-    clock: Clock,
+    /// The session's time 0 is the connection's creation, on the timer's
+    /// clock.
+    clock: HostClock,
     pub(crate) wakers: HashMap<StreamId, Wakers>,
     pub(crate) driver_waker: Option<Waker>,
-    /// Tasks waiting in `accept_stream`.
-    pub(crate) accept_wakers: Vec<Waker>,
-    /// Tasks waiting in `open_stream` while opening is blocked.
-    pub(crate) open_wakers: Vec<Waker>,
-    /// Tasks waiting in `closed`.
-    pub(crate) closed_wakers: Vec<Waker>,
-    /// Tasks waiting for the driver to finish (`close`).
-    pub(crate) done_wakers: Vec<Waker>,
+    /// Tasks waiting on the connection rather than on one stream.
+    pub(crate) waiters: Waiters,
     /// Our application pings, oldest first: at most the core's
     /// `max_outstanding_pings` unanswered, plus answers not yet collected.
     pings: VecDeque<PingWaiter>,
@@ -158,8 +167,11 @@ impl Inner {
     /// stream whose delivery was `delivery`: the transport's own failure
     /// when there was one, since the core only knows that input ended.
     pub(crate) fn closed_error(&self, reason: CloseReason, delivery: Delivery) -> Error {
-        match self.lost {
-            Some(Lost::Transport(kind)) => Error::Transport { kind, delivery },
+        match &self.lost {
+            Some(Lost::Transport(error)) => Error::Transport {
+                error: error.clone(),
+                delivery,
+            },
             Some(Lost::DriverGone) => Error::DriverGone { delivery },
             None => Error::Closed { reason, delivery },
         }
@@ -188,16 +200,16 @@ impl Inner {
     pub(crate) fn dispatch_events(&mut self) {
         while let Some(event) = self.session.poll_event() {
             match event {
-                Event::IncomingStream(_) => wake_all(&mut self.accept_wakers),
+                Event::IncomingStream(_) => self.waiters.wake(Waiting::Accept),
                 Event::Readable(id) => self.wake_one(id, |w| &mut w.read),
                 Event::Writable(id) => self.wake_one(id, |w| &mut w.write),
                 Event::StreamReset { id, .. } => self.wake_stream(id),
-                Event::OpenUnblocked => wake_all(&mut self.open_wakers),
+                Event::OpenUnblocked => self.waiters.wake(Waiting::Open),
                 // Waiting opens must fail now; whoever waits on the
                 // connection's fate (a pool's watcher) must learn it too.
                 Event::PeerGoingAway => {
-                    wake_all(&mut self.open_wakers);
-                    wake_all(&mut self.closed_wakers);
+                    self.waiters.wake(Waiting::Open);
+                    self.waiters.wake(Waiting::GoingAway);
                 }
                 Event::Closed(_) => self.wake_everyone(),
                 Event::Pong { rtt } => self.pong(rtt),
@@ -212,9 +224,9 @@ impl Inner {
         for (_, wakers) in self.wakers.drain() {
             wake_both(wakers);
         }
-        wake_all(&mut self.accept_wakers);
-        wake_all(&mut self.open_wakers);
-        wake_all(&mut self.closed_wakers);
+        self.waiters.wake(Waiting::Accept);
+        self.waiters.wake(Waiting::Open);
+        self.waiters.wake(Waiting::GoingAway);
         // An ended session forgets its pings: no pong will come for them.
         self.pings.retain_mut(|ping| match &mut ping.state {
             PingState::Waiting(waker) => {
@@ -344,17 +356,18 @@ impl Inner {
         self.session.close(now);
         self.dispatch_events();
         // Openers and acceptors fail now rather than at the end.
-        wake_all(&mut self.accept_wakers);
-        wake_all(&mut self.open_wakers);
+        self.waiters.wake(Waiting::Accept);
+        self.waiters.wake(Waiting::Open);
         self.wake_driver();
     }
 
     /// The driver will not run again: end the session if it has not ended
-    /// (a transport failure as such; `lost` keeps the I/O error's kind) and
-    /// wake everyone, so no handle waits for progress that cannot come.
+    /// (a transport failure as such) and wake everyone, so no handle waits
+    /// for progress that cannot come. `lost` is kept even after a clean end
+    /// of the session: its last frames may not have left, which `close` and
+    /// `closed` must report.
     pub(crate) fn driver_ended(&mut self, lost: Option<Lost>) {
         if !self.session.is_closed() {
-            self.lost = lost;
             let now = self.now();
             match lost {
                 Some(Lost::Transport(_)) => self.session.handle_transport_error(now),
@@ -362,10 +375,13 @@ impl Inner {
             }
             self.dispatch_events();
         }
+        if lost.is_some() {
+            self.lost = lost;
+        }
         self.driver_done = true;
         self.driver_waker = None;
         self.wake_everyone();
-        wake_all(&mut self.done_wakers);
+        self.waiters.wake(Waiting::Done);
     }
 
     /// Takes over a stream whose handle is gone: the core finishes our
@@ -392,12 +408,6 @@ fn wake_both(wakers: Wakers) {
     }
 }
 
-fn wake_all(wakers: &mut Vec<Waker>) {
-    for waker in wakers.drain(..) {
-        waker.wake();
-    }
-}
-
 /// Stores `waker` in `slot`, reusing the old one if it wakes the same task.
 pub(crate) fn register(slot: &mut Option<Waker>, waker: &Waker) {
     match slot {
@@ -420,7 +430,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(session: Session, timer: Box<dyn Timer + Send>) -> Arc<Self> {
-        let clock = Clock { start: timer.now() };
+        let clock = HostClock::new(timer.now());
         Arc::new(Shared {
             inner: Mutex::new(Inner {
                 session,
@@ -429,10 +439,7 @@ impl Shared {
                 clock,
                 wakers: HashMap::new(),
                 driver_waker: None,
-                accept_wakers: Vec::new(),
-                open_wakers: Vec::new(),
-                closed_wakers: Vec::new(),
-                done_wakers: Vec::new(),
+                waiters: Waiters::default(),
                 pings: VecDeque::new(),
                 next_ping: 0,
                 lost: None,

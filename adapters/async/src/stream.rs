@@ -2,8 +2,8 @@
 //! runtime adapters wrap in their I/O traits.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -39,10 +39,15 @@ pub struct Stream {
     /// shared state, so that an idle stream costs the adapter no memory.
     /// A reset by the peer or the session, and the session's end, are the
     /// core's to remember: it keeps a reset stream until this handle goes.
+    /// With `RESET`, also the delivery of the application's own reset (see
+    /// [`DELIVERY_SHIFT`]).
     flags: AtomicU8,
-    /// The application's own reset, once `RESET` is set: the core frees a
-    /// stream the application resets, so only this handle remembers it.
-    own_reset: Mutex<Option<Error>>,
+    /// The code of the application's own reset, once `RESET` is set: the
+    /// core frees a stream the application resets, so only this handle
+    /// remembers it. Kept as a code and two bits of `flags` rather than an
+    /// `Error` behind a lock, so a handle is 24 bytes (issue 12: idle
+    /// streams).
+    reset_code: AtomicU32,
 }
 
 /// Writes of at least this many bytes are copied outside the lock.
@@ -58,8 +63,17 @@ const WAKE_AFTER_READ: usize = 1024;
 const EOF: u8 = 1;
 /// Our direction was finished.
 const FINISHED: u8 = 2;
-/// The application reset the stream; `own_reset` holds the error.
+/// The application reset the stream, with `reset_code`.
 const RESET: u8 = 4;
+/// Where the delivery of the application's own reset sits in `flags`:
+/// two bits, `DELIVERIES` in order.
+const DELIVERY_SHIFT: u8 = 3;
+/// The deliveries a reset records, by their code in `flags`.
+const DELIVERIES: [Delivery; 3] = [
+    Delivery::NotDelivered,
+    Delivery::MaybeDelivered,
+    Delivery::Delivered,
+];
 
 impl fmt::Debug for Stream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -74,7 +88,7 @@ impl Stream {
             id,
             shared,
             flags: AtomicU8::new(0),
-            own_reset: Mutex::new(None),
+            reset_code: AtomicU32::new(0),
         }
     }
 
@@ -88,10 +102,17 @@ impl Stream {
 
     /// The application's own reset, if it reset the stream.
     fn error(&self) -> Option<Error> {
-        if !self.has(RESET) {
+        let flags = self.flags.load(Ordering::Relaxed);
+        if flags & RESET == 0 {
             return None;
         }
-        *self.own_reset.lock().unwrap_or_else(|p| p.into_inner())
+        let delivery = DELIVERIES[usize::from(flags >> DELIVERY_SHIFT) & 3];
+        Some(Error::Reset {
+            by: ResetBy::Application {
+                code: self.reset_code.load(Ordering::Relaxed),
+            },
+            delivery,
+        })
     }
 
     /// The stream's id (odd when the client opened it, even for the server).
@@ -276,11 +297,13 @@ impl Stream {
         }
         let delivery = stream.delivery();
         stream.reset(code);
-        *self.own_reset.lock().unwrap_or_else(|p| p.into_inner()) = Some(Error::Reset {
-            by: ResetBy::Application { code },
-            delivery,
-        });
-        self.set(RESET);
+        let delivery = DELIVERIES
+            .iter()
+            .position(|known| *known == delivery)
+            // A delivery this adapter does not know yet: the cautious one.
+            .unwrap_or(1) as u8;
+        self.reset_code.store(code, Ordering::Relaxed);
+        self.set(RESET | delivery << DELIVERY_SHIFT);
         // Whoever waits on this stream must see the reset now.
         inner.wake_stream(self.id);
         inner.wake_driver();

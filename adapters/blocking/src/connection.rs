@@ -7,10 +7,10 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-use muxplex::{CloseReason, Config, Instant, OpenError, Role, Session};
+use muxplex::{CloseReason, Config, Instant, OpenError, PingError, Role, Session, SessionStats};
 
 use crate::driver;
-use crate::error::open_error;
+use crate::error::{open_error, ping_error};
 use crate::shared::Shared;
 use crate::stream::Stream;
 
@@ -300,10 +300,48 @@ impl Connection {
         self.shared().lock().session.is_closed()
     }
 
+    /// Measures the round-trip time: sends a ping and blocks until its
+    /// answer. Each answer also updates the smoothed estimate,
+    /// [`rtt`](Self::rtt).
+    ///
+    /// Fails with the [`PingError`] inside: `Other` when
+    /// [`Config::max_outstanding_pings`] pings (this end's keepalive pings
+    /// included) already await their answer, `ConnectionAborted` once the
+    /// session has ended, including while the ping waits: a connection
+    /// that ends never leaves it blocked. Several threads may ping at once;
+    /// answers are matched to pings in the order the pings were sent, as
+    /// peers answer them.
+    pub fn ping(&self) -> io::Result<Duration> {
+        let shared = self.shared();
+        let mut state = shared.lock();
+        let now = shared.now();
+        state.session.ping(now).map_err(ping_error)?;
+        let number = state.pings_sent;
+        state.pings_sent += 1;
+        state = shared.after_command(state);
+        loop {
+            if let Some(at) = state.answers.iter().position(|&(n, _)| n == number) {
+                return Ok(state.answers.swap_remove(at).1);
+            }
+            if let Some(reason) = state.session.close_reason() {
+                return Err(ping_error(PingError::SessionClosed(reason)));
+            }
+            state = shared.wait_counted(&shared.ping_cv, state, |s| &mut s.pinging);
+        }
+    }
+
     /// The smoothed round-trip time, once a ping of this end (keepalive,
-    /// or the session's own window sizing) was answered.
+    /// the session's own window sizing, or [`ping`](Self::ping)) was
+    /// answered.
     pub fn rtt(&self) -> Option<Duration> {
         self.shared().lock().session.rtt()
+    }
+
+    /// The session's counters ([`muxplex::Session::stats`]): frames and
+    /// bytes each way, streams refused and reset (by whom and why), round
+    /// trips, writes that waited for room, bytes buffered, GoAways.
+    pub fn stats(&self) -> SessionStats {
+        self.shared().lock().session.stats()
     }
 
     /// Which end of the transport this is.

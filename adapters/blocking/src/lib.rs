@@ -85,7 +85,7 @@ pub use muxplex;
 pub use muxplex as core;
 /// Core types that appear in this crate's API and errors.
 pub use muxplex::{
-    CloseReason, Config, Delivery, OpenError, PingError, Role, StreamError, StreamId,
+    CloseReason, Config, Delivery, OpenError, PingError, Role, SessionStats, StreamError, StreamId,
 };
 /// This adapter's error: blocking calls report `std::io::Error`, with the
 /// core's error ([`OpenError`], [`StreamError`]) inside where there is one.

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use muxplex::{Event, Instant, Session, StreamError, StreamId, TransmitQueue};
 
+use muxplex_host::HostClock;
+
 use crate::output::write_all;
 
 /// Batches an application thread writes itself before it hands the rest
@@ -59,8 +61,10 @@ pub(crate) struct Shared {
     pub(crate) open_cv: Condvar,
     /// `flush` and `close` sleep here for the writes' progress.
     pub(crate) written_cv: Condvar,
-    /// The origin of the session's clock.
-    origin: std::time::Instant,
+    /// `ping` sleeps here for its answer.
+    pub(crate) ping_cv: Condvar,
+    /// The session's clock: time 0 is the connection's creation.
+    clock: HostClock,
 }
 
 /// The transport's write half (gone once the writer thread has closed it)
@@ -121,10 +125,19 @@ pub(crate) struct State {
     /// yet; and until when it sleeps (`None`: until woken).
     writer_asleep: bool,
     writer_deadline: Option<Instant>,
-    /// Threads asleep on `accept_cv`, `open_cv` and `written_cv`.
+    /// Threads asleep on `accept_cv`, `open_cv`, `written_cv` and `ping_cv`.
     pub(crate) accepting: usize,
     pub(crate) opening: usize,
     pub(crate) flushing: usize,
+    pub(crate) pinging: usize,
+    /// Application pings sent, and pongs received: the core reports a pong
+    /// without saying which ping it answers, and peers answer in order, so
+    /// the n-th pong (counting from 0) answers the n-th ping.
+    pub(crate) pings_sent: u64,
+    pongs_received: u64,
+    /// Answers not yet collected by their `ping` call: (ping number,
+    /// round-trip time); at most `Config::max_outstanding_pings`.
+    pub(crate) answers: Vec<(u64, Duration)>,
     /// Notifications to make once the lock is released.
     wakeups: Wakeups,
 }
@@ -138,6 +151,7 @@ struct Wakeups {
     accept: bool,
     open: bool,
     written: bool,
+    ping: bool,
 }
 
 thread_local! {
@@ -148,7 +162,12 @@ thread_local! {
 
 impl Wakeups {
     fn is_empty(&self) -> bool {
-        !(!self.streams.is_empty() || self.writer || self.accept || self.open || self.written)
+        !(!self.streams.is_empty()
+            || self.writer
+            || self.accept
+            || self.open
+            || self.written
+            || self.ping)
     }
 
     fn stream(&mut self, cv: &Arc<Condvar>) {
@@ -169,11 +188,13 @@ impl Wakeups {
             accept: self.accept,
             open: self.open,
             written: self.written,
+            ping: self.ping,
         };
         self.writer = false;
         self.accept = false;
         self.open = false;
         self.written = false;
+        self.ping = false;
         taken
     }
 
@@ -194,6 +215,9 @@ impl Wakeups {
         }
         if self.written {
             shared.written_cv.notify_all();
+        }
+        if self.ping {
+            shared.ping_cv.notify_all();
         }
     }
 }
@@ -274,6 +298,10 @@ impl Shared {
                 accepting: 0,
                 opening: 0,
                 flushing: 0,
+                pinging: 0,
+                pings_sent: 0,
+                pongs_received: 0,
+                answers: Vec::new(),
                 wakeups: Wakeups::default(),
             }),
             output: Mutex::new(Output {
@@ -284,7 +312,8 @@ impl Shared {
             accept_cv: Condvar::new(),
             open_cv: Condvar::new(),
             written_cv: Condvar::new(),
-            origin: std::time::Instant::now(),
+            ping_cv: Condvar::new(),
+            clock: HostClock::new(std::time::Instant::now()),
         }
     }
 
@@ -338,8 +367,7 @@ impl Shared {
         guard = match deadline {
             None => self.wait(&self.writer_cv, guard),
             Some(at) => {
-                let now = self.now();
-                let left = Duration::from_micros(at.as_micros().saturating_sub(now.as_micros()));
+                let left = at.saturating_duration_since(self.now());
                 let inner = self
                     .writer_cv
                     .wait_timeout(guard.into_inner(), left)
@@ -356,8 +384,7 @@ impl Shared {
 
     /// The session's clock: microseconds since the connection was made.
     pub(crate) fn now(&self) -> Instant {
-        let micros = self.origin.elapsed().as_micros();
-        Instant::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
+        self.clock.core_time(std::time::Instant::now())
     }
 
     /// What an application thread does after any command: hand each event
@@ -390,10 +417,19 @@ impl Shared {
                     self.accept_cv.notify_all();
                     self.open_cv.notify_all();
                     self.written_cv.notify_all();
+                    self.ping_cv.notify_all();
                     // It closes the transport once the last frames are out.
                     self.wake_writer(state);
                 }
-                // Pongs answer pings nobody here sends.
+                Event::Pong { rtt } => {
+                    // Only application pings raise pong events.
+                    let answered = state.pongs_received;
+                    state.pongs_received += 1;
+                    state.answers.push((answered, rtt));
+                    if state.pinging > 0 {
+                        state.wakeups.ping = true;
+                    }
+                }
                 _ => {}
             }
         }

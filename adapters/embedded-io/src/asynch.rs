@@ -8,11 +8,10 @@ use core::pin::pin;
 use core::task::Poll;
 
 use embedded_io_async::{Read, Write};
-use muxplex::{Event, Instant, Session};
+use muxplex::{Event, Instant, Session, TransmitQueue};
 
 use crate::DEFAULT_BUFFER_SIZE;
 use crate::error::Error;
-use crate::outbox::Outbox;
 
 /// The host's monotonic clock and timer, so the driver needs no runtime.
 ///
@@ -61,7 +60,7 @@ pub struct AsyncDriver<R, W, C> {
     clock: C,
     session: Session,
     input: Box<[u8]>,
-    output: Outbox,
+    output: TransmitQueue,
     /// Whether bytes were written since the writer was last flushed.
     unflushed: bool,
 }
@@ -97,7 +96,8 @@ where
             clock,
             session,
             input: vec![0; read.max(1)].into_boxed_slice(),
-            output: Outbox::new(write),
+            // embedded-io has no vectored writes: every frame is copied.
+            output: TransmitQueue::with_capacity(false, write),
             unflushed: false,
         }
     }
@@ -134,7 +134,7 @@ where
                 self.session.handle_timeout(now);
                 continue;
             }
-            self.output.refill(&mut self.session);
+            self.output.fill(&mut self.session);
             match self.wait().await? {
                 Wake::Read(0) => self.session.handle_eof(self.clock.now()),
                 Wake::Read(n) => {
@@ -143,7 +143,7 @@ where
                 }
                 Wake::Wrote(0) => return Err(Error::WriteZero),
                 Wake::Wrote(n) => {
-                    self.output.consume(n);
+                    self.output.advance(n);
                     self.unflushed = true;
                 }
                 Wake::Flushed => self.unflushed = false,
@@ -158,14 +158,14 @@ where
     /// host whose peer may have stopped reading races it against a timer.
     pub async fn flush(&mut self) -> Result<(), Error<R::Error>> {
         loop {
-            self.output.refill(&mut self.session);
+            self.output.fill(&mut self.session);
             if self.output.is_empty() {
                 break;
             }
-            let n = self.writer.write(self.output.pending()).await;
+            let n = self.writer.write(self.output.first()).await;
             match n.map_err(Error::Write)? {
                 0 => return Err(Error::WriteZero),
-                n => self.output.consume(n),
+                n => self.output.advance(n),
             }
             self.unflushed = true;
         }
@@ -180,7 +180,7 @@ where
     /// finishing a flush), and the session's next deadline.
     async fn wait(&mut self) -> Result<Wake, Error<R::Error>> {
         let deadline = self.session.poll_timeout();
-        let output = self.output.pending();
+        let output = self.output.first();
         let unflushed = self.unflushed;
         let (writer, clock) = (&mut self.writer, &self.clock);
         let mut read = pin!(self.reader.read(&mut self.input));

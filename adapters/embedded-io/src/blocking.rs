@@ -5,11 +5,10 @@ use alloc::boxed::Box;
 use alloc::vec;
 
 use embedded_io::{Read, ReadReady, Write, WriteReady};
-use muxplex::{Instant, Session};
+use muxplex::{Instant, Session, TransmitQueue};
 
 use crate::DEFAULT_BUFFER_SIZE;
 use crate::error::Error;
-use crate::outbox::Outbox;
 
 /// At most this many reads per [`Driver::poll`]: a peer that sends without
 /// pause must not keep `poll` from returning to the host's loop (or from
@@ -37,7 +36,7 @@ pub struct Driver<T> {
     transport: T,
     session: Session,
     input: Box<[u8]>,
-    output: Outbox,
+    output: TransmitQueue,
 }
 
 impl<T> Driver<T>
@@ -59,7 +58,8 @@ where
             transport,
             session,
             input: vec![0; read.max(1)].into_boxed_slice(),
-            output: Outbox::new(write),
+            // embedded-io has no vectored writes: every frame is copied.
+            output: TransmitQueue::with_capacity(false, write),
         }
     }
 
@@ -142,17 +142,17 @@ where
 
     fn send(&mut self) -> Result<(), Error<T::Error>> {
         loop {
-            self.output.refill(&mut self.session);
+            self.output.fill(&mut self.session);
             if self.output.is_empty() || !self.transport.write_ready().map_err(Error::Write)? {
                 return Ok(());
             }
             match self
                 .transport
-                .write(self.output.pending())
+                .write(self.output.first())
                 .map_err(Error::Write)?
             {
                 0 => return Err(Error::WriteZero),
-                n => self.output.consume(n),
+                n => self.output.advance(n),
             }
         }
     }

@@ -133,7 +133,6 @@ extern crate alloc;
 mod asynch;
 mod blocking;
 mod error;
-mod outbox;
 
 pub use asynch::{AsyncDriver, Clock};
 pub use blocking::Driver;

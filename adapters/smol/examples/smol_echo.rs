@@ -30,10 +30,8 @@ fn main() -> io::Result<()> {
         let server = smol::spawn(async move {
             let (tcp, peer) = listener.accept().await?;
             println!("server: TCP connection from {peer}");
-            // A smol task is cancelled when its handle is dropped, so the
-            // driver's handle is kept until the end.
-            let (connection, _driver) =
-                Connection::spawn(tcp, Role::Server, Config::default(), smol::spawn);
+            // The driver's task is detached: it runs until the session ends.
+            let connection = Connection::spawn(tcp, Role::Server, Config::default(), smol::spawn);
             let mut echoes = Vec::new();
             // Ends with an error once the client closes the connection.
             while let Ok(stream) = connection.accept_stream().await {
@@ -42,13 +40,12 @@ fn main() -> io::Result<()> {
             for task in echoes {
                 task.await;
             }
-            println!("server: session ended ({})", connection.closed().await);
+            println!("server: session ended ({})", connection.closed().await?);
             io::Result::Ok(())
         });
 
         let tcp = TcpStream::connect(address).await?;
-        let (connection, _driver) =
-            Connection::spawn(tcp, Role::Client, Config::default(), smol::spawn);
+        let connection = Connection::spawn(tcp, Role::Client, Config::default(), smol::spawn);
         let started = Instant::now();
         let clients: Vec<_> = (0..STREAMS)
             .map(|i| {

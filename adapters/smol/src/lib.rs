@@ -14,7 +14,7 @@
 //!     // The server echoes every stream it accepts.
 //!     let server = smol::spawn(async move {
 //!         let (tcp, _) = listener.accept().await?;
-//!         let (server, _driver) = Connection::spawn(tcp, Role::Server, Config::default(), smol::spawn);
+//!         let server = Connection::spawn(tcp, Role::Server, Config::default(), smol::spawn);
 //!         // Ends with an error once the client has closed the connection.
 //!         while let Ok(stream) = server.accept_stream().await {
 //!             smol::spawn(async move {
@@ -29,8 +29,8 @@
 //!     });
 //!
 //!     let tcp = TcpStream::connect(address).await?;
-//!     // Keep (or detach) the driver's task: a dropped smol task is cancelled.
-//!     let (client, _driver) = Connection::spawn(tcp, Role::Client, Config::default(), smol::spawn);
+//!     // The driver's task is detached: it runs until the connection ends.
+//!     let client = Connection::spawn(tcp, Role::Client, Config::default(), smol::spawn);
 //!     let mut stream = client.open_stream().await?;
 //!     stream.write_all(b"hello").await?;
 //!     stream.close().await?; // half-close: we send no more
@@ -49,7 +49,7 @@
 //! [`Connection::new`] returns the connection and its [`Driver`], a future
 //! that moves the bytes; run it on any executor. [`Connection::spawn`]
 //! hands it to a spawn function of your choice (`smol::spawn`, an
-//! `Executor`'s `spawn`, ...). Timers come from async-io, whose reactor
+//! `Executor`'s `spawn`, ...) and detaches the task. Timers come from async-io, whose reactor
 //! smol runs. Streams are [`muxplex_async::Stream`] itself, which
 //! implements the futures-io traits: `close` finishes our direction (FIN)
 //! and reading goes on; dropping a stream finishes it too, so what was
@@ -74,10 +74,10 @@ pub use muxplex::pool::{
     EndpointInfo, Policy, PoolConfig, PoolStats, SessionInfo, SessionState, Weights,
 };
 pub use muxplex::{
-    CloseReason, Config, Delivery, OpenError, PingError, Role, StreamError, StreamId,
+    CloseReason, Config, Delivery, OpenError, PingError, Role, SessionStats, StreamError, StreamId,
 };
 pub use muxplex_async::pool::{BoxFuture, PoolOptions, PooledStream, Retryable};
-pub use muxplex_async::{Error, Incoming, ReadHalf, Stream, WriteHalf};
+pub use muxplex_async::{Error, Incoming, ReadHalf, Stream, TransportError, WriteHalf};
 pub use pool::Pool;
 
 /// The future that drives a connection over transport `T`; see
@@ -104,20 +104,20 @@ impl Connection {
         (Connection { inner }, driver)
     }
 
-    /// Like [`new`](Self::new), handing the driver to `spawn` and returning
-    /// what it returns, such as a task handle: pass `smol::spawn`, or
-    /// `|driver| executor.spawn(driver)`.
-    ///
-    /// A smol `Task` cancels its future when dropped, so keep the handle
-    /// (awaiting it gives the driver's result) or call `detach` on it.
-    #[must_use = "a dropped smol task cancels the driver: keep or detach it"]
-    pub fn spawn<T, S, R>(io: T, role: Role, config: Config, spawn: S) -> (Connection, R)
+    /// Like [`new`](Self::new), handing the driver to `spawn` (`smol::spawn`,
+    /// or `|driver| executor.spawn(driver)`) and detaching its task, so the
+    /// driver runs until the connection ends: a smol `Task` dropped by
+    /// mistake would cancel it, and writes would then be buffered for a
+    /// driver that never sends them. The driver's outcome is what
+    /// [`closed`](Self::closed) returns.
+    pub fn spawn<T, S>(io: T, role: Role, config: Config, spawn: S) -> Connection
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-        S: FnOnce(Driver<T>) -> R,
+        S: FnOnce(Driver<T>) -> async_task::Task<Result<(), Error>>,
     {
         let (connection, driver) = Self::new(io, role, config);
-        (connection, spawn(driver))
+        spawn(driver).detach();
+        connection
     }
 
     /// Opens a stream, waiting while too many await the peer's ACK; see
@@ -173,8 +173,10 @@ impl Connection {
         self.inner.abort(code);
     }
 
-    /// Waits until the session has ended, however it ends, and returns why.
-    pub async fn closed(&self) -> CloseReason {
+    /// Waits until the session has ended, however it ends, and its driver
+    /// has finished; returns the driver's outcome: why the session ended,
+    /// or the transport's error. See [`muxplex_async::Connection::closed`].
+    pub async fn closed(&self) -> Result<CloseReason, Error> {
         self.inner.closed().await
     }
 
@@ -205,6 +207,11 @@ impl Connection {
     /// The smoothed round-trip time, once a ping of this end was answered.
     pub fn rtt(&self) -> Option<Duration> {
         self.inner.rtt()
+    }
+
+    /// The session's counters; see [`muxplex_async::Connection::stats`].
+    pub fn stats(&self) -> SessionStats {
+        self.inner.stats()
     }
 
     /// The runtime-agnostic handle underneath.

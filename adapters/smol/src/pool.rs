@@ -5,6 +5,7 @@ use std::future::Future;
 use std::io;
 
 use futures_io::{AsyncRead, AsyncWrite};
+use muxplex::SessionStats;
 use muxplex::pool::{EndpointInfo, PoolStats, SessionInfo};
 use muxplex_async::pool::{BoxFuture, PoolOptions, PooledStream, Retryable, Runtime};
 
@@ -25,9 +26,8 @@ use crate::{Error, FuturesIo, SmolTimer};
 ///     let address = listener.local_addr()?;
 /// #   smol::spawn(async move {
 /// #       while let Ok((tcp, _)) = listener.accept().await {
-/// #           let (server, driver) = muxplex_smol::Connection::spawn(
+/// #           let server = muxplex_smol::Connection::spawn(
 /// #               tcp, muxplex_smol::Role::Server, muxplex_smol::Config::default(), smol::spawn);
-/// #           driver.detach();
 /// #           smol::spawn(async move {
 /// #               while let Ok(stream) = server.accept_stream().await {
 /// #                   smol::spawn(async move {
@@ -155,6 +155,12 @@ impl Pool {
     /// Every endpoint with its weight, sessions, failures, backoff and RTT.
     pub fn endpoints(&self) -> Vec<EndpointInfo> {
         self.inner.endpoints()
+    }
+
+    /// Every session with its connection's counters; see
+    /// [`muxplex_async::pool::Pool::session_stats`].
+    pub fn session_stats(&self) -> Vec<(SessionInfo, Option<SessionStats>)> {
+        self.inner.session_stats()
     }
 
     /// Starts dialing again after the pool gave up, forgetting every

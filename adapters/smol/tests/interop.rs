@@ -39,7 +39,8 @@ impl Runtime for Smol {
         role: Role,
         config: Config,
     ) -> (Connection, Task<io::Result<()>>) {
-        let (connection, driver) = Connection::spawn(transport, role, config, smol::spawn);
+        let (connection, driver) = Connection::new(transport, role, config);
+        let driver = smol::spawn(async move { driver.await.map_err(io::Error::from) });
         (connection, Box::pin(driver))
     }
 

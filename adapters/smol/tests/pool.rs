@@ -16,8 +16,8 @@ fn serve(listener: TcpListener) -> Task<()> {
     smol::spawn(async move {
         let mut connections = Vec::new();
         while let Ok((tcp, _)) = listener.accept().await {
-            let (server, driver) =
-                Connection::spawn(tcp, Role::Server, Config::default(), smol::spawn);
+            let (server, driver) = Connection::new(tcp, Role::Server, Config::default());
+            let driver = smol::spawn(driver);
             let accepting = smol::spawn(async move {
                 while let Ok(stream) = server.accept_stream().await {
                     smol::spawn(async move {

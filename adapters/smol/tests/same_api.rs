@@ -1,13 +1,35 @@
-//! The calls every adapter shares (see the tokio and blocking twins), and
-//! the bounded close.
+//! The calls every adapter shares (see the tokio and blocking twins), the
+//! bounded close, and a spawned driver that needs no task handle.
 
 use std::time::{Duration, Instant};
 
-use futures_lite::StreamExt;
+use futures_lite::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use muxplex_smol::{
     CloseReason, Config, Connection, Delivery, Error, OpenError, Role, StreamError, StreamId, core,
 };
 use smol::net::{TcpListener, TcpStream};
+
+/// Both ends of a connection over loopback TCP, spawned on smol's
+/// executor; no task handle is kept.
+async fn spawned_pair(config: Config) -> (Connection, Connection) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let (dialed, accepted) =
+        futures_lite::future::zip(TcpStream::connect(address), listener.accept()).await;
+    let client = Connection::spawn(
+        dialed.expect("dial"),
+        Role::Client,
+        config.clone(),
+        smol::spawn,
+    );
+    let server = Connection::spawn(
+        accepted.expect("accept").0,
+        Role::Server,
+        config,
+        smol::spawn,
+    );
+    (client, server)
+}
 
 #[test]
 fn same_calls_and_bounded_close() {
@@ -20,23 +42,8 @@ fn same_calls_and_bounded_close() {
             core::Config,
             Error,
         )> = None;
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let address = listener.local_addr().expect("address");
-        let (dialed, accepted) =
-            futures_lite::future::zip(TcpStream::connect(address), listener.accept()).await;
         let config = Config::default().with_close_timeout(Duration::from_secs(30));
-        let (client, client_task) = Connection::spawn(
-            dialed.expect("dial"),
-            Role::Client,
-            config.clone(),
-            smol::spawn,
-        );
-        let (server, server_task) = Connection::spawn(
-            accepted.expect("accept").0,
-            Role::Server,
-            config,
-            smol::spawn,
-        );
+        let (client, server) = spawned_pair(config).await;
         assert_eq!(client.role(), Role::Client);
         assert!(!client.is_peer_going_away());
         assert_eq!(client.rtt(), None);
@@ -59,8 +66,33 @@ fn same_calls_and_bounded_close() {
         assert!(started.elapsed() < Duration::from_secs(5));
         assert!(incoming.next().await.is_none());
         drop((stream, held));
-        let _ = client_task.await;
-        drop(server);
-        let _ = server_task.await;
+        let _ = client.closed().await;
+        let _ = server.closed().await;
     });
+}
+
+/// Issue 14: `let (connection, _) = Connection::spawn(..)` dropped the
+/// driver's smol task, which cancelled the driver; the first write and
+/// flush still returned `Ok` and the data never left. `spawn` now detaches
+/// the task, so no handle needs keeping.
+#[test]
+fn a_spawned_driver_runs_without_its_task_handle() {
+    let run = async {
+        let (client, server) = spawned_pair(Config::default()).await;
+        let mut stream = client.open_stream().await.expect("open");
+        stream.write_all(b"hello").await.expect("write");
+        stream.flush().await.expect("flush");
+        stream.close().await.expect("finish");
+        let mut theirs = server.accept_stream().await.expect("the data left");
+        let mut received = Vec::new();
+        theirs.read_to_end(&mut received).await.expect("read");
+        assert_eq!(received, b"hello");
+        drop((stream, theirs));
+        assert_eq!(client.close().await, Ok(CloseReason::LocalClose));
+    };
+    let hung = async {
+        smol::Timer::after(Duration::from_secs(60)).await;
+        panic!("the test hung");
+    };
+    smol::block_on(futures_lite::future::or(run, hung));
 }

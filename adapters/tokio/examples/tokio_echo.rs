@@ -38,7 +38,7 @@ async fn main() -> io::Result<()> {
             echoes.spawn(echo(stream));
         }
         echoes.join_all().await;
-        println!("server: session ended ({})", connection.closed().await);
+        println!("server: session ended ({})", connection.closed().await?);
         io::Result::Ok(())
     });
 

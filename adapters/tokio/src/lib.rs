@@ -48,10 +48,12 @@
 
 use std::future::Future as _;
 use std::io;
+use std::net::SocketAddr;
 
 mod pool;
 mod split;
 mod tcp;
+mod trace;
 
 pub use pool::Pool;
 pub use split::{ReadHalf, WriteHalf};
@@ -68,10 +70,10 @@ pub use muxplex::pool::{
     EndpointInfo, Policy, PoolConfig, PoolStats, SessionInfo, SessionState, Weights,
 };
 pub use muxplex::{
-    CloseReason, Config, Delivery, OpenError, PingError, Role, StreamError, StreamId,
+    CloseReason, Config, Delivery, OpenError, PingError, Role, SessionStats, StreamError, StreamId,
 };
-pub use muxplex_async::Error;
 pub use muxplex_async::pool::{PoolOptions, Retryable};
+pub use muxplex_async::{Error, TransportError};
 
 /// The future that drives a connection over transport `T`; see
 /// [`muxplex_async::Driver`]. Spawn it, or let [`Connection::spawn`] do so.
@@ -87,41 +89,76 @@ pub struct Connection {
 impl Connection {
     /// A connection over `io` as the given end, and the [`Driver`] that
     /// must run (be spawned) for it to make progress.
+    ///
+    /// # Panics
+    ///
+    /// If `config` is invalid, and if called within a tokio runtime that
+    /// has no timer (built without `enable_time` or `enable_all`): the
+    /// driver could not keep the session's deadlines. Outside any runtime
+    /// nothing is checked, since the driver may be spawned on one later.
     #[must_use = "the connection makes no progress until its driver is polled or spawned"]
     pub fn new<T>(io: T, role: Role, config: Config) -> (Connection, Driver<T>)
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        if let Err(error) = check_runtime() {
+            panic!("{error}");
+        }
         let (inner, driver) =
             muxplex_async::Connection::new(TokioTransport(io), TokioTimer::default(), role, config);
         (Connection { inner }, driver)
     }
 
     /// Like [`new`](Self::new), spawning the driver on the current tokio
-    /// runtime. Panics outside a runtime, as `tokio::spawn` does.
+    /// runtime. Panics outside a runtime, as `tokio::spawn` does, and as
+    /// `new` does.
     ///
-    /// The driver's result is dropped; a failed transport shows up as
-    /// [`Error::Transport`] on the connection's streams.
+    /// The driver's outcome (a clean end, or the transport's error) is what
+    /// [`closed`](Self::closed) returns.
     #[must_use = "dropping the last handle of a connection closes it"]
     pub fn spawn<T>(io: T, role: Role, config: Config) -> Connection
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        Self::spawn_for(io, role, config, None)
+    }
+
+    /// [`spawn`](Self::spawn), for a transport to `peer` where known: the
+    /// `tracing` feature's span carries it.
+    fn spawn_for<T>(io: T, role: Role, config: Config, peer: Option<SocketAddr>) -> Connection
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let (connection, driver) = Self::new(io, role, config);
-        tokio::spawn(driver);
+        trace::spawn_driver(driver, role, peer);
         connection
     }
 
     /// Like [`spawn`](Self::spawn), but an invalid `config` is an
-    /// `InvalidInput` error rather than a panic.
+    /// `InvalidInput` error and a runtime without a timer an `Unsupported`
+    /// one, rather than a panic.
     pub fn try_spawn<T>(io: T, role: Role, config: Config) -> io::Result<Connection>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        Self::try_spawn_for(io, role, config, None)
+    }
+
+    /// [`try_spawn`](Self::try_spawn), for a transport to `peer`.
+    fn try_spawn_for<T>(
+        io: T,
+        role: Role,
+        config: Config,
+        peer: Option<SocketAddr>,
+    ) -> io::Result<Connection>
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         config
             .validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        Ok(Self::spawn(io, role, config))
+        check_runtime()?;
+        Ok(Self::spawn_for(io, role, config, peer))
     }
 
     /// Opens a stream; see [`muxplex_async::Connection::open_stream`].
@@ -176,8 +213,10 @@ impl Connection {
         self.inner.abort(code);
     }
 
-    /// Waits until the session has ended, however it ends, and returns why.
-    pub async fn closed(&self) -> CloseReason {
+    /// Waits until the session has ended, however it ends, and its driver
+    /// has finished; returns the driver's outcome: why the session ended,
+    /// or the transport's error. See [`muxplex_async::Connection::closed`].
+    pub async fn closed(&self) -> Result<CloseReason, Error> {
         self.inner.closed().await
     }
 
@@ -198,6 +237,11 @@ impl Connection {
     /// The smoothed round-trip time, once a ping of this end was answered.
     pub fn rtt(&self) -> Option<Duration> {
         self.inner.rtt()
+    }
+
+    /// The session's counters; see [`muxplex_async::Connection::stats`].
+    pub fn stats(&self) -> SessionStats {
+        self.inner.stats()
     }
 
     /// Why the session ended, once it has.
@@ -225,8 +269,9 @@ impl Connection {
 pub struct Stream {
     inner: muxplex_async::Stream,
     /// For a stream from a [`Pool`]: counts it in its session's load until
-    /// the stream is dropped (after `inner`, so it finishes first).
-    lease: Option<muxplex_async::pool::Lease>,
+    /// the stream is dropped (after `inner`, so it finishes first). Boxed,
+    /// so a stream from no pool is a word smaller (issue 12: idle streams).
+    lease: Option<Box<muxplex_async::pool::Lease>>,
 }
 
 impl From<muxplex_async::Stream> for Stream {
@@ -240,7 +285,7 @@ impl From<muxplex_async::pool::PooledStream> for Stream {
         let (inner, lease) = pooled.into_parts();
         Stream {
             inner,
-            lease: Some(lease),
+            lease: Some(Box::new(lease)),
         }
     }
 }
@@ -340,38 +385,9 @@ macro_rules! tokio_io {
     };
 }
 
+tokio_io!(Stream);
 // `&Stream` too, so one task may read while another writes.
 tokio_io!(&Stream);
-
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let n = std::task::ready!(self.inner.poll_read(cx, buf.initialize_unfilled()))?;
-        buf.advance(n);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.inner.poll_write(cx, data).map_err(io::Error::from)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.inner.poll_flush(cx).map_err(io::Error::from)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.inner.poll_finish(cx).map_err(io::Error::from)
-    }
-}
 
 /// A tokio `AsyncRead + AsyncWrite` seen as a muxplex transport.
 #[derive(Debug)]
@@ -422,6 +438,29 @@ impl<T: AsyncWrite + Unpin> muxplex_async::TransportWrite for TokioTransport<T> 
 
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+/// Fails if the caller runs in a tokio runtime without a timer, which the
+/// driver needs for the session's deadlines: found here, where the
+/// connection is made, rather than as a panic inside the driver's task that
+/// its streams could only report as a dropped driver.
+///
+/// tokio offers no query for its timer, and creating a sleep without one
+/// panics; so a sleep is created (and dropped unpolled, so it is never
+/// registered) under `catch_unwind`. The runtime's panic hook still prints
+/// tokio's own message, which names the fix too.
+fn check_runtime() -> io::Result<()> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Ok(());
+    }
+    match std::panic::catch_unwind(|| drop(tokio::time::sleep(Duration::ZERO))) {
+        Ok(()) => Ok(()),
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "muxplex-tokio needs the tokio runtime's timer for the session's deadlines: \
+             build the runtime with `enable_time()` (or `enable_all()`)",
+        )),
     }
 }
 

@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::io;
 
+use muxplex::SessionStats;
 use muxplex::pool::{EndpointInfo, PoolStats, SessionInfo};
 use muxplex_async::pool::{BoxFuture, PoolOptions, Retryable, Runtime};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -174,6 +175,12 @@ impl Pool {
     /// Every endpoint with its weight, sessions, failures, backoff and RTT.
     pub fn endpoints(&self) -> Vec<EndpointInfo> {
         self.inner.endpoints()
+    }
+
+    /// Every session with its connection's counters; see
+    /// [`muxplex_async::pool::Pool::session_stats`].
+    pub fn session_stats(&self) -> Vec<(SessionInfo, Option<SessionStats>)> {
+        self.inner.session_stats()
     }
 
     /// Starts dialing again after the pool gave up, forgetting every

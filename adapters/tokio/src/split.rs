@@ -1,61 +1,57 @@
-//! Owned read and write halves of a [`Stream`].
+//! Owned read and write halves of a [`Stream`]: muxplex-async's halves,
+//! wrapped for tokio's I/O traits.
 
 use std::io;
+use std::ops::Deref;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::{Stream, StreamId};
+use crate::Stream;
 
 /// The reading half of a [`Stream`], from [`Stream::into_split`]. The
 /// halves share the stream (no lock of their own); it is dropped, and so
-/// finished, when both are.
+/// finished, when both are. `id`, `reset` and `stream` come from the
+/// half it wraps.
 #[derive(Debug)]
-pub struct ReadHalf {
-    stream: Arc<Stream>,
-}
+pub struct ReadHalf(muxplex_async::ReadHalf<Stream>);
 
 /// The writing half of a [`Stream`], from [`Stream::into_split`];
 /// `shutdown` finishes our direction.
 #[derive(Debug)]
-pub struct WriteHalf {
-    stream: Arc<Stream>,
-}
+pub struct WriteHalf(muxplex_async::WriteHalf<Stream>);
 
 impl Stream {
     /// Splits the stream into owned halves, to read in one task and write
     /// in another; both keep `id` and `reset`.
     pub fn into_split(self) -> (ReadHalf, WriteHalf) {
-        let stream = Arc::new(self);
-        (
-            ReadHalf {
-                stream: Arc::clone(&stream),
-            },
-            WriteHalf { stream },
-        )
+        let (read, write) = muxplex_async::split(self);
+        (ReadHalf(read), WriteHalf(write))
     }
 }
 
-macro_rules! half_common {
-    ($half:ident) => {
-        impl $half {
-            /// The stream's id.
-            pub fn id(&self) -> StreamId {
-                self.stream.id()
-            }
-
-            /// Resets the whole stream (both directions) with `code`.
-            pub fn reset(&self, code: u32) {
-                self.stream.reset(code);
-            }
-        }
-    };
+impl AsRef<muxplex_async::Stream> for Stream {
+    fn as_ref(&self) -> &muxplex_async::Stream {
+        self.as_async()
+    }
 }
 
-half_common!(ReadHalf);
-half_common!(WriteHalf);
+impl Deref for ReadHalf {
+    type Target = muxplex_async::ReadHalf<Stream>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl Deref for WriteHalf {
+    type Target = muxplex_async::WriteHalf<Stream>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
 
 impl AsyncRead for ReadHalf {
     fn poll_read(
@@ -63,7 +59,7 @@ impl AsyncRead for ReadHalf {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut &*self.stream).poll_read(cx, buf)
+        Pin::new(&mut self.0.stream()).poll_read(cx, buf)
     }
 }
 
@@ -73,14 +69,14 @@ impl AsyncWrite for WriteHalf {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &*self.stream).poll_write(cx, buf)
+        Pin::new(&mut self.0.stream()).poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut &*self.stream).poll_flush(cx)
+        Pin::new(&mut self.0.stream()).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut &*self.stream).poll_shutdown(cx)
+        Pin::new(&mut self.0.stream()).poll_shutdown(cx)
     }
 }

@@ -13,13 +13,14 @@ use crate::{Config, Connection, Role};
 pub async fn connect(addr: impl ToSocketAddrs, config: Config) -> io::Result<Connection> {
     let tcp = TcpStream::connect(addr).await?;
     tcp.set_nodelay(true)?;
-    Connection::try_spawn(tcp, Role::Client, config)
+    let peer = tcp.peer_addr().ok();
+    Connection::try_spawn_for(tcp, Role::Client, config, peer)
 }
 
 /// Accepts the next TCP connection on `listener`, sets `TCP_NODELAY`, and
 /// spawns a server connection over it on the current runtime.
 pub async fn accept(listener: &TcpListener, config: Config) -> io::Result<Connection> {
-    let (tcp, _) = listener.accept().await?;
+    let (tcp, peer) = listener.accept().await?;
     tcp.set_nodelay(true)?;
-    Connection::try_spawn(tcp, Role::Server, config)
+    Connection::try_spawn_for(tcp, Role::Server, config, Some(peer))
 }

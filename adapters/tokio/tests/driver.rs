@@ -3,12 +3,14 @@
 //! gone. Stream and connection lifecycles are in `lifecycle.rs`.
 
 use std::io;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
 
 use muxplex::Delivery;
 use muxplex_test_support::Audit;
 use muxplex_tokio::{Config, Connection, Error, Role};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
 use tokio::task::JoinHandle;
 use tokio_util::compat::{FuturesAsyncReadCompatExt, TokioAsyncReadCompatExt};
 
@@ -21,7 +23,7 @@ fn pair() -> (DuplexStream, DuplexStream) {
 
 /// The error inside an I/O error from a stream.
 fn inner(err: &io::Error) -> Option<Error> {
-    err.get_ref()?.downcast_ref::<Error>().copied()
+    err.get_ref()?.downcast_ref::<Error>().cloned()
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -62,7 +64,7 @@ async fn frames_queued_together_leave_in_one_transport_write() {
 async fn a_dropped_driver_fails_every_operation_instead_of_hanging() {
     let (a, b) = pair();
     let (client, driver) = Connection::new(a, Role::Client, Config::default());
-    let driver: JoinHandle<io::Result<()>> = tokio::spawn(driver);
+    let driver: JoinHandle<Result<(), Error>> = tokio::spawn(driver);
     let server = Connection::spawn(b, Role::Server, Config::default());
     let mut ours = client.open_stream().await.expect("open");
     ours.write_all(b"x").await.expect("write");
@@ -96,7 +98,138 @@ async fn a_dropped_driver_fails_every_operation_instead_of_hanging() {
     let gone = Error::DriverGone {
         delivery: Delivery::NotDelivered,
     };
-    assert_eq!(accepter.await.expect("accept task"), Err(gone));
-    assert_eq!(client.open_stream().await.map(|_| ()), Err(gone));
-    assert_eq!(client.close().await, Err(gone));
+    assert_eq!(accepter.await.expect("accept task"), Err(gone.clone()));
+    assert_eq!(client.open_stream().await.map(|_| ()), Err(gone.clone()));
+    assert_eq!(client.close().await, Err(gone.clone()));
+    // The driver's outcome, though its task was aborted.
+    assert_eq!(client.closed().await, Err(gone));
+}
+
+/// What rustls reports for a peer that vanished without a TLS close: an
+/// `UnexpectedEof` whose message is what tells the cause.
+const TLS_EOF: &str = "peer closed connection without sending TLS close_notify";
+
+/// The cause a layered transport may put under its error.
+#[derive(Debug)]
+struct Cause;
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the cause below")
+    }
+}
+
+impl std::error::Error for Cause {}
+
+/// The transport's error, with a source of its own.
+#[derive(Debug)]
+struct TlsEof(Cause);
+
+impl std::fmt::Display for TlsEof {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(TLS_EOF)
+    }
+}
+
+impl std::error::Error for TlsEof {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// A transport whose reads fail as a TLS layer's do when the peer vanishes,
+/// and whose writes go nowhere.
+struct FailingReads;
+
+impl AsyncRead for FailingReads {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        _: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            TlsEof(Cause),
+        )))
+    }
+}
+
+impl AsyncWrite for FailingReads {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Issue 14: only the kind of a transport error was kept, so rustls's
+/// message became a bare `UnexpectedEof`, and `spawn` dropped the driver's
+/// result.
+#[tokio::test(flavor = "current_thread")]
+async fn a_transport_error_keeps_its_message_and_source_everywhere() {
+    let (client, driver) = Connection::new(FailingReads, Role::Client, Config::default());
+    let mut stream = client.open_stream().await.expect("open");
+    let driver = tokio::spawn(driver);
+
+    // A stream read, through tokio's I/O traits.
+    let err = stream
+        .read(&mut [0u8; 8])
+        .await
+        .expect_err("transport failed");
+    assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    assert!(err.to_string().contains(TLS_EOF), "{err}");
+    let Some(Error::Transport { error, .. }) = inner(&err) else {
+        panic!("not a transport error: {err:?}");
+    };
+    assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+    // The chain: our error, the transport's, the transport's own cause.
+    let ours = err.get_ref().expect("inner error");
+    let transport = ours.source().expect("the transport's error");
+    assert_eq!(transport.to_string(), TLS_EOF);
+    assert_eq!(
+        transport.source().map(|cause| cause.to_string()),
+        Some(Cause.to_string())
+    );
+
+    // The driver's result, and the same outcome from `closed`.
+    let outcome = driver.await.expect("driver task");
+    assert!(
+        matches!(&outcome, Err(Error::Transport { error, .. }) if error.to_string() == TLS_EOF),
+        "{outcome:?}"
+    );
+    assert_eq!(client.closed().await, outcome.map(|()| unreachable!()));
+}
+
+/// Issue 14: a runtime without tokio's timer made the driver's task panic,
+/// and the streams then only said the driver was dropped.
+#[test]
+fn a_runtime_without_a_timer_is_refused_when_the_connection_is_made() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let (a, _b) = pair();
+        let error =
+            Connection::try_spawn(a, Role::Client, Config::default()).expect_err("no timer");
+        assert_eq!(error.kind(), io::ErrorKind::Unsupported);
+        assert!(error.to_string().contains("enable_time"), "{error}");
+
+        let (a, _b) = pair();
+        let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Connection::new(a, Role::Client, Config::default())
+        }));
+        let panic = made.map(|_| ()).expect_err("refused at creation");
+        let message = panic.downcast_ref::<String>().expect("a message");
+        assert!(message.contains("enable_time"), "{message}");
+    });
 }

@@ -45,7 +45,10 @@ impl Runtime for Tokio {
         config: Config,
     ) -> (Connection, Task<io::Result<()>>) {
         let (connection, driver) = Connection::new(transport.compat(), role, config);
-        (connection, Self::spawn(driver))
+        (
+            connection,
+            Self::spawn(async move { driver.await.map_err(io::Error::from) }),
+        )
     }
 
     async fn open_stream(connection: &Connection) -> Result<Self::Stream, Error> {

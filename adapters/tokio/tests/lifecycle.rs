@@ -59,7 +59,7 @@ async fn open_and_accept(
 
 /// The error inside an I/O error from a stream.
 fn inner(err: &io::Error) -> Option<Error> {
-    err.get_ref()?.downcast_ref::<Error>().copied()
+    err.get_ref()?.downcast_ref::<Error>().cloned()
 }
 
 /// Past every deadline a test waits for, on the paused clock: a session
@@ -232,7 +232,10 @@ async fn dropping_the_last_connection_handle_closes_gracefully() {
     drop(ours);
     driver.await.expect("driver task").expect("driver");
     // The server saw GoAway(0) before the end of file: a clean close.
-    assert_eq!(server.closed().await, CloseReason::PeerGoAway { code: 0 });
+    assert_eq!(
+        server.closed().await,
+        Ok(CloseReason::PeerGoAway { code: 0 })
+    );
 }
 
 #[tokio::test]
@@ -266,7 +269,7 @@ async fn close_lets_open_streams_finish_and_refuses_new_ones() {
     drop(ours);
     let reason = closing.await.expect("close");
     assert_eq!(reason, CloseReason::LocalClose);
-    assert_eq!(client.closed().await, CloseReason::LocalClose);
+    assert_eq!(client.closed().await, Ok(CloseReason::LocalClose));
 }
 
 #[tokio::test]
@@ -274,7 +277,10 @@ async fn abort_ends_at_once_with_the_code() {
     let (client, server) = connected(Config::default());
     let (mut ours, _theirs) = open_and_accept(&client, &server, b"x").await;
     client.abort(7);
-    assert_eq!(client.closed().await, CloseReason::LocalAbort { code: 7 });
+    assert_eq!(
+        client.closed().await,
+        Ok(CloseReason::LocalAbort { code: 7 })
+    );
     let err = ours.write_all(b"x").await.expect_err("aborted");
     assert!(
         matches!(
@@ -286,7 +292,10 @@ async fn abort_ends_at_once_with_the_code() {
         ),
         "{err:?}"
     );
-    assert_eq!(server.closed().await, CloseReason::PeerGoAway { code: 7 });
+    assert_eq!(
+        server.closed().await,
+        Ok(CloseReason::PeerGoAway { code: 7 })
+    );
 }
 
 #[tokio::test]
@@ -302,7 +311,10 @@ async fn data_received_before_the_peer_aborts_is_read_before_the_error() {
         tokio::task::yield_now().await;
     }
     server.abort(9);
-    assert_eq!(client.closed().await, CloseReason::PeerGoAway { code: 9 });
+    assert_eq!(
+        client.closed().await,
+        Ok(CloseReason::PeerGoAway { code: 9 })
+    );
 
     let mut received = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
@@ -369,7 +381,7 @@ async fn keepalive_closes_a_session_whose_peer_went_silent() {
     let reason = tokio::time::timeout(NEVER, client.closed())
         .await
         .expect("keepalive fires on the paused clock");
-    assert_eq!(reason, CloseReason::KeepAliveTimeout);
+    assert_eq!(reason, Ok(CloseReason::KeepAliveTimeout));
     assert!(start.elapsed() >= interval + timeout);
     driver.await.expect("driver task").expect("driver");
     let err = client.open_stream().await.map(|_| ()).expect_err("ended");
@@ -408,7 +420,7 @@ async fn a_transport_that_takes_no_output_is_dropped_after_the_write_timeout() {
             .expect("the driver ends within the write timeout")
             .expect("driver task");
         let err = ended.expect_err("a stuck transport is an error");
-        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        assert_eq!(err.io_kind(), io::ErrorKind::TimedOut, "{err}");
         let waited = start.elapsed();
         assert!(
             waited <= Duration::from_secs(11),
@@ -425,7 +437,10 @@ async fn a_transport_that_takes_no_output_is_dropped_after_the_write_timeout() {
 async fn closed_returns_after_the_goaway_is_written() {
     let (client, _server, log) = connected_audited();
     client.abort(0);
-    assert_eq!(client.closed().await, CloseReason::LocalAbort { code: 0 });
+    assert_eq!(
+        client.closed().await,
+        Ok(CloseReason::LocalAbort { code: 0 })
+    );
     assert_eq!(log.goaway_frames.load(Ordering::Relaxed), 1);
 }
 

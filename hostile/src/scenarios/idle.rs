@@ -154,6 +154,9 @@ fn idle_streams(t: &Target) -> io::Result<Outcome> {
     t.settle(Duration::from_secs(2));
     let stats = conn.stats();
     notes.extend(conn_notes(&stats));
+    // How many the application took (muxplex acknowledges on accept): what
+    // is held per stream differs for streams still waiting to be accepted.
+    notes.push(format!("{} of {STREAMS} streams acknowledged", stats.acks));
     let count = if gone(&stats) {
         0
     } else {

@@ -30,7 +30,7 @@ fn io_fail(what: &'static str) -> impl Fn(io::Error) -> String {
 
 /// The muxplex error inside an I/O error from a stream.
 fn muxplex_error(error: &io::Error) -> Option<Error> {
-    error.get_ref()?.downcast_ref::<Error>().copied()
+    error.get_ref()?.downcast_ref::<Error>().cloned()
 }
 
 /// Checks that `error` is the peer's reset with `code`.
@@ -182,7 +182,7 @@ pub(crate) async fn close_other(env: &Env) -> Outcome<u64> {
     finish(&mut s2).await?;
     drop(s2);
     match connection.closed().await {
-        CloseReason::PeerGoAway { code: 0 } => Ok(CLOSE_FIRST + CLOSE_ANSWER),
+        Ok(CloseReason::PeerGoAway { code: 0 }) => Ok(CLOSE_FIRST + CLOSE_ANSWER),
         other => Err(format!("session ended with {other:?}, want PeerGoAway(0)")),
     }
 }

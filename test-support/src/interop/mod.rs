@@ -408,7 +408,7 @@ async fn they_reset<R: Runtime, S>(mut ours: R::Stream, theirs: S, opener_is_us:
     let inner = err
         .get_ref()
         .and_then(|e| e.downcast_ref::<Error>())
-        .copied();
+        .cloned();
     let delivery = match opener_is_us {
         true => Delivery::NotDelivered,
         false => Delivery::Delivered,

@@ -47,7 +47,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use muxplex::pool::{EndpointInfo, PoolConfig, PoolStats, SessionInfo, Slot};
-use muxplex::{Config, Delivery, OpenError, Role};
+use muxplex::{Config, Delivery, OpenError, Role, SessionStats};
 
 use crate::connection::Connection;
 use crate::error::Error;
@@ -321,6 +321,21 @@ impl Pool {
     /// RTT, in the order given.
     pub fn endpoints(&self) -> Vec<EndpointInfo> {
         self.shared.lock().core.endpoints().collect()
+    }
+
+    /// [`sessions`](Self::sessions), each with its connection's counters
+    /// ([`Connection::stats`]); `None` for a place waiting to redial.
+    pub fn session_stats(&self) -> Vec<(SessionInfo, Option<SessionStats>)> {
+        let state = self.shared.lock();
+        state
+            .core
+            .sessions()
+            .map(|info| {
+                let held = state.sessions.get(&info.slot.index());
+                let live = held.filter(|session| session.slot == info.slot);
+                (info, live.map(|session| session.connection.stats()))
+            })
+            .collect()
     }
 
     /// Starts dialing again after the pool gave up (`max_attempts`

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant as StdInstant};
 
 use muxplex::pool::{Pool as CorePool, Slot};
 use muxplex::{CloseReason, Instant, OpenError};
+use muxplex_host::HostClock;
 
 use super::{Dial, PoolOptions, Runtime};
 use crate::connection::Connection;
@@ -22,28 +23,23 @@ use crate::io::Timer;
 /// pool's creation on the runtime's clock (tokio's paused clock in tests).
 pub(super) struct Clock {
     timer: Box<dyn Timer + Send>,
-    start: StdInstant,
+    host: HostClock,
 }
 
 impl Clock {
     pub(super) fn new(timer: Box<dyn Timer + Send>) -> Self {
-        let start = timer.now();
-        Clock { timer, start }
+        let host = HostClock::new(timer.now());
+        Clock { timer, host }
     }
 
     /// Now, in the core's terms.
     pub(super) fn now(&self) -> Instant {
-        let since = self.timer.now().saturating_duration_since(self.start);
-        Instant::from_micros(u64::try_from(since.as_micros()).unwrap_or(u64::MAX))
+        self.host.core_time(self.timer.now())
     }
 
     /// A core deadline on the host clock.
     pub(super) fn to_host(&self, deadline: Instant) -> StdInstant {
-        self.start
-            .checked_add(Duration::from_micros(deadline.as_micros()))
-            // Beyond what the host clock holds: a year out is as good as
-            // never, and still a valid instant.
-            .unwrap_or_else(|| self.timer.now() + Duration::from_secs(365 * 24 * 3600))
+        self.host.to_host(deadline)
     }
 
     /// Now, on the host clock.

@@ -197,7 +197,7 @@ async fn watch(shared: Arc<Shared>, slot: Slot, connection: Connection) {
     if connection.peer_going_away().await.is_ok() {
         shared.lock().peer_went_away(slot);
     }
-    let reason = connection.closed().await;
+    let reason = connection.ended().await;
     shared.lock().session_closed(slot, reason);
 }
 
