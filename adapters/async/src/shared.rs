@@ -416,13 +416,6 @@ pub(crate) fn register(slot: &mut Option<Waker>, waker: &Waker) {
     }
 }
 
-/// Adds `waker` to a list of waiters unless its task is already there.
-pub(crate) fn register_in(list: &mut Vec<Waker>, waker: &Waker) {
-    if !list.iter().any(|w| w.will_wake(waker)) {
-        list.push(waker.clone());
-    }
-}
-
 /// The lock every handle and the driver share.
 pub(crate) struct Shared {
     inner: Mutex<Inner>,
