@@ -139,3 +139,16 @@ async fn connects_that_never_finish_are_dropped_at_the_connect_timeout() {
     assert!(dropped + 1 >= started, "{dropped} of {started} dropped");
     assert!(pool.stats().failures >= 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn timeouts_of_duration_max_mean_wait_as_long_as_it_takes() {
+    // "Never time out" spelled as the largest duration: no deadline may
+    // overflow the clock (a panic in the open, or in every dial).
+    let config = PoolConfig::default().with_connect_timeout(Duration::MAX);
+    let options = PoolOptions::from(config).with_open_timeout(Duration::MAX);
+    let pool = Pool::new(|| std::future::ready(io::Result::Ok(served())), options);
+    pool.open_stream()
+        .await
+        .expect("a session, however long it takes");
+    assert_eq!(pool.stats().failures, 0);
+}

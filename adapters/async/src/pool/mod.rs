@@ -374,7 +374,11 @@ impl Pool {
     /// Picks a session (preferring one other than `avoid`) and opens a
     /// stream on it, within the open timeout.
     async fn open(&self, key: Option<u64>, avoid: Option<Slot>) -> Result<PooledStream, Error> {
-        let deadline = self.shared.lock().clock.host_now() + self.shared.options.open_timeout;
+        let deadline = self
+            .shared
+            .lock()
+            .clock
+            .host_deadline(self.shared.options.open_timeout);
         let mut timer = self.shared.runtime.timer();
         let waiter = Waiter::new(&self.shared);
         let opening = async {

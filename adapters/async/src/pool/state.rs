@@ -42,9 +42,12 @@ impl Clock {
         self.host.to_host(deadline)
     }
 
-    /// Now, on the host clock.
-    pub(super) fn host_now(&self) -> StdInstant {
-        self.timer.now()
+    /// `timeout` from now on the host clock, for the adapter's own waits
+    /// (an open, a dial). Through the core's saturating time, so a
+    /// timeout too large for the host clock (`Duration::MAX` for "never")
+    /// is far out rather than an overflow panic.
+    pub(super) fn host_deadline(&self, timeout: Duration) -> StdInstant {
+        self.to_host(self.now() + timeout)
     }
 }
 

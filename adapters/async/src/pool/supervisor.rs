@@ -151,7 +151,7 @@ async fn dial(shared: Arc<Shared>, slot: Slot, endpoint: usize) {
             .pool
             .connect_timeout
             .max(PoolConfig::MIN_INTERVAL);
-        let deadline = state.clock.host_now() + timeout;
+        let deadline = state.clock.host_deadline(timeout);
         (deadline, shared.runtime.timer())
     };
     let outcome = within(&mut *timer, deadline, (shared.dial)(endpoint)).await;
