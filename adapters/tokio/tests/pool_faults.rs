@@ -152,3 +152,26 @@ async fn timeouts_of_duration_max_mean_wait_as_long_as_it_takes() {
         .expect("a session, however long it takes");
     assert_eq!(pool.stats().failures, 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_pool_abandons_its_dials() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let abandoned = Arc::clone(&dropped);
+    let connector = move || {
+        let guard = Abandoned(Arc::clone(&abandoned));
+        async move {
+            let _guard = guard;
+            std::future::pending::<io::Result<DuplexStream>>().await
+        }
+    };
+    let config = PoolConfig::default()
+        .with_min_sessions(2)
+        .with_connect_timeout(Duration::MAX);
+    let pool = Pool::new(connector, config);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    drop(pool);
+    // Far less than any timeout: the dials end with the pool, instead of
+    // running (and keeping the pool's state) until their connect timeout.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(dropped.load(Ordering::SeqCst), 2);
+}

@@ -73,6 +73,10 @@ pub(super) struct State {
     /// waiting now, however many time out during an outage.
     pub(super) waiters: HashMap<u64, Waker>,
     pub(super) next_waiter: u64,
+    /// Dials under way, to be woken when the core abandons them or the
+    /// pool shuts down, so the connector's future is dropped then rather
+    /// than at its connect timeout.
+    pub(super) dials: HashMap<Slot, Waker>,
     pub(super) supervisor: Option<Waker>,
     /// Live `Pool` handles; when the last goes, the pool shuts down.
     pub(super) handles: usize,
@@ -197,6 +201,7 @@ impl Shared {
                 sessions: HashMap::new(),
                 waiters: HashMap::new(),
                 next_waiter: 0,
+                dials: HashMap::new(),
                 supervisor: None,
                 handles: 1,
                 shut_down: false,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant as StdInstant;
 
-use muxplex::pool::{Action, PoolConfig, Slot};
+use muxplex::pool::{Action, PoolConfig, SessionState, Slot};
 
 use super::state::{Session, Shared, State};
 use crate::connection::Connection;
@@ -41,8 +41,11 @@ impl Future for Supervisor {
                     close(&this.shared, session.connection);
                 }
                 state.supervisor = None;
-                // Opens still waiting see the end and fail.
+                // Opens still waiting see the end and fail; dials stop.
                 state.wake_waiters();
+                for (_, dial) in state.dials.drain() {
+                    dial.wake();
+                }
                 return Poll::Ready(());
             }
             // Registered before looking, so a report made after the look
@@ -79,6 +82,9 @@ fn carry_out(shared: &Arc<Shared>, state: &mut State, action: Action) {
             // gets; a session closes gracefully, so its streams finish.
             if let Some(session) = state.remove(slot) {
                 close(shared, session.connection);
+            }
+            if let Some(dial) = state.dials.remove(&slot) {
+                dial.wake();
             }
         }
         Action::Ping { slot } => {
@@ -154,7 +160,8 @@ async fn dial(shared: Arc<Shared>, slot: Slot, endpoint: usize) {
         let deadline = state.clock.host_deadline(timeout);
         (deadline, shared.runtime.timer())
     };
-    let outcome = within(&mut *timer, deadline, (shared.dial)(endpoint)).await;
+    let connecting = unless_abandoned(&shared, slot, (shared.dial)(endpoint));
+    let outcome = within(&mut *timer, deadline, connecting).await.flatten();
     guard.disarm();
     let mut state = shared.lock();
     let now = state.clock.now();
@@ -210,6 +217,36 @@ async fn ping(shared: Arc<Shared>, slot: Slot, connection: Connection) {
     if let Ok(rtt) = connection.ping().await {
         shared.lock().rtt_measured(slot, rtt);
     }
+}
+
+/// `connecting`'s output, or `None` once the core no longer waits for this
+/// attempt (it timed out, or gave up on it) or the pool has shut down: the
+/// connector's future is dropped then, not kept running to no purpose.
+async fn unless_abandoned<F: Future>(
+    shared: &Shared,
+    slot: Slot,
+    connecting: F,
+) -> Option<F::Output> {
+    let mut connecting = pin!(connecting);
+    let outcome = poll_fn(|cx| {
+        if let Poll::Ready(output) = connecting.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        let mut state = shared.lock();
+        let dialing = state
+            .core
+            .sessions()
+            .any(|s| s.slot == slot && s.state == SessionState::Dialing);
+        if state.shut_down || !dialing {
+            return Poll::Ready(None);
+        }
+        // Under the lock the shutdown and the core's `Close` are seen in.
+        state.dials.insert(slot, cx.waker().clone());
+        Poll::Pending
+    })
+    .await;
+    shared.lock().dials.remove(&slot);
+    outcome
 }
 
 /// `future`'s output, or `None` once `deadline` has passed on `timer`.
