@@ -144,7 +144,14 @@ impl Pool {
         match *error {
             OpenError::PeerGoingAway | OpenError::IdsExhausted => self.peer_go_away(now, slot),
             OpenError::SessionClosed(reason) => self.session_closed(now, slot, reason),
-            OpenError::Closing | OpenError::Blocked => self.report(now, slot, |_, _| true),
+            // Taken only from a session: a place dialing or waiting to
+            // redial has none an open could have failed on.
+            OpenError::Closing | OpenError::Blocked => self.report(now, slot, |pool, index| {
+                matches!(
+                    pool.entries[index].phase,
+                    Phase::Live { .. } | Phase::Draining { .. }
+                )
+            }),
         }
     }
 

@@ -650,3 +650,14 @@ fn zero_intervals_never_make_a_deadline_that_is_already_due() {
     }
     assert_eq!(pool.stats().live, 1, "the session pinged every round");
 }
+
+#[test]
+fn an_open_failure_on_a_place_without_a_session_is_not_taken() {
+    let mut pool = Pool::new(PoolConfig::default(), Instant::ZERO);
+    let slot = dials(&actions(&mut pool))[0];
+    // Still dialing: there is no session an open could have failed on.
+    assert!(!pool.open_failed(Instant::ZERO, slot, &OpenError::Blocked));
+    pool.dial_failed(Instant::ZERO, slot);
+    assert_eq!(info(&pool, slot).state, SessionState::BackingOff);
+    assert!(!pool.open_failed(Instant::ZERO, slot, &OpenError::Closing));
+}
