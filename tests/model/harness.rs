@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use muxplex::testing::{Chunking, Endpoint, Pair, Quirks};
+use muxplex::testing::{Chunking, Endpoint, Pair, Quirks, Side};
 use muxplex::{CloseReason, Config, Event, Role, StreamId};
 
 use super::ends::{Peer, Refused};
@@ -363,6 +363,38 @@ impl Harness {
                     assert_eq!(session.stream_count(), 0, "{end:?} state left");
                 }
             }
+            self.check_stats();
+        }
+    }
+
+    /// The counters agree with the wire and with the other end, once both
+    /// are quiet and every stream is gone: each end sent as many frames as
+    /// its wire audit saw and exactly what the other end received, holds
+    /// nothing, and every stream it had ended once, finished or reset.
+    fn check_stats(&mut self) {
+        let (Some(client), Some(server)) = (
+            self.pair.client.session().map(|s| s.stats()),
+            self.pair.server.session().map(|s| s.stats()),
+        ) else {
+            return;
+        };
+        for (side, mine, theirs) in [
+            (Side::Client, &client, &server),
+            (Side::Server, &server, &client),
+        ] {
+            assert_eq!(mine.sent, theirs.received, "{side:?} sent, as received");
+            assert_eq!(
+                mine.sent.total().frames,
+                self.pair.wire_audit(side).frames_sent(),
+                "{side:?} frames sent, as audited"
+            );
+            assert_eq!((mine.buffered.received, mine.buffered.unsent), (0, 0));
+            let streams = mine.streams;
+            assert_eq!(
+                streams.opened + streams.incoming,
+                streams.finished + streams.reset.total(),
+                "{side:?} streams had and ended: {streams:?}"
+            );
         }
     }
 
