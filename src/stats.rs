@@ -17,7 +17,7 @@ use core::time::Duration;
 use crate::error::{CloseReason, ProtocolError, ResetBy, ResetCause};
 #[cfg(any(feature = "log", feature = "defmt"))]
 use crate::frame::FrameError;
-use crate::frame::{FrameType, HEADER_LEN, Header};
+use crate::frame::{Flags, FrameType, HEADER_LEN, Header};
 use crate::logging::{ShowHeader, mux_log};
 use crate::stream::StreamState;
 use crate::stream_id::StreamId;
@@ -458,6 +458,11 @@ impl Stats {
             self.frames_sent[type_index(header.frame_type)] += 1;
             self.data_sent += u64::from(header.payload_len());
             mux_log!(trace, "send {}", ShowHeader(header));
+            // Counted here, not when queued: a ping dropped because the
+            // session ended first was never sent.
+            if header.frame_type == FrameType::Ping && header.flags.contains(Flags::SYN) {
+                self.pings.sent += 1;
+            }
             if header.frame_type == FrameType::GoAway {
                 let go_aways = &mut self.go_aways;
                 go_aways.sent += 1;
@@ -578,11 +583,6 @@ impl Stats {
             // A wait of no time on the host's clock left nothing to keep.
             self.activity.remove(&id);
         }
-    }
-
-    /// We sent a ping.
-    pub(crate) fn on_ping_sent(&mut self) {
-        self.pings.sent += 1;
     }
 
     /// One of our pings was answered after `rtt`.

@@ -364,7 +364,6 @@ impl Session {
         let value = self.next_ping_value;
         self.next_ping_value = value.wrapping_add(1);
         self.outstanding_pings.push_back((value, now, purpose));
-        self.stats.on_ping_sent();
         self.control.push_back(Control::Ping(value));
     }
 
@@ -477,9 +476,12 @@ impl Session {
         if self.in_flight.as_ref().is_some_and(|t| !t.is_started()) {
             self.in_flight = None;
         }
-        for stream in self.streams.values_mut() {
+        let now = self.timers.now();
+        for (&id, stream) in self.streams.iter_mut() {
             stream.send_buf.clear();
             stream.sched = Slot::NONE;
+            // Nothing is sent any more, so no write waits for room.
+            self.stats.on_write_unblocked(id, now);
         }
         self.send_total = 0;
         self.budget_waiters.clear();
@@ -697,6 +699,9 @@ impl Session {
             self.stats.on_reset(id, reset.by);
             self.running_streams -= 1;
         }
+        // A reset stream sends nothing more: a write waiting for room
+        // waits no longer (its writer learns of the reset instead).
+        self.stats.on_write_unblocked(id, self.timers.now());
         self.buffered_total -= stream.recv_buf.len() as usize;
         let unsent = stream.send_buf.len();
         stream.recv_buf.clear(&mut self.pins);

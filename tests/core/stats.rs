@@ -492,3 +492,60 @@ mod logs {
         );
     }
 }
+
+/// A ping counts as sent when it goes to the host, as every frame does:
+/// one dropped because the session ended first was never sent.
+#[test]
+fn a_ping_dropped_at_the_end_is_not_counted_as_sent() {
+    let now = Instant::ZERO;
+    let mut client = Session::client(Config::default(), now).expect("valid config");
+    client.ping(now).unwrap();
+    client.abort(now, 0);
+    let _ = take_bytes(&mut client);
+    let stats = client.stats();
+    assert_eq!(stats.sent.ping.frames, 0, "the ping never left");
+    assert_eq!(stats.pings.sent, stats.sent.ping.frames);
+}
+
+/// A write waiting for window ends its wait when the stream is reset or
+/// the session ends: nothing waits for room on a stream that can no longer
+/// send, so its blocked time stops there rather than growing until the
+/// application lets the stream go.
+#[test]
+fn a_reset_or_the_end_stops_a_wait_for_room() {
+    for by_end in [false, true] {
+        let mut pair = Pair::new(Config::default(), Config::default());
+        let id = pair.client.open_stream(pair.now()).unwrap();
+        let payload = vec![3u8; WINDOW + 100];
+        assert_eq!(pair.client.stream(id).unwrap().write(&payload), Ok(WINDOW));
+        pair.drive();
+        let _ = pair.client.stream(id).unwrap().write(&payload[WINDOW..]);
+        assert!(pair.client.stream(id).unwrap().stats().blocked);
+
+        pair.advance(Duration::from_millis(40));
+        if by_end {
+            let now = pair.now();
+            pair.server.abort(now, 1);
+        } else {
+            assert_eq!(pair.server.accept_stream(), Some(id));
+            pair.server.stream(id).unwrap().reset(5);
+        }
+        pair.drive();
+        assert!(pair.client.is_closed() == by_end, "by_end: {by_end}");
+        pair.advance(Duration::from_millis(500));
+        pair.client.handle_timeout(pair.now());
+
+        let stream = pair.client.stream(id).unwrap().stats();
+        assert!(!stream.blocked, "by_end: {by_end}");
+        // 40 ms and the reset's way over the wire, not the 500 ms after.
+        assert!(
+            stream.blocked_time < Duration::from_millis(500),
+            "by_end: {by_end}: {stream:?}"
+        );
+        assert_eq!(
+            pair.client.stats().window_blocked.time,
+            stream.blocked_time,
+            "by_end: {by_end}"
+        );
+    }
+}
