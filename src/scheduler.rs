@@ -232,6 +232,116 @@ mod tests {
         assert_eq!(popped, [id(3), id(7), id(11)]);
     }
 
+    extern crate std;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    /// One call on a scheduler, on the stream `pick` (modulo the streams
+    /// there are).
+    #[derive(Clone, Debug)]
+    enum Op {
+        Push { pick: u8, priority: i32 },
+        Pop,
+        Remove { pick: u8 },
+        Reprioritize { pick: u8, priority: i32 },
+        Clear,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (any::<u8>(), -3..4i32).prop_map(|(pick, priority)| Op::Push { pick, priority }),
+            4 => Just(Op::Pop),
+            2 => any::<u8>().prop_map(|pick| Op::Remove { pick }),
+            2 => (any::<u8>(), -3..4i32)
+                .prop_map(|(pick, priority)| Op::Reprioritize { pick, priority }),
+            1 => Just(Op::Clear),
+        ]
+    }
+
+    proptest! {
+        /// Against a reference of one FIFO per priority, with the slots
+        /// kept as the session keeps them: every pop is the front of the
+        /// highest non-empty priority, removals take out exactly their
+        /// stream wherever it waits (a reused node never disturbs another
+        /// stream's place), and `len` is the count queued.
+        #[test]
+        fn matches_a_fifo_per_priority(ops in prop::collection::vec(op(), 1..300)) {
+            let mut scheduler = Scheduler::default();
+            // Per stream: its slot and priority, as the stream state holds them.
+            let mut slots: BTreeMap<u32, (Slot, i32)> =
+                (0..16).map(|n| (2 * n + 1, (Slot::NONE, 0))).collect();
+            let mut reference: BTreeMap<i32, alloc::collections::VecDeque<u32>> = BTreeMap::new();
+            let unlink = |reference: &mut BTreeMap<i32, alloc::collections::VecDeque<u32>>,
+                          priority: i32,
+                          stream: u32| {
+                let level = reference.get_mut(&priority).unwrap();
+                level.retain(|&queued| queued != stream);
+                if level.is_empty() {
+                    reference.remove(&priority);
+                }
+            };
+            for op in ops {
+                let pick = |pick: u8| 2 * u32::from(pick % 16) + 1;
+                match op {
+                    Op::Push { pick: p, priority } => {
+                        let stream = pick(p);
+                        let (slot, _) = slots[&stream];
+                        if !slot.is_queued() {
+                            let slot = scheduler.push(id(stream), priority);
+                            slots.insert(stream, (slot, priority));
+                            reference.entry(priority).or_default().push_back(stream);
+                        }
+                    }
+                    Op::Pop => {
+                        let expected = reference.iter_mut().next_back().map(|(&priority, level)| {
+                            (priority, level.pop_front().unwrap())
+                        });
+                        if let Some((priority, _)) = expected
+                            && reference[&priority].is_empty()
+                        {
+                            reference.remove(&priority);
+                        }
+                        let popped = scheduler.pop();
+                        prop_assert_eq!(popped, expected.map(|(_, stream)| id(stream)));
+                        if let Some(stream) = popped {
+                            slots.get_mut(&stream.get()).unwrap().0 = Slot::NONE;
+                        }
+                    }
+                    Op::Remove { pick: p } => {
+                        let stream = pick(p);
+                        let (slot, priority) = slots[&stream];
+                        if slot.is_queued() {
+                            scheduler.remove(slot);
+                            slots.insert(stream, (Slot::NONE, priority));
+                            unlink(&mut reference, priority, stream);
+                        }
+                    }
+                    Op::Reprioritize { pick: p, priority } => {
+                        let stream = pick(p);
+                        let (slot, old) = slots[&stream];
+                        if slot.is_queued() && old != priority {
+                            scheduler.remove(slot);
+                            let slot = scheduler.push(id(stream), priority);
+                            slots.insert(stream, (slot, priority));
+                            unlink(&mut reference, old, stream);
+                            reference.entry(priority).or_default().push_back(stream);
+                        }
+                    }
+                    Op::Clear => {
+                        scheduler.clear();
+                        reference.clear();
+                        for (slot, _) in slots.values_mut() {
+                            *slot = Slot::NONE;
+                        }
+                    }
+                }
+                let queued: usize = reference.values().map(|level| level.len()).sum();
+                prop_assert_eq!(scheduler.len(), queued);
+                prop_assert_eq!(scheduler.levels.len(), reference.len());
+            }
+        }
+    }
+
     #[test]
     fn empty_levels_go_at_once() {
         let mut scheduler = Scheduler::default();
