@@ -478,6 +478,74 @@ mod tests {
         assert_eq!(queue.pending(), 100);
     }
 
+    /// A session with streams holding writes of these sizes, and a ping.
+    fn session_with_writes(lens: &[usize]) -> Session {
+        let mut session = light_session();
+        for (n, &len) in lens.iter().enumerate() {
+            let id = session.open_stream(Instant::ZERO).expect("open");
+            let data: Vec<u8> = (0..len).map(|i| (i + n) as u8).collect();
+            let mut stream = session.stream(id).expect("open");
+            if n % 2 == 0 {
+                assert_eq!(stream.write(&data), Ok(len));
+            } else {
+                assert_eq!(stream.write_chunk(data.into()), Ok(len));
+            }
+        }
+        session
+    }
+
+    proptest::proptest! {
+        /// However the transport takes the bytes (vectored or not, any
+        /// split, a switch to copying midway), whenever the host fills, and
+        /// whatever the capacity, the wire carries what the session gave.
+        #[test]
+        fn partial_writes_lose_nothing(
+            lens in proptest::collection::vec(0..40_000usize, 1..5),
+            capacity in proptest::prop_oneof![1..200usize, 4_000..70_000usize],
+            vectored: bool,
+            writes in proptest::collection::vec((1..20_000usize, proptest::bool::ANY), 1..50),
+            switch_at in 0..60usize,
+        ) {
+            let expected = drain(
+                &mut session_with_writes(&lens),
+                &mut TransmitQueue::new(false),
+                usize::MAX,
+            );
+            let mut session = session_with_writes(&lens);
+            let mut queue = TransmitQueue::with_capacity(vectored, capacity);
+            let mut wire = Vec::new();
+            for turn in 0.. {
+                let (step, fill_anyway) = writes[turn % writes.len()];
+                if queue.is_empty() || fill_anyway {
+                    queue.fill(&mut session);
+                }
+                if queue.is_empty() && !session.may_transmit() {
+                    break;
+                }
+                let mut chunks = [&[][..]; TransmitQueue::MAX_CHUNKS];
+                let count = queue.chunks(&mut chunks);
+                let mut taken = 0;
+                for chunk in &chunks[..count] {
+                    let n = chunk.len().min(step - taken);
+                    wire.extend_from_slice(&chunk[..n]);
+                    taken += n;
+                    if taken == step {
+                        break;
+                    }
+                }
+                let first = chunks.first().map_or(0, |c| c.len());
+                if turn == switch_at && count > 1 {
+                    // A transport that turns out to take only first buffers.
+                    for _ in 0..FIRST_ONLY_LIMIT {
+                        queue.note_vectored_write(first, first, count);
+                    }
+                }
+                queue.advance(taken);
+            }
+            proptest::prop_assert_eq!(wire, expected);
+        }
+    }
+
     #[test]
     fn a_transport_writing_only_first_buffers_gets_copies() {
         let mut session = session_with(256 * 1024);
