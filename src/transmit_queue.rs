@@ -347,20 +347,32 @@ mod tests {
     fn drain(session: &mut Session, queue: &mut TransmitQueue, step: usize) -> Vec<u8> {
         let mut wire = Vec::new();
         while !queue.is_empty() || queue.fill(session) {
-            let mut chunks = [&[][..]; TransmitQueue::MAX_CHUNKS];
-            let count = queue.chunks(&mut chunks);
-            let mut taken = 0;
-            for chunk in &chunks[..count] {
-                let n = chunk.len().min(step - taken);
-                wire.extend_from_slice(&chunk[..n]);
-                taken += n;
-                if taken == step {
-                    break;
-                }
-            }
+            let (taken, _, _) = write_vectored(queue, step, &mut wire);
             queue.advance(taken);
         }
         wire
+    }
+
+    /// One vectored write of at most `step` bytes onto `wire` (the queue is
+    /// not advanced); returns the bytes taken, the first chunk's length and
+    /// how many chunks were offered.
+    fn write_vectored(
+        queue: &TransmitQueue,
+        step: usize,
+        wire: &mut Vec<u8>,
+    ) -> (usize, usize, usize) {
+        let mut chunks = [&[][..]; TransmitQueue::MAX_CHUNKS];
+        let count = queue.chunks(&mut chunks);
+        let mut taken = 0;
+        for chunk in &chunks[..count] {
+            let n = chunk.len().min(step - taken);
+            wire.extend_from_slice(&chunk[..n]);
+            taken += n;
+            if taken == step {
+                break;
+            }
+        }
+        (taken, chunks[0].len(), count)
     }
 
     #[test]
@@ -522,18 +534,7 @@ mod tests {
                 if queue.is_empty() && !session.may_transmit() {
                     break;
                 }
-                let mut chunks = [&[][..]; TransmitQueue::MAX_CHUNKS];
-                let count = queue.chunks(&mut chunks);
-                let mut taken = 0;
-                for chunk in &chunks[..count] {
-                    let n = chunk.len().min(step - taken);
-                    wire.extend_from_slice(&chunk[..n]);
-                    taken += n;
-                    if taken == step {
-                        break;
-                    }
-                }
-                let first = chunks.first().map_or(0, |c| c.len());
+                let (taken, first, count) = write_vectored(&queue, step, &mut wire);
                 if turn == switch_at && count > 1 {
                     // A transport that turns out to take only first buffers.
                     for _ in 0..FIRST_ONLY_LIMIT {
