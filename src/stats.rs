@@ -176,7 +176,8 @@ pub struct Streams {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Pings {
-    /// Pings we sent.
+    /// Pings we sent: handed to the host, as every frame counts (one still
+    /// queued when the session ends was never sent).
     pub sent: u64,
     /// Of those, answered.
     pub answered: u64,
@@ -188,8 +189,8 @@ pub struct Pings {
 
 /// Writes that came up short and waited for room: how often, how long.
 /// Each wait counts once when it begins; its time is added when the writer
-/// is told it may write again ([`Event::Writable`](crate::Event)) or the
-/// stream is freed.
+/// is told it may write again ([`Event::Writable`](crate::Event)), or the
+/// stream is reset or freed, or the session ends.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Blocked {
