@@ -695,4 +695,22 @@ mod tests {
         stats.on_stream_freed(id, &stream, Instant::ZERO);
         assert!(stats.activity.is_empty());
     }
+
+    #[test]
+    fn seldom_counted_counters_are_allocated_at_their_first_count() {
+        let mut stats = Stats::default();
+        stats.on_opened();
+        stats.on_ping_sent();
+        stats.on_pong(Duration::from_millis(3));
+        assert!(stats.rare.is_none());
+        assert_eq!(stats.snapshot(None, 0, 0).streams.reset.total(), 0);
+        stats.on_reset(StreamId::new(1), ResetBy::Peer { code: 7 });
+        assert!(stats.rare.is_some());
+        let snapshot = stats.snapshot(None, 0, 0);
+        assert_eq!(snapshot.streams.reset.peer, 1);
+        assert_eq!(snapshot.streams.reset.last_peer_code, Some(7));
+        assert_eq!(snapshot.streams.opened, 1);
+        assert_eq!(snapshot.pings.answered, 1);
+        assert_eq!(snapshot.pings.min_rtt, Some(Duration::from_millis(3)));
+    }
 }
