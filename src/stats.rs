@@ -11,6 +11,7 @@
 // logging of the `log` and `defmt` features (see `crate::logging`), lives
 // here.
 
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use core::time::Duration;
 
@@ -320,13 +321,18 @@ impl Activity {
 /// The session's counters, bumped by the hooks at its event sites.
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
-    streams: Streams,
-    pings: Pings,
-    window_blocked: Blocked,
-    budget_blocked: Blocked,
+    /// The [`Streams`] counts every session with streams bumps; refusals
+    /// and resets are in `rare`.
+    opened: u64,
+    incoming: u64,
+    accepted: u64,
+    finished: u64,
+    /// [`Pings`] but the smoothed round trip, which the timers keep.
+    pings_sent: u64,
+    pings_answered: u64,
+    min_rtt: Option<Duration>,
     peak_received: usize,
     peak_unsent: usize,
-    go_aways: GoAways,
     /// Frames each way by type (indexed by [`type_index`]), and Data
     /// payload bytes; the other types' bytes are 12 per frame. Kept apart
     /// from [`FrameCounts`], which spells the bytes out, to keep every
@@ -337,9 +343,23 @@ pub(crate) struct Stats {
     data_received: u64,
     /// Streams that waited, were granted credit or carried past 4 GiB.
     activity: BTreeMap<StreamId, Activity>,
+    /// What many sessions never count, allocated at its first count: boxed,
+    /// an idle connection's session is 160 B smaller (issue 12).
+    rare: Option<Box<Rare>>,
     /// The latest header received, shown with a protocol error.
     #[cfg(any(feature = "log", feature = "defmt"))]
     last_in: Option<Header>,
+}
+
+/// The counters of refused and reset streams, of writes that waited and
+/// of GoAways: all zero on a session that saw none of them.
+#[derive(Clone, Copy, Debug, Default)]
+struct Rare {
+    refused: Refusals,
+    reset: Resets,
+    window_blocked: Blocked,
+    budget_blocked: Blocked,
+    go_aways: GoAways,
 }
 
 /// Where a frame type counts in the `frames_*` arrays.
@@ -385,24 +405,39 @@ impl Stats {
         received: usize,
         unsent: usize,
     ) -> SessionStats {
+        let rare = self.rare.as_deref().copied().unwrap_or_default();
         SessionStats {
             sent: frame_counts(&self.frames_sent, self.data_sent),
             received: frame_counts(&self.frames_received, self.data_received),
-            streams: self.streams,
-            pings: Pings {
-                smoothed_rtt,
-                ..self.pings
+            streams: Streams {
+                opened: self.opened,
+                incoming: self.incoming,
+                accepted: self.accepted,
+                refused: rare.refused,
+                reset: rare.reset,
+                finished: self.finished,
             },
-            window_blocked: self.window_blocked,
-            budget_blocked: self.budget_blocked,
+            pings: Pings {
+                sent: self.pings_sent,
+                answered: self.pings_answered,
+                smoothed_rtt,
+                min_rtt: self.min_rtt,
+            },
+            window_blocked: rare.window_blocked,
+            budget_blocked: rare.budget_blocked,
             buffered: Buffered {
                 received,
                 peak_received: self.peak_received,
                 unsent,
                 peak_unsent: self.peak_unsent,
             },
-            go_aways: self.go_aways,
+            go_aways: rare.go_aways,
         }
+    }
+
+    /// The seldom counted counters, allocated at the first count.
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
     }
 
     /// The counters of stream `id`, whose state is `stream`, at `now`.
@@ -433,7 +468,7 @@ impl Stats {
             self.last_in = Some(*header);
         }
         if header.frame_type == FrameType::GoAway {
-            let go_aways = &mut self.go_aways;
+            let go_aways = &mut self.rare().go_aways;
             go_aways.received += 1;
             go_aways.last_received_code = Some(header.length);
             mux_log!(debug, "peer sent GoAway with code {}", header.length);
@@ -459,7 +494,7 @@ impl Stats {
             self.data_sent += u64::from(header.payload_len());
             mux_log!(trace, "send {}", ShowHeader(header));
             if header.frame_type == FrameType::GoAway {
-                let go_aways = &mut self.go_aways;
+                let go_aways = &mut self.rare().go_aways;
                 go_aways.sent += 1;
                 go_aways.last_sent_code = Some(header.length);
                 mux_log!(debug, "sending GoAway with code {}", header.length);
@@ -490,24 +525,24 @@ impl Stats {
 
     /// We opened a stream.
     pub(crate) fn on_opened(&mut self) {
-        self.streams.opened += 1;
+        self.opened += 1;
     }
 
     /// The peer opened a stream and the session took it in.
     pub(crate) fn on_incoming(&mut self) {
-        self.streams.incoming += 1;
+        self.incoming += 1;
     }
 
     /// The application accepted a stream.
     pub(crate) fn on_accepted(&mut self) {
-        self.streams.accepted += 1;
+        self.accepted += 1;
     }
 
     /// A stream the peer opened is refused: the session is `closing`, or
     /// the accept queue is full (`backlog_full`), or else `max_streams` is
     /// reached.
     pub(crate) fn on_refused(&mut self, id: StreamId, closing: bool, backlog_full: bool) {
-        let refused = &mut self.streams.refused;
+        let refused = &mut self.rare().refused;
         let (counter, why) = if closing {
             (&mut refused.closing, "the session is closing")
         } else if backlog_full {
@@ -521,7 +556,7 @@ impl Stats {
 
     /// A stream was reset by the peer or the session.
     pub(crate) fn on_reset(&mut self, id: StreamId, by: ResetBy) {
-        self.streams.reset.record(by);
+        self.rare().reset.record(by);
         mux_log!(debug, "stream {} reset {}", id, by);
     }
 
@@ -537,7 +572,7 @@ impl Stats {
     /// directions ended, and a wait of its writer ends here.
     pub(crate) fn on_stream_freed(&mut self, id: StreamId, stream: &StreamState, now: Instant) {
         if stream.is_done() {
-            self.streams.finished += 1;
+            self.finished += 1;
         }
         if self.activity.is_empty() {
             return;
@@ -554,9 +589,10 @@ impl Stats {
             return;
         }
         activity.blocked_since = Some((now, by_budget));
+        let rare = self.rare();
         match by_budget {
-            true => self.budget_blocked.count += 1,
-            false => self.window_blocked.count += 1,
+            true => rare.budget_blocked.count += 1,
+            false => rare.window_blocked.count += 1,
         }
     }
 
@@ -570,11 +606,13 @@ impl Stats {
         };
         let waited = now.saturating_duration_since(since);
         activity.blocked_time += waited;
+        let empty = activity.is_empty();
+        let rare = self.rare();
         match by_budget {
-            true => self.budget_blocked.time += waited,
-            false => self.window_blocked.time += waited,
+            true => rare.budget_blocked.time += waited,
+            false => rare.window_blocked.time += waited,
         }
-        if activity.is_empty() {
+        if empty {
             // A wait of no time on the host's clock left nothing to keep.
             self.activity.remove(&id);
         }
@@ -582,14 +620,13 @@ impl Stats {
 
     /// We sent a ping.
     pub(crate) fn on_ping_sent(&mut self) {
-        self.pings.sent += 1;
+        self.pings_sent += 1;
     }
 
     /// One of our pings was answered after `rtt`.
     pub(crate) fn on_pong(&mut self, rtt: Duration) {
-        let pings = &mut self.pings;
-        pings.answered += 1;
-        pings.min_rtt = Some(pings.min_rtt.map_or(rtt, |min| min.min(rtt)));
+        self.pings_answered += 1;
+        self.min_rtt = Some(self.min_rtt.map_or(rtt, |min| min.min(rtt)));
     }
 
     /// Received bytes held for the application grew to `total`.
@@ -657,5 +694,23 @@ mod tests {
         // The carry is dropped with the stream.
         stats.on_stream_freed(id, &stream, Instant::ZERO);
         assert!(stats.activity.is_empty());
+    }
+
+    #[test]
+    fn seldom_counted_counters_are_allocated_at_their_first_count() {
+        let mut stats = Stats::default();
+        stats.on_opened();
+        stats.on_ping_sent();
+        stats.on_pong(Duration::from_millis(3));
+        assert!(stats.rare.is_none());
+        assert_eq!(stats.snapshot(None, 0, 0).streams.reset.total(), 0);
+        stats.on_reset(StreamId::new(1), ResetBy::Peer { code: 7 });
+        assert!(stats.rare.is_some());
+        let snapshot = stats.snapshot(None, 0, 0);
+        assert_eq!(snapshot.streams.reset.peer, 1);
+        assert_eq!(snapshot.streams.reset.last_peer_code, Some(7));
+        assert_eq!(snapshot.streams.opened, 1);
+        assert_eq!(snapshot.pings.answered, 1);
+        assert_eq!(snapshot.pings.min_rtt, Some(Duration::from_millis(3)));
     }
 }
