@@ -16,6 +16,7 @@ mod alloc;
 mod blocking;
 mod cases;
 mod core;
+mod http2;
 mod idle;
 mod mux;
 mod report;
@@ -61,6 +62,8 @@ pub struct Sizes {
     pub core_open_streams: usize,
     /// Idle streams held open in `idle-stream-bytes`.
     pub idle_streams: usize,
+    /// Idle streams held open in `idle-stream-bytes-100k`.
+    pub idle_streams_many: usize,
     /// Idle connections (pairs of ends) held in `idle-connection-bytes`.
     pub idle_connections: usize,
 }
@@ -80,6 +83,7 @@ impl Sizes {
             core_bulk_bytes: 1 << 30,
             core_open_streams: 100_000,
             idle_streams: 10_000,
+            idle_streams_many: 100_000,
             idle_connections: 1_000,
         }
     }
@@ -97,6 +101,7 @@ impl Sizes {
             core_bulk_bytes: 16 << 20,
             core_open_streams: 2_000,
             idle_streams: 1_000,
+            idle_streams_many: 5_000,
             idle_connections: 100,
         }
     }

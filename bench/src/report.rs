@@ -5,15 +5,34 @@ use std::fmt::Write as _;
 use crate::cases::{Case, Scenario};
 use crate::{Sample, Sizes, YAMUX_VERSION, YAMUX013_VERSION};
 
-/// The median of one case over the rounds.
+/// One case's figures over the rounds.
 pub(crate) struct Median {
     scenario: Scenario,
     implementation: &'static str,
+    /// The median, which the ratios and targets use.
     value: f64,
+    /// The smallest and largest figure of any round.
+    min: f64,
+    max: f64,
 }
 
-/// The median of every case that produced at least one sample, in the
-/// order of `cases`.
+/// Spread (max/min over the rounds) above which a figure is flagged as
+/// unstable in the table.
+const UNSTABLE: f64 = 1.5;
+
+impl Median {
+    /// How far apart the rounds were: max/min (1.0 for a single round).
+    fn spread(&self) -> f64 {
+        if self.min > 0.0 {
+            self.max / self.min
+        } else {
+            f64::INFINITY
+        }
+    }
+}
+
+/// The median, min and max of every case that produced at least one
+/// sample, in the order of `cases`.
 pub(crate) fn medians(samples: &[Sample], cases: &[Case]) -> Vec<Median> {
     let mut medians = Vec::new();
     for case in cases {
@@ -36,6 +55,8 @@ pub(crate) fn medians(samples: &[Sample], cases: &[Case]) -> Vec<Median> {
             scenario: case.scenario,
             implementation: case.implementation,
             value,
+            min: values[0],
+            max: values[values.len() - 1],
         });
     }
     medians
@@ -93,27 +114,43 @@ pub(crate) fn print_header(sizes: &Sizes, quick: bool) {
     println!();
 }
 
-/// The table: one row per case, with ratios to raw TCP and to yamux.
+/// The table: one row per case, with the rounds' range, and ratios to raw
+/// TCP and to yamux. A row whose max/min exceeds [`UNSTABLE`] is flagged
+/// with `!`.
 pub(crate) fn print_table(medians: &[Median]) {
     println!(
-        "{:<18} {:<17} {:>12} {:<10} {:>9} {:>9}",
-        "scenario", "implementation", "median", "unit", "x raw-tcp", "x yamux"
+        "{:<22} {:<20} {:>12} {:<10} {:>12} {:>12} {:>7} {:>9} {:>9}",
+        "scenario",
+        "implementation",
+        "median",
+        "unit",
+        "min",
+        "max",
+        "max/min",
+        "x raw-tcp",
+        "x yamux"
     );
     for m in medians {
         let ratio = |reference: &str| {
             find(medians, m.scenario, reference)
                 .map_or_else(|| "-".to_string(), |r| format!("{:.2}", m.value / r))
         };
+        let spread = m.spread();
+        let flag = if spread > UNSTABLE { "!" } else { " " };
         println!(
-            "{:<18} {:<17} {:>12.1} {:<10} {:>9} {:>9}",
+            "{:<22} {:<20} {:>12.1} {:<10} {:>12.1} {:>12.1} {:>6.2}{flag} {:>9} {:>9}",
             m.scenario.name(),
             m.implementation,
             m.value,
             m.scenario.unit(),
+            m.min,
+            m.max,
+            spread,
             ratio("raw-tcp"),
             ratio("yamux"),
         );
     }
+    println!("(! = max/min over the rounds above {UNSTABLE}: the median is not a stable figure)");
     println!();
 }
 
@@ -207,17 +244,21 @@ pub(crate) fn print_targets(medians: &[Median]) {
     println!();
 }
 
-/// The medians as a JSON array of `{scenario, implementation, value,
-/// unit}` objects.
+/// The figures as a JSON array of `{scenario, implementation, value, min,
+/// median, max, unit}` objects (`value` is the median, kept for readers of
+/// the older format).
 pub(crate) fn json(medians: &[Median]) -> String {
     let rows: Vec<String> = medians
         .iter()
         .map(|m| {
             format!(
-                "  {{\"scenario\": \"{}\", \"implementation\": \"{}\", \"value\": {}, \"unit\": \"{}\"}}",
+                "  {{\"scenario\": \"{}\", \"implementation\": \"{}\", \"value\": {}, \"min\": {}, \"median\": {}, \"max\": {}, \"unit\": \"{}\"}}",
                 m.scenario.name(),
                 m.implementation,
                 m.value,
+                m.min,
+                m.value,
+                m.max,
                 m.scenario.unit()
             )
         })

@@ -57,7 +57,7 @@ pub(crate) fn bulk<M: AsyncMux>(total: u64, streams: usize) -> io::Result<f64> {
             let mut readers = JoinSet::new();
             for _ in 0..streams {
                 let stream = server.accept().await?;
-                readers.spawn(drain_and_finish(stream));
+                readers.spawn(M::drain(stream));
             }
             let mut received = 0;
             while let Some(result) = readers.join_next().await {
@@ -73,7 +73,7 @@ pub(crate) fn bulk<M: AsyncMux>(total: u64, streams: usize) -> io::Result<f64> {
                 let mut left = per_stream;
                 while left > 0 {
                     let n = left.min(CHUNK as u64) as usize;
-                    stream.write_all(&PAYLOAD[..n]).await?;
+                    M::send_payload(&mut stream, n).await?;
                     left -= n as u64;
                 }
                 finish_and_wait(stream).await
@@ -182,7 +182,9 @@ pub(crate) fn rtt<M: AsyncMux>(round_trips: usize) -> io::Result<f64> {
 }
 
 /// Reads a stream to the end, then finishes it; returns the bytes read.
-async fn drain_and_finish<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) -> io::Result<u64> {
+pub(crate) async fn drain_and_finish<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+) -> io::Result<u64> {
     let mut buf = vec![0u8; CHUNK];
     let mut total = 0;
     loop {
