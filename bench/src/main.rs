@@ -20,6 +20,7 @@ mod http2;
 mod idle;
 mod mux;
 mod report;
+mod targets;
 mod workload;
 
 use std::path::PathBuf;
@@ -157,9 +158,10 @@ fn main() {
 
     let medians = report::medians(&samples, &cases);
     report::print_table(&medians);
+    report::print_scaling(&medians, &sizes);
     if !quick {
         // A smoke run's tiny sizes say nothing about the targets.
-        report::print_targets(&medians);
+        targets::print(&medians);
     }
     let target_dir = target_dir();
     for (name, contents) in [

@@ -7,13 +7,13 @@ use crate::{Sample, Sizes, YAMUX_VERSION, YAMUX013_VERSION};
 
 /// One case's figures over the rounds.
 pub(crate) struct Median {
-    scenario: Scenario,
-    implementation: &'static str,
+    pub scenario: Scenario,
+    pub implementation: &'static str,
     /// The median, which the ratios and targets use.
-    value: f64,
+    pub value: f64,
     /// The smallest and largest figure of any round.
-    min: f64,
-    max: f64,
+    pub min: f64,
+    pub max: f64,
 }
 
 /// Spread (max/min over the rounds) above which a figure is flagged as
@@ -22,7 +22,7 @@ const UNSTABLE: f64 = 1.5;
 
 impl Median {
     /// How far apart the rounds were: max/min (1.0 for a single round).
-    fn spread(&self) -> f64 {
+    pub(crate) fn spread(&self) -> f64 {
         if self.min > 0.0 {
             self.max / self.min
         } else {
@@ -62,7 +62,8 @@ pub(crate) fn medians(samples: &[Sample], cases: &[Case]) -> Vec<Median> {
     medians
 }
 
-fn find(medians: &[Median], scenario: Scenario, implementation: &str) -> Option<f64> {
+/// The median of `implementation` in `scenario`, if it was measured.
+pub(crate) fn find(medians: &[Median], scenario: Scenario, implementation: &str) -> Option<f64> {
     medians
         .iter()
         .find(|m| m.scenario == scenario && m.implementation == implementation)
@@ -154,94 +155,67 @@ pub(crate) fn print_table(medians: &[Median]) {
     println!();
 }
 
-/// A goal for every muxplex implementation measured in `scenario`.
-struct Target {
-    scenario: Scenario,
-    /// The implementation the figure is divided by; `None` for an absolute
-    /// bound.
-    reference: Option<&'static str>,
-    bound: f64,
-    /// Whether the figure (or ratio) must be at least `bound`, else at most.
-    at_least: bool,
-}
-
-const TARGETS: [Target; 7] = [
-    Target {
-        scenario: Scenario::Bulk1,
-        reference: Some("raw-tcp"),
-        bound: 0.9,
-        at_least: true,
-    },
-    Target {
-        scenario: Scenario::Bulk100,
-        reference: Some("raw-tcp"),
-        bound: 0.85,
-        at_least: true,
-    },
-    Target {
-        scenario: Scenario::Hello10k,
-        reference: Some("yamux"),
-        bound: 3.0,
-        at_least: true,
-    },
-    Target {
-        scenario: Scenario::Rtt,
-        reference: Some("raw-tcp"),
-        bound: 1.1,
-        at_least: false,
-    },
-    Target {
-        scenario: Scenario::IdleStreamBytes,
-        reference: None,
-        bound: 256.0,
-        at_least: false,
-    },
-    Target {
-        scenario: Scenario::IdleStreamBytes,
-        reference: Some("yamux"),
-        bound: 0.25,
-        at_least: false,
-    },
-    Target {
-        scenario: Scenario::IdleConnectionBytes,
-        reference: None,
-        bound: 2048.0,
-        at_least: false,
-    },
-];
-
-/// PASS or FAIL per target and muxplex implementation. Informational: the
-/// process never fails on them, since they compare noisy measurements.
-pub(crate) fn print_targets(medians: &[Median]) {
-    println!("targets (ratios of medians from this run; informational, never fatal):");
-    for target in &TARGETS {
-        let ours = medians
-            .iter()
-            .filter(|m| m.scenario == target.scenario && m.implementation.starts_with("muxplex-"));
-        for m in ours {
-            let (figure, against) = match target.reference {
-                Some(reference) => match find(medians, target.scenario, reference) {
-                    Some(r) => (m.value / r, format!("x {reference}")),
-                    None => continue,
-                },
-                None => (m.value, m.scenario.unit().to_string()),
-            };
-            let met = if target.at_least {
-                figure >= target.bound
-            } else {
-                figure <= target.bound
-            };
-            let relation = if target.at_least { ">=" } else { "<=" };
-            println!(
-                "  {} {:<18} {:<17} {figure:>9.2} {against:<9} (target {relation} {})",
-                if met { "PASS" } else { "FAIL" },
-                m.scenario.name(),
-                m.implementation,
-                target.bound,
-            );
+/// How cost grows: one table per dimension, a row per implementation, a
+/// column per count (the medians of the scaling scenarios and the main
+/// ones they extend).
+pub(crate) fn print_scaling(medians: &[Median], sizes: &Sizes) {
+    use Scenario::*;
+    let tables = [
+        (
+            "bulk throughput (MB/s) by concurrent streams",
+            vec![
+                (1, Bulk1),
+                (10, Bulk10),
+                (sizes.bulk_streams, Bulk100),
+                (1000, Bulk1000),
+            ],
+        ),
+        (
+            "hello rate (streams/s) by streams in flight",
+            vec![
+                (1, Hello10kSerial),
+                (sizes.hello_concurrency, Hello10k),
+                (sizes.hello_streams, Hello10kAll),
+            ],
+        ),
+        (
+            "idle memory (bytes per stream, both ends) by open streams",
+            vec![
+                (100, IdleStreamBytes100),
+                (sizes.idle_streams, IdleStreamBytes),
+                (sizes.idle_streams_many, IdleStreamBytes100k),
+            ],
+        ),
+    ];
+    for (title, columns) in tables {
+        println!("scaling: {title}");
+        let mut line = format!("  {:<20}", "implementation");
+        for (count, _) in &columns {
+            let _ = write!(line, " {count:>12}");
         }
+        println!("{line}");
+        let mut implementations: Vec<&str> = Vec::new();
+        for m in medians {
+            if columns.iter().any(|&(_, s)| s == m.scenario)
+                && !implementations.contains(&m.implementation)
+            {
+                implementations.push(m.implementation);
+            }
+        }
+        for implementation in implementations {
+            let mut line = format!("  {implementation:<20}");
+            for &(_, scenario) in &columns {
+                match find(medians, scenario, implementation) {
+                    Some(value) => {
+                        let _ = write!(line, " {value:>12.1}");
+                    }
+                    None => line.push_str(&format!(" {:>12}", "-")),
+                }
+            }
+            println!("{line}");
+        }
+        println!();
     }
-    println!();
 }
 
 /// The figures as a JSON array of `{scenario, implementation, value, min,
