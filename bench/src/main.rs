@@ -1,5 +1,5 @@
 //! The muxplex benchmark program: every scenario for muxplex and its
-//! comparisons (raw TCP, the `yamux` crate), interleaved over several
+//! comparisons (raw TCP, the `yamux` crate, tokio-yamux, h2), interleaved over several
 //! rounds in one process, reported as medians with ratios.
 //!
 //! ```text
@@ -7,8 +7,8 @@
 //! cargo run --release -p muxplex-bench -- --quick # CI smoke run
 //! ```
 //!
-//! Results go to stdout (a table, then the targets), progress to stderr,
-//! and the medians to `target/muxplex-bench.json` and
+//! Results go to stdout (a table, the scaling tables, then the targets),
+//! progress to stderr, and the medians (with min and max) to `target/muxplex-bench.json` and
 //! `target/muxplex-bench.svg`.
 #![deny(unsafe_code)]
 
@@ -39,6 +39,12 @@ pub const YAMUX_VERSION: &str = env!("MUXPLEX_BENCH_YAMUX_VERSION");
 
 /// The older yamux crate version measured as `yamux-0.13`.
 pub const YAMUX013_VERSION: &str = env!("MUXPLEX_BENCH_YAMUX013_VERSION");
+
+/// The tokio-yamux version measured as `tokio-yamux`.
+pub const TOKIO_YAMUX_VERSION: &str = env!("MUXPLEX_BENCH_TOKIO_YAMUX_VERSION");
+
+/// The h2 version measured as `h2`.
+pub const H2_VERSION: &str = env!("MUXPLEX_BENCH_H2_VERSION");
 
 /// How much work each scenario does.
 #[derive(Clone, Copy, Debug)]

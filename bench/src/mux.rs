@@ -79,7 +79,13 @@ impl AsyncMux for RawTcp {
     type Stream = TcpStream;
 
     async fn pair() -> io::Result<(Self, Self)> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        // The largest backlog the kernel allows here (`somaxconn`), not
+        // tokio's 1,024: with bulk-1000's connections all dialled at once,
+        // an overflowing accept queue dropped handshakes, and the data
+        // sent on them was answered with resets.
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        let listener = socket.listen(4096)?;
         let address = listener.local_addr()?;
         Ok((
             RawTcp::Dialer(address),

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::cases::{Case, Scenario};
-use crate::{Sample, Sizes, YAMUX_VERSION, YAMUX013_VERSION};
+use crate::{H2_VERSION, Sample, Sizes, TOKIO_YAMUX_VERSION, YAMUX_VERSION, YAMUX013_VERSION};
 
 /// One case's figures over the rounds.
 pub(crate) struct Median {
@@ -96,11 +96,13 @@ pub(crate) fn print_header(sizes: &Sizes, quick: bool) {
     println!("machine: {}", machine());
     println!(
         "comparison: yamux crate {YAMUX_VERSION} (yamux-0.13: {YAMUX013_VERSION}, in hello-10k and rtt); \
+         tokio-yamux {TOKIO_YAMUX_VERSION}; h2 {H2_VERSION} (plaintext, windows for bulk); \
          raw TCP = one loopback connection per stream"
     );
     println!(
         "sizes: {} rounds; bulk {} MiB ({} streams in bulk-100); hello {} streams, {} at a time; \
-         rtt {} round trips; core-bulk {} MiB; core-open {} streams; idle {} streams",
+         rtt {} round trips; core-bulk {} MiB; core-open {} streams; idle {} streams \
+         (scaling rows: bulk over 10 and 1000 streams, hello 1 and all {} at a time, idle 100 and {} streams)",
         sizes.rounds,
         sizes.bulk_bytes >> 20,
         sizes.bulk_streams,
@@ -110,8 +112,13 @@ pub(crate) fn print_header(sizes: &Sizes, quick: bool) {
         sizes.core_bulk_bytes >> 20,
         sizes.core_open_streams,
         sizes.idle_streams,
+        sizes.hello_streams,
+        sizes.idle_streams_many,
     );
-    println!("figures are medians over the rounds; MB = 10^6 bytes; x = ratio of the medians");
+    println!(
+        "figures are medians over the rounds, with the rounds' min and max; MB = 10^6 bytes; \
+         x = ratio of the medians"
+    );
     println!();
 }
 
@@ -246,6 +253,9 @@ fn colour(implementation: &str) -> &'static str {
         "raw-tcp" => "#9e9e9e",
         "yamux" => "#e07b39",
         "yamux-0.13" => "#f0b27a",
+        "tokio-yamux" => "#c0504d",
+        "h2" => "#d4a017",
+        "muxplex-tokio-chunk" => "#6fa8dc",
         "muxplex-tokio" => "#2f6db5",
         "muxplex-smol" => "#5aa05a",
         "muxplex-blocking" => "#7a58b0",
@@ -303,7 +313,7 @@ pub(crate) fn svg(medians: &[Median]) -> String {
     format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{y}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
-<text x="10" y="16" font-size="14">muxplex-bench (yamux {YAMUX_VERSION}), medians</text>
+<text x="10" y="16" font-size="14">muxplex-bench (yamux {YAMUX_VERSION}), medians; the -10, -1000, -1, -all, -100 and -100k panels are the scaling table</text>
 {body}</svg>
 "#
     )

@@ -63,7 +63,7 @@ pub(crate) fn bulk<M: AsyncMux>(total: u64, streams: usize) -> io::Result<f64> {
             while let Some(result) = readers.join_next().await {
                 received += result??;
             }
-            io::Result::Ok(received)
+            io::Result::Ok((received, Instant::now()))
         });
         let mut writers = JoinSet::new();
         for _ in 0..streams {
@@ -79,11 +79,14 @@ pub(crate) fn bulk<M: AsyncMux>(total: u64, streams: usize) -> io::Result<f64> {
                 finish_and_wait(stream).await
             });
         }
-        let received = receiver.await??;
-        let elapsed = started.elapsed();
+        // The writers first: one that fails (an open refused, say) ends the
+        // case at once, where the receiver would wait for its stream until
+        // the time limit.
         while let Some(result) = writers.join_next().await {
             result??;
         }
+        let (received, done) = receiver.await??;
+        let elapsed = done - started;
         if received != per_stream * streams as u64 {
             return Err(io::Error::other(format!("received {received} bytes")));
         }
