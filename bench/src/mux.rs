@@ -2,7 +2,7 @@
 //! workload is written once: raw TCP (a connection per stream), the
 //! `yamux` crate (0.14, and 0.13), tokio-yamux, muxplex-tokio (through
 //! `AsyncRead`/`AsyncWrite`, and through its zero-copy chunks) and
-//! muxplex-smol; h2 is in [`crate::h2`].
+//! muxplex-smol; h2 is in [`crate::http2`].
 
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
