@@ -453,3 +453,34 @@ impl AsyncWrite for TokioYamuxStream {
         Pin::new(&mut self.0).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{MuxplexTokioChunk, TokioYamux};
+    use crate::http2::H2;
+    use crate::workload;
+
+    // `workload::bulk` checks that every byte arrived; a stream that stalls
+    // makes it fail at the case's time limit.
+
+    #[test]
+    fn tokio_yamux_writer_that_never_reads_gets_past_its_window() {
+        // 1 MiB is four of its 256 KiB windows.
+        workload::bulk::<TokioYamux>(1 << 20, 1).expect("all bytes arrive");
+    }
+
+    #[test]
+    fn zero_copy_bulk_delivers_every_byte() {
+        workload::bulk::<MuxplexTokioChunk>(4 << 20, 1).expect("all bytes arrive");
+        workload::bulk::<MuxplexTokioChunk>(4 << 20, 10).expect("all bytes arrive");
+    }
+
+    #[test]
+    fn h2_runs_bulk_hello_and_rtt() {
+        // More than its 4 MiB stream window, so window updates must flow.
+        workload::bulk::<H2>(12 << 20, 1).expect("all bytes arrive");
+        workload::bulk::<H2>(4 << 20, 100).expect("all bytes arrive");
+        workload::hello::<H2>(300, 300).expect("every stream answered");
+        workload::rtt::<H2>(50).expect("every byte echoed");
+    }
+}
