@@ -3,7 +3,7 @@
 //! rounds in one process, reported as medians with ratios.
 //!
 //! ```text
-//! cargo run --release -p muxplex-bench            # full run, about a minute
+//! cargo run --release -p muxplex-bench            # full run, about five minutes
 //! cargo run --release -p muxplex-bench -- --quick # CI smoke run
 //! ```
 //!

@@ -223,7 +223,18 @@ impl MuxplexSmol {
     where
         T: futures::io::AsyncRead + futures::io::AsyncWrite + Unpin + Send + 'static,
     {
-        let config = muxplex_smol::Config::default();
+        Self::spawn_with(io, role, muxplex_smol::Config::default())
+    }
+
+    /// The same with `config`.
+    pub(crate) fn spawn_with<T>(
+        io: T,
+        role: muxplex_smol::Role,
+        config: muxplex_smol::Config,
+    ) -> MuxplexSmol
+    where
+        T: futures::io::AsyncRead + futures::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let (connection, _driver) = muxplex_smol::Connection::spawn(io, role, config, tokio::spawn);
         MuxplexSmol(connection)
     }

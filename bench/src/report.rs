@@ -343,9 +343,15 @@ mod tests {
         let odd = medians(&[sample(3.0), sample(1.0), sample(2.0)], &cases);
         assert_eq!((odd[0].min, odd[0].value, odd[0].max), (1.0, 2.0, 3.0));
         assert_eq!(odd[0].spread(), 3.0);
-        let even = medians(&[sample(4.0), sample(1.0), sample(2.0), sample(8.0)], &cases);
+        let even = medians(
+            &[sample(4.0), sample(1.0), sample(2.0), sample(8.0)],
+            &cases,
+        );
         assert_eq!((even[0].min, even[0].value, even[0].max), (1.0, 3.0, 8.0));
         let json = super::json(&even);
-        assert!(json.contains("\"min\": 1, \"median\": 3, \"max\": 8"), "{json}");
+        assert!(
+            json.contains("\"min\": 1, \"median\": 3, \"max\": 8"),
+            "{json}"
+        );
     }
 }

@@ -14,7 +14,7 @@ pub(crate) const CHUNK: usize = 64 * 1024;
 /// What bulk writers send; the content does not matter.
 pub(crate) static PAYLOAD: [u8; CHUNK] = [0x5a; CHUNK];
 /// A case that takes longer than this is broken, not slow.
-const LIMIT: Duration = Duration::from_secs(120);
+pub(crate) const LIMIT: Duration = Duration::from_secs(120);
 
 /// Runs `work` on a fresh multi-threaded runtime with a worker per core,
 /// so client and server can run in parallel and no state carries over
