@@ -11,6 +11,7 @@
 // logging of the `log` and `defmt` features (see `crate::logging`), lives
 // here.
 
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use core::time::Duration;
 
@@ -321,13 +322,18 @@ impl Activity {
 /// The session's counters, bumped by the hooks at its event sites.
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
-    streams: Streams,
-    pings: Pings,
-    window_blocked: Blocked,
-    budget_blocked: Blocked,
+    /// The [`Streams`] counts every session with streams bumps; refusals
+    /// and resets are in `rare`.
+    opened: u64,
+    incoming: u64,
+    accepted: u64,
+    finished: u64,
+    /// [`Pings`] but the smoothed round trip, which the timers keep.
+    pings_sent: u64,
+    pings_answered: u64,
+    min_rtt: Option<Duration>,
     peak_received: usize,
     peak_unsent: usize,
-    go_aways: GoAways,
     /// Frames each way by type (indexed by [`type_index`]), and Data
     /// payload bytes; the other types' bytes are 12 per frame. Kept apart
     /// from [`FrameCounts`], which spells the bytes out, to keep every
@@ -338,9 +344,23 @@ pub(crate) struct Stats {
     data_received: u64,
     /// Streams that waited, were granted credit or carried past 4 GiB.
     activity: BTreeMap<StreamId, Activity>,
+    /// What many sessions never count, allocated at its first count: boxed,
+    /// an idle connection's session is 160 B smaller (issue 12).
+    rare: Option<Box<Rare>>,
     /// The latest header received, shown with a protocol error.
     #[cfg(any(feature = "log", feature = "defmt"))]
     last_in: Option<Header>,
+}
+
+/// The counters of refused and reset streams, of writes that waited and
+/// of GoAways: all zero on a session that saw none of them.
+#[derive(Clone, Copy, Debug, Default)]
+struct Rare {
+    refused: Refusals,
+    reset: Resets,
+    window_blocked: Blocked,
+    budget_blocked: Blocked,
+    go_aways: GoAways,
 }
 
 /// Where a frame type counts in the `frames_*` arrays.
@@ -386,24 +406,39 @@ impl Stats {
         received: usize,
         unsent: usize,
     ) -> SessionStats {
+        let rare = self.rare.as_deref().copied().unwrap_or_default();
         SessionStats {
             sent: frame_counts(&self.frames_sent, self.data_sent),
             received: frame_counts(&self.frames_received, self.data_received),
-            streams: self.streams,
-            pings: Pings {
-                smoothed_rtt,
-                ..self.pings
+            streams: Streams {
+                opened: self.opened,
+                incoming: self.incoming,
+                accepted: self.accepted,
+                refused: rare.refused,
+                reset: rare.reset,
+                finished: self.finished,
             },
-            window_blocked: self.window_blocked,
-            budget_blocked: self.budget_blocked,
+            pings: Pings {
+                sent: self.pings_sent,
+                answered: self.pings_answered,
+                smoothed_rtt,
+                min_rtt: self.min_rtt,
+            },
+            window_blocked: rare.window_blocked,
+            budget_blocked: rare.budget_blocked,
             buffered: Buffered {
                 received,
                 peak_received: self.peak_received,
                 unsent,
                 peak_unsent: self.peak_unsent,
             },
-            go_aways: self.go_aways,
+            go_aways: rare.go_aways,
         }
+    }
+
+    /// The seldom counted counters, allocated at the first count.
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
     }
 
     /// The counters of stream `id`, whose state is `stream`, at `now`.
@@ -434,7 +469,7 @@ impl Stats {
             self.last_in = Some(*header);
         }
         if header.frame_type == FrameType::GoAway {
-            let go_aways = &mut self.go_aways;
+            let go_aways = &mut self.rare().go_aways;
             go_aways.received += 1;
             go_aways.last_received_code = Some(header.length);
             mux_log!(debug, "peer sent GoAway with code {}", header.length);
@@ -462,10 +497,10 @@ impl Stats {
             // Counted here, not when queued: a ping dropped because the
             // session ended first was never sent.
             if header.frame_type == FrameType::Ping && header.flags.contains(Flags::SYN) {
-                self.pings.sent += 1;
+                self.pings_sent += 1;
             }
             if header.frame_type == FrameType::GoAway {
-                let go_aways = &mut self.go_aways;
+                let go_aways = &mut self.rare().go_aways;
                 go_aways.sent += 1;
                 go_aways.last_sent_code = Some(header.length);
                 mux_log!(debug, "sending GoAway with code {}", header.length);
@@ -496,24 +531,24 @@ impl Stats {
 
     /// We opened a stream.
     pub(crate) fn on_opened(&mut self) {
-        self.streams.opened += 1;
+        self.opened += 1;
     }
 
     /// The peer opened a stream and the session took it in.
     pub(crate) fn on_incoming(&mut self) {
-        self.streams.incoming += 1;
+        self.incoming += 1;
     }
 
     /// The application accepted a stream.
     pub(crate) fn on_accepted(&mut self) {
-        self.streams.accepted += 1;
+        self.accepted += 1;
     }
 
     /// A stream the peer opened is refused: the session is `closing`, or
     /// the accept queue is full (`backlog_full`), or else `max_streams` is
     /// reached.
     pub(crate) fn on_refused(&mut self, id: StreamId, closing: bool, backlog_full: bool) {
-        let refused = &mut self.streams.refused;
+        let refused = &mut self.rare().refused;
         let (counter, why) = if closing {
             (&mut refused.closing, "the session is closing")
         } else if backlog_full {
@@ -527,7 +562,7 @@ impl Stats {
 
     /// A stream was reset by the peer or the session.
     pub(crate) fn on_reset(&mut self, id: StreamId, by: ResetBy) {
-        self.streams.reset.record(by);
+        self.rare().reset.record(by);
         mux_log!(debug, "stream {} reset {}", id, by);
     }
 
@@ -543,7 +578,7 @@ impl Stats {
     /// directions ended, and a wait of its writer ends here.
     pub(crate) fn on_stream_freed(&mut self, id: StreamId, stream: &StreamState, now: Instant) {
         if stream.is_done() {
-            self.streams.finished += 1;
+            self.finished += 1;
         }
         if self.activity.is_empty() {
             return;
@@ -560,9 +595,10 @@ impl Stats {
             return;
         }
         activity.blocked_since = Some((now, by_budget));
+        let rare = self.rare();
         match by_budget {
-            true => self.budget_blocked.count += 1,
-            false => self.window_blocked.count += 1,
+            true => rare.budget_blocked.count += 1,
+            false => rare.window_blocked.count += 1,
         }
     }
 
@@ -576,11 +612,13 @@ impl Stats {
         };
         let waited = now.saturating_duration_since(since);
         activity.blocked_time += waited;
+        let empty = activity.is_empty();
+        let rare = self.rare();
         match by_budget {
-            true => self.budget_blocked.time += waited,
-            false => self.window_blocked.time += waited,
+            true => rare.budget_blocked.time += waited,
+            false => rare.window_blocked.time += waited,
         }
-        if activity.is_empty() {
+        if empty {
             // A wait of no time on the host's clock left nothing to keep.
             self.activity.remove(&id);
         }
@@ -588,9 +626,8 @@ impl Stats {
 
     /// One of our pings was answered after `rtt`.
     pub(crate) fn on_pong(&mut self, rtt: Duration) {
-        let pings = &mut self.pings;
-        pings.answered += 1;
-        pings.min_rtt = Some(pings.min_rtt.map_or(rtt, |min| min.min(rtt)));
+        self.pings_answered += 1;
+        self.min_rtt = Some(self.min_rtt.map_or(rtt, |min| min.min(rtt)));
     }
 
     /// Received bytes held for the application grew to `total`.
@@ -658,5 +695,24 @@ mod tests {
         // The carry is dropped with the stream.
         stats.on_stream_freed(id, &stream, Instant::ZERO);
         assert!(stats.activity.is_empty());
+    }
+
+    #[test]
+    fn seldom_counted_counters_are_allocated_at_their_first_count() {
+        let mut stats = Stats::default();
+        stats.on_opened();
+        let ping = Header::new(FrameType::Ping, Flags::SYN, 0, 1);
+        let _ = stats.on_frame_out(Transmit::new(ping, bytes::Bytes::new()));
+        stats.on_pong(Duration::from_millis(3));
+        assert!(stats.rare.is_none());
+        assert_eq!(stats.snapshot(None, 0, 0).streams.reset.total(), 0);
+        stats.on_reset(StreamId::new(1), ResetBy::Peer { code: 7 });
+        assert!(stats.rare.is_some());
+        let snapshot = stats.snapshot(None, 0, 0);
+        assert_eq!(snapshot.streams.reset.peer, 1);
+        assert_eq!(snapshot.streams.reset.last_peer_code, Some(7));
+        assert_eq!(snapshot.streams.opened, 1);
+        assert_eq!((snapshot.pings.sent, snapshot.pings.answered), (1, 1));
+        assert_eq!(snapshot.pings.min_rtt, Some(Duration::from_millis(3)));
     }
 }

@@ -3,7 +3,10 @@
 
 use std::io;
 
-use crate::mux::{MuxplexSmol, MuxplexTokio, RawTcp, TokioYamux, Yamux, Yamux013};
+use crate::http2::H2;
+use crate::mux::{
+    AsyncMux, MuxplexSmol, MuxplexTokio, MuxplexTokioChunk, RawTcp, TokioYamux, Yamux, Yamux013,
+};
 use crate::{Sizes, blocking, core, idle, workload};
 
 /// What is measured.
@@ -11,11 +14,19 @@ use crate::{Sizes, blocking, core, idle, workload};
 pub(crate) enum Scenario {
     /// One stream, `bulk_bytes` one way over loopback TCP.
     Bulk1,
+    /// 10 concurrent streams, `bulk_bytes` in total (scaling).
+    Bulk10,
     /// `bulk_streams` concurrent streams, `bulk_bytes` in total.
     Bulk100,
+    /// 1,000 concurrent streams, `bulk_bytes` in total (scaling).
+    Bulk1000,
+    /// `hello_streams` streams one at a time (scaling).
+    Hello10kSerial,
     /// Streams opened, sent "hello", finished, read to the end by the
-    /// server, which finishes too.
+    /// server, which finishes too; `hello_concurrency` at a time.
     Hello10k,
+    /// The same, all `hello_streams` opened at once.
+    Hello10kAll,
     /// One-byte ping-pong on one stream.
     Rtt,
     /// One request and one response per stream, one stream at a time,
@@ -36,8 +47,13 @@ pub(crate) enum Scenario {
     /// 4,096 streams with data queued, spread over 512 priorities and
     /// drained in small frames.
     CorePriorities,
+    /// Heap bytes per idle open stream, both ends together, with 100 open
+    /// (scaling).
+    IdleStreamBytes100,
     /// Heap bytes per idle open stream, both ends together.
     IdleStreamBytes,
+    /// The same with `idle_streams_many` open (scaling).
+    IdleStreamBytes100k,
     /// Heap bytes per end of an idle connection, no stream open.
     IdleConnectionBytes,
 }
@@ -47,8 +63,12 @@ impl Scenario {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Scenario::Bulk1 => "bulk-1",
+            Scenario::Bulk10 => "bulk-10",
             Scenario::Bulk100 => "bulk-100",
+            Scenario::Bulk1000 => "bulk-1000",
+            Scenario::Hello10kSerial => "hello-10k-1",
             Scenario::Hello10k => "hello-10k",
+            Scenario::Hello10kAll => "hello-10k-all",
             Scenario::Rtt => "rtt",
             Scenario::RrNagle => "rr-nagle",
             Scenario::CoreBulk => "core-bulk",
@@ -57,7 +77,9 @@ impl Scenario {
             Scenario::CoreDrainChunks => "core-drain-chunks",
             Scenario::CoreDrainWrites => "core-drain-writes",
             Scenario::CorePriorities => "core-priorities",
+            Scenario::IdleStreamBytes100 => "idle-stream-bytes-100",
             Scenario::IdleStreamBytes => "idle-stream-bytes",
+            Scenario::IdleStreamBytes100k => "idle-stream-bytes-100k",
             Scenario::IdleConnectionBytes => "idle-connection-bytes",
         }
     }
@@ -67,6 +89,9 @@ impl Scenario {
         match self {
             Scenario::Bulk1 | Scenario::Bulk100 | Scenario::CoreBulk => "MB/s",
             Scenario::Hello10k | Scenario::CoreOpen | Scenario::CoreClose => "streams/s",
+            Scenario::Bulk10 | Scenario::Bulk1000 => "MB/s",
+            Scenario::Hello10kSerial | Scenario::Hello10kAll => "streams/s",
+            Scenario::IdleStreamBytes100 | Scenario::IdleStreamBytes100k => "bytes",
             Scenario::Rtt
             | Scenario::RrNagle
             | Scenario::CoreDrainChunks
@@ -87,6 +112,8 @@ impl Scenario {
                 | Scenario::CoreDrainWrites
                 | Scenario::CorePriorities
                 | Scenario::IdleStreamBytes
+                | Scenario::IdleStreamBytes100
+                | Scenario::IdleStreamBytes100k
                 | Scenario::IdleConnectionBytes
         )
     }
@@ -96,8 +123,9 @@ impl Scenario {
 pub(crate) struct Case {
     /// What is measured.
     pub scenario: Scenario,
-    /// One of `muxplex-tokio`, `muxplex-smol`, `muxplex-blocking`,
-    /// `muxplex-core`, `yamux` (0.14), `yamux-0.13`, `raw-tcp`.
+    /// One of `muxplex-tokio`, `muxplex-tokio-chunk` (its zero-copy
+    /// path), `muxplex-smol`, `muxplex-blocking`, `muxplex-core`, `yamux`
+    /// (0.14), `yamux-0.13`, `tokio-yamux`, `h2`, `raw-tcp`.
     pub implementation: &'static str,
     /// Runs it once and returns the figure in the scenario's unit.
     pub run: fn(&Sizes) -> io::Result<f64>,
@@ -122,16 +150,20 @@ const fn case(
 /// adding its lines here, like `muxplex-tokio` and `muxplex-smol`.
 pub(crate) fn all() -> Vec<Case> {
     use Scenario::*;
-    vec![
+    let mut cases = vec![
         case(Bulk1, "raw-tcp", |s| {
             workload::bulk::<RawTcp>(s.bulk_bytes, 1)
         }),
         case(Bulk1, "yamux", |s| workload::bulk::<Yamux>(s.bulk_bytes, 1)),
-        // No bulk-1 for tokio-yamux: one stream of 8 MiB or more does not
-        // complete in this workload within the case's two minutes (bulk-100,
-        // the same bytes over 100 streams, does); not yet understood.
+        case(Bulk1, "tokio-yamux", |s| {
+            workload::bulk::<TokioYamux>(s.bulk_bytes, 1)
+        }),
+        case(Bulk1, "h2", |s| workload::bulk::<H2>(s.bulk_bytes, 1)),
         case(Bulk1, "muxplex-tokio", |s| {
             workload::bulk::<MuxplexTokio>(s.bulk_bytes, 1)
+        }),
+        case(Bulk1, "muxplex-tokio-chunk", |s| {
+            workload::bulk::<MuxplexTokioChunk>(s.bulk_bytes, 1)
         }),
         case(Bulk1, "muxplex-smol", |s| {
             workload::bulk::<MuxplexSmol>(s.bulk_bytes, 1)
@@ -148,8 +180,14 @@ pub(crate) fn all() -> Vec<Case> {
         case(Bulk100, "tokio-yamux", |s| {
             workload::bulk::<TokioYamux>(s.bulk_bytes, s.bulk_streams)
         }),
+        case(Bulk100, "h2", |s| {
+            workload::bulk::<H2>(s.bulk_bytes, s.bulk_streams)
+        }),
         case(Bulk100, "muxplex-tokio", |s| {
             workload::bulk::<MuxplexTokio>(s.bulk_bytes, s.bulk_streams)
+        }),
+        case(Bulk100, "muxplex-tokio-chunk", |s| {
+            workload::bulk::<MuxplexTokioChunk>(s.bulk_bytes, s.bulk_streams)
         }),
         case(Bulk100, "muxplex-smol", |s| {
             workload::bulk::<MuxplexSmol>(s.bulk_bytes, s.bulk_streams)
@@ -170,6 +208,9 @@ pub(crate) fn all() -> Vec<Case> {
         case(Hello10k, "tokio-yamux", |s| {
             workload::hello::<TokioYamux>(s.hello_streams, s.hello_concurrency)
         }),
+        case(Hello10k, "h2", |s| {
+            workload::hello::<H2>(s.hello_streams, s.hello_concurrency)
+        }),
         case(Hello10k, "muxplex-tokio", |s| {
             workload::hello::<MuxplexTokio>(s.hello_streams, s.hello_concurrency)
         }),
@@ -189,6 +230,7 @@ pub(crate) fn all() -> Vec<Case> {
         case(Rtt, "tokio-yamux", |s| {
             workload::rtt::<TokioYamux>(s.rtt_round_trips)
         }),
+        case(Rtt, "h2", |s| workload::rtt::<H2>(s.rtt_round_trips)),
         case(Rtt, "muxplex-tokio", |s| {
             workload::rtt::<MuxplexTokio>(s.rtt_round_trips)
         }),
@@ -234,6 +276,85 @@ pub(crate) fn all() -> Vec<Case> {
         }),
         case(IdleConnectionBytes, "muxplex-tokio", |s| {
             idle::muxplex_tokio_connections(s.idle_connections)
+        }),
+    ];
+    cases.extend(scaling());
+    // Stable: within a scenario, the order above.
+    cases.sort_by_key(|case| case.scenario);
+    cases
+}
+
+/// The cases that show how cost grows, beside the scenarios above: bulk
+/// over 10 and 1,000 streams, hello one at a time and all at once, idle
+/// memory with 100 and `idle_streams_many` streams.
+fn scaling() -> Vec<Case> {
+    use Scenario::*;
+    let mut cases = Vec::new();
+    cases.extend(scaling_async::<RawTcp>("raw-tcp"));
+    cases.extend(scaling_async::<Yamux>("yamux"));
+    cases.extend(scaling_async::<TokioYamux>("tokio-yamux"));
+    cases.extend(scaling_async::<H2>("h2"));
+    cases.extend(scaling_async::<MuxplexTokio>("muxplex-tokio"));
+    // Only bulk differs from muxplex-tokio.
+    cases.extend(
+        scaling_async::<MuxplexTokioChunk>("muxplex-tokio-chunk")
+            .into_iter()
+            .filter(|case| matches!(case.scenario, Bulk10 | Bulk1000)),
+    );
+    cases.extend(scaling_async::<MuxplexSmol>("muxplex-smol"));
+    // 10,000 connections at once would need 20,001 descriptors, one more
+    // than this machine's limit.
+    cases.retain(|case| !(case.scenario == Hello10kAll && case.implementation == "raw-tcp"));
+    cases.extend([
+        case(Bulk10, "muxplex-blocking", |s| {
+            blocking::bulk(s.bulk_bytes, 10)
+        }),
+        case(Bulk1000, "muxplex-blocking", |s| {
+            blocking::bulk(s.bulk_bytes, 1000)
+        }),
+        case(Hello10kSerial, "muxplex-blocking", |s| {
+            blocking::hello(s.hello_streams, 1)
+        }),
+        // No hello-10k-all for muxplex-blocking: a thread per stream in
+        // flight, 10,000 threads, would measure thread creation.
+        case(IdleStreamBytes100, "yamux", |_| idle::yamux(100)),
+        case(IdleStreamBytes100, "muxplex-tokio", |_| {
+            idle::muxplex_tokio(100)
+        }),
+        case(IdleStreamBytes100, "muxplex-smol", |_| {
+            idle::muxplex_smol(100)
+        }),
+        case(IdleStreamBytes100, "muxplex-core", |_| idle::core(100)),
+        // No 100k for yamux: its connection's cost grows with the square of
+        // the streams open (one round took 137 s here).
+        case(IdleStreamBytes100k, "muxplex-tokio", |s| {
+            idle::muxplex_tokio(s.idle_streams_many)
+        }),
+        case(IdleStreamBytes100k, "muxplex-smol", |s| {
+            idle::muxplex_smol(s.idle_streams_many)
+        }),
+        case(IdleStreamBytes100k, "muxplex-core", |s| {
+            idle::core(s.idle_streams_many)
+        }),
+    ]);
+    cases
+}
+
+/// The scaling cases of an async implementation.
+fn scaling_async<M: AsyncMux>(implementation: &'static str) -> [Case; 4] {
+    use Scenario::*;
+    [
+        case(Bulk10, implementation, |s| {
+            workload::bulk::<M>(s.bulk_bytes, 10)
+        }),
+        case(Bulk1000, implementation, |s| {
+            workload::bulk::<M>(s.bulk_bytes, 1000)
+        }),
+        case(Hello10kSerial, implementation, |s| {
+            workload::hello::<M>(s.hello_streams, 1)
+        }),
+        case(Hello10kAll, implementation, |s| {
+            workload::hello::<M>(s.hello_streams, s.hello_streams)
         }),
     ]
 }

@@ -30,9 +30,14 @@ impl Drop for Pair {
 impl Pair {
     /// A fresh client and server with the default configuration.
     pub(crate) fn new() -> Self {
+        Self::with_config(Config::default())
+    }
+
+    /// A fresh client and server, both with `config`.
+    pub(crate) fn with_config(config: Config) -> Self {
         Pair {
-            client: Session::client(Config::default(), Instant::ZERO).expect("valid config"),
-            server: Session::server(Config::default(), Instant::ZERO).expect("valid config"),
+            client: Session::client(config.clone(), Instant::ZERO).expect("valid config"),
+            server: Session::server(config, Instant::ZERO).expect("valid config"),
             wire: vec![0; CHUNK],
             origin: Clock::now(),
         }

@@ -10,14 +10,21 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::alloc::live_bytes;
 use crate::core::Pair;
 use crate::mux::{AsyncMux, MuxplexSmol, MuxplexTokio, Yamux};
+use crate::workload::LIMIT;
 
 /// Duplex buffer size of the in-memory transports.
 const DUPLEX: usize = 64 * 1024;
 
+/// The default configuration with room for `n` open streams (the default
+/// allows 16,384), which is all the idle scenarios change.
+fn config_for(n: usize) -> muxplex::Config {
+    muxplex::Config::default().with_max_streams(n + 16)
+}
+
 /// The core: `n` streams opened by the client and accepted by the server,
 /// SYN and ACK exchanged, nothing else.
 pub(crate) fn core(n: usize) -> io::Result<f64> {
-    let mut pair = Pair::new();
+    let mut pair = Pair::with_config(config_for(n));
     // Allocated before the baseline: the application's own list of ids is
     // not the session's cost.
     let mut opened = Vec::with_capacity(n);
@@ -63,11 +70,11 @@ pub(crate) fn yamux(n: usize) -> io::Result<f64> {
 
 /// muxplex-tokio: its two connections over an in-memory duplex.
 pub(crate) fn muxplex_tokio(n: usize) -> io::Result<f64> {
-    use muxplex_tokio::{Config, Connection, Role};
+    use muxplex_tokio::{Connection, Role};
     on_current_thread(async move {
         let (a, b) = tokio::io::duplex(DUPLEX);
-        let client = MuxplexTokio(Connection::spawn(a, Role::Client, Config::default()));
-        let server = MuxplexTokio(Connection::spawn(b, Role::Server, Config::default()));
+        let client = MuxplexTokio(Connection::spawn(a, Role::Client, config_for(n)));
+        let server = MuxplexTokio(Connection::spawn(b, Role::Server, config_for(n)));
         idle_streams(client, server, n).await
     })
 }
@@ -79,8 +86,8 @@ pub(crate) fn muxplex_smol(n: usize) -> io::Result<f64> {
     use tokio_util::compat::TokioAsyncReadCompatExt;
     on_current_thread(async move {
         let (a, b) = tokio::io::duplex(DUPLEX);
-        let client = MuxplexSmol::spawn(a.compat(), Role::Client);
-        let server = MuxplexSmol::spawn(b.compat(), Role::Server);
+        let client = MuxplexSmol::spawn_with(a.compat(), Role::Client, config_for(n));
+        let server = MuxplexSmol::spawn_with(b.compat(), Role::Server, config_for(n));
         idle_streams(client, server, n).await
     })
 }
@@ -135,11 +142,18 @@ async fn idle_connections<C>(
     Ok(after.saturating_sub(before) as f64 / (2 * n) as f64)
 }
 
+/// Runs `work` on a fresh single-threaded runtime, within the same time
+/// limit as the other cases (an open that waits forever, at a stream
+/// limit say, fails the case instead of stopping the run).
 fn on_current_thread<F: Future<Output = io::Result<f64>>>(work: F) -> io::Result<f64> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
-        .block_on(work)
+        .block_on(async {
+            tokio::time::timeout(LIMIT, work).await.map_err(|_| {
+                io::Error::new(io::ErrorKind::TimedOut, "case exceeded its time limit")
+            })?
+        })
 }
 
 /// Opens `n` streams and exchanges one byte each way on each, so both ends

@@ -1,14 +1,14 @@
 //! The muxplex benchmark program: every scenario for muxplex and its
-//! comparisons (raw TCP, the `yamux` crate), interleaved over several
+//! comparisons (raw TCP, the `yamux` crate, tokio-yamux, h2), interleaved over several
 //! rounds in one process, reported as medians with ratios.
 //!
 //! ```text
-//! cargo run --release -p muxplex-bench            # full run, about a minute
+//! cargo run --release -p muxplex-bench            # full run, about five minutes
 //! cargo run --release -p muxplex-bench -- --quick # CI smoke run
 //! ```
 //!
-//! Results go to stdout (a table, then the targets), progress to stderr,
-//! and the medians to `target/muxplex-bench.json` and
+//! Results go to stdout (a table, the scaling tables, then the targets),
+//! progress to stderr, and the medians (with min and max) to `target/muxplex-bench.json` and
 //! `target/muxplex-bench.svg`.
 #![deny(unsafe_code)]
 
@@ -16,9 +16,11 @@ mod alloc;
 mod blocking;
 mod cases;
 mod core;
+mod http2;
 mod idle;
 mod mux;
 mod report;
+mod targets;
 mod workload;
 
 use std::path::PathBuf;
@@ -37,6 +39,12 @@ pub const YAMUX_VERSION: &str = env!("MUXPLEX_BENCH_YAMUX_VERSION");
 
 /// The older yamux crate version measured as `yamux-0.13`.
 pub const YAMUX013_VERSION: &str = env!("MUXPLEX_BENCH_YAMUX013_VERSION");
+
+/// The tokio-yamux version measured as `tokio-yamux`.
+pub const TOKIO_YAMUX_VERSION: &str = env!("MUXPLEX_BENCH_TOKIO_YAMUX_VERSION");
+
+/// The h2 version measured as `h2`.
+pub const H2_VERSION: &str = env!("MUXPLEX_BENCH_H2_VERSION");
 
 /// How much work each scenario does.
 #[derive(Clone, Copy, Debug)]
@@ -61,6 +69,8 @@ pub struct Sizes {
     pub core_open_streams: usize,
     /// Idle streams held open in `idle-stream-bytes`.
     pub idle_streams: usize,
+    /// Idle streams held open in `idle-stream-bytes-100k`.
+    pub idle_streams_many: usize,
     /// Idle connections (pairs of ends) held in `idle-connection-bytes`.
     pub idle_connections: usize,
 }
@@ -80,6 +90,7 @@ impl Sizes {
             core_bulk_bytes: 1 << 30,
             core_open_streams: 100_000,
             idle_streams: 10_000,
+            idle_streams_many: 100_000,
             idle_connections: 1_000,
         }
     }
@@ -97,6 +108,7 @@ impl Sizes {
             core_bulk_bytes: 16 << 20,
             core_open_streams: 2_000,
             idle_streams: 1_000,
+            idle_streams_many: 5_000,
             idle_connections: 100,
         }
     }
@@ -152,9 +164,10 @@ fn main() {
 
     let medians = report::medians(&samples, &cases);
     report::print_table(&medians);
+    report::print_scaling(&medians, &sizes);
     if !quick {
         // A smoke run's tiny sizes say nothing about the targets.
-        report::print_targets(&medians);
+        targets::print(&medians);
     }
     let target_dir = target_dir();
     for (name, contents) in [

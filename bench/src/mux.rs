@@ -1,20 +1,26 @@
 //! The async implementations under test behind one trait, so each async
 //! workload is written once: raw TCP (a connection per stream), the
-//! `yamux` crate (0.14, and 0.13), tokio-yamux, muxplex-tokio and
-//! muxplex-smol.
+//! `yamux` crate (0.14, and 0.13), tokio-yamux, muxplex-tokio (through
+//! `AsyncRead`/`AsyncWrite`, and through its zero-copy chunks) and
+//! muxplex-smol; h2 is in [`crate::http2`].
 
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
 
 use muxplex_smol::Role;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_util::compat::{Compat, FuturesAsyncReadCompatExt, TokioAsyncReadCompatExt};
+
+use crate::workload::{PAYLOAD, drain_and_finish};
 
 /// A way to carry many byte streams between a client end and a server
 /// end, as the workloads use it.
@@ -31,6 +37,22 @@ pub(crate) trait AsyncMux: Clone + Send + Sync + 'static {
 
     /// Takes the next stream the other end opened (server end).
     fn accept(&self) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+
+    /// Writes the first `n` bytes of the bulk payload, through
+    /// `AsyncWrite` unless an implementation measures another path.
+    fn send_payload(
+        stream: &mut Self::Stream,
+        n: usize,
+    ) -> impl Future<Output = io::Result<()>> + Send {
+        stream.write_all(&PAYLOAD[..n])
+    }
+
+    /// Reads a bulk stream to its end, then finishes it; returns the bytes
+    /// read. Through `AsyncRead` unless an implementation measures another
+    /// path.
+    fn drain(stream: Self::Stream) -> impl Future<Output = io::Result<u64>> + Send {
+        drain_and_finish(stream)
+    }
 }
 
 /// A connected loopback TCP pair with Nagle off, as every multiplexer here
@@ -57,7 +79,13 @@ impl AsyncMux for RawTcp {
     type Stream = TcpStream;
 
     async fn pair() -> io::Result<(Self, Self)> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        // The largest backlog the kernel allows here (`somaxconn`), not
+        // tokio's 1,024: with bulk-1000's connections all dialled at once,
+        // an overflowing accept queue dropped handshakes, and the data
+        // sent on them was answered with resets.
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        let listener = socket.listen(4096)?;
         let address = listener.local_addr()?;
         Ok((
             RawTcp::Dialer(address),
@@ -122,6 +150,44 @@ impl Drop for MuxplexTokio {
     }
 }
 
+/// muxplex-tokio's zero-copy path: the same connection as
+/// [`MuxplexTokio`], bulk written as shared [`Bytes`] with `write_chunk`
+/// and read with `read_chunk`, so neither end copies the payload (the
+/// other scenarios are the same as `muxplex-tokio`'s).
+#[derive(Clone, Debug)]
+pub(crate) struct MuxplexTokioChunk(MuxplexTokio);
+
+impl AsyncMux for MuxplexTokioChunk {
+    type Stream = muxplex_tokio::Stream;
+
+    async fn pair() -> io::Result<(Self, Self)> {
+        let (client, server) = MuxplexTokio::pair().await?;
+        Ok((MuxplexTokioChunk(client), MuxplexTokioChunk(server)))
+    }
+
+    async fn open(&self) -> io::Result<Self::Stream> {
+        self.0.open().await
+    }
+
+    async fn accept(&self) -> io::Result<Self::Stream> {
+        self.0.accept().await
+    }
+
+    async fn send_payload(stream: &mut Self::Stream, n: usize) -> io::Result<()> {
+        let chunk = Bytes::from_static(&PAYLOAD[..n]);
+        stream.write_chunk(chunk).await.map_err(io::Error::from)
+    }
+
+    async fn drain(mut stream: Self::Stream) -> io::Result<u64> {
+        let mut total = 0;
+        while let Some(chunk) = stream.read_chunk(usize::MAX).await? {
+            total += chunk.len() as u64;
+        }
+        stream.shutdown().await?;
+        Ok(total)
+    }
+}
+
 /// muxplex-smol, default configuration.
 ///
 /// It runs on the same tokio runtime, over the same tokio sockets, as every
@@ -175,7 +241,18 @@ impl MuxplexSmol {
     where
         T: futures::io::AsyncRead + futures::io::AsyncWrite + Unpin + Send + 'static,
     {
-        let config = muxplex_smol::Config::default();
+        Self::spawn_with(io, role, muxplex_smol::Config::default())
+    }
+
+    /// The same with `config`.
+    pub(crate) fn spawn_with<T>(
+        io: T,
+        role: muxplex_smol::Role,
+        config: muxplex_smol::Config,
+    ) -> MuxplexSmol
+    where
+        T: futures::io::AsyncRead + futures::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let (connection, driver) = muxplex_smol::Connection::new(io, role, config);
         tokio::spawn(driver);
         MuxplexSmol(connection)
@@ -245,9 +322,20 @@ macro_rules! yamux_mux {
 
             async fn pair() -> io::Result<(Self, Self)> {
                 let (dialed, accepted) = tcp_pair().await?;
+                // The default allows 512 streams, too few for hello-10k-all
+                // and bulk-1000 (opens beyond fail). Raise it, and the
+                // connection's receive-window budget by the 256 KiB
+                // guaranteed to each extra stream, so the window a stream
+                // may grow to stays what the default gives.
+                const STREAMS: usize = 16 * 1024;
+                const CREDIT: usize = 256 * 1024;
+                let budget = (1 << 30) + (STREAMS - 512) * CREDIT;
+                let mut config = $krate::Config::default();
+                config.set_max_connection_receive_window(Some(budget));
+                config.set_max_num_streams(STREAMS);
                 Ok((
-                    $name::spawn(dialed, $krate::Mode::Client, $krate::Config::default()),
-                    $name::spawn(accepted, $krate::Mode::Server, $krate::Config::default()),
+                    $name::spawn(dialed, $krate::Mode::Client, config.clone()),
+                    $name::spawn(accepted, $krate::Mode::Server, config),
                 ))
             }
 
@@ -319,7 +407,7 @@ impl std::fmt::Debug for TokioYamux {
 }
 
 impl AsyncMux for TokioYamux {
-    type Stream = tokio_yamux::StreamHandle;
+    type Stream = TokioYamuxStream;
 
     async fn pair() -> io::Result<(Self, Self)> {
         let (dialed, accepted) = tcp_pair().await?;
@@ -335,11 +423,94 @@ impl AsyncMux for TokioYamux {
             .clone()
             .open_stream()
             .await
+            .map(TokioYamuxStream)
             .map_err(|e| io::Error::other(format!("{e:?}")))
     }
 
     async fn accept(&self) -> io::Result<Self::Stream> {
         let stream = self.inbound.lock().await.recv().await;
-        stream.ok_or_else(|| io::Error::other("tokio-yamux session ended"))
+        let stream = stream.ok_or_else(|| io::Error::other("tokio-yamux session ended"))?;
+        Ok(TokioYamuxStream(stream))
+    }
+}
+
+/// A tokio-yamux stream that a task may write without reading it.
+///
+/// A `StreamHandle` learns of window updates only from frames its session
+/// queues for it, and only `poll_read` registers the task to be woken when
+/// one arrives; `poll_write` merely looks at the queue (tentacle's
+/// documented rule: a stream that is written must also be read). A writer
+/// that never reads, as in bulk, exhausts the 256 KiB window and waits
+/// forever. So when a write would wait, this also polls a read of nothing,
+/// which takes in the queued frames (a window update among them) and
+/// registers the writer's task for the next, then tries the write again.
+/// Nothing is read from the stream, and writes that do not wait cost
+/// nothing extra.
+#[derive(Debug)]
+pub(crate) struct TokioYamuxStream(tokio_yamux::StreamHandle);
+
+impl AsyncRead for TokioYamuxStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TokioYamuxStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if let Poll::Ready(result) = Pin::new(&mut self.0).poll_write(cx, buf) {
+            return Poll::Ready(result);
+        }
+        let mut nothing = ReadBuf::new(&mut []);
+        if let Poll::Ready(Err(e)) = Pin::new(&mut self.0).poll_read(cx, &mut nothing) {
+            return Poll::Ready(Err(e));
+        }
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MuxplexTokioChunk, TokioYamux};
+    use crate::http2::H2;
+    use crate::workload;
+
+    // `workload::bulk` checks that every byte arrived; a stream that stalls
+    // makes it fail at the case's time limit.
+
+    #[test]
+    fn tokio_yamux_writer_that_never_reads_gets_past_its_window() {
+        // 1 MiB is four of its 256 KiB windows.
+        workload::bulk::<TokioYamux>(1 << 20, 1).expect("all bytes arrive");
+    }
+
+    #[test]
+    fn zero_copy_bulk_delivers_every_byte() {
+        workload::bulk::<MuxplexTokioChunk>(4 << 20, 1).expect("all bytes arrive");
+        workload::bulk::<MuxplexTokioChunk>(4 << 20, 10).expect("all bytes arrive");
+    }
+
+    #[test]
+    fn h2_runs_bulk_hello_and_rtt() {
+        // More than its 4 MiB stream window, so window updates must flow.
+        workload::bulk::<H2>(12 << 20, 1).expect("all bytes arrive");
+        workload::bulk::<H2>(4 << 20, 100).expect("all bytes arrive");
+        workload::hello::<H2>(300, 300).expect("every stream answered");
+        workload::rtt::<H2>(50).expect("every byte echoed");
     }
 }

@@ -6,17 +6,36 @@ use std::sync::Mutex;
 use muxplex::SessionStats;
 
 use crate::cases::{Case, Scenario};
-use crate::{Sample, Sizes, YAMUX_VERSION, YAMUX013_VERSION};
+use crate::{H2_VERSION, Sample, Sizes, TOKIO_YAMUX_VERSION, YAMUX_VERSION, YAMUX013_VERSION};
 
-/// The median of one case over the rounds.
+/// One case's figures over the rounds.
 pub(crate) struct Median {
-    scenario: Scenario,
-    implementation: &'static str,
-    value: f64,
+    pub scenario: Scenario,
+    pub implementation: &'static str,
+    /// The median, which the ratios and targets use.
+    pub value: f64,
+    /// The smallest and largest figure of any round.
+    pub min: f64,
+    pub max: f64,
 }
 
-/// The median of every case that produced at least one sample, in the
-/// order of `cases`.
+/// Spread (max/min over the rounds) above which a figure is flagged as
+/// unstable in the table.
+const UNSTABLE: f64 = 1.5;
+
+impl Median {
+    /// How far apart the rounds were: max/min (1.0 for a single round).
+    pub(crate) fn spread(&self) -> f64 {
+        if self.min > 0.0 {
+            self.max / self.min
+        } else {
+            f64::INFINITY
+        }
+    }
+}
+
+/// The median, min and max of every case that produced at least one
+/// sample, in the order of `cases`.
 pub(crate) fn medians(samples: &[Sample], cases: &[Case]) -> Vec<Median> {
     let mut medians = Vec::new();
     for case in cases {
@@ -39,12 +58,15 @@ pub(crate) fn medians(samples: &[Sample], cases: &[Case]) -> Vec<Median> {
             scenario: case.scenario,
             implementation: case.implementation,
             value,
+            min: values[0],
+            max: values[values.len() - 1],
         });
     }
     medians
 }
 
-fn find(medians: &[Median], scenario: Scenario, implementation: &str) -> Option<f64> {
+/// The median of `implementation` in `scenario`, if it was measured.
+pub(crate) fn find(medians: &[Median], scenario: Scenario, implementation: &str) -> Option<f64> {
     medians
         .iter()
         .find(|m| m.scenario == scenario && m.implementation == implementation)
@@ -77,11 +99,13 @@ pub(crate) fn print_header(sizes: &Sizes, quick: bool) {
     println!("machine: {}", machine());
     println!(
         "comparison: yamux crate {YAMUX_VERSION} (yamux-0.13: {YAMUX013_VERSION}, in hello-10k and rtt); \
+         tokio-yamux {TOKIO_YAMUX_VERSION}; h2 {H2_VERSION} (plaintext, windows for bulk); \
          raw TCP = one loopback connection per stream"
     );
     println!(
         "sizes: {} rounds; bulk {} MiB ({} streams in bulk-100); hello {} streams, {} at a time; \
-         rtt {} round trips; core-bulk {} MiB; core-open {} streams; idle {} streams",
+         rtt {} round trips; core-bulk {} MiB; core-open {} streams; idle {} streams \
+         (scaling rows: bulk over 10 and 1000 streams, hello 1 and all {} at a time, idle 100 and {} streams)",
         sizes.rounds,
         sizes.bulk_bytes >> 20,
         sizes.bulk_streams,
@@ -91,123 +115,117 @@ pub(crate) fn print_header(sizes: &Sizes, quick: bool) {
         sizes.core_bulk_bytes >> 20,
         sizes.core_open_streams,
         sizes.idle_streams,
+        sizes.hello_streams,
+        sizes.idle_streams_many,
     );
-    println!("figures are medians over the rounds; MB = 10^6 bytes; x = ratio of the medians");
+    println!(
+        "figures are medians over the rounds, with the rounds' min and max; MB = 10^6 bytes; \
+         x = ratio of the medians"
+    );
     println!();
 }
 
-/// The table: one row per case, with ratios to raw TCP and to yamux.
+/// The table: one row per case, with the rounds' range, and ratios to raw
+/// TCP and to yamux. A row whose max/min exceeds [`UNSTABLE`] is flagged
+/// with `!`.
 pub(crate) fn print_table(medians: &[Median]) {
     println!(
-        "{:<18} {:<17} {:>12} {:<10} {:>9} {:>9}",
-        "scenario", "implementation", "median", "unit", "x raw-tcp", "x yamux"
+        "{:<22} {:<20} {:>12} {:<10} {:>12} {:>12} {:>7} {:>9} {:>9}",
+        "scenario",
+        "implementation",
+        "median",
+        "unit",
+        "min",
+        "max",
+        "max/min",
+        "x raw-tcp",
+        "x yamux"
     );
     for m in medians {
         let ratio = |reference: &str| {
             find(medians, m.scenario, reference)
                 .map_or_else(|| "-".to_string(), |r| format!("{:.2}", m.value / r))
         };
+        let spread = m.spread();
+        let flag = if spread > UNSTABLE { "!" } else { " " };
         println!(
-            "{:<18} {:<17} {:>12.1} {:<10} {:>9} {:>9}",
+            "{:<22} {:<20} {:>12.1} {:<10} {:>12.1} {:>12.1} {:>6.2}{flag} {:>9} {:>9}",
             m.scenario.name(),
             m.implementation,
             m.value,
             m.scenario.unit(),
+            m.min,
+            m.max,
+            spread,
             ratio("raw-tcp"),
             ratio("yamux"),
         );
     }
+    println!("(! = max/min over the rounds above {UNSTABLE}: the median is not a stable figure)");
     println!();
 }
 
-/// A goal for every muxplex implementation measured in `scenario`.
-struct Target {
-    scenario: Scenario,
-    /// The implementation the figure is divided by; `None` for an absolute
-    /// bound.
-    reference: Option<&'static str>,
-    bound: f64,
-    /// Whether the figure (or ratio) must be at least `bound`, else at most.
-    at_least: bool,
-}
-
-const TARGETS: [Target; 7] = [
-    Target {
-        scenario: Scenario::Bulk1,
-        reference: Some("raw-tcp"),
-        bound: 0.9,
-        at_least: true,
-    },
-    Target {
-        scenario: Scenario::Bulk100,
-        reference: Some("raw-tcp"),
-        bound: 0.85,
-        at_least: true,
-    },
-    Target {
-        scenario: Scenario::Hello10k,
-        reference: Some("yamux"),
-        bound: 3.0,
-        at_least: true,
-    },
-    Target {
-        scenario: Scenario::Rtt,
-        reference: Some("raw-tcp"),
-        bound: 1.1,
-        at_least: false,
-    },
-    Target {
-        scenario: Scenario::IdleStreamBytes,
-        reference: None,
-        bound: 256.0,
-        at_least: false,
-    },
-    Target {
-        scenario: Scenario::IdleStreamBytes,
-        reference: Some("yamux"),
-        bound: 0.25,
-        at_least: false,
-    },
-    Target {
-        scenario: Scenario::IdleConnectionBytes,
-        reference: None,
-        bound: 2048.0,
-        at_least: false,
-    },
-];
-
-/// PASS or FAIL per target and muxplex implementation. Informational: the
-/// process never fails on them, since they compare noisy measurements.
-pub(crate) fn print_targets(medians: &[Median]) {
-    println!("targets (ratios of medians from this run; informational, never fatal):");
-    for target in &TARGETS {
-        let ours = medians
-            .iter()
-            .filter(|m| m.scenario == target.scenario && m.implementation.starts_with("muxplex-"));
-        for m in ours {
-            let (figure, against) = match target.reference {
-                Some(reference) => match find(medians, target.scenario, reference) {
-                    Some(r) => (m.value / r, format!("x {reference}")),
-                    None => continue,
-                },
-                None => (m.value, m.scenario.unit().to_string()),
-            };
-            let met = if target.at_least {
-                figure >= target.bound
-            } else {
-                figure <= target.bound
-            };
-            let relation = if target.at_least { ">=" } else { "<=" };
-            println!(
-                "  {} {:<18} {:<17} {figure:>9.2} {against:<9} (target {relation} {})",
-                if met { "PASS" } else { "FAIL" },
-                m.scenario.name(),
-                m.implementation,
-                target.bound,
-            );
+/// How cost grows: one table per dimension, a row per implementation, a
+/// column per count (the medians of the scaling scenarios and the main
+/// ones they extend).
+pub(crate) fn print_scaling(medians: &[Median], sizes: &Sizes) {
+    use Scenario::*;
+    let tables = [
+        (
+            "bulk throughput (MB/s) by concurrent streams",
+            vec![
+                (1, Bulk1),
+                (10, Bulk10),
+                (sizes.bulk_streams, Bulk100),
+                (1000, Bulk1000),
+            ],
+        ),
+        (
+            "hello rate (streams/s) by streams in flight",
+            vec![
+                (1, Hello10kSerial),
+                (sizes.hello_concurrency, Hello10k),
+                (sizes.hello_streams, Hello10kAll),
+            ],
+        ),
+        (
+            "idle memory (bytes per stream, both ends) by open streams",
+            vec![
+                (100, IdleStreamBytes100),
+                (sizes.idle_streams, IdleStreamBytes),
+                (sizes.idle_streams_many, IdleStreamBytes100k),
+            ],
+        ),
+    ];
+    for (title, columns) in tables {
+        println!("scaling: {title}");
+        let mut line = format!("  {:<20}", "implementation");
+        for (count, _) in &columns {
+            let _ = write!(line, " {count:>12}");
         }
+        println!("{line}");
+        let mut implementations: Vec<&str> = Vec::new();
+        for m in medians {
+            if columns.iter().any(|&(_, s)| s == m.scenario)
+                && !implementations.contains(&m.implementation)
+            {
+                implementations.push(m.implementation);
+            }
+        }
+        for implementation in implementations {
+            let mut line = format!("  {implementation:<20}");
+            for &(_, scenario) in &columns {
+                match find(medians, scenario, implementation) {
+                    Some(value) => {
+                        let _ = write!(line, " {value:>12.1}");
+                    }
+                    None => line.push_str(&format!(" {:>12}", "-")),
+                }
+            }
+            println!("{line}");
+        }
+        println!();
     }
-    println!();
 }
 
 /// The client session's counters from the muxplex case that ran last,
@@ -254,17 +272,21 @@ pub(crate) fn take_session_line() -> Option<String> {
     ))
 }
 
-/// The medians as a JSON array of `{scenario, implementation, value,
-/// unit}` objects.
+/// The figures as a JSON array of `{scenario, implementation, value, min,
+/// median, max, unit}` objects (`value` is the median, kept for readers of
+/// the older format).
 pub(crate) fn json(medians: &[Median]) -> String {
     let rows: Vec<String> = medians
         .iter()
         .map(|m| {
             format!(
-                "  {{\"scenario\": \"{}\", \"implementation\": \"{}\", \"value\": {}, \"unit\": \"{}\"}}",
+                "  {{\"scenario\": \"{}\", \"implementation\": \"{}\", \"value\": {}, \"min\": {}, \"median\": {}, \"max\": {}, \"unit\": \"{}\"}}",
                 m.scenario.name(),
                 m.implementation,
                 m.value,
+                m.min,
+                m.value,
+                m.max,
                 m.scenario.unit()
             )
         })
@@ -278,6 +300,9 @@ fn colour(implementation: &str) -> &'static str {
         "raw-tcp" => "#9e9e9e",
         "yamux" => "#e07b39",
         "yamux-0.13" => "#f0b27a",
+        "tokio-yamux" => "#c0504d",
+        "h2" => "#d4a017",
+        "muxplex-tokio-chunk" => "#6fa8dc",
         "muxplex-tokio" => "#2f6db5",
         "muxplex-smol" => "#5aa05a",
         "muxplex-blocking" => "#7a58b0",
@@ -335,8 +360,45 @@ pub(crate) fn svg(medians: &[Median]) -> String {
     format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{y}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
-<text x="10" y="16" font-size="14">muxplex-bench (yamux {YAMUX_VERSION}), medians</text>
+<text x="10" y="16" font-size="14">muxplex-bench (yamux {YAMUX_VERSION}), medians; the -10, -1000, -1, -all, -100 and -100k panels are the scaling table</text>
 {body}</svg>
 "#
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::medians;
+    use crate::Sample;
+    use crate::cases::{Case, Scenario};
+
+    fn sample(value: f64) -> Sample {
+        Sample {
+            scenario: Scenario::Rtt,
+            implementation: "x",
+            value,
+        }
+    }
+
+    #[test]
+    fn rows_carry_min_median_max_and_spread() {
+        let cases = [Case {
+            scenario: Scenario::Rtt,
+            implementation: "x",
+            run: |_| Ok(0.0),
+        }];
+        let odd = medians(&[sample(3.0), sample(1.0), sample(2.0)], &cases);
+        assert_eq!((odd[0].min, odd[0].value, odd[0].max), (1.0, 2.0, 3.0));
+        assert_eq!(odd[0].spread(), 3.0);
+        let even = medians(
+            &[sample(4.0), sample(1.0), sample(2.0), sample(8.0)],
+            &cases,
+        );
+        assert_eq!((even[0].min, even[0].value, even[0].max), (1.0, 3.0, 8.0));
+        let json = super::json(&even);
+        assert!(
+            json.contains("\"min\": 1, \"median\": 3, \"max\": 8"),
+            "{json}"
+        );
+    }
 }

@@ -14,7 +14,7 @@ pub(crate) const CHUNK: usize = 64 * 1024;
 /// What bulk writers send; the content does not matter.
 pub(crate) static PAYLOAD: [u8; CHUNK] = [0x5a; CHUNK];
 /// A case that takes longer than this is broken, not slow.
-const LIMIT: Duration = Duration::from_secs(120);
+pub(crate) const LIMIT: Duration = Duration::from_secs(120);
 
 /// Runs `work` on a fresh multi-threaded runtime with a worker per core,
 /// so client and server can run in parallel and no state carries over
@@ -57,13 +57,13 @@ pub(crate) fn bulk<M: AsyncMux>(total: u64, streams: usize) -> io::Result<f64> {
             let mut readers = JoinSet::new();
             for _ in 0..streams {
                 let stream = server.accept().await?;
-                readers.spawn(drain_and_finish(stream));
+                readers.spawn(M::drain(stream));
             }
             let mut received = 0;
             while let Some(result) = readers.join_next().await {
                 received += result??;
             }
-            io::Result::Ok(received)
+            io::Result::Ok((received, Instant::now()))
         });
         let mut writers = JoinSet::new();
         for _ in 0..streams {
@@ -73,17 +73,20 @@ pub(crate) fn bulk<M: AsyncMux>(total: u64, streams: usize) -> io::Result<f64> {
                 let mut left = per_stream;
                 while left > 0 {
                     let n = left.min(CHUNK as u64) as usize;
-                    stream.write_all(&PAYLOAD[..n]).await?;
+                    M::send_payload(&mut stream, n).await?;
                     left -= n as u64;
                 }
                 finish_and_wait(stream).await
             });
         }
-        let received = receiver.await??;
-        let elapsed = started.elapsed();
+        // The writers first: one that fails (an open refused, say) ends the
+        // case at once, where the receiver would wait for its stream until
+        // the time limit.
         while let Some(result) = writers.join_next().await {
             result??;
         }
+        let (received, done) = receiver.await??;
+        let elapsed = done - started;
         if received != per_stream * streams as u64 {
             return Err(io::Error::other(format!("received {received} bytes")));
         }
@@ -182,7 +185,9 @@ pub(crate) fn rtt<M: AsyncMux>(round_trips: usize) -> io::Result<f64> {
 }
 
 /// Reads a stream to the end, then finishes it; returns the bytes read.
-async fn drain_and_finish<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) -> io::Result<u64> {
+pub(crate) async fn drain_and_finish<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+) -> io::Result<u64> {
     let mut buf = vec![0u8; CHUNK];
     let mut total = 0;
     loop {

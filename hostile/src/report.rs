@@ -75,13 +75,22 @@ pub(crate) fn judge(m: &Measurement, limits: &Limits) -> Judged {
                 None => (bound, format!("open at {}", limits::secs(waited)), false),
             }
         }
-        Evidence::Each { count, limit, unit } => {
-            let bound = format!("<= {}/{unit}", size(limit));
+        Evidence::Each {
+            count,
+            limit,
+            app,
+            unit,
+        } => {
+            let bound = if app == 0 {
+                format!("<= {}/{unit}", size(limit))
+            } else {
+                format!("<= {} + {} app/{unit}", size(limit), size(app))
+            };
             if count == 0 {
                 (bound, format!("n/a (no {unit} held)"), false)
             } else {
                 let each = m.growth / count as u64;
-                (bound, format!("{}/{unit}", size(each)), each <= limit)
+                (bound, format!("{}/{unit}", size(each)), each <= limit + app)
             }
         }
     };
@@ -213,10 +222,25 @@ mod tests {
         let each = |count| Evidence::Each {
             count,
             limit: 256,
+            app: 0,
             unit: "stream",
         };
         assert!(judge(&m(2560, each(10)), &limits).within);
         assert!(!judge(&m(2570, each(10)), &limits).within);
+        let with_app = Evidence::Each {
+            count: 10,
+            limit: 256,
+            app: 512,
+            unit: "stream",
+        };
+        assert!(judge(&m(7680, with_app), &limits).within);
+        let with_app = Evidence::Each {
+            count: 10,
+            limit: 256,
+            app: 512,
+            unit: "stream",
+        };
+        assert!(!judge(&m(7690, with_app), &limits).within);
         assert!(!judge(&m(0, each(0)), &limits).within);
         let mut broken = m(0, each(10));
         broken.problems.push("no echo".into());

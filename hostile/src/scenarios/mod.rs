@@ -83,6 +83,9 @@ pub(crate) enum Evidence {
         count: usize,
         /// Bytes each.
         limit: u64,
+        /// Bytes each allowed on top for the echo application's own tasks
+        /// (muxplex's echo only; see `echo_muxplex::task_allowances`).
+        app: u64,
         /// What they are: "connection" or "stream".
         unit: &'static str,
     },
