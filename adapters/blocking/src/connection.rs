@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use muxplex::{CloseReason, Config, Instant, OpenError, PingError, Role, Session};
 
-use crate::driver;
+use crate::driver::{self, Source};
 use crate::error::{open_error, ping_error};
 use crate::shared::Shared;
 use crate::stream::Stream;
@@ -164,7 +164,7 @@ impl Connection {
         tcp.set_nodelay(true)?;
         let reader = tcp.try_clone()?;
         let linger = config.write_timeout;
-        Self::new(role, reader, TcpWriter { tcp, linger }, config)
+        Self::start(role, Source::Tcp(reader), TcpWriter { tcp, linger }, config)
     }
 
     /// A connection over any transport split into a read half and a write
@@ -184,12 +184,19 @@ impl Connection {
         R: Read + Send + 'static,
         W: Write + Send + 'static,
     {
+        Self::start(role, Source::Other(Box::new(reader)), writer, config)
+    }
+
+    fn start<W>(role: Role, reader: Source, writer: W, config: Config) -> io::Result<Self>
+    where
+        W: Write + Send + 'static,
+    {
         // The session's clock starts at 0 with the connection (see
         // `Shared::new`); an invalid configuration is `InvalidInput`.
         let session = Session::new(role, config, Instant::ZERO)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let shared = Arc::new(Shared::new(session, Box::new(writer)));
-        driver::spawn(&shared, reader)?;
+        let shared = Arc::new(Shared::new(session, reader, Box::new(writer)));
+        driver::spawn(&shared)?;
         Ok(Connection {
             handle: Arc::new(Handle { shared }),
         })
