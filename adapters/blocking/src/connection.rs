@@ -17,7 +17,8 @@ use crate::stream::Stream;
 /// One end of a yamux session over a blocking transport.
 ///
 /// Two background threads drive it: a reader that feeds the transport's
-/// bytes to the session, and a writer that runs its timers (keepalive,
+/// bytes to the session (on TCP, only while no thread blocked on a stream
+/// reads the socket itself), and a writer that runs its timers (keepalive,
 /// graceful close, stream timeouts) and sends the frames that input,
 /// timers and new streams produce. A thread that writes to a stream (or
 /// reads, finishes, resets or drops one) sends the resulting frames to the
@@ -170,7 +171,10 @@ impl Connection {
     /// A connection over any transport split into a read half and a write
     /// half (two ends of a pipe, the halves of a TLS stream, ...).
     ///
-    /// The reader is read on its own thread, never waiting for the writer.
+    /// The reader is read on its own thread, never waiting for the writer
+    /// (a reader that is not a `TcpStream` cannot be interrupted, so no
+    /// application thread reads it: each read's input reaches the stream's
+    /// waiter through the reader thread).
     /// The writer is written by the writer thread and by application
     /// threads (one at a time, behind a mutex); it gets vectored writes, so
     /// implement `write_vectored` if the transport can (a writer that only

@@ -85,9 +85,7 @@ impl Input {
     fn read(&mut self, timed: bool) -> Option<io::Result<usize>> {
         if let Source::Tcp(tcp) = &self.source
             && self.timed != timed
-            && tcp
-                .set_read_timeout(timed.then_some(LEAD_TIMEOUT))
-                .is_ok()
+            && tcp.set_read_timeout(timed.then_some(LEAD_TIMEOUT)).is_ok()
         {
             self.timed = timed;
         }
