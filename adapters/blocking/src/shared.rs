@@ -364,8 +364,13 @@ impl Shared {
     /// The reader thread's sleep while somebody else may read: `left` at
     /// most (nobody notifies it; it looks again).
     pub(crate) fn reader_sleep<'a>(&'a self, guard: Guard<'a>, left: Duration) -> Guard<'a> {
-        let inner = self
-            .reader_cv
+        self.wait_timeout(&self.reader_cv, guard, left)
+    }
+
+    /// Sleeps on `cv` until notified or for `left` at most, as
+    /// [`wait`](Self::wait) does.
+    fn wait_timeout<'a>(&'a self, cv: &Condvar, guard: Guard<'a>, left: Duration) -> Guard<'a> {
+        let inner = cv
             .wait_timeout(guard.into_inner(), left)
             .map_or_else(|poisoned| poisoned.into_inner().0, |(guard, _)| guard);
         Guard {
@@ -410,14 +415,7 @@ impl Shared {
             None => self.wait(&self.writer_cv, guard),
             Some(at) => {
                 let left = at.saturating_duration_since(self.now());
-                let inner = self
-                    .writer_cv
-                    .wait_timeout(guard.into_inner(), left)
-                    .map_or_else(|poisoned| poisoned.into_inner().0, |(guard, _)| guard);
-                Guard {
-                    shared: self,
-                    inner: Some(inner),
-                }
+                self.wait_timeout(&self.writer_cv, guard, left)
             }
         };
         guard.writer_asleep = false;
