@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use muxplex::{CloseReason, Config, Instant, OpenError, PingError, Role, Session, SessionStats};
 
-use crate::driver;
+use crate::driver::{self, Source};
 use crate::error::{open_error, ping_error};
 use crate::shared::Shared;
 use crate::stream::Stream;
@@ -17,7 +17,8 @@ use crate::stream::Stream;
 /// One end of a yamux session over a blocking transport.
 ///
 /// Two background threads drive it: a reader that feeds the transport's
-/// bytes to the session, and a writer that runs its timers (keepalive,
+/// bytes to the session (on TCP, only while no thread blocked on a stream
+/// reads the socket itself), and a writer that runs its timers (keepalive,
 /// graceful close, stream timeouts) and sends the frames that input,
 /// timers and new streams produce. A thread that writes to a stream (or
 /// reads, finishes, resets or drops one) sends the resulting frames to the
@@ -164,13 +165,16 @@ impl Connection {
         tcp.set_nodelay(true)?;
         let reader = tcp.try_clone()?;
         let linger = config.write_timeout;
-        Self::new(role, reader, TcpWriter { tcp, linger }, config)
+        Self::start(role, Source::Tcp(reader), TcpWriter { tcp, linger }, config)
     }
 
     /// A connection over any transport split into a read half and a write
     /// half (two ends of a pipe, the halves of a TLS stream, ...).
     ///
-    /// The reader is read on its own thread, never waiting for the writer.
+    /// The reader is read on its own thread, never waiting for the writer
+    /// (a reader that is not a `TcpStream` cannot be interrupted, so no
+    /// application thread reads it: each read's input reaches the stream's
+    /// waiter through the reader thread).
     /// The writer is written by the writer thread and by application
     /// threads (one at a time, behind a mutex); it gets vectored writes, so
     /// implement `write_vectored` if the transport can (a writer that only
@@ -184,12 +188,19 @@ impl Connection {
         R: Read + Send + 'static,
         W: Write + Send + 'static,
     {
+        Self::start(role, Source::Other(Box::new(reader)), writer, config)
+    }
+
+    fn start<W>(role: Role, reader: Source, writer: W, config: Config) -> io::Result<Self>
+    where
+        W: Write + Send + 'static,
+    {
         // The session's clock starts at 0 with the connection (see
         // `Shared::new`); an invalid configuration is `InvalidInput`.
         let session = Session::new(role, config, Instant::ZERO)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let shared = Arc::new(Shared::new(session, Box::new(writer)));
-        driver::spawn(&shared, reader)?;
+        let shared = Arc::new(Shared::new(session, reader, Box::new(writer)));
+        driver::spawn(&shared)?;
         Ok(Connection {
             handle: Arc::new(Handle { shared }),
         })

@@ -4,11 +4,14 @@
 //!
 //! A [`Connection`] keeps the sans-IO [`muxplex::Session`] behind a mutex
 //! and drives it with two threads: a reader that feeds the transport's bytes
-//! to the session, and a writer that runs its timers and sends the frames
-//! nobody else does. Application threads open and accept [`Stream`]s, write
-//! the frames their own writes produce to the transport themselves (unless
-//! another thread is writing already, which then takes them along), and
-//! block in their reads and writes on condition variables. Protocol decisions (flow
+//! to the session while no application thread does, and a writer that runs
+//! its timers and sends the frames nobody else does. Application threads
+//! open and accept [`Stream`]s, write the frames their own writes produce
+//! to the transport themselves (unless another thread is writing already,
+//! which then takes them along), and, on TCP, a thread whose read or write
+//! would block reads the socket itself while nobody else does, as with a
+//! `TcpStream`, so that a round trip wakes no other thread; other waiting
+//! threads sleep on condition variables. Protocol decisions (flow
 //! control, scheduling, keepalive, shutdown, limits) are all the core's.
 //!
 //! # Example
@@ -65,7 +68,10 @@
 //! A thread that sends frames to the transport itself (see [`Connection`])
 //! also waits while the transport's write blocks, as a thread writing to a
 //! `TcpStream` would; after a few batches it leaves the rest to the writer
-//! thread. The reader thread never writes, so input is always read.
+//! thread. A thread that reads the transport never waits for its write,
+//! so input is always read. A thread blocked in its own read of the socket
+//! sees a local event it waits for (a reset from another thread, the
+//! session's end) within a few milliseconds (the read's timeout).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -14,6 +14,7 @@ use muxplex::{Event, Instant, Session, StreamError, StreamId, TransmitQueue};
 
 use muxplex_host::HostClock;
 
+use crate::driver::{Input, Source};
 use crate::output::write_all;
 
 /// Batches an application thread writes itself before it hands the rest
@@ -52,6 +53,12 @@ pub(crate) struct Shared {
     /// is never contended. Taken while `state` is held, or the other way
     /// round, which cannot deadlock: see [`Shared::transmit`].
     output: Mutex<Output>,
+    /// The transport's read half: locked only by the thread that set
+    /// [`State::reading`], so it is never contended (see
+    /// [`driver`](crate::driver) for who reads).
+    input: Mutex<Input>,
+    /// The reader thread sleeps here while somebody else reads.
+    reader_cv: Condvar,
     /// The writer thread sleeps here until it is handed output or the
     /// session's next deadline comes.
     pub(crate) writer_cv: Condvar,
@@ -121,6 +128,17 @@ pub(crate) struct State {
     pub(crate) sender: Sender,
     /// Set once the writer thread has stopped: nothing more goes out.
     pub(crate) writer_done: bool,
+    /// A thread holds the reading role (see [`driver`](crate::driver)).
+    pub(crate) reading: bool,
+    /// The transport's input ended (end of file or an error): nobody reads
+    /// again.
+    pub(crate) input_done: bool,
+    /// Application threads may hold the reading role: the transport's
+    /// reads can time out.
+    pub(crate) can_lead: bool,
+    /// Since when the reader thread has left the role free for an
+    /// application thread to take.
+    pub(crate) free_since: Option<std::time::Instant>,
     /// The writer thread sleeps on `writer_cv`, and nobody has woken it
     /// yet; and until when it sleeps (`None`: until woken).
     writer_asleep: bool,
@@ -284,7 +302,8 @@ pub(crate) struct Entry {
 }
 
 impl Shared {
-    pub(crate) fn new(session: Session, writer: Box<dyn Write + Send>) -> Self {
+    pub(crate) fn new(session: Session, reader: Source, writer: Box<dyn Write + Send>) -> Self {
+        let input = Input::new(reader);
         Shared {
             state: Mutex::new(State {
                 session,
@@ -293,6 +312,10 @@ impl Shared {
                 batches_written: 0,
                 sender: Sender::Idle,
                 writer_done: false,
+                reading: false,
+                input_done: false,
+                can_lead: input.can_lead(),
+                free_since: None,
                 writer_asleep: false,
                 writer_deadline: None,
                 accepting: 0,
@@ -308,6 +331,8 @@ impl Shared {
                 writer: Some(writer),
                 batch: TransmitQueue::new(true),
             }),
+            input: Mutex::new(input),
+            reader_cv: Condvar::new(),
             writer_cv: Condvar::new(),
             accept_cv: Condvar::new(),
             open_cv: Condvar::new(),
@@ -330,6 +355,28 @@ impl Shared {
 
     fn lock_output(&self) -> MutexGuard<'_, Output> {
         self.output.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn lock_input(&self) -> MutexGuard<'_, Input> {
+        self.input.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The reader thread's sleep while somebody else may read: `left` at
+    /// most (nobody notifies it; it looks again).
+    pub(crate) fn reader_sleep<'a>(&'a self, guard: Guard<'a>, left: Duration) -> Guard<'a> {
+        self.wait_timeout(&self.reader_cv, guard, left)
+    }
+
+    /// Sleeps on `cv` until notified or for `left` at most, as
+    /// [`wait`](Self::wait) does.
+    fn wait_timeout<'a>(&'a self, cv: &Condvar, guard: Guard<'a>, left: Duration) -> Guard<'a> {
+        let inner = cv
+            .wait_timeout(guard.into_inner(), left)
+            .map_or_else(|poisoned| poisoned.into_inner().0, |(guard, _)| guard);
+        Guard {
+            shared: self,
+            inner: Some(inner),
+        }
     }
 
     /// Sleeps on `cv` until notified, as [`lock`](Self::lock) does.
@@ -368,14 +415,7 @@ impl Shared {
             None => self.wait(&self.writer_cv, guard),
             Some(at) => {
                 let left = at.saturating_duration_since(self.now());
-                let inner = self
-                    .writer_cv
-                    .wait_timeout(guard.into_inner(), left)
-                    .map_or_else(|poisoned| poisoned.into_inner().0, |(guard, _)| guard);
-                Guard {
-                    shared: self,
-                    inner: Some(inner),
-                }
+                self.wait_timeout(&self.writer_cv, guard, left)
             }
         };
         guard.writer_asleep = false;
@@ -573,6 +613,11 @@ impl fmt::Debug for Shared {
 }
 
 impl State {
+    /// Whether a stream's waiter is to be woken when the lock is released.
+    pub(crate) fn wakes_streams(&self) -> bool {
+        !self.wakeups.streams.is_empty()
+    }
+
     fn wake(&mut self, id: StreamId) {
         if let Some(entry) = self.entries.get(&id)
             && entry.waiting > 0

@@ -6,6 +6,7 @@ use std::sync::{Arc, Condvar};
 
 use muxplex::{Delivery, ResetBy, StreamError, StreamId, StreamStatus};
 
+use crate::driver::{self, Outcome};
 use crate::error::stream_error;
 use crate::shared::{Entry, Shared, State};
 
@@ -163,18 +164,36 @@ impl Stream {
         Some(op(&mut stream))
     }
 
-    /// Runs `op` until it is not [`StreamError::Blocked`], sleeping until
-    /// an event for this stream (or the session's end) in between; `gone`
-    /// answers for a stream the core has freed without a reset, that is,
-    /// one over in both directions.
+    /// Runs `op` until it is not [`StreamError::Blocked`], in between
+    /// reading the transport itself while nobody else does (see
+    /// [`driver`](crate::driver)), or else sleeping until an event for this
+    /// stream (or the session's end); `gone` answers for a stream the core
+    /// has freed without a reset, that is, one over in both directions.
     fn blocking<T>(
         &self,
         mut op: impl FnMut(&mut muxplex::Stream<'_>) -> Result<T, StreamError>,
         gone: impl FnOnce() -> io::Result<T>,
     ) -> io::Result<T> {
         let mut state = self.shared.lock();
+        // Until a read of ours times out: the wait is long, and the reader
+        // thread reads for it without polling.
+        let mut may_read = true;
         loop {
             match self.run_locked(&mut state, &mut op) {
+                Some(Err(StreamError::Blocked))
+                    if may_read && state.can_lead && !state.reading && !state.input_done =>
+                {
+                    state.reading = true;
+                    state.free_since = None;
+                    let outcome;
+                    (state, outcome) = driver::read_once(&self.shared, state, true);
+                    if outcome == Outcome::TimedOut {
+                        may_read = false;
+                    } else {
+                        // The reader thread lets us read again soon.
+                        state.free_since = Some(std::time::Instant::now());
+                    }
+                }
                 Some(Err(StreamError::Blocked)) => {
                     state = self
                         .shared

@@ -50,6 +50,55 @@ fn half_close_in_each_direction_keeps_the_other_open() {
     });
 }
 
+/// `error` reports a reset `by` whom it says.
+fn assert_reset_by(error: &std::io::Error, by: ResetBy) {
+    assert_eq!(error.kind(), ErrorKind::ConnectionReset);
+    assert!(matches!(inner(error), StreamError::Reset { by: got, .. } if got == by));
+}
+
+/// A thread blocked in a read may be the one reading the socket (see the
+/// crate's docs on who reads); a reset from another thread of the same end
+/// must still reach it, though no input comes to end its socket read.
+#[test]
+fn a_local_reset_wakes_a_reader_blocked_on_a_silent_connection() {
+    hang_guard(|| {
+        const ROUNDS: usize = 20;
+        // No keepalive: nothing at all arrives while the reader waits.
+        let quiet = Config::default().with_keepalive_interval(None);
+        let ends = connect_with(quiet.clone(), quiet);
+        let opened = ends.client.open_stream().unwrap();
+        (&opened).write_all(b"x").unwrap();
+        let accepted = ends.server.accept_stream().unwrap();
+        let mut got = [0; 1];
+        (&accepted).read_exact(&mut got).unwrap();
+        let (started, waiting) = std::sync::mpsc::channel();
+        thread::scope(|scope| {
+            scope.spawn(|| {
+                for _ in 0..ROUNDS {
+                    (&accepted).read_exact(&mut got).unwrap();
+                    (&accepted).write_all(&got).unwrap();
+                }
+            });
+            let reader = scope.spawn(|| {
+                // Round trips first: the thread then reads the socket
+                // itself rather than leaving it to the reader thread.
+                for _ in 0..ROUNDS {
+                    (&opened).write_all(b"p").unwrap();
+                    (&opened).read_exact(&mut [0; 1]).unwrap();
+                }
+                started.send(()).unwrap();
+                (&opened).read(&mut [0; 16]).unwrap_err()
+            });
+            waiting.recv().unwrap();
+            // Let the reader get into its read (the test passes either way).
+            thread::sleep(std::time::Duration::from_millis(50));
+            opened.reset(7);
+            assert_reset_by(&reader.join().unwrap(), ResetBy::Application { code: 7 });
+        });
+        drop(accepted);
+    });
+}
+
 #[test]
 fn a_reset_reaches_the_other_end_in_each_direction() {
     hang_guard(|| {
@@ -76,15 +125,7 @@ fn a_reset_reaches_the_other_end_in_each_direction() {
                     }
                 });
                 resetter.reset(42);
-                let error = reader.join().unwrap();
-                assert_eq!(error.kind(), ErrorKind::ConnectionReset);
-                assert!(matches!(
-                    inner(&error),
-                    StreamError::Reset {
-                        by: ResetBy::Peer { code: 42 },
-                        ..
-                    }
-                ));
+                assert_reset_by(&reader.join().unwrap(), ResetBy::Peer { code: 42 });
             });
             // The error sticks, for writes too, on both ends.
             let error = (&victim).write_all(b"y").unwrap_err();
