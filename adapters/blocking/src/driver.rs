@@ -52,6 +52,7 @@ fn read_loop<R: Read>(shared: &Shared, mut reader: R) {
             Ok(n) if n > 0 => (n, buf.take(n)),
             _ => (0, None),
         };
+        let read = read.map_err(|e| shared.transport_failed(e));
         let mut state = shared.lock();
         let now = shared.now();
         match shared_input {
