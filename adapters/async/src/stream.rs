@@ -247,14 +247,32 @@ impl Stream {
 
     /// Ready at once: written bytes are already the session's, and the
     /// driver sends them as the peer's window allows. Fails if the stream
-    /// can no longer send.
+    /// can no longer send: it was reset, or the connection has ended (or
+    /// its driver is gone), so what was written and not yet sent never
+    /// leaves.
     #[must_use = "a flush may fail"]
     pub fn poll_flush(&self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let mut inner = self.shared.lock();
-        match self.write_precheck(&mut inner) {
+        let mut guard = self.shared.lock();
+        let inner = &mut *guard;
+        match self.write_precheck(inner) {
             // Flushing after finishing is harmless.
-            Some(Error::Finished) | None => Poll::Ready(Ok(())),
+            Some(Error::Finished) => return Poll::Ready(Ok(())),
+            Some(error) => return Poll::Ready(Err(error)),
+            None => {}
+        }
+        // Freed without a reset: over both ways, so nothing is left to send.
+        let delivery = match inner.session.stream(self.id) {
+            Ok(stream) => match stream.status() {
+                StreamStatus::Reset { by, delivery } => {
+                    return Poll::Ready(Err(Error::Reset { by, delivery }));
+                }
+                _ => stream.delivery(),
+            },
+            Err(_) => return Poll::Ready(Ok(())),
+        };
+        match inner.connection_error(delivery) {
             Some(error) => Poll::Ready(Err(error)),
+            None => Poll::Ready(Ok(())),
         }
     }
 
