@@ -280,11 +280,16 @@ impl Stream {
     /// Reading goes on until the peer finishes. Finishing twice is fine.
     #[must_use = "finishing may fail"]
     pub fn poll_finish(&self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Poll::Ready(self.finish())
+    }
+
+    /// [`poll_finish`](Self::poll_finish), which never waits.
+    pub(crate) fn finish(&self) -> Result<(), Error> {
         let mut inner = self.shared.lock();
         let inner = &mut *inner;
         match self.write_precheck(inner) {
-            Some(Error::Finished) => return Poll::Ready(Ok(())),
-            Some(error) => return Poll::Ready(Err(error)),
+            Some(Error::Finished) => return Ok(()),
+            Some(error) => return Err(error),
             None => {}
         }
         let now = inner.now();
@@ -293,9 +298,9 @@ impl Stream {
             Ok(()) | Err(StreamError::Finished) => {
                 self.set(FINISHED);
                 inner.wake_driver();
-                Poll::Ready(Ok(()))
+                Ok(())
             }
-            Err(error) => Poll::Ready(Err(self.fail(inner, error))),
+            Err(error) => Err(self.fail(inner, error)),
         }
     }
 
