@@ -17,6 +17,9 @@ mod chunks;
 /// One bidirectional stream of a [`Connection`](crate::Connection).
 ///
 /// The methods take `&self`, so one task may read while another writes.
+/// One task at a time per direction, though: of two tasks both waiting to
+/// read (or both to write), only the one that polled last is woken, as
+/// with tokio's `&TcpStream`; share a direction behind a lock.
 /// It implements [`futures_io::AsyncRead`] and [`futures_io::AsyncWrite`]
 /// (also for `&Stream`); `poll_close` finishes our direction.
 ///
