@@ -15,18 +15,29 @@ use crate::stream::Stream;
 
 /// The reading half of a stream, from [`Stream::into_split`] (or
 /// [`split`] for a stream that wraps a [`Stream`]). Both halves share the
-/// stream without a lock of their own; the stream is dropped (finished,
-/// see [`Stream`]) when both are.
+/// stream without a lock of their own; the stream is dropped (see
+/// [`Stream`]) when both are, and finished for writing when the
+/// [`WriteHalf`] is.
 #[derive(Debug)]
 pub struct ReadHalf<S = Stream> {
     stream: Arc<S>,
 }
 
 /// The writing half of a stream, from [`Stream::into_split`] (or
-/// [`split`]); `poll_close` finishes our direction.
+/// [`split`]); `poll_close` finishes our direction, and so does dropping
+/// it (as dropping tokio's `OwnedWriteHalf` shuts a TCP stream down for
+/// writing), so a peer waiting for the end of the stream is not kept
+/// waiting by a read half that lives on.
 #[derive(Debug)]
-pub struct WriteHalf<S = Stream> {
+pub struct WriteHalf<S: AsRef<Stream> = Stream> {
     stream: Arc<S>,
+}
+
+impl<S: AsRef<Stream>> Drop for WriteHalf<S> {
+    fn drop(&mut self) {
+        // A stream reset or on an ended connection has nothing to finish.
+        let _ = (*self.stream).as_ref().finish();
+    }
 }
 
 /// Splits `stream`, anything that holds a [`Stream`], into owned halves

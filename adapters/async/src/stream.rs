@@ -17,6 +17,9 @@ mod chunks;
 /// One bidirectional stream of a [`Connection`](crate::Connection).
 ///
 /// The methods take `&self`, so one task may read while another writes.
+/// One task at a time per direction, though: of two tasks both waiting to
+/// read (or both to write), only the one that polled last is woken, as
+/// with tokio's `&TcpStream`; share a direction behind a lock.
 /// It implements [`futures_io::AsyncRead`] and [`futures_io::AsyncWrite`]
 /// (also for `&Stream`); `poll_close` finishes our direction.
 ///
@@ -247,14 +250,32 @@ impl Stream {
 
     /// Ready at once: written bytes are already the session's, and the
     /// driver sends them as the peer's window allows. Fails if the stream
-    /// can no longer send.
+    /// can no longer send: it was reset, or the connection has ended (or
+    /// its driver is gone), so what was written and not yet sent never
+    /// leaves.
     #[must_use = "a flush may fail"]
     pub fn poll_flush(&self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let mut inner = self.shared.lock();
-        match self.write_precheck(&mut inner) {
+        let mut guard = self.shared.lock();
+        let inner = &mut *guard;
+        match self.write_precheck(inner) {
             // Flushing after finishing is harmless.
-            Some(Error::Finished) | None => Poll::Ready(Ok(())),
+            Some(Error::Finished) => return Poll::Ready(Ok(())),
+            Some(error) => return Poll::Ready(Err(error)),
+            None => {}
+        }
+        // Freed without a reset: over both ways, so nothing is left to send.
+        let delivery = match inner.session.stream(self.id) {
+            Ok(stream) => match stream.status() {
+                StreamStatus::Reset { by, delivery } => {
+                    return Poll::Ready(Err(Error::Reset { by, delivery }));
+                }
+                _ => stream.delivery(),
+            },
+            Err(_) => return Poll::Ready(Ok(())),
+        };
+        match inner.connection_error(delivery) {
             Some(error) => Poll::Ready(Err(error)),
+            None => Poll::Ready(Ok(())),
         }
     }
 
@@ -262,11 +283,16 @@ impl Stream {
     /// Reading goes on until the peer finishes. Finishing twice is fine.
     #[must_use = "finishing may fail"]
     pub fn poll_finish(&self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Poll::Ready(self.finish())
+    }
+
+    /// [`poll_finish`](Self::poll_finish), which never waits.
+    pub(crate) fn finish(&self) -> Result<(), Error> {
         let mut inner = self.shared.lock();
         let inner = &mut *inner;
         match self.write_precheck(inner) {
-            Some(Error::Finished) => return Poll::Ready(Ok(())),
-            Some(error) => return Poll::Ready(Err(error)),
+            Some(Error::Finished) => return Ok(()),
+            Some(error) => return Err(error),
             None => {}
         }
         let now = inner.now();
@@ -275,9 +301,9 @@ impl Stream {
             Ok(()) | Err(StreamError::Finished) => {
                 self.set(FINISHED);
                 inner.wake_driver();
-                Poll::Ready(Ok(()))
+                Ok(())
             }
-            Err(error) => Poll::Ready(Err(self.fail(inner, error))),
+            Err(error) => Err(self.fail(inner, error)),
         }
     }
 

@@ -10,7 +10,6 @@ use std::time::Duration;
 use muxplex::{CloseReason, Config, Instant, OpenError, PingError, Role, Session, SessionStats};
 
 use crate::driver::{self, Source};
-use crate::error::{open_error, ping_error};
 use crate::shared::Shared;
 use crate::stream::Stream;
 
@@ -35,9 +34,11 @@ use crate::stream::Stream;
 /// - Dropping the last clone starts a graceful close without waiting:
 ///   [`Stream`]s still held keep working until they finish (bounded by
 ///   [`Config::close_timeout`]), and no new stream is opened or accepted.
-/// - When the transport ends or fails, the session ends with
-///   [`CloseReason::TransportClosed`], and every blocked call returns an
-///   error at once.
+/// - When the transport ends, the session ends with
+///   [`CloseReason::TransportClosed`]; when it fails, with
+///   [`CloseReason::TransportFailed`], and calls fail with the transport's
+///   own error (see [`TransportError`](crate::TransportError)). Either
+///   way every blocked call returns an error at once.
 ///
 /// Once the session has ended and its last frames are written, the writer
 /// thread closes our direction of the transport (for TCP, a shutdown for
@@ -231,7 +232,7 @@ impl Connection {
                 Err(OpenError::Blocked) => {
                     state = shared.wait_counted(&shared.open_cv, state, |s| &mut s.opening);
                 }
-                Err(e) => return Err(open_error(e)),
+                Err(e) => return Err(shared.open_error(e)),
             }
         }
     }
@@ -260,7 +261,7 @@ impl Connection {
                     None if state.session.is_closing() => OpenError::Closing,
                     None => OpenError::IdsExhausted,
                 };
-                return Err(open_error(error));
+                return Err(shared.open_error(error));
             }
             state = shared.wait_counted(&shared.accept_cv, state, |s| &mut s.accepting);
         }
@@ -326,7 +327,7 @@ impl Connection {
         let shared = self.shared();
         let mut state = shared.lock();
         let now = shared.now();
-        state.session.ping(now).map_err(ping_error)?;
+        state.session.ping(now).map_err(|e| shared.ping_error(e))?;
         let number = state.pings_sent;
         state.pings_sent += 1;
         state = shared.after_command(state);
@@ -335,7 +336,7 @@ impl Connection {
                 return Ok(state.answers.swap_remove(at).1);
             }
             if let Some(reason) = state.session.close_reason() {
-                return Err(ping_error(PingError::SessionClosed(reason)));
+                return Err(shared.ping_error(PingError::SessionClosed(reason)));
             }
             state = shared.wait_counted(&shared.ping_cv, state, |s| &mut s.pinging);
         }

@@ -172,7 +172,8 @@ pub(crate) fn read_once<'a>(
             state.session.handle_eof(now);
             Outcome::Ended
         }
-        Some(Err(_)) => {
+        Some(Err(error)) => {
+            shared.transport_failed(error);
             state.session.handle_transport_error(now);
             Outcome::Ended
         }

@@ -83,6 +83,7 @@ mod shared;
 mod stream;
 
 pub use connection::Connection;
+pub use error::TransportError;
 pub use stream::Stream;
 
 /// The core crate, for everything this one does not re-export.
@@ -94,5 +95,6 @@ pub use muxplex::{
     CloseReason, Config, Delivery, OpenError, PingError, Role, SessionStats, StreamError, StreamId,
 };
 /// This adapter's error: blocking calls report `std::io::Error`, with the
-/// core's error ([`OpenError`], [`StreamError`]) inside where there is one.
+/// core's error ([`OpenError`], [`StreamError`]) inside where there is one,
+/// or a [`TransportError`] once the transport's failure ended the session.
 pub use std::io::Error;

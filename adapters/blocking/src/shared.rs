@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Write};
 use std::ops::{Deref, DerefMut};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use muxplex::{Event, Instant, Session, StreamError, StreamId, TransmitQueue};
@@ -72,6 +72,9 @@ pub(crate) struct Shared {
     pub(crate) ping_cv: Condvar,
     /// The session's clock: time 0 is the connection's creation.
     clock: HostClock,
+    /// The transport's error, once a read or write failed with one (the
+    /// first such error: the session ends with it).
+    transport_error: OnceLock<Arc<io::Error>>,
 }
 
 /// The transport's write half (gone once the writer thread has closed it)
@@ -339,7 +342,21 @@ impl Shared {
             written_cv: Condvar::new(),
             ping_cv: Condvar::new(),
             clock: HostClock::new(std::time::Instant::now()),
+            transport_error: OnceLock::new(),
         }
+    }
+
+    /// Keeps the transport's error for the calls that fail because of it;
+    /// to be called before the session hears of the failure, so no call
+    /// sees the session ended by it without its error.
+    pub(crate) fn transport_failed(&self, error: io::Error) {
+        // A later error (the other direction's) is a consequence.
+        let _ = self.transport_error.set(Arc::new(error));
+    }
+
+    /// The transport's error, once it failed.
+    pub(crate) fn transport_error(&self) -> Option<&Arc<io::Error>> {
+        self.transport_error.get()
     }
 
     /// Locks the state. A panic elsewhere while the lock was held cannot
@@ -544,7 +561,8 @@ impl Shared {
             rounds += 1;
             match written {
                 Ok(()) => state.batches_written = taken,
-                Err(_) => {
+                Err(e) => {
+                    self.transport_failed(e);
                     output.batch.clear();
                     let now = self.now();
                     state.session.handle_transport_error(now);

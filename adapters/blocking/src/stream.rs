@@ -7,7 +7,6 @@ use std::sync::{Arc, Condvar};
 use muxplex::{Delivery, ResetBy, StreamError, StreamId, StreamStatus};
 
 use crate::driver::{self, Outcome};
-use crate::error::stream_error;
 use crate::shared::{Entry, Shared, State};
 
 /// One bidirectional byte stream of a [`Connection`](crate::Connection).
@@ -25,7 +24,9 @@ use crate::shared::{Entry, Shared, State};
 /// the core's [`StreamError`] inside: a reset is `ConnectionReset`, the
 /// session's end `ConnectionAborted`, a write after [`finish`](Self::finish)
 /// `BrokenPipe`; downcast the inner error to read the reset code or the
-/// [`Delivery`] that says whether a retry is safe.
+/// [`Delivery`] that says whether a retry is safe. A session that ended
+/// because the transport failed reports the transport's error instead,
+/// its kind and message, inside a [`TransportError`](crate::TransportError).
 ///
 /// # Dropping
 ///
@@ -75,7 +76,7 @@ impl Stream {
         let now = self.shared.now();
         match self.run(|stream| stream.finish(now)) {
             Some(Err(StreamError::Finished)) | None => Ok(()),
-            Some(result) => result.map_err(stream_error),
+            Some(result) => result.map_err(|e| self.shared.stream_error(e)),
         }
     }
 
@@ -201,7 +202,7 @@ impl Stream {
                 }
                 Some(result) => {
                     drop(self.shared.after_command(state));
-                    return result.map_err(stream_error);
+                    return result.map_err(|e| self.shared.stream_error(e));
                 }
                 None => return gone(),
             }
@@ -215,7 +216,7 @@ impl Stream {
 
     fn write_impl(&self, buf: &[u8]) -> io::Result<usize> {
         // Freed without a reset: our FIN went out already.
-        let finished = || Err(stream_error(StreamError::Finished));
+        let finished = || Err(self.shared.stream_error(StreamError::Finished));
         self.blocking(|stream| stream.write(buf), finished)
     }
 
@@ -227,7 +228,7 @@ impl Stream {
         let mut state = shared.lock();
         loop {
             if let Some(reset) = self.entry(&mut state).own_reset {
-                return Err(stream_error(reset));
+                return Err(self.shared.stream_error(reset));
             }
             let st = &mut *state;
             let (unsent, delivery, status) = st
@@ -237,14 +238,15 @@ impl Stream {
                     (s.unsent(), s.delivery(), s.status())
                 });
             if let StreamStatus::Reset { by, delivery } = status {
-                return Err(stream_error(StreamError::Reset { by, delivery }));
+                return Err(self
+                    .shared
+                    .stream_error(StreamError::Reset { by, delivery }));
             }
             if let Some(reason) = st.session.close_reason() {
                 // The session's end drops unsent data: no promise to keep.
-                return Err(stream_error(StreamError::SessionClosed {
-                    reason,
-                    delivery,
-                }));
+                return Err(self
+                    .shared
+                    .stream_error(StreamError::SessionClosed { reason, delivery }));
             }
             if unsent == 0 {
                 break;
@@ -258,7 +260,9 @@ impl Stream {
                 let reason = state.session.close_reason();
                 let delivery = Delivery::MaybeDelivered;
                 return Err(match reason {
-                    Some(reason) => stream_error(StreamError::SessionClosed { reason, delivery }),
+                    Some(reason) => self
+                        .shared
+                        .stream_error(StreamError::SessionClosed { reason, delivery }),
                     None => io::Error::from(io::ErrorKind::BrokenPipe),
                 });
             }

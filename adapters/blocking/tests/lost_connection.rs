@@ -7,8 +7,8 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
 use std::thread;
 
-use common::{connect, hang_guard, inner, pattern};
-use muxplex_blocking::{CloseReason, Delivery, OpenError, StreamError};
+use common::{connect, hang_guard, inner, lost, pattern};
+use muxplex_blocking::{CloseReason, Delivery, StreamError};
 
 #[test]
 fn calls_on_a_lost_connection_fail_at_once_even_those_already_waiting() {
@@ -38,49 +38,20 @@ fn calls_on_a_lost_connection_fail_at_once_even_those_already_waiting() {
             // The reader sees the end of file, or the writer's write
             // fails first: the session says which.
             for error in [reader.join().unwrap(), writer.join().unwrap()] {
-                assert_eq!(error.kind(), ErrorKind::ConnectionAborted);
-                assert!(matches!(
-                    inner(&error),
-                    StreamError::SessionClosed {
-                        reason: CloseReason::TransportClosed | CloseReason::TransportFailed,
-                        ..
-                    }
-                ));
+                lost(&error);
             }
-            let error = acceptor.join().unwrap();
-            assert_eq!(error.kind(), ErrorKind::ConnectionAborted);
-            assert!(matches!(
-                error.get_ref().and_then(|e| e.downcast_ref::<OpenError>()),
-                Some(OpenError::SessionClosed(
-                    CloseReason::TransportClosed | CloseReason::TransportFailed
-                ))
-            ));
+            assert_eq!(lost(&acceptor.join().unwrap()), Delivery::NotDelivered);
         });
 
-        // New calls fail at once too.
-        let error = opened.write(b"more").unwrap_err();
-        assert_eq!(error.kind(), ErrorKind::ConnectionAborted);
-        // The server acknowledged this stream, so whatever it did with it
-        // stands: the error says so.
-        assert!(matches!(
-            inner(&error),
-            StreamError::SessionClosed {
-                delivery: Delivery::Delivered,
-                ..
-            }
-        ));
+        // New calls fail at once too. The server acknowledged this stream,
+        // so whatever it did with it stands: the error says so.
         assert_eq!(
-            opened.read(&mut buf).unwrap_err().kind(),
-            ErrorKind::ConnectionAborted
+            lost(&opened.write(b"more").unwrap_err()),
+            Delivery::Delivered
         );
-        assert_eq!(
-            opened.flush().unwrap_err().kind(),
-            ErrorKind::ConnectionAborted
-        );
-        assert_eq!(
-            client.open_stream().unwrap_err().kind(),
-            ErrorKind::ConnectionAborted
-        );
+        lost(&opened.read(&mut buf).unwrap_err());
+        lost(&opened.flush().unwrap_err());
+        lost(&client.open_stream().unwrap_err());
         assert!(matches!(
             client.close(),
             CloseReason::TransportClosed | CloseReason::TransportFailed
@@ -88,12 +59,8 @@ fn calls_on_a_lost_connection_fail_at_once_even_those_already_waiting() {
 
         // The server sees the transport's end as well, after whatever of
         // the big write reached it.
-        let error = (&accepted).read_to_end(&mut Vec::new()).unwrap_err();
-        assert_eq!(error.kind(), ErrorKind::ConnectionAborted);
-        assert_eq!(
-            server.accept_stream().unwrap_err().kind(),
-            ErrorKind::ConnectionAborted
-        );
+        lost(&(&accepted).read_to_end(&mut Vec::new()).unwrap_err());
+        lost(&server.accept_stream().unwrap_err());
     });
 }
 
@@ -225,5 +192,65 @@ fn a_peer_that_never_closes_does_not_keep_the_socket_after_a_close() {
             after.is_err(),
             "our socket is still open after the close: {after:?}"
         );
+    });
+}
+
+/// A transport that fails reports its own error, kind and message, with
+/// its io::Error as the source: a TLS layer's "peer closed connection
+/// without sending TLS close_notify" is more than a bare kind.
+#[test]
+fn a_failed_transport_reports_its_own_error() {
+    use std::error::Error as _;
+    use std::sync::mpsc;
+
+    use muxplex_blocking::{Config, Connection, Role, TransportError};
+
+    /// Reads block until told to fail, then fail with a message.
+    struct Failing(mpsc::Receiver<()>);
+    impl Read for Failing {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            let _ = self.0.recv();
+            Err(std::io::Error::new(
+                ErrorKind::UnexpectedEof,
+                "peer closed connection without sending TLS close_notify",
+            ))
+        }
+    }
+    const MESSAGE: &str = "peer closed connection without sending TLS close_notify";
+
+    hang_guard(|| {
+        let (fail, failing) = mpsc::channel();
+        let conn = Connection::new(
+            Role::Client,
+            Failing(failing),
+            std::io::sink(),
+            Config::default(),
+        )
+        .unwrap();
+        let stream = conn.open_stream().unwrap();
+        thread::scope(|scope| {
+            let reader = scope.spawn(|| (&stream).read(&mut [0; 16]).unwrap_err());
+            let acceptor = scope.spawn(|| conn.accept_stream().unwrap_err());
+            fail.send(()).unwrap();
+            let errors = [
+                reader.join().unwrap(),
+                acceptor.join().unwrap(),
+                (&stream).write(b"x").unwrap_err(),
+                conn.open_stream().unwrap_err(),
+                conn.ping().unwrap_err(),
+            ];
+            for error in errors {
+                assert_eq!(error.kind(), ErrorKind::UnexpectedEof, "{error:?}");
+                assert!(error.to_string().contains(MESSAGE), "{error}");
+                let inner = error
+                    .get_ref()
+                    .and_then(|e| e.downcast_ref::<TransportError>())
+                    .unwrap_or_else(|| panic!("no TransportError in {error:?}"));
+                assert_eq!(inner.transport().to_string(), MESSAGE);
+                let source = inner.source().expect("the transport's error");
+                assert_eq!(source.to_string(), MESSAGE);
+            }
+        });
+        assert_eq!(conn.closed(), CloseReason::TransportFailed);
     });
 }

@@ -61,7 +61,9 @@ impl Pool {
     /// A pool whose sessions run over what `connector` returns (any tokio
     /// `AsyncRead + AsyncWrite`, a `TcpStream` typically), started at once
     /// on the current tokio runtime. Panics outside a runtime, as
-    /// `tokio::spawn` does. `options` is a [`PoolOptions`] or just a
+    /// `tokio::spawn` does, and in one without a timer (built without
+    /// `enable_time` or `enable_all`), as [`Connection::new`](crate::Connection::new)
+    /// does: the pool's timeouts and its sessions' deadlines need it. `options` is a [`PoolOptions`] or just a
     /// [`PoolConfig`](muxplex::pool::PoolConfig).
     #[must_use = "dropping the pool shuts it down"]
     pub fn new<C, F, T>(connector: C, options: impl Into<PoolOptions>) -> Pool
@@ -78,7 +80,8 @@ impl Pool {
     /// core pool spreads sessions by weight, leaves a failing endpoint
     /// alone for its backoff while the others take its sessions, and moves
     /// sessions back once it answers; see
-    /// [`muxplex_async::pool::Pool::with_endpoints`].
+    /// [`muxplex_async::pool::Pool::with_endpoints`]. Panics as [`new`](Self::new)
+    /// does.
     ///
     /// ```no_run
     /// use muxplex_tokio::{Pool, PoolConfig};
@@ -109,6 +112,9 @@ impl Pool {
         F: Future<Output = io::Result<T>> + Send + 'static,
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        if let Err(error) = crate::check_runtime() {
+            panic!("{error}");
+        }
         let runtime = TokioRuntime(Handle::current());
         let connector = move |endpoint: &E| {
             let connecting = connector(endpoint);

@@ -11,14 +11,15 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use crate::Stream;
 
 /// The reading half of a [`Stream`], from [`Stream::into_split`]. The
-/// halves share the stream (no lock of their own); it is dropped, and so
-/// finished, when both are. `id`, `reset` and `stream` come from the
-/// half it wraps.
+/// halves share the stream (no lock of their own); it is dropped when both
+/// are, and finished for writing when the [`WriteHalf`] is. `id`, `reset`
+/// and `stream` come from the half it wraps.
 #[derive(Debug)]
 pub struct ReadHalf(muxplex_async::ReadHalf<Stream>);
 
 /// The writing half of a [`Stream`], from [`Stream::into_split`];
-/// `shutdown` finishes our direction.
+/// `shutdown` finishes our direction, and so does dropping it (as dropping
+/// tokio's `OwnedWriteHalf` does).
 #[derive(Debug)]
 pub struct WriteHalf(muxplex_async::WriteHalf<Stream>);
 

@@ -233,3 +233,33 @@ fn a_runtime_without_a_timer_is_refused_when_the_connection_is_made() {
         assert!(message.contains("enable_time"), "{message}");
     });
 }
+
+/// Bytes written before the driver went (or the transport failed) will
+/// never leave: a flush must not report them fine, as the blocking
+/// adapter's flush does not.
+#[tokio::test(flavor = "current_thread")]
+async fn a_flush_after_the_connection_is_lost_fails() {
+    let (a, b) = pair();
+    let (client, driver) = Connection::new(a, Role::Client, Config::default());
+    let driver: JoinHandle<Result<(), Error>> = tokio::spawn(driver);
+    let _server = Connection::spawn(b, Role::Server, Config::default());
+    let mut ours = client.open_stream().await.expect("open");
+    ours.write_all(b"x").await.expect("write");
+    ours.flush().await.expect("flush");
+    // Queued for the driver, which is gone before it runs again.
+    ours.write_all(b"never sent").await.expect("write");
+    driver.abort();
+    let _ = driver.await;
+    let err = ours.flush().await.expect_err("the bytes will never leave");
+    assert!(
+        matches!(inner(&err), Some(Error::DriverGone { .. })),
+        "{err:?}"
+    );
+
+    let (client, driver) = Connection::new(FailingReads, Role::Client, Config::default());
+    let mut stream = client.open_stream().await.expect("open");
+    stream.write_all(b"lost").await.expect("write");
+    let _ = tokio::spawn(driver).await;
+    let err = stream.flush().await.expect_err("the transport failed");
+    assert!(err.to_string().contains(TLS_EOF), "{err}");
+}

@@ -541,3 +541,28 @@ async fn a_graceful_close_delivers_everything_over_a_slow_link() {
     assert_eq!(received, SIZE);
     assert_eq!(server.await.expect("server task"), CloseReason::LocalClose);
 }
+
+/// A task that copies into a write half and drops it when its input ends
+/// (a port forwarder's) must not leave the peer waiting for the end of the
+/// stream while the read half lives on for the answer: dropping the write
+/// half finishes our direction, as dropping tokio's `OwnedWriteHalf` shuts
+/// a TCP stream down for writing.
+#[tokio::test(start_paused = true)]
+async fn dropping_the_write_half_finishes_while_the_read_half_lives() {
+    let (client, server) = connected(Config::default());
+    let (ours, mut theirs) = open_and_accept(&client, &server, b"request").await;
+    let (mut read, write) = ours.into_split();
+    drop(write);
+    let mut received = Vec::new();
+    tokio::time::timeout(NEVER, theirs.read_to_end(&mut received))
+        .await
+        .expect("the end of the stream came")
+        .expect("read");
+    assert_eq!(received, b"request");
+    // Our direction only: the answer still reaches the read half.
+    theirs.write_all(b"answer").await.expect("write");
+    theirs.shutdown().await.expect("finish");
+    let mut answer = Vec::new();
+    read.read_to_end(&mut answer).await.expect("read");
+    assert_eq!(answer, b"answer");
+}

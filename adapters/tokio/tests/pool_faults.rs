@@ -175,3 +175,35 @@ async fn dropping_the_pool_abandons_its_dials() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(dropped.load(Ordering::SeqCst), 2);
 }
+
+/// A pool made in a runtime without tokio's timer cannot keep its open
+/// timeout or its sessions' deadlines: it is refused when it is made, as a
+/// connection is, rather than leaving its opens waiting on a task that
+/// panicked.
+#[test]
+fn a_pool_in_a_runtime_without_a_timer_is_refused_when_it_is_made() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let outcome = runtime.block_on(async {
+            let made = std::panic::catch_unwind(|| {
+                Pool::new(
+                    || async { Ok(tokio::io::duplex(1 << 16).0) },
+                    PoolConfig::default(),
+                )
+            });
+            match made {
+                Ok(pool) => Err(format!("made: {:?}", pool.open_stream().await.err())),
+                Err(panic) => Ok(panic.downcast_ref::<String>().cloned().unwrap_or_default()),
+            }
+        });
+        let _ = done.send(outcome);
+    });
+    let outcome = finished
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the open hung");
+    let message = outcome.expect("refused at creation");
+    assert!(message.contains("enable_time"), "{message}");
+}

@@ -5,13 +5,15 @@
 //! used by at least one test file).
 #![allow(dead_code)]
 
-use std::io::{self, Read};
+use std::io::{self, ErrorKind, Read};
 use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::Duration;
 
-use muxplex_blocking::{Config, Connection, StreamError};
+use muxplex_blocking::{
+    CloseReason, Config, Connection, Delivery, OpenError, StreamError, TransportError,
+};
 
 /// Runs a test body on its own thread and fails the test if it has not
 /// returned after `HANG_GUARD`. Only a hang reaches the limit, so it is
@@ -78,4 +80,30 @@ pub(crate) fn inner(error: &io::Error) -> StreamError {
         .get_ref()
         .and_then(|e| e.downcast_ref::<StreamError>())
         .unwrap_or_else(|| panic!("no StreamError inside {error:?}"))
+}
+
+/// Whether the peer's application may have the stream, from the error of
+/// a call on a connection the transport's end or failure ended: the end
+/// of file is `ConnectionAborted` with the core's `SessionClosed` inside,
+/// a failure the transport's own error (whose kind depends on when the
+/// kernel noticed).
+pub(crate) fn lost(error: &io::Error) -> Delivery {
+    let inner = error.get_ref().expect("an inner error");
+    if let Some(failed) = inner.downcast_ref::<TransportError>() {
+        assert_eq!(error.kind(), failed.transport().kind());
+        return failed.delivery();
+    }
+    assert_eq!(error.kind(), ErrorKind::ConnectionAborted, "{error:?}");
+    if let Some(OpenError::SessionClosed(CloseReason::TransportClosed)) =
+        inner.downcast_ref::<OpenError>()
+    {
+        return Delivery::NotDelivered;
+    }
+    match inner.downcast_ref::<StreamError>() {
+        Some(&StreamError::SessionClosed {
+            reason: CloseReason::TransportClosed,
+            delivery,
+        }) => delivery,
+        _ => panic!("not the transport's end: {error:?}"),
+    }
 }
