@@ -93,6 +93,7 @@ pub use muxplex as core;
 /// Core types that appear in this crate's API and errors.
 pub use muxplex::{
     CloseReason, Config, Delivery, OpenError, PingError, Role, SessionStats, StreamError, StreamId,
+    StreamStats,
 };
 /// This adapter's error: blocking calls report `std::io::Error`, with the
 /// core's error ([`OpenError`], [`StreamError`]) inside where there is one,

@@ -75,6 +75,7 @@ pub use muxplex::pool::{
 };
 pub use muxplex::{
     CloseReason, Config, Delivery, OpenError, PingError, Role, SessionStats, StreamError, StreamId,
+    StreamStats,
 };
 pub use muxplex_async::pool::{BoxFuture, PoolOptions, PooledStream, Retryable};
 pub use muxplex_async::{Error, Incoming, ReadHalf, Stream, TransportError, WriteHalf};

@@ -71,6 +71,7 @@ pub use muxplex::pool::{
 };
 pub use muxplex::{
     CloseReason, Config, Delivery, OpenError, PingError, Role, SessionStats, StreamError, StreamId,
+    StreamStats,
 };
 pub use muxplex_async::pool::{PoolOptions, Retryable};
 pub use muxplex_async::{Error, TransportError};
@@ -305,6 +306,11 @@ impl Stream {
     /// Sets the stream's send priority (higher first, 0 by default).
     pub fn set_priority(&self, priority: i32) {
         self.inner.set_priority(priority);
+    }
+
+    /// The stream's counters; see [`muxplex_async::Stream::stats`].
+    pub fn stats(&self) -> StreamStats {
+        self.inner.stats()
     }
 
     /// Whether the peer's application has the stream; see

@@ -1,5 +1,5 @@
-//! `Connection::stats` and the pool's `session_stats`: the session's
-//! counters, seen through the adapter after real traffic.
+//! `Connection::stats`, `Stream::stats` and the pool's `session_stats`:
+//! the core's counters, seen through the adapter after real traffic.
 
 use std::io;
 
@@ -35,6 +35,32 @@ async fn connection_stats_count_the_traffic() {
     assert_eq!((sent.pings.sent, sent.pings.answered), (1, 1));
     assert_eq!(sent.pings.smoothed_rtt, client.rtt());
     assert!(got.buffered.peak_received > 0);
+}
+
+/// A stream's own counters: what it sent, what the peer received and read,
+/// and the windows left, while both ends still hold it.
+#[tokio::test]
+async fn stream_stats_count_the_stream_s_bytes() {
+    let (a, b) = tokio::io::duplex(1 << 16);
+    let client = Connection::spawn(a, Role::Client, Config::default());
+    let server = Connection::spawn(b, Role::Server, Config::default());
+
+    let mut stream = client.open_stream().await.unwrap();
+    stream.write_all(&vec![7; PAYLOAD]).await.unwrap();
+    let mut accepted = server.accept_stream().await.unwrap();
+    let mut received = vec![0; PAYLOAD];
+    accepted.read_exact(&mut received).await.unwrap();
+    // The peer's grants for what it read come back before the answer.
+    server.ping().await.unwrap();
+    client.ping().await.unwrap();
+
+    let sent = stream.stats();
+    let got = accepted.stats();
+    assert_eq!((sent.sent, sent.received), (PAYLOAD as u64, 0));
+    assert_eq!((got.sent, got.received), (0, PAYLOAD as u64));
+    assert_eq!((sent.unsent, got.buffered), (0, 0));
+    assert_eq!(sent.send_window, got.recv_window);
+    assert!(sent.send_window > 0);
 }
 
 /// A pool of one session over an in-memory service that echoes five bytes.

@@ -5,7 +5,7 @@ use std::future::poll_fn;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use muxplex::{Delivery, StreamError};
+use muxplex::{Delivery, StreamError, StreamStats};
 
 use super::{Direction, EOF, Stream, with_stream};
 use crate::error::Error;
@@ -31,6 +31,14 @@ impl Stream {
         self.error()
             .and_then(|error| error.delivery())
             .unwrap_or(Delivery::MaybeDelivered)
+    }
+
+    /// The stream's counters ([`muxplex::Stream::stats`]): bytes each way,
+    /// its windows now, what it buffers and how long its writes waited for
+    /// the peer's window. All zero once the session has forgotten it.
+    pub fn stats(&self) -> StreamStats {
+        let mut inner = self.shared.lock();
+        with_stream(&mut inner, self.id, |stream| stream.stats()).unwrap_or_default()
     }
 
     /// Takes up to `max` received bytes as one shared chunk (no copy):
