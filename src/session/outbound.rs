@@ -1,7 +1,7 @@
 //! Producing frames for the transport.
 //!
 //! Control frames drain first, so a pong, window grant or reset never waits
-//! behind data; then data goes out one frame per turn, by the scheduler.
+//! behind data; then data goes out in turns of equal bytes, by the scheduler.
 
 use bytes::Bytes;
 
@@ -62,8 +62,8 @@ impl Session {
         if self.is_closed() {
             return None;
         }
-        while let Some(id) = self.scheduler.pop() {
-            if let Some(frame) = self.data_frame(id) {
+        while let Some((id, spent)) = self.scheduler.pop() {
+            if let Some(frame) = self.data_frame(id, spent) {
                 return Some(self.stats.on_frame_out(frame));
             }
         }
@@ -169,7 +169,8 @@ impl Session {
         extra
     }
 
-    fn data_frame(&mut self, id: StreamId) -> Option<Transmit> {
+    /// A Data frame for `id`, which has sent `spent` bytes in its turn.
+    fn data_frame(&mut self, id: StreamId, spent: u32) -> Option<Transmit> {
         let frame_size = self.config.max_frame_size;
         let stream = self.streams.get_mut(&id)?;
         stream.sched = Slot::NONE;
@@ -187,6 +188,13 @@ impl Session {
         self.send_total -= payload.len();
         let flags = stream.take_open_flags();
         let header = Header::new(FrameType::Data, flags, id.get(), len);
+        if stream.has_sendable_data() {
+            // Fair in bytes, not frames (see `scheduler`): `spent` and
+            // `len` are each at most a frame, so the sum fits.
+            stream.sched =
+                self.scheduler
+                    .resume(id, stream.priority, spent.saturating_add(len), frame_size);
+        }
         // A FIN now due goes out in a WindowUpdate of its own, queued here
         // as control so it leaves right behind this frame: hashicorp/yamux
         // and go-yamux apply a frame's flags before they read its payload,

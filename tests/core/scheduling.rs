@@ -4,6 +4,7 @@
 
 use crate::common;
 
+use bytes::Bytes;
 use common::{decode_all, header, pattern, server_with_stream, take_bytes, take_frames};
 use muxplex::frame::{Flags, FrameType};
 use muxplex::testing::{Chunking, Pair};
@@ -89,6 +90,51 @@ fn streams_take_turns_frame_by_frame() {
     assert_eq!(order.len(), 40);
     let alternating: Vec<u32> = (0..40).map(|i| [a, b][i % 2].get()).collect();
     assert_eq!(order, alternating);
+}
+
+/// Turns are equal in bytes, not frames: a stream fed chunks of half a
+/// frame (each sent as a frame of its own) gets as many bytes as one fed
+/// large writes (sent in full frames), never more than a frame apart.
+#[test]
+fn equal_priorities_share_bytes_whatever_the_frame_sizes() {
+    const FRAME: usize = 16 * 1024;
+    const EACH: usize = 8 * FRAME;
+    let now = Instant::ZERO;
+    let mut client = Session::client(Config::default(), now).expect("valid config");
+    let chunked = client.open_stream(now).unwrap();
+    let whole = client.open_stream(now).unwrap();
+    for _ in 0..EACH / (FRAME / 2) {
+        let chunk = Bytes::from(vec![b'c'; FRAME / 2]);
+        assert_eq!(
+            client.stream(chunked).unwrap().write_chunk(chunk),
+            Ok(FRAME / 2)
+        );
+    }
+    assert_eq!(client.stream(whole).unwrap().write(&[b'w'; EACH]), Ok(EACH));
+    let (mut sent_chunked, mut sent_whole) = (0, 0);
+    let mut chunked_frames = 0;
+    for frame in take_frames(&mut client) {
+        if sent_chunked == EACH || sent_whole == EACH {
+            break;
+        }
+        let id = StreamId::new(frame.header.stream_id);
+        if id == chunked {
+            sent_chunked += frame.payload.len();
+            chunked_frames += 1;
+        } else {
+            assert_eq!(id, whole);
+            sent_whole += frame.payload.len();
+        }
+        assert!(
+            sent_chunked.abs_diff(sent_whole) <= FRAME,
+            "{sent_chunked} bytes for the chunked stream, {sent_whole} for the other"
+        );
+    }
+    assert!(
+        chunked_frames > EACH / FRAME,
+        "the chunks went out as smaller frames"
+    );
+    assert_eq!((sent_chunked, sent_whole), (EACH, EACH - FRAME));
 }
 
 #[test]
