@@ -778,13 +778,26 @@ fn queue_frames(
     control: &mut VecDeque<Control>,
     scheduler: &mut Scheduler,
 ) {
-    if !stream.control_queued && stream.needs_control_frame() {
+    if !stream.control_queued && needs_control_frame(stream, scheduler) {
         stream.control_queued = true;
         control.push_back(Control::Stream(id));
     }
     if !stream.sched.is_queued() && stream.has_sendable_data() {
         stream.sched = scheduler.push(id, stream.priority);
     }
+}
+
+/// Whether `stream` needs a frame without data: what
+/// `StreamState::needs_control_frame` says, or a SYN or ACK that would ride
+/// on data waiting behind a higher priority. Under strict priority that
+/// data may wait for as long as the higher streams stay busy, and an
+/// opening that waits with it runs into the peer's (or our) open timeout;
+/// a zero-length WindowUpdate carries it now instead.
+fn needs_control_frame(stream: &StreamState, scheduler: &Scheduler) -> bool {
+    stream.needs_control_frame()
+        || (stream.reset.is_none()
+            && (stream.syn_unsent || stream.ack_unsent)
+            && scheduler.has_above(stream.priority))
 }
 
 /// Raises `Readable` if `stream` has something to read and the application

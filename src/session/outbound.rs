@@ -97,7 +97,7 @@ impl Session {
     fn stream_control_frame(&mut self, id: StreamId) -> Option<Transmit> {
         let stream = self.streams.get_mut(&id)?;
         stream.control_queued = false;
-        if !stream.needs_control_frame() {
+        if !super::needs_control_frame(stream, &self.scheduler) {
             return None;
         }
         let mut flags = stream.take_open_flags();

@@ -8,7 +8,8 @@ use bytes::Bytes;
 use common::{decode_all, header, pattern, server_with_stream, take_bytes, take_frames};
 use muxplex::frame::{Flags, FrameType};
 use muxplex::testing::{Chunking, Pair};
-use muxplex::{Config, Instant, Session, StreamId};
+use muxplex::{Config, Instant, Session, StreamId, StreamStatus};
+use std::time::Duration;
 
 #[test]
 fn data_frames_never_exceed_max_frame_size() {
@@ -148,12 +149,55 @@ fn higher_priority_goes_first() {
     client.stream(high).unwrap().write(&[1; 5000]).unwrap();
     // Set after the writes: the queued entry must move to the new level.
     client.stream(high).unwrap().set_priority(5);
+    // (The low stream's SYN goes ahead in a WindowUpdate of its own.)
     let order: Vec<u32> = take_frames(&mut client)
         .iter()
+        .filter(|f| f.header.frame_type == FrameType::Data)
         .map(|f| f.header.stream_id)
         .collect();
     let expected: Vec<u32> = [high.get(); 5].into_iter().chain([low.get(); 5]).collect();
     assert_eq!(order, expected);
+}
+
+/// A stream opened with data behind a busy higher priority: its data waits,
+/// but its SYN goes out at once (in a WindowUpdate), so the open timeout
+/// finds it acknowledged instead of resetting it as never delivered.
+#[test]
+fn an_opening_does_not_wait_behind_a_higher_priority() {
+    let now = Instant::ZERO;
+    let timeout = Duration::from_secs(5);
+    let config = Config::default().with_open_timeout(Some(timeout));
+    let mut client = Session::client(config, now).expect("valid config");
+    let mut server = Session::server(Config::default(), now).expect("valid config");
+    let busy = client.open_stream(now).unwrap();
+    client.stream(busy).unwrap().set_priority(1);
+    assert_eq!(
+        client.stream(busy).unwrap().write(&[1; 200_000]),
+        Ok(200_000)
+    );
+    let low = client.open_stream(now).unwrap();
+    assert_eq!(client.stream(low).unwrap().write(b"hello"), Ok(5));
+    // A few frames only: the busy stream has far more queued.
+    let mut syn_seen = false;
+    for _ in 0..4 {
+        let frame = client.poll_transmit_frame().expect("a frame");
+        let mut bytes = frame.header().to_vec();
+        bytes.extend_from_slice(frame.payload());
+        for frame in decode_all(&bytes) {
+            if frame.header.stream_id == low.get() && frame.header.flags.contains(Flags::SYN) {
+                assert!(frame.payload.is_empty(), "the data still waits its turn");
+                syn_seen = true;
+            }
+        }
+        server.handle_input(now, &bytes);
+    }
+    assert!(syn_seen, "the low stream's SYN went out");
+    while server.accept_stream().is_some() {}
+    let answer = take_bytes(&mut server);
+    client.handle_input(now, &answer);
+    client.handle_timeout(now + timeout * 2);
+    assert_eq!(client.stream(low).unwrap().status(), StreamStatus::Open);
+    assert!(client.stream(busy).unwrap().status() == StreamStatus::Open);
 }
 
 /// A client with a lot of data queued and nothing sent yet.
