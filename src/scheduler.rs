@@ -71,6 +71,14 @@ pub(crate) struct Scheduler {
     /// levels above it, popping costs nothing to find.
     levels: Vec<Level>,
     len: usize,
+    /// Streams queued while their SYN or ACK was still to go out on their
+    /// first Data frame (some may have sent it since): when a higher
+    /// priority arrives above them, the session sends those flags ahead
+    /// (see `Session::release_openings`).
+    openings: Vec<(StreamId, Slot)>,
+    /// A level arrived above others: the session should look through
+    /// `openings`.
+    review_openings: bool,
 }
 
 impl Default for Scheduler {
@@ -80,6 +88,8 @@ impl Default for Scheduler {
             free: NIL,
             levels: Vec::new(),
             len: 0,
+            openings: Vec::new(),
+            review_openings: false,
         }
     }
 }
@@ -107,6 +117,25 @@ impl Scheduler {
         self.levels
             .last()
             .is_some_and(|level| level.priority > priority)
+    }
+
+    /// Records that `id`, queued at `slot`, still owes its SYN or ACK.
+    pub(crate) fn note_opening(&mut self, id: StreamId, slot: Slot) {
+        self.openings.push((id, slot));
+        // Entries of streams no longer queued go now and then, so the list
+        // stays within a multiple of the streams queued even if the
+        // session never transmits (the entries left are each a live node).
+        if self.openings.len() > 2 * self.len + 16 {
+            let nodes = &self.nodes;
+            self.openings
+                .retain(|&(id, slot)| nodes.get(slot.0 as usize).is_some_and(|node| node.id == id));
+        }
+    }
+
+    /// The streams to review, if a review is due (see `openings`); the
+    /// session notes again those it keeps.
+    pub(crate) fn take_openings(&mut self) -> Option<Vec<(StreamId, Slot)>> {
+        core::mem::take(&mut self.review_openings).then(|| core::mem::take(&mut self.openings))
     }
 
     fn insert(&mut self, id: StreamId, priority: i32, spent: u32, front: bool) -> Slot {
@@ -141,14 +170,19 @@ impl Scheduler {
                 self.nodes[index as usize].prev = tail;
                 self.levels[at].tail = index;
             }
-            Err(at) => self.levels.insert(
-                at,
-                Level {
-                    priority,
-                    head: index,
-                    tail: index,
-                },
-            ),
+            Err(at) => {
+                if at == self.levels.len() && at > 0 && !self.openings.is_empty() {
+                    self.review_openings = true;
+                }
+                self.levels.insert(
+                    at,
+                    Level {
+                        priority,
+                        head: index,
+                        tail: index,
+                    },
+                );
+            }
         }
         self.len += 1;
         Slot(index)
@@ -193,6 +227,8 @@ impl Scheduler {
                 self.levels.remove(at);
             }
         }
+        // A free node holds no stream (0 is the session's id, never queued).
+        self.nodes[index as usize].id = StreamId::new(0);
         self.nodes[index as usize].next = self.free;
         self.free = index;
         self.len -= 1;
@@ -213,13 +249,16 @@ impl Scheduler {
         self.release_nodes();
     }
 
-    /// Nothing queued: the slab starts over, and a large one goes.
+    /// Nothing queued: the slab starts over, and a large one goes; no
+    /// stream waits to be reviewed.
     fn release_nodes(&mut self) {
         if self.nodes.capacity() > KEPT_NODES {
             self.nodes = Vec::new();
         }
         self.nodes.clear();
         self.free = NIL;
+        self.openings.clear();
+        self.review_openings = false;
     }
 
     fn level_index(&self, priority: i32) -> Result<usize, usize> {

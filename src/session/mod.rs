@@ -784,7 +784,15 @@ fn queue_frames(
     }
     if !stream.sched.is_queued() && stream.has_sendable_data() {
         stream.sched = scheduler.push(id, stream.priority);
+        if owes_open_flags(stream) {
+            scheduler.note_opening(id, stream.sched);
+        }
     }
+}
+
+/// Whether `stream` still owes the peer a SYN or ACK.
+fn owes_open_flags(stream: &StreamState) -> bool {
+    stream.reset.is_none() && (stream.syn_unsent || stream.ack_unsent)
 }
 
 /// Whether `stream` needs a frame without data: what
@@ -795,9 +803,7 @@ fn queue_frames(
 /// a zero-length WindowUpdate carries it now instead.
 fn needs_control_frame(stream: &StreamState, scheduler: &Scheduler) -> bool {
     stream.needs_control_frame()
-        || (stream.reset.is_none()
-            && (stream.syn_unsent || stream.ack_unsent)
-            && scheduler.has_above(stream.priority))
+        || (owes_open_flags(stream) && scheduler.has_above(stream.priority))
 }
 
 /// Raises `Readable` if `stream` has something to read and the application

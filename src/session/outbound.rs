@@ -54,6 +54,9 @@ impl Session {
     }
 
     fn next_frame(&mut self) -> Option<Transmit> {
+        if let Some(openings) = self.scheduler.take_openings() {
+            self.release_openings(openings);
+        }
         while let Some(control) = self.control.pop_front() {
             if let Some(frame) = self.control_frame(control) {
                 return Some(self.stats.on_frame_out(frame));
@@ -68,6 +71,24 @@ impl Session {
             }
         }
         None
+    }
+
+    /// Streams that were queued owing SYN or ACK, when a higher priority
+    /// arrived above some: those now behind it send the flags in a control
+    /// frame rather than wait with their data; those that sent them, or no
+    /// longer wait, are dropped.
+    fn release_openings(&mut self, openings: alloc::vec::Vec<(StreamId, Slot)>) {
+        for (id, _) in openings {
+            let Some(stream) = self.streams.get_mut(&id) else {
+                continue;
+            };
+            if !stream.sched.is_queued() || !super::owes_open_flags(stream) {
+                continue;
+            }
+            super::queue_frames(id, stream, &mut self.control, &mut self.scheduler);
+            // Kept until the flags are out, whichever frame takes them.
+            self.scheduler.note_opening(id, stream.sched);
+        }
     }
 
     fn control_frame(&mut self, control: Control) -> Option<Transmit> {

@@ -161,43 +161,72 @@ fn higher_priority_goes_first() {
 
 /// A stream opened with data behind a busy higher priority: its data waits,
 /// but its SYN goes out at once (in a WindowUpdate), so the open timeout
-/// finds it acknowledged instead of resetting it as never delivered.
+/// finds it acknowledged instead of resetting it as never delivered. Also
+/// when the higher priority arrives only while the stream already waits its
+/// turn among equals.
 #[test]
 fn an_opening_does_not_wait_behind_a_higher_priority() {
     let now = Instant::ZERO;
     let timeout = Duration::from_secs(5);
     let config = Config::default().with_open_timeout(Some(timeout));
-    let mut client = Session::client(config, now).expect("valid config");
-    let mut server = Session::server(Config::default(), now).expect("valid config");
-    let busy = client.open_stream(now).unwrap();
-    client.stream(busy).unwrap().set_priority(1);
-    assert_eq!(
-        client.stream(busy).unwrap().write(&[1; 200_000]),
-        Ok(200_000)
-    );
-    let low = client.open_stream(now).unwrap();
-    assert_eq!(client.stream(low).unwrap().write(b"hello"), Ok(5));
-    // A few frames only: the busy stream has far more queued.
-    let mut syn_seen = false;
-    for _ in 0..4 {
-        let frame = client.poll_transmit_frame().expect("a frame");
-        let mut bytes = frame.header().to_vec();
-        bytes.extend_from_slice(frame.payload());
-        for frame in decode_all(&bytes) {
-            if frame.header.stream_id == low.get() && frame.header.flags.contains(Flags::SYN) {
-                assert!(frame.payload.is_empty(), "the data still waits its turn");
-                syn_seen = true;
-            }
+    for busy_first in [true, false] {
+        let mut client = Session::client(config.clone(), now).expect("valid config");
+        let mut server = Session::server(Config::default(), now).expect("valid config");
+        let open_busy = |client: &mut Session| {
+            let busy = client.open_stream(now).unwrap();
+            client.stream(busy).unwrap().set_priority(1);
+            assert_eq!(
+                client.stream(busy).unwrap().write(&[1; 200_000]),
+                Ok(200_000)
+            );
+            busy
+        };
+        let mut busy = None;
+        if busy_first {
+            busy = Some(open_busy(&mut client));
         }
-        server.handle_input(now, &bytes);
+        let equal = client.open_stream(now).unwrap();
+        assert_eq!(
+            client.stream(equal).unwrap().write(&[2; 100_000]),
+            Ok(100_000)
+        );
+        let low = client.open_stream(now).unwrap();
+        assert_eq!(client.stream(low).unwrap().write(b"hello"), Ok(5));
+        let mut syn_seen = false;
+        let mut pass_frame = |client: &mut Session, server: &mut Session| {
+            let frame = client.poll_transmit_frame().expect("a frame");
+            let mut bytes = frame.header().to_vec();
+            bytes.extend_from_slice(frame.payload());
+            for frame in decode_all(&bytes) {
+                if frame.header.stream_id == low.get() && frame.header.flags.contains(Flags::SYN) {
+                    assert!(frame.payload.is_empty(), "the data still waits its turn");
+                    syn_seen = true;
+                }
+            }
+            server.handle_input(now, &bytes);
+        };
+        if !busy_first {
+            // `equal` goes first; `low` waits for its turn, then the busy
+            // stream arrives above both.
+            pass_frame(&mut client, &mut server);
+            busy = Some(open_busy(&mut client));
+        }
+        // A few frames: `busy` and `equal` have far more queued.
+        for _ in 0..4 {
+            pass_frame(&mut client, &mut server);
+        }
+        assert!(
+            syn_seen,
+            "the low stream's SYN went out (busy first: {busy_first})"
+        );
+        while server.accept_stream().is_some() {}
+        let answer = take_bytes(&mut server);
+        client.handle_input(now, &answer);
+        client.handle_timeout(now + timeout * 2);
+        for id in [busy.unwrap(), equal, low] {
+            assert_eq!(client.stream(id).unwrap().status(), StreamStatus::Open);
+        }
     }
-    assert!(syn_seen, "the low stream's SYN went out");
-    while server.accept_stream().is_some() {}
-    let answer = take_bytes(&mut server);
-    client.handle_input(now, &answer);
-    client.handle_timeout(now + timeout * 2);
-    assert_eq!(client.stream(low).unwrap().status(), StreamStatus::Open);
-    assert!(client.stream(busy).unwrap().status() == StreamStatus::Open);
 }
 
 /// A client with a lot of data queued and nothing sent yet.
