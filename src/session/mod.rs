@@ -778,32 +778,16 @@ fn queue_frames(
     control: &mut VecDeque<Control>,
     scheduler: &mut Scheduler,
 ) {
-    if !stream.control_queued && needs_control_frame(stream, scheduler) {
+    if !stream.control_queued && outbound::needs_control_frame(stream, scheduler) {
         stream.control_queued = true;
         control.push_back(Control::Stream(id));
     }
     if !stream.sched.is_queued() && stream.has_sendable_data() {
         stream.sched = scheduler.push(id, stream.priority);
-        if owes_open_flags(stream) {
+        if outbound::owes_open_flags(stream) {
             scheduler.note_opening(id, stream.sched);
         }
     }
-}
-
-/// Whether `stream` still owes the peer a SYN or ACK.
-fn owes_open_flags(stream: &StreamState) -> bool {
-    stream.reset.is_none() && (stream.syn_unsent || stream.ack_unsent)
-}
-
-/// Whether `stream` needs a frame without data: what
-/// `StreamState::needs_control_frame` says, or a SYN or ACK that would ride
-/// on data waiting behind a higher priority. Under strict priority that
-/// data may wait for as long as the higher streams stay busy, and an
-/// opening that waits with it runs into the peer's (or our) open timeout;
-/// a zero-length WindowUpdate carries it now instead.
-fn needs_control_frame(stream: &StreamState, scheduler: &Scheduler) -> bool {
-    stream.needs_control_frame()
-        || (owes_open_flags(stream) && scheduler.has_above(stream.priority))
 }
 
 /// Raises `Readable` if `stream` has something to read and the application

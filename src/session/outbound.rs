@@ -7,8 +7,8 @@ use bytes::Bytes;
 
 use super::Session;
 use crate::frame::{Flags, FrameType, Header};
-use crate::scheduler::Slot;
-use crate::stream::{RecvState, SendState};
+use crate::scheduler::{Scheduler, Slot};
+use crate::stream::{RecvState, SendState, StreamState};
 use crate::stream_id::StreamId;
 use crate::transmit::{Control, Transmit};
 
@@ -82,7 +82,7 @@ impl Session {
             let Some(stream) = self.streams.get_mut(&id) else {
                 continue;
             };
-            if !stream.sched.is_queued() || !super::owes_open_flags(stream) {
+            if !stream.sched.is_queued() || !owes_open_flags(stream) {
                 continue;
             }
             super::queue_frames(id, stream, &mut self.control, &mut self.scheduler);
@@ -118,7 +118,7 @@ impl Session {
     fn stream_control_frame(&mut self, id: StreamId) -> Option<Transmit> {
         let stream = self.streams.get_mut(&id)?;
         stream.control_queued = false;
-        if !super::needs_control_frame(stream, &self.scheduler) {
+        if !needs_control_frame(stream, &self.scheduler) {
             return None;
         }
         let mut flags = stream.take_open_flags();
@@ -228,4 +228,20 @@ impl Session {
         self.wake_budget_waiters();
         Some(Transmit::new(header, payload))
     }
+}
+
+/// Whether `stream` still owes the peer a SYN or ACK.
+pub(super) fn owes_open_flags(stream: &StreamState) -> bool {
+    stream.reset.is_none() && (stream.syn_unsent || stream.ack_unsent)
+}
+
+/// Whether `stream` needs a frame without data: what
+/// `StreamState::needs_control_frame` says, or a SYN or ACK that would ride
+/// on data waiting behind a higher priority. Under strict priority that
+/// data may wait for as long as the higher streams stay busy, and an
+/// opening that waits with it runs into the peer's (or our) open timeout;
+/// a zero-length WindowUpdate carries it now instead.
+pub(super) fn needs_control_frame(stream: &StreamState, scheduler: &Scheduler) -> bool {
+    stream.needs_control_frame()
+        || (owes_open_flags(stream) && scheduler.has_above(stream.priority))
 }
