@@ -1,8 +1,15 @@
 //! Round-robin data scheduling with strict priorities.
 //!
 //! Streams with data and window wait in a queue per priority. The highest
-//! non-empty priority always goes first; within it, streams take turns one
-//! frame at a time.
+//! non-empty priority always goes first; within it, streams take turns of
+//! equal bytes (a deficit round robin): a turn is one quantum (the
+//! session's `max_frame_size`) of data, in as many frames as the stream's
+//! buffered parts make, so a stream fed small chunks gets the same share as
+//! one fed large writes. A stream whose turn is not used up goes back to the
+//! front of its level with what it spent ([`Scheduler::resume`], O(1)); a
+//! frame never is cut to fit the turn, so what a last frame overran is
+//! carried into the stream's next turn instead, and no stream gets more
+//! than one frame above its share.
 //!
 //! Each queue is a doubly linked list through a slab of nodes, and a stream
 //! keeps the [`Slot`] of its node, so taking a stream out (it was reset or
@@ -40,6 +47,8 @@ impl Slot {
 struct Node {
     id: StreamId,
     priority: i32,
+    /// Bytes the stream sent in its current turn (0 for a new turn).
+    spent: u32,
     prev: u32,
     next: u32,
 }
@@ -62,6 +71,14 @@ pub(crate) struct Scheduler {
     /// levels above it, popping costs nothing to find.
     levels: Vec<Level>,
     len: usize,
+    /// Streams queued while their SYN or ACK was still to go out on their
+    /// first Data frame (some may have sent it since): when a higher
+    /// priority arrives above them, the session sends those flags ahead
+    /// (see `Session::release_openings`).
+    openings: Vec<(StreamId, Slot)>,
+    /// A level arrived above others: the session should look through
+    /// `openings`.
+    review_openings: bool,
 }
 
 impl Default for Scheduler {
@@ -71,17 +88,61 @@ impl Default for Scheduler {
             free: NIL,
             levels: Vec::new(),
             len: 0,
+            openings: Vec::new(),
+            review_openings: false,
         }
     }
 }
 
 impl Scheduler {
-    /// Queues `id` behind the other streams of its priority; the stream
-    /// keeps the slot until it is popped or removed.
+    /// Queues `id` behind the other streams of its priority, for a new
+    /// turn; the stream keeps the slot until it is popped or removed.
     pub(crate) fn push(&mut self, id: StreamId, priority: i32) -> Slot {
+        self.insert(id, priority, 0, false)
+    }
+
+    /// Queues a stream that just sent and has more: it has sent `spent`
+    /// bytes in its turn (what [`pop`](Self::pop) gave plus this frame).
+    /// Under a `quantum`, it goes on at the front of its priority; else its
+    /// turn ends, and it queues at the back with the overrun spent already.
+    pub(crate) fn resume(&mut self, id: StreamId, priority: i32, spent: u32, quantum: u32) -> Slot {
+        match spent.checked_sub(quantum) {
+            None => self.insert(id, priority, spent, true),
+            Some(overrun) => self.insert(id, priority, overrun, false),
+        }
+    }
+
+    /// Whether a stream of a priority above `priority` waits.
+    pub(crate) fn has_above(&self, priority: i32) -> bool {
+        self.levels
+            .last()
+            .is_some_and(|level| level.priority > priority)
+    }
+
+    /// Records that `id`, queued at `slot`, still owes its SYN or ACK.
+    pub(crate) fn note_opening(&mut self, id: StreamId, slot: Slot) {
+        self.openings.push((id, slot));
+        // Entries of streams no longer queued go now and then, so the list
+        // stays within a multiple of the streams queued even if the
+        // session never transmits (the entries left are each a live node).
+        if self.openings.len() > 2 * self.len + 16 {
+            let nodes = &self.nodes;
+            self.openings
+                .retain(|&(id, slot)| nodes.get(slot.0 as usize).is_some_and(|node| node.id == id));
+        }
+    }
+
+    /// The streams to review, if a review is due (see `openings`); the
+    /// session notes again those it keeps.
+    pub(crate) fn take_openings(&mut self) -> Option<Vec<(StreamId, Slot)>> {
+        core::mem::take(&mut self.review_openings).then(|| core::mem::take(&mut self.openings))
+    }
+
+    fn insert(&mut self, id: StreamId, priority: i32, spent: u32, front: bool) -> Slot {
         let node = Node {
             id,
             priority,
+            spent,
             prev: NIL,
             next: NIL,
         };
@@ -97,32 +158,43 @@ impl Scheduler {
             }
         };
         match self.level_index(priority) {
+            Ok(at) if front => {
+                let head = self.levels[at].head;
+                self.nodes[head as usize].prev = index;
+                self.nodes[index as usize].next = head;
+                self.levels[at].head = index;
+            }
             Ok(at) => {
                 let tail = self.levels[at].tail;
                 self.nodes[tail as usize].next = index;
                 self.nodes[index as usize].prev = tail;
                 self.levels[at].tail = index;
             }
-            Err(at) => self.levels.insert(
-                at,
-                Level {
-                    priority,
-                    head: index,
-                    tail: index,
-                },
-            ),
+            Err(at) => {
+                if at == self.levels.len() && at > 0 && !self.openings.is_empty() {
+                    self.review_openings = true;
+                }
+                self.levels.insert(
+                    at,
+                    Level {
+                        priority,
+                        head: index,
+                        tail: index,
+                    },
+                );
+            }
         }
         self.len += 1;
         Slot(index)
     }
 
-    /// Takes the next stream: the front of the highest non-empty priority.
-    /// Its slot is free again.
-    pub(crate) fn pop(&mut self) -> Option<StreamId> {
+    /// Takes the next stream: the front of the highest non-empty priority,
+    /// with the bytes it already sent in its turn. Its slot is free again.
+    pub(crate) fn pop(&mut self) -> Option<(StreamId, u32)> {
         let head = self.levels.last()?.head;
-        let id = self.nodes[head as usize].id;
+        let Node { id, spent, .. } = self.nodes[head as usize];
         self.remove(Slot(head));
-        Some(id)
+        Some((id, spent))
     }
 
     /// Takes a queued stream out, wherever it waits.
@@ -155,6 +227,8 @@ impl Scheduler {
                 self.levels.remove(at);
             }
         }
+        // A free node holds no stream (0 is the session's id, never queued).
+        self.nodes[index as usize].id = StreamId::new(0);
         self.nodes[index as usize].next = self.free;
         self.free = index;
         self.len -= 1;
@@ -175,13 +249,16 @@ impl Scheduler {
         self.release_nodes();
     }
 
-    /// Nothing queued: the slab starts over, and a large one goes.
+    /// Nothing queued: the slab starts over, and a large one goes; no
+    /// stream waits to be reviewed.
     fn release_nodes(&mut self) {
         if self.nodes.capacity() > KEPT_NODES {
             self.nodes = Vec::new();
         }
         self.nodes.clear();
         self.free = NIL;
+        self.openings.clear();
+        self.review_openings = false;
     }
 
     fn level_index(&self, priority: i32) -> Result<usize, usize> {
@@ -198,6 +275,37 @@ mod tests {
         StreamId::new(value)
     }
 
+    /// The next stream, for a test that does not look at turns.
+    fn pop(scheduler: &mut Scheduler) -> Option<StreamId> {
+        scheduler.pop().map(|(id, _)| id)
+    }
+
+    #[test]
+    fn a_stream_goes_on_until_its_turn_is_used_up() {
+        let mut scheduler = Scheduler::default();
+        scheduler.push(id(1), 0);
+        scheduler.push(id(3), 0);
+        assert_eq!(scheduler.pop(), Some((id(1), 0)));
+        scheduler.resume(id(1), 0, 8192, 16384);
+        assert!(!scheduler.has_above(0));
+        scheduler.push(id(5), 2);
+        assert!(scheduler.has_above(0) && !scheduler.has_above(2));
+        assert_eq!(scheduler.pop(), Some((id(5), 0)), "a higher priority first");
+        assert_eq!(
+            scheduler.pop(),
+            Some((id(1), 8192)),
+            "then the turn goes on"
+        );
+        // Its turn used up, with 100 bytes over: to the back, owing them.
+        scheduler.resume(id(1), 0, 16484, 16384);
+        assert_eq!(scheduler.pop(), Some((id(3), 0)));
+        // The only stream of a level put back in front starts the level anew.
+        scheduler.resume(id(3), 0, 7, 16384);
+        assert_eq!(scheduler.pop(), Some((id(3), 7)));
+        assert_eq!(scheduler.pop(), Some((id(1), 100)));
+        assert_eq!(scheduler.pop(), None);
+    }
+
     #[test]
     fn higher_priority_first_then_round_robin() {
         let mut scheduler = Scheduler::default();
@@ -205,12 +313,12 @@ mod tests {
         scheduler.push(id(3), 0);
         scheduler.push(id(5), 7);
         assert_eq!(scheduler.len(), 3);
-        assert_eq!(scheduler.pop(), Some(id(5)));
-        assert_eq!(scheduler.pop(), Some(id(1)));
+        assert_eq!(pop(&mut scheduler), Some(id(5)));
+        assert_eq!(pop(&mut scheduler), Some(id(1)));
         scheduler.push(id(1), 0);
-        assert_eq!(scheduler.pop(), Some(id(3)));
-        assert_eq!(scheduler.pop(), Some(id(1)));
-        assert_eq!(scheduler.pop(), None);
+        assert_eq!(pop(&mut scheduler), Some(id(3)));
+        assert_eq!(pop(&mut scheduler), Some(id(1)));
+        assert_eq!(pop(&mut scheduler), None);
         assert_eq!(scheduler.len(), 0);
     }
 
@@ -228,7 +336,7 @@ mod tests {
         assert_eq!(scheduler.levels.len(), 1, "the emptied level is gone");
         // Freed slots are reused without disturbing the order.
         scheduler.push(id(11), 0);
-        let popped: Vec<StreamId> = core::iter::from_fn(|| scheduler.pop()).collect();
+        let popped: Vec<StreamId> = core::iter::from_fn(|| pop(&mut scheduler)).collect();
         assert_eq!(popped, [id(3), id(7), id(11)]);
     }
 
@@ -301,7 +409,7 @@ mod tests {
                         {
                             reference.remove(&priority);
                         }
-                        let popped = scheduler.pop();
+                        let popped = pop(&mut scheduler);
                         prop_assert_eq!(popped, expected.map(|(_, stream)| id(stream)));
                         if let Some(stream) = popped {
                             slots.get_mut(&stream.get()).unwrap().0 = Slot::NONE;
@@ -347,15 +455,15 @@ mod tests {
         let mut scheduler = Scheduler::default();
         for priority in 0..100 {
             scheduler.push(id(1), priority);
-            assert_eq!(scheduler.pop(), Some(id(1)));
+            assert_eq!(pop(&mut scheduler), Some(id(1)));
             assert!(scheduler.levels.is_empty());
         }
         for priority in (0..100).rev() {
             scheduler.push(id(priority as u32 * 2 + 1), priority);
         }
         assert_eq!(scheduler.levels.len(), 100);
-        assert_eq!(scheduler.pop(), Some(id(199)), "the highest first");
+        assert_eq!(pop(&mut scheduler), Some(id(199)), "the highest first");
         scheduler.clear();
-        assert_eq!((scheduler.len(), scheduler.pop()), (0, None));
+        assert_eq!((scheduler.len(), pop(&mut scheduler)), (0, None));
     }
 }

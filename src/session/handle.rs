@@ -355,14 +355,23 @@ impl<'a> Stream<'a> {
     /// Sets the stream's priority: a higher one always sends first, equal
     /// ones take turns. The default is 0.
     pub fn set_priority(&mut self, priority: i32) {
-        let Some(stream) = self.session.streams.get_mut(&self.id) else {
+        let session = &mut *self.session;
+        let Some(stream) = session.streams.get_mut(&self.id) else {
             return;
         };
         if stream.sched.is_queued() && stream.priority != priority {
             // Move a queued stream now: left at its old level, a raised
             // stream would wait behind that level's turn.
-            self.session.scheduler.remove(stream.sched);
-            stream.sched = self.session.scheduler.push(self.id, priority);
+            session.scheduler.remove(stream.sched);
+            stream.sched = session.scheduler.push(self.id, priority);
+            stream.priority = priority;
+            // Lowered behind a busy level, its SYN must not wait there.
+            super::queue_frames(
+                self.id,
+                stream,
+                &mut session.control,
+                &mut session.scheduler,
+            );
         }
         stream.priority = priority;
     }

@@ -778,12 +778,15 @@ fn queue_frames(
     control: &mut VecDeque<Control>,
     scheduler: &mut Scheduler,
 ) {
-    if !stream.control_queued && stream.needs_control_frame() {
+    if !stream.control_queued && outbound::needs_control_frame(stream, scheduler) {
         stream.control_queued = true;
         control.push_back(Control::Stream(id));
     }
     if !stream.sched.is_queued() && stream.has_sendable_data() {
         stream.sched = scheduler.push(id, stream.priority);
+        if outbound::owes_open_flags(stream) {
+            scheduler.note_opening(id, stream.sched);
+        }
     }
 }
 

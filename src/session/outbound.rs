@@ -1,14 +1,14 @@
 //! Producing frames for the transport.
 //!
 //! Control frames drain first, so a pong, window grant or reset never waits
-//! behind data; then data goes out one frame per turn, by the scheduler.
+//! behind data; then data goes out in turns of equal bytes, by the scheduler.
 
 use bytes::Bytes;
 
 use super::Session;
 use crate::frame::{Flags, FrameType, Header};
-use crate::scheduler::Slot;
-use crate::stream::{RecvState, SendState};
+use crate::scheduler::{Scheduler, Slot};
+use crate::stream::{RecvState, SendState, StreamState};
 use crate::stream_id::StreamId;
 use crate::transmit::{Control, Transmit};
 
@@ -54,6 +54,9 @@ impl Session {
     }
 
     fn next_frame(&mut self) -> Option<Transmit> {
+        if let Some(openings) = self.scheduler.take_openings() {
+            self.release_openings(openings);
+        }
         while let Some(control) = self.control.pop_front() {
             if let Some(frame) = self.control_frame(control) {
                 return Some(self.stats.on_frame_out(frame));
@@ -62,12 +65,30 @@ impl Session {
         if self.is_closed() {
             return None;
         }
-        while let Some(id) = self.scheduler.pop() {
-            if let Some(frame) = self.data_frame(id) {
+        while let Some((id, spent)) = self.scheduler.pop() {
+            if let Some(frame) = self.data_frame(id, spent) {
                 return Some(self.stats.on_frame_out(frame));
             }
         }
         None
+    }
+
+    /// Streams that were queued owing SYN or ACK, when a higher priority
+    /// arrived above some: those now behind it send the flags in a control
+    /// frame rather than wait with their data; those that sent them, or no
+    /// longer wait, are dropped.
+    fn release_openings(&mut self, openings: alloc::vec::Vec<(StreamId, Slot)>) {
+        for (id, _) in openings {
+            let Some(stream) = self.streams.get_mut(&id) else {
+                continue;
+            };
+            if !stream.sched.is_queued() || !owes_open_flags(stream) {
+                continue;
+            }
+            super::queue_frames(id, stream, &mut self.control, &mut self.scheduler);
+            // Kept until the flags are out, whichever frame takes them.
+            self.scheduler.note_opening(id, stream.sched);
+        }
     }
 
     fn control_frame(&mut self, control: Control) -> Option<Transmit> {
@@ -97,7 +118,7 @@ impl Session {
     fn stream_control_frame(&mut self, id: StreamId) -> Option<Transmit> {
         let stream = self.streams.get_mut(&id)?;
         stream.control_queued = false;
-        if !stream.needs_control_frame() {
+        if !needs_control_frame(stream, &self.scheduler) {
             return None;
         }
         let mut flags = stream.take_open_flags();
@@ -169,7 +190,8 @@ impl Session {
         extra
     }
 
-    fn data_frame(&mut self, id: StreamId) -> Option<Transmit> {
+    /// A Data frame for `id`, which has sent `spent` bytes in its turn.
+    fn data_frame(&mut self, id: StreamId, spent: u32) -> Option<Transmit> {
         let frame_size = self.config.max_frame_size;
         let stream = self.streams.get_mut(&id)?;
         stream.sched = Slot::NONE;
@@ -187,6 +209,13 @@ impl Session {
         self.send_total -= payload.len();
         let flags = stream.take_open_flags();
         let header = Header::new(FrameType::Data, flags, id.get(), len);
+        if stream.has_sendable_data() {
+            // Fair in bytes, not frames (see `scheduler`): `spent` and
+            // `len` are each at most a frame, so the sum fits.
+            stream.sched =
+                self.scheduler
+                    .resume(id, stream.priority, spent.saturating_add(len), frame_size);
+        }
         // A FIN now due goes out in a WindowUpdate of its own, queued here
         // as control so it leaves right behind this frame: hashicorp/yamux
         // and go-yamux apply a frame's flags before they read its payload,
@@ -199,4 +228,20 @@ impl Session {
         self.wake_budget_waiters();
         Some(Transmit::new(header, payload))
     }
+}
+
+/// Whether `stream` still owes the peer a SYN or ACK.
+pub(super) fn owes_open_flags(stream: &StreamState) -> bool {
+    stream.reset.is_none() && (stream.syn_unsent || stream.ack_unsent)
+}
+
+/// Whether `stream` needs a frame without data: what
+/// `StreamState::needs_control_frame` says, or a SYN or ACK that would ride
+/// on data waiting behind a higher priority. Under strict priority that
+/// data may wait for as long as the higher streams stay busy, and an
+/// opening that waits with it runs into the peer's (or our) open timeout;
+/// a zero-length WindowUpdate carries it now instead.
+pub(super) fn needs_control_frame(stream: &StreamState, scheduler: &Scheduler) -> bool {
+    stream.needs_control_frame()
+        || (owes_open_flags(stream) && scheduler.has_above(stream.priority))
 }

@@ -1,5 +1,5 @@
 //! Stream priorities: a higher priority always sends first, and equal
-//! priorities take turns one frame at a time.
+//! priorities take turns of one frame's worth of bytes.
 //!
 //! The client and server are joined by hand so the test can decode every
 //! frame the client puts on the wire, in order, and decide exactly when the

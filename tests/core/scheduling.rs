@@ -4,10 +4,12 @@
 
 use crate::common;
 
+use bytes::Bytes;
 use common::{decode_all, header, pattern, server_with_stream, take_bytes, take_frames};
 use muxplex::frame::{Flags, FrameType};
 use muxplex::testing::{Chunking, Pair};
-use muxplex::{Config, Instant, Session, StreamId};
+use muxplex::{Config, Instant, Session, StreamId, StreamStatus};
+use std::time::Duration;
 
 #[test]
 fn data_frames_never_exceed_max_frame_size() {
@@ -91,6 +93,51 @@ fn streams_take_turns_frame_by_frame() {
     assert_eq!(order, alternating);
 }
 
+/// Turns are equal in bytes, not frames: a stream fed chunks of half a
+/// frame (each sent as a frame of its own) gets as many bytes as one fed
+/// large writes (sent in full frames), never more than a frame apart.
+#[test]
+fn equal_priorities_share_bytes_whatever_the_frame_sizes() {
+    const FRAME: usize = 16 * 1024;
+    const EACH: usize = 8 * FRAME;
+    let now = Instant::ZERO;
+    let mut client = Session::client(Config::default(), now).expect("valid config");
+    let chunked = client.open_stream(now).unwrap();
+    let whole = client.open_stream(now).unwrap();
+    for _ in 0..EACH / (FRAME / 2) {
+        let chunk = Bytes::from(vec![b'c'; FRAME / 2]);
+        assert_eq!(
+            client.stream(chunked).unwrap().write_chunk(chunk),
+            Ok(FRAME / 2)
+        );
+    }
+    assert_eq!(client.stream(whole).unwrap().write(&[b'w'; EACH]), Ok(EACH));
+    let (mut sent_chunked, mut sent_whole) = (0, 0);
+    let mut chunked_frames = 0;
+    for frame in take_frames(&mut client) {
+        if sent_chunked == EACH || sent_whole == EACH {
+            break;
+        }
+        let id = StreamId::new(frame.header.stream_id);
+        if id == chunked {
+            sent_chunked += frame.payload.len();
+            chunked_frames += 1;
+        } else {
+            assert_eq!(id, whole);
+            sent_whole += frame.payload.len();
+        }
+        assert!(
+            sent_chunked.abs_diff(sent_whole) <= FRAME,
+            "{sent_chunked} bytes for the chunked stream, {sent_whole} for the other"
+        );
+    }
+    assert!(
+        chunked_frames > EACH / FRAME,
+        "the chunks went out as smaller frames"
+    );
+    assert_eq!((sent_chunked, sent_whole), (EACH, EACH - FRAME));
+}
+
 #[test]
 fn higher_priority_goes_first() {
     let now = Instant::ZERO;
@@ -102,12 +149,84 @@ fn higher_priority_goes_first() {
     client.stream(high).unwrap().write(&[1; 5000]).unwrap();
     // Set after the writes: the queued entry must move to the new level.
     client.stream(high).unwrap().set_priority(5);
+    // (The low stream's SYN goes ahead in a WindowUpdate of its own.)
     let order: Vec<u32> = take_frames(&mut client)
         .iter()
+        .filter(|f| f.header.frame_type == FrameType::Data)
         .map(|f| f.header.stream_id)
         .collect();
     let expected: Vec<u32> = [high.get(); 5].into_iter().chain([low.get(); 5]).collect();
     assert_eq!(order, expected);
+}
+
+/// A stream opened with data behind a busy higher priority: its data waits,
+/// but its SYN goes out at once (in a WindowUpdate), so the open timeout
+/// finds it acknowledged instead of resetting it as never delivered. Also
+/// when the higher priority arrives only while the stream already waits its
+/// turn among equals.
+#[test]
+fn an_opening_does_not_wait_behind_a_higher_priority() {
+    let now = Instant::ZERO;
+    let timeout = Duration::from_secs(5);
+    let config = Config::default().with_open_timeout(Some(timeout));
+    for busy_first in [true, false] {
+        let mut client = Session::client(config.clone(), now).expect("valid config");
+        let mut server = Session::server(Config::default(), now).expect("valid config");
+        let open_busy = |client: &mut Session| {
+            let busy = client.open_stream(now).unwrap();
+            client.stream(busy).unwrap().set_priority(1);
+            assert_eq!(
+                client.stream(busy).unwrap().write(&[1; 200_000]),
+                Ok(200_000)
+            );
+            busy
+        };
+        let mut busy = None;
+        if busy_first {
+            busy = Some(open_busy(&mut client));
+        }
+        let equal = client.open_stream(now).unwrap();
+        assert_eq!(
+            client.stream(equal).unwrap().write(&[2; 100_000]),
+            Ok(100_000)
+        );
+        let low = client.open_stream(now).unwrap();
+        assert_eq!(client.stream(low).unwrap().write(b"hello"), Ok(5));
+        let mut syn_seen = false;
+        let mut pass_frame = |client: &mut Session, server: &mut Session| {
+            let frame = client.poll_transmit_frame().expect("a frame");
+            let mut bytes = frame.header().to_vec();
+            bytes.extend_from_slice(frame.payload());
+            for frame in decode_all(&bytes) {
+                if frame.header.stream_id == low.get() && frame.header.flags.contains(Flags::SYN) {
+                    assert!(frame.payload.is_empty(), "the data still waits its turn");
+                    syn_seen = true;
+                }
+            }
+            server.handle_input(now, &bytes);
+        };
+        if !busy_first {
+            // `equal` goes first; `low` waits for its turn, then the busy
+            // stream arrives above both.
+            pass_frame(&mut client, &mut server);
+            busy = Some(open_busy(&mut client));
+        }
+        // A few frames: `busy` and `equal` have far more queued.
+        for _ in 0..4 {
+            pass_frame(&mut client, &mut server);
+        }
+        assert!(
+            syn_seen,
+            "the low stream's SYN went out (busy first: {busy_first})"
+        );
+        while server.accept_stream().is_some() {}
+        let answer = take_bytes(&mut server);
+        client.handle_input(now, &answer);
+        client.handle_timeout(now + timeout * 2);
+        for id in [busy.unwrap(), equal, low] {
+            assert_eq!(client.stream(id).unwrap().status(), StreamStatus::Open);
+        }
+    }
 }
 
 /// A client with a lot of data queued and nothing sent yet.
