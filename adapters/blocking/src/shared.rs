@@ -379,9 +379,20 @@ impl Shared {
     }
 
     /// The reader thread's sleep while somebody else may read: `left` at
-    /// most (nobody notifies it; it looks again).
+    /// most, or until [`end_grace`](Self::end_grace).
     pub(crate) fn reader_sleep<'a>(&'a self, guard: Guard<'a>, left: Duration) -> Guard<'a> {
         self.wait_timeout(&self.reader_cv, guard, left)
+    }
+
+    /// Called by an application thread that was woken, or read the
+    /// transport itself, and goes on without the reading role: if nobody
+    /// holds it, the reader thread takes it now rather than once its grace
+    /// runs out, so that input arriving meanwhile (the next request on an
+    /// idle server) is not left in the socket.
+    pub(crate) fn end_grace(&self, state: &mut State) {
+        if !state.reading && state.free_since.take().is_some() {
+            self.reader_cv.notify_one();
+        }
     }
 
     /// Sleeps on `cv` until notified or for `left` at most, as
