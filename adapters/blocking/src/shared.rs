@@ -384,11 +384,12 @@ impl Shared {
         self.wait_timeout(&self.reader_cv, guard, left)
     }
 
-    /// Called by an application thread that was woken, or read the
-    /// transport itself, and goes on without the reading role: if nobody
-    /// holds it, the reader thread takes it now rather than once its grace
-    /// runs out, so that input arriving meanwhile (the next request on an
-    /// idle server) is not left in the socket.
+    /// Called by an application thread that will not take the reading role
+    /// soon (it goes to sleep, or drops its stream): if nobody holds it,
+    /// the reader thread takes it now rather than once its grace runs out,
+    /// so that input arriving meanwhile (the next request on an idle
+    /// server) is not left in the socket. A thread whose call merely
+    /// returns keeps the grace: its next read mostly follows at once.
     pub(crate) fn end_grace(&self, state: &mut State) {
         if !state.reading && state.free_since.take().is_some() {
             self.reader_cv.notify_one();
@@ -428,6 +429,7 @@ impl Shared {
         count: impl Fn(&mut State) -> &mut usize,
     ) -> Guard<'a> {
         *count(&mut guard) += 1;
+        self.end_grace(&mut guard);
         guard = self.wait(cv, guard);
         *count(&mut guard) -= 1;
         guard

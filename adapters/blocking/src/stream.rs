@@ -179,9 +179,6 @@ impl Stream {
         // Until a read of ours times out: the wait is long, and the reader
         // thread reads for it without polling.
         let mut may_read = true;
-        // Whether this call read the transport or was woken: the grace the
-        // reader thread leaves is then ours to end.
-        let mut waited = false;
         loop {
             match self.run_locked(&mut state, &mut op) {
                 Some(Err(StreamError::Blocked))
@@ -191,7 +188,6 @@ impl Stream {
                     state.free_since = None;
                     let outcome;
                     (state, outcome) = driver::read_once(&self.shared, state, true);
-                    waited = true;
                     if outcome == Outcome::TimedOut {
                         may_read = false;
                     } else {
@@ -203,21 +199,12 @@ impl Stream {
                     state = self
                         .shared
                         .wait_counted(&self.cv, state, |s| &mut self.entry(s).waiting);
-                    waited = true;
                 }
                 Some(result) => {
-                    if waited {
-                        self.shared.end_grace(&mut state);
-                    }
                     drop(self.shared.after_command(state));
                     return result.map_err(|e| self.shared.stream_error(e));
                 }
-                None => {
-                    if waited {
-                        self.shared.end_grace(&mut state);
-                    }
-                    return gone();
-                }
+                None => return gone(),
             }
         }
     }
@@ -293,6 +280,8 @@ impl Drop for Stream {
         // Finishes and drains a running stream, releases a reset one; one
         // the application reset is gone already.
         state.detach(self.id, self.shared.now());
+        // A thread done with its stream is not about to read for it.
+        self.shared.end_grace(&mut state);
         drop(self.shared.after_command(state));
     }
 }
