@@ -22,8 +22,10 @@
 //! peer's pings, window updates and new streams are read while no
 //! application thread waits. Once its input woke a waiting application
 //! thread, it leaves the role free for [`GRACE`], in which that thread
-//! can take it back. Transports other than TCP cannot interrupt a read,
-//! so only the reader thread reads them.
+//! can take it back; a thread that will not (it goes to sleep, or drops
+//! its stream) ends the grace at once, so that input arriving meanwhile
+//! is read without waiting for the grace to run out. Transports other
+//! than TCP cannot interrupt a read, so only the reader thread reads them.
 //!
 //! Nobody who reads waits for the transport's write (two peers that both
 //! write a lot would stall each other): the frames input produces go to

@@ -379,9 +379,21 @@ impl Shared {
     }
 
     /// The reader thread's sleep while somebody else may read: `left` at
-    /// most (nobody notifies it; it looks again).
+    /// most, or until [`end_grace`](Self::end_grace).
     pub(crate) fn reader_sleep<'a>(&'a self, guard: Guard<'a>, left: Duration) -> Guard<'a> {
         self.wait_timeout(&self.reader_cv, guard, left)
+    }
+
+    /// Called by an application thread that will not take the reading role
+    /// soon (it goes to sleep, or drops its stream): if nobody holds it,
+    /// the reader thread takes it now rather than once its grace runs out,
+    /// so that input arriving meanwhile (the next request on an idle
+    /// server) is not left in the socket. A thread whose call merely
+    /// returns keeps the grace: its next read mostly follows at once.
+    pub(crate) fn end_grace(&self, state: &mut State) {
+        if !state.reading && state.free_since.take().is_some() {
+            self.reader_cv.notify_one();
+        }
     }
 
     /// Sleeps on `cv` until notified or for `left` at most, as
@@ -417,6 +429,7 @@ impl Shared {
         count: impl Fn(&mut State) -> &mut usize,
     ) -> Guard<'a> {
         *count(&mut guard) += 1;
+        self.end_grace(&mut guard);
         guard = self.wait(cv, guard);
         *count(&mut guard) -= 1;
         guard

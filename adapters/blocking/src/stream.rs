@@ -280,6 +280,8 @@ impl Drop for Stream {
         // Finishes and drains a running stream, releases a reset one; one
         // the application reset is gone already.
         state.detach(self.id, self.shared.now());
+        // A thread done with its stream is not about to read for it.
+        self.shared.end_grace(&mut state);
         drop(self.shared.after_command(state));
     }
 }
