@@ -4,7 +4,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::sync::{Arc, Condvar};
 
-use muxplex::{Delivery, ResetBy, StreamError, StreamId, StreamStatus};
+use muxplex::{Delivery, ResetBy, StreamError, StreamId, StreamStats, StreamStatus};
 
 use crate::driver::{self, Outcome};
 use crate::shared::{Entry, Shared, State};
@@ -131,6 +131,17 @@ impl Stream {
             .session
             .stream(self.id)
             .map_or(Delivery::Delivered, |stream| stream.delivery())
+    }
+
+    /// The stream's counters ([`muxplex::Stream::stats`]): bytes each way,
+    /// its windows now, what it buffers and how long its writes waited for
+    /// the peer's window. All zero once the session has forgotten it.
+    pub fn stats(&self) -> StreamStats {
+        let mut state = self.shared.lock();
+        state
+            .session
+            .stream(self.id)
+            .map_or_else(|_| StreamStats::default(), |stream| stream.stats())
     }
 
     fn entry<'a>(&self, state: &'a mut State) -> &'a mut Entry {

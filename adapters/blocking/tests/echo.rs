@@ -102,3 +102,31 @@ fn receive(mut stream: &Stream, expected: usize) -> Vec<u8> {
         }
     }
 }
+
+/// A stream's own counters and the connection's: what one end sent and
+/// what came back, once the echo is in.
+#[test]
+fn stream_and_connection_stats_count_the_echoed_bytes() {
+    hang_guard(|| {
+        let ends = connect();
+        let server = echo_server(ends.server);
+        let client = ends.client;
+        let stream = client.open_stream().unwrap();
+        let payload = pattern(3, 100_000);
+        (&stream).write_all(&payload).unwrap();
+        let mut echoed = vec![0; payload.len()];
+        (&stream).read_exact(&mut echoed).unwrap();
+        assert_eq!(echoed, payload);
+        // Counted while the stream is open: a stream finished both ways is
+        // forgotten, and its counters with it.
+        let counted = stream.stats();
+        assert_eq!((counted.sent, counted.received), (100_000, 100_000));
+        assert_eq!((counted.unsent, counted.buffered), (0, 0));
+        let session = client.stats();
+        assert_eq!(session.streams.opened, 1);
+        assert!(session.sent.data.bytes >= 100_000);
+        drop(stream);
+        drop(client);
+        server.join().unwrap();
+    });
+}
