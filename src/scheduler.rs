@@ -367,6 +367,11 @@ mod tests {
     }
 
     proptest! {
+        // Under Miri every case takes seconds: a few still check the logic
+        // for undefined behaviour, the full count runs in the normal tests.
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+            if cfg!(miri) { 2 } else { 256 }
+        ))]
         /// Against a reference of one FIFO per priority, with the slots
         /// kept as the session keeps them: every pop is the front of the
         /// highest non-empty priority, removals take out exactly their

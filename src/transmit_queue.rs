@@ -507,6 +507,11 @@ mod tests {
     }
 
     proptest::proptest! {
+        // Under Miri every case takes seconds: a few still check the logic
+        // for undefined behaviour, the full count runs in the normal tests.
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+            if cfg!(miri) { 2 } else { 256 }
+        ))]
         /// However the transport takes the bytes (vectored or not, any
         /// split, a switch to copying midway), whenever the host fills, and
         /// whatever the capacity, the wire carries what the session gave.
