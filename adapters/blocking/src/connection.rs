@@ -376,13 +376,8 @@ impl Connection {
         // Blocked openers and acceptors fail now rather than at the end.
         shared.open_cv.notify_all();
         shared.accept_cv.notify_all();
-        while !state.writer_done {
-            state = shared.wait_counted(&shared.written_cv, state, |s| &mut s.flushing);
-        }
-        state
-            .session
-            .close_reason()
-            .expect("the writer thread stops only once the session has ended")
+        drop(state);
+        self.closed()
     }
 
     /// Ends the session at once with GoAway(`code`) and returns without
